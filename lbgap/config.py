@@ -1,0 +1,181 @@
+"""Typed, validated views of `params.yaml`, one frozen dataclass per stage.
+
+Every check lives here and raises `ParamsError` with one line naming the offending key, so a stage
+can refuse bad input before it computes or writes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from lbgap.data import DATA_SETS
+from lbgap.models import list_models
+from lbgap.training import TrainConfig
+
+REGIMES = {"sb": "small_batch", "lb": "batch"}  # regime → the top-level key holding its batch size
+
+
+class ParamsError(ValueError):
+    """A value in params.yaml is missing or out of range."""
+
+
+def _get(raw: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = raw
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise ParamsError(f"params: missing key '{dotted}'")
+        node = node[part]
+    return node
+
+
+def _int(raw: Mapping[str, Any], key: str, minimum: int) -> int:
+    value = _get(raw, key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamsError(f"params: '{key}' must be an integer >= {minimum} (got {value!r})")
+    if value < minimum:
+        raise ParamsError(f"params: '{key}' must be an integer >= {minimum} (got {value})")
+    return value
+
+
+def _float(raw: Mapping[str, Any], key: str, *, positive: bool = False) -> float:
+    value = _get(raw, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParamsError(f"params: '{key}' must be a number (got {value!r})")
+    if positive and not value > 0:
+        raise ParamsError(f"params: '{key}' must be > 0 (got {value})")
+    return float(value)
+
+
+def _choice(raw: Mapping[str, Any], key: str, known: list[str] | tuple[str, ...], what: str) -> str:
+    value = _get(raw, key)
+    if value not in known:
+        raise ParamsError(f"params: unknown {what} '{key}: {value}'; known: {', '.join(known)}")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class DataParams:
+    name: str
+    num_train: int
+    num_test: int
+    seed: int
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> DataParams:
+        return cls(
+            name=_choice(raw, "data.name", DATA_SETS, "data set"),
+            num_train=_int(raw, "data.num_train", 1),
+            num_test=_int(raw, "data.num_test", 1),
+            seed=_int(raw, "data.seed", 0),
+        )
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    name: str
+    options: dict[str, Any]
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> ModelParams:
+        name = _choice(raw, "model", list_models(), "model")
+        options = raw.get("models", {}).get(name) or {}  # a model without options needs no entry
+        return cls(name=name, options=dict(options))
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    regime: str  # "sb" or "lb"
+    batch_size: int
+    seeds: int  # seed values are 0 .. seeds-1
+    model: ModelParams
+    train: TrainConfig
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], regime: str) -> TrainParams:
+        if regime not in REGIMES:
+            raise ParamsError(f"unknown regime {regime!r}; known: {', '.join(REGIMES)}")
+        betas = _get(raw, "train.betas")
+        if not (isinstance(betas, list) and len(betas) == 2 and all(0 <= float(b) < 1 for b in betas)):
+            raise ParamsError(f"params: 'train.betas' must be two numbers in [0, 1) (got {betas!r})")
+        return cls(
+            regime=regime,
+            batch_size=_int(raw, REGIMES[regime], 1),
+            seeds=_int(raw, "seeds", 1),
+            model=ModelParams.parse(raw),
+            train=TrainConfig(
+                max_epochs=_int(raw, "train.max_epochs", 1),
+                patience=_int(raw, "train.patience", 1),
+                min_delta=_float(raw, "train.min_delta"),
+                lr=_float(raw, "train.lr", positive=True),
+                betas=(float(betas[0]), float(betas[1])),
+                eval_chunk=_int(raw, "eval_chunk", 1),
+            ),
+        )
+
+    def check_fits(self, num_train: int) -> None:
+        """A batch larger than the training set is not a batch."""
+        if self.batch_size > num_train:
+            key = REGIMES[self.regime]
+            raise ParamsError(f"params: '{key}' = {self.batch_size} exceeds the {num_train} training samples")
+
+
+@dataclass(frozen=True)
+class SharpnessParams:
+    epsilons: tuple[float, ...]
+    subspace_dim: int
+    max_iter: int
+    seed: int
+    model: ModelParams
+    eval_chunk: int
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> SharpnessParams:
+        epsilons = _get(raw, "sharpness.epsilons")
+        if not isinstance(epsilons, list) or not epsilons:
+            raise ParamsError(f"params: 'sharpness.epsilons' must be a non-empty list (got {epsilons!r})")
+        for eps in epsilons:
+            if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+                raise ParamsError(f"params: every 'sharpness.epsilons' entry must be > 0 (got {eps!r})")
+        return cls(
+            epsilons=tuple(float(e) for e in epsilons),
+            subspace_dim=_int(raw, "sharpness.subspace_dim", 1),
+            max_iter=_int(raw, "sharpness.max_iter", 1),
+            seed=_int(raw, "sharpness.seed", 0),
+            model=ModelParams.parse(raw),
+            eval_chunk=_int(raw, "eval_chunk", 1),
+        )
+
+
+@dataclass(frozen=True)
+class InterpolateParams:
+    seed: int  # which SB/LB pair
+    alpha_min: float
+    alpha_max: float
+    points: int
+    model: ModelParams
+    eval_chunk: int
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> InterpolateParams:
+        params = cls(
+            seed=_int(raw, "interpolate.seed", 0),
+            alpha_min=_float(raw, "interpolate.alpha_min"),
+            alpha_max=_float(raw, "interpolate.alpha_max"),
+            points=_int(raw, "interpolate.points", 2),
+            model=ModelParams.parse(raw),
+            eval_chunk=_int(raw, "eval_chunk", 1),
+        )
+        if not params.alpha_min < params.alpha_max:
+            raise ParamsError(
+                f"params: the α range is empty: 'interpolate.alpha_min' = {params.alpha_min} must be "
+                f"< 'interpolate.alpha_max' = {params.alpha_max}"
+            )
+        if params.seed >= _int(raw, "seeds", 1):
+            raise ParamsError(f"params: 'interpolate.seed' = {params.seed} must be < 'seeds' = {raw['seeds']}")
+        return params
+
+    @property
+    def alphas(self) -> list[float]:
+        step = (self.alpha_max - self.alpha_min) / (self.points - 1)
+        return [self.alpha_min + i * step for i in range(self.points)]

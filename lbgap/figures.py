@@ -1,0 +1,81 @@
+"""Matplotlib figures in the paper's style. Each function returns a Figure; callers save it."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no screen needed
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lbgap.landscape import PathPoint  # noqa: E402
+
+COLORS = {"sb": "tab:blue", "lb": "tab:red"}
+LOSS_COLOR, ACCURACY_COLOR = "tab:blue", "tab:red"
+
+
+def interpolation_figure(points: Sequence[PathPoint], title: str) -> Figure:
+    """Paper's Figure 3: cross-entropy (left axis) and accuracy (right axis) against α;
+    train solid, test dashed; α = 0 is the SB solution, α = 1 the LB one."""
+    frame = pd.DataFrame(points)
+    figure, loss_axis = plt.subplots(figsize=(6.4, 4.2))
+    accuracy_axis = loss_axis.twinx()
+    loss_axis.plot(frame.alpha, frame.train_loss, "-", color=LOSS_COLOR, label="train loss")
+    loss_axis.plot(frame.alpha, frame.test_loss, "--", color=LOSS_COLOR, label="test loss")
+    accuracy_axis.plot(frame.alpha, 100 * frame.train_accuracy, "-", color=ACCURACY_COLOR, label="train accuracy")
+    accuracy_axis.plot(frame.alpha, 100 * frame.test_accuracy, "--", color=ACCURACY_COLOR, label="test accuracy")
+    for alpha, name in ((0.0, "SB"), (1.0, "LB")):
+        loss_axis.axvline(alpha, color="0.6", linewidth=0.8)
+        loss_axis.annotate(name, (alpha, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom")
+    loss_axis.set_xlabel("α   (weights α·x_LB + (1−α)·x_SB)")
+    loss_axis.set_ylabel("cross-entropy", color=LOSS_COLOR)
+    accuracy_axis.set_ylabel("accuracy (%)", color=ACCURACY_COLOR)
+    loss_axis.set_yscale("log")
+    handles = loss_axis.get_legend_handles_labels()[0] + accuracy_axis.get_legend_handles_labels()[0]
+    loss_axis.legend(handles, [h.get_label() for h in handles], loc="center left", fontsize="small")
+    loss_axis.set_title(title, pad=18)
+    return figure
+
+
+def training_curves_figure(curves: Mapping[str, pd.DataFrame], batch_sizes: Mapping[str, int]) -> Figure:
+    """Paper's Figure 2: accuracy and loss against epochs, one thin line per seed, train solid, test
+    dashed. `curves[regime]` holds columns seed, epoch, train_/test_ loss and accuracy."""
+    figure, (accuracy_axis, loss_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for regime, frame in curves.items():
+        label = f"{regime.upper()} (batch {batch_sizes[regime]})"
+        for i, (_, run) in enumerate(frame.groupby("seed")):
+            for split, style in (("train", "-"), ("test", "--")):
+                kwargs = {"label": f"{label} {split}"} if i == 0 else {}
+                accuracy_axis.plot(run.epoch, 100 * run[f"{split}_accuracy"], style, color=COLORS[regime], lw=0.9, **kwargs)
+                loss_axis.plot(run.epoch, run[f"{split}_loss"], style, color=COLORS[regime], lw=0.9, **kwargs)
+    accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy (each line one seed)")
+    accuracy_axis.set_ylim(bottom=max(0, accuracy_axis.get_ylim()[0]))
+    loss_axis.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="Loss")
+    accuracy_axis.legend(fontsize="small")
+    return figure
+
+
+def sharpness_figure(summaries: Mapping[str, Mapping[str, Mapping[str, Mapping]]], batch_sizes: Mapping[str, int]) -> Figure:
+    """Bars of mean φ with ±std error bars for SB and LB, grouped by space and ε (log scale).
+    `summaries[regime][space][eps_key]["phi"]` holds {"mean", "std"}."""
+    groups = [(space, key) for space, by_eps in summaries["sb"].items() for key in by_eps]
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    width = 0.38
+    for offset, regime in ((-width / 2, "sb"), (width / 2, "lb")):
+        stats = [summaries[regime][space][key]["phi"] for space, key in groups]
+        axis.bar(
+            [i + offset for i in range(len(groups))],
+            [s["mean"] for s in stats],
+            width,
+            yerr=[s["std"] or 0.0 for s in stats],
+            capsize=3,
+            color=COLORS[regime],
+            label=f"{regime.upper()} (batch {batch_sizes[regime]})",
+        )
+    axis.set_xticks(range(len(groups)), [f"{space}\n{key.replace('eps_', 'ε=')}" for space, key in groups])
+    axis.set(yscale="log", ylabel="sharpness φ (mean ± std over seeds)", title="Sharpness (Metric 2.1)")
+    axis.legend()
+    return figure

@@ -1,0 +1,70 @@
+"""The loss landscape between two solutions: the paper's parametric 1-D plot (Figure 3).
+
+f(α·x_LB + (1−α)·x_SB) for α over a range that extends past both ends. As in loss-landscape (Li et al.
+2018), the BatchNorm running statistics are interpolated too, so each point is evaluated with
+statistics that belong to it; integer buffers (BN's `num_batches_tracked`) are a counter, not a
+coordinate, and are left as they are. Outside [0, 1] a running variance can extrapolate below zero,
+which would make every prediction NaN; such variances are clamped to 0 (BatchNorm adds its own ε).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import torch
+from torch import nn
+
+from lbgap.data import DataSet
+from lbgap.evaluation import evaluate
+
+State = Mapping[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class PathPoint:
+    alpha: float
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+
+
+@torch.no_grad()
+def blend_into(model: nn.Module, start: State, end: State, alpha: float) -> None:
+    """Write (1−α)·start + α·end into `model`'s floating-point parameters and buffers, in place.
+
+    torch.lerp computes `end − (1−α)(end − start)` for α ≥ 0.5, so α = 0 and α = 1 give `start` and
+    `end` bit for bit.
+    """
+    for name, tensor in model.state_dict().items():  # state_dict tensors share the model's storage
+        if tensor.is_floating_point():
+            tensor.copy_(torch.lerp(start[name], end[name], alpha))
+            if name.endswith("running_var"):
+                tensor.clamp_(min=0.0)
+
+
+def linear_path(
+    model: nn.Module,
+    small_batch: State,
+    large_batch: State,
+    alphas: list[float],
+    data: DataSet,
+    *,
+    chunk: int = 10_000,
+    on_point: Callable[[PathPoint], None] | None = None,
+) -> list[PathPoint]:
+    """Train/test loss and accuracy at α·x_LB + (1−α)·x_SB for each α, model in eval mode.
+
+    `model` is any instance of the architecture; its weights are overwritten. α = 0 is the SB
+    solution, α = 1 the LB one.
+    """
+    model.load_state_dict(small_batch)  # integer buffers come from the SB solution
+    points = []
+    for alpha in alphas:
+        blend_into(model, small_batch, large_batch, alpha)
+        train, test = evaluate(model, data.train, chunk), evaluate(model, data.test, chunk)
+        points.append(PathPoint(alpha, train.loss, train.accuracy, test.loss, test.accuracy))
+        if on_point is not None:
+            on_point(points[-1])
+    return points

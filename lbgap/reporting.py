@@ -1,0 +1,106 @@
+"""Summaries of per-seed results: mean ± std tables shaped like the paper's Tables 2-4."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+
+def mean_std(values: Iterable[float]) -> dict[str, float | None]:
+    """Mean and sample standard deviation (ddof = 1, as for the paper's 5 runs); std is None for one value."""
+    series = pd.Series(list(values), dtype="float64")
+    std = series.std(ddof=1)
+    return {"mean": float(series.mean()), "std": None if math.isnan(std) else float(std)}
+
+
+def summarize(rows: Sequence[Mapping[str, float]], keys: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    """mean_std of each of `keys` over the per-seed `rows`."""
+    return {key: mean_std(row[key] for row in rows) for key in keys}
+
+
+def pm(stats: Mapping[str, float | None], scale: float = 1.0, digits: int = 2) -> str:
+    """'mean ± std' text, e.g. '93.41 ± 0.12'; just the mean when std is None."""
+    mean = stats["mean"] * scale
+    if stats["std"] is None:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
+
+
+def eps_key(eps: float) -> str:
+    """A column-friendly key for ε: 1e-3 → 'eps_1e-03' (no dots, so DVC column names stay readable)."""
+    return f"eps_{eps:.0e}"
+
+
+REGIME_NAMES = {"sb": "SB", "lb": "LB"}
+
+
+def headline(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> dict:
+    """The numbers `dvc exp show` puts in columns: accuracies in percent, their gap, and mean φ per
+    regime, space and ε with the LB/SB ratio. `train[regime]` / `sharpness[regime]` are the JSON
+    documents the train and sharpness stages write."""
+    test = {r: 100 * train[r]["summary"]["test_accuracy"]["mean"] for r in ("sb", "lb")}
+    out: dict = {
+        "batch": {r: train[r]["batch_size"] for r in ("sb", "lb")},
+        "test_acc_pct": {**test, "gap": test["sb"] - test["lb"]},
+        "train_acc_pct": {r: 100 * train[r]["summary"]["train_accuracy"]["mean"] for r in ("sb", "lb")},
+        "sharpness": {},
+    }
+    for space, by_eps in sharpness["sb"]["summary"].items():
+        out["sharpness"][space] = {}
+        for key in by_eps:
+            sb, lb = (sharpness[r]["summary"][space][key]["phi"]["mean"] for r in ("sb", "lb"))
+            out["sharpness"][space][key] = {"sb": sb, "lb": lb, "lb_over_sb": lb / sb if sb > 0 else None}
+    return out
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False)
+
+
+def accuracy_table(label: str, train: Mapping[str, Mapping]) -> str:
+    """Shaped like the paper's Table 2: train and test accuracy (%) of SB and LB, mean ± std."""
+    s = {r: train[r]["summary"] for r in ("sb", "lb")}
+    row = {
+        "network": label,
+        "train SB": pm(s["sb"]["train_accuracy"], 100),
+        "train LB": pm(s["lb"]["train_accuracy"], 100),
+        "test SB": pm(s["sb"]["test_accuracy"], 100),
+        "test LB": pm(s["lb"]["test_accuracy"], 100),
+    }
+    return _markdown(pd.DataFrame([row]))
+
+
+def sharpness_table(label: str, sharpness: Mapping[str, Mapping], space: str) -> str:
+    """Shaped like the paper's Tables 3 (full space) and 4 (subspace): φ mean ± std per regime and ε."""
+    row = {"network": label}
+    for key in sharpness["sb"]["summary"][space]:
+        for regime in ("sb", "lb"):
+            column = f"{REGIME_NAMES[regime]} {key.replace('eps_', 'ε=')}"
+            row[column] = pm(sharpness[regime]["summary"][space][key]["phi"])
+    return _markdown(pd.DataFrame([row]))
+
+
+def _mean_range(sharpness_regime: Mapping, field: str) -> str:
+    """'lo–hi' of the per-(space, ε) means of `field` (iterations or evaluations)."""
+    means = [stats[field]["mean"] for by_eps in sharpness_regime["summary"].values() for stats in by_eps.values()]
+    return f"{min(means):.1f}–{max(means):.1f}"
+
+
+def run_table(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> str:
+    """Per-regime details: epochs trained, distance travelled from x0, and the effort L-BFGS-B spent."""
+    rows = []
+    for regime in ("sb", "lb"):
+        s = train[regime]["summary"]
+        rows.append(
+            {
+                "regime": f"{REGIME_NAMES[regime]} (batch {train[regime]['batch_size']})",
+                "epochs": pm(s["epoch"], digits=1),
+                "final train loss": pm(s["train_loss"], digits=4),
+                "‖x − x0‖": pm(s["distance_from_x0"], digits=1),
+                "L-BFGS-B iterations": _mean_range(sharpness[regime], "iterations"),
+                "f evaluations": _mean_range(sharpness[regime], "evaluations"),
+            }
+        )
+    return _markdown(pd.DataFrame(rows))

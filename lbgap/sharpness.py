@@ -1,0 +1,135 @@
+"""The sharpness metric of Keskar et al. (ICLR 2017), Metric 2.1.
+
+For parameters x ∈ Rⁿ, a matrix A ∈ R^{n×p} and ε > 0:
+
+    C_ε = { z ∈ R^p : |z_i| ≤ ε (|(A⁺x)_i| + 1) }
+    φ_{x,f}(ε, A) = 100 · (max_{y ∈ C_ε} f(x + A y) − f(x)) / (1 + f(x))
+
+Full space: A = Iₙ (pass `A=None`; nothing n × n is built). Subspace: `random_subspace` draws A with
+i.i.d. standard-normal entries, and A⁺x is the least-squares solution of A z = x, which equals the
+Moore–Penrose pseudo-inverse applied to x when A has full column rank (true with probability one).
+
+The maximum is found inexactly, as in the paper, with `max_iter` iterations of scipy's L-BFGS-B on
+−f. Where L-BFGS-B starts matters: at a well-converged minimizer ∇f(x) ≈ 0, so started at y = 0 it
+would stop at once and report φ ≈ 0. We start from a point drawn uniformly from the box (seeded).
+The reported maximum is the largest f seen at any point L-BFGS-B evaluated; all of them lie in the box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy.optimize import minimize
+from torch import nn
+
+from lbgap.data import Split
+from lbgap.evaluation import loss_and_grad
+from lbgap.tensors import flatten, parameters_of
+
+# f(w) and ∇f(w) for a flat parameter vector w (n,)
+LossAndGrad = Callable[[torch.Tensor], tuple[float, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Sharpness:
+    phi: float  # the metric, in percent of (1 + f(x))
+    loss_at_x: float  # f(x)
+    loss_max: float  # max f(x + A y) found over the box
+    iterations: int  # L-BFGS-B iterations taken
+    evaluations: int  # f and ∇f evaluations
+    message: str  # L-BFGS-B's stopping reason
+
+
+def random_subspace(n: int, p: int, seed: int) -> torch.Tensor:
+    """A ∈ R^{n×p} with i.i.d. N(0, 1) entries, float32, reproducible from `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, p, generator=generator)
+
+
+def box_half_widths(x: torch.Tensor, eps: float, A: torch.Tensor | None) -> np.ndarray:
+    """ε (|A⁺x| + 1) as float64 (p,), with A⁺x = x in the full space."""
+    if A is None:
+        coords = x.double()
+    else:
+        coords = torch.linalg.lstsq(A.double(), x.double().unsqueeze(1)).solution.squeeze(1)
+    return (eps * (coords.abs() + 1.0)).numpy()
+
+
+def sharpness(
+    f: LossAndGrad,
+    x: torch.Tensor,
+    eps: float,
+    A: torch.Tensor | None = None,
+    *,
+    max_iter: int = 10,
+    seed: int = 0,
+    on_evaluation: Callable[[], None] | None = None,
+) -> Sharpness:
+    """φ_{x,f}(ε, A) for f given as `f(w) -> (loss, grad)` over flat parameters w (n,) float32.
+
+    `A` is (n, p) or None for the full space. `on_evaluation` is called after each f evaluation
+    (for progress bars).
+    """
+    if eps <= 0:
+        raise ValueError(f"epsilon must be > 0 (got {eps})")
+    x = x.detach()
+    half = box_half_widths(x, eps, A)
+    loss_at_x, _ = f(x)
+    best = {"loss": loss_at_x}
+
+    def negative_f(y: np.ndarray) -> tuple[float, np.ndarray]:
+        y_t = torch.from_numpy(y).to(x.dtype)
+        loss, grad = f(x + (y_t if A is None else A @ y_t))
+        best["loss"] = max(best["loss"], loss)
+        if on_evaluation is not None:
+            on_evaluation()
+        grad_y = grad if A is None else A.T @ grad  # chain rule: ∂f/∂y = Aᵀ ∇f
+        return -loss, -grad_y.double().numpy()
+
+    y0 = np.random.default_rng(seed).uniform(-half, half)
+    result = minimize(
+        negative_f,
+        y0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=np.stack([-half, half], axis=1),
+        options={"maxiter": max_iter},
+    )
+    loss_max = best["loss"]
+    return Sharpness(
+        phi=100.0 * (loss_max - loss_at_x) / (1.0 + loss_at_x),
+        loss_at_x=loss_at_x,
+        loss_max=loss_max,
+        iterations=int(result.nit),
+        evaluations=int(result.nfev),
+        message=str(result.message),
+    )
+
+
+def sharpness_of_model(
+    model: nn.Module,
+    train: Split,
+    eps: float,
+    A: torch.Tensor | None = None,
+    *,
+    chunk: int = 10_000,
+    max_iter: int = 10,
+    seed: int = 0,
+    on_evaluation: Callable[[], None] | None = None,
+) -> Sharpness:
+    """φ of `model` at its current weights, f = mean cross-entropy over the whole `train` split with
+    the model in eval mode (BatchNorm uses its running statistics, dropout is off)."""
+    model.eval()
+    like = parameters_of(model)
+    return sharpness(
+        lambda w: loss_and_grad(model, w, like, train, chunk),
+        flatten(like),
+        eps,
+        A,
+        max_iter=max_iter,
+        seed=seed,
+        on_evaluation=on_evaluation,
+    )

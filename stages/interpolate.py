@@ -1,0 +1,59 @@
+"""Stage `interpolate`: the parametric 1-D plot between one SB and one LB solution (paper Figure 3)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from tqdm import tqdm
+
+from lbgap.config import InterpolateParams
+from lbgap.figures import interpolation_figure
+from lbgap.landscape import linear_path
+from stages.common import (
+    PARAMS_DEFAULT,
+    ParamsOption,
+    clear_errors,
+    load_checkpoint,
+    load_data,
+    load_params,
+    model_for,
+    write_csv,
+    write_figure,
+)
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
+    sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs.")],
+    lb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the LB runs.")],
+    out: Annotated[Path, typer.Option(help="CSV file: alpha, train/test loss and accuracy.")],
+    figure: Annotated[Path, typer.Option(help="PNG file for the plot.")],
+    params: ParamsOption = PARAMS_DEFAULT,
+) -> None:
+    """f(α·x_LB + (1−α)·x_SB) over an α grid, BN running statistics interpolated too."""
+    with clear_errors():
+        config = InterpolateParams.parse(load_params(params))
+        dataset = load_data(data)
+        small, large = load_checkpoint(sb_models, config.seed), load_checkpoint(lb_models, config.seed)
+        model = model_for(config.model, dataset)
+
+    alphas = config.alphas
+    with tqdm(total=len(alphas), desc="interpolation", unit="point") as bar:
+        points = linear_path(
+            model, small["final"], large["final"], alphas, dataset, chunk=config.eval_chunk,
+            on_point=lambda _: bar.update(),
+        )
+    write_csv(out, pd.DataFrame([asdict(p) for p in points]))
+    title = f"SB (batch {small['batch_size']}) → LB (batch {large['batch_size']}), seed {config.seed}"
+    write_figure(figure, interpolation_figure(points, title))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,35 @@
+"""Stage `prepare`: build the data set named in params.yaml and save it as one npz file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lbgap.config import DataParams, ParamsError
+from lbgap.data import make_data_set, to_arrays
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_params, write_npz
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    out: Annotated[Path, typer.Option(help="Where to write the npz (x_train, y_train, x_test, y_test).")],
+    params: ParamsOption = PARAMS_DEFAULT,
+) -> None:
+    """Generate the data set of `data.*` (standardized with training-set statistics)."""
+    with clear_errors():
+        config = DataParams.parse(load_params(params))
+        try:
+            data = make_data_set(config.name, num_train=config.num_train, num_test=config.num_test, seed=config.seed)
+        except ValueError as error:
+            raise ParamsError(str(error)) from None
+    write_npz(out, to_arrays(data))
+    typer.echo(f"{config.name}: {len(data.train)} train / {len(data.test)} test samples, "
+               f"input {data.input_shape}, {data.num_classes} classes -> {out}")
+
+
+if __name__ == "__main__":
+    app()

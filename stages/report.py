@@ -1,0 +1,100 @@
+"""Stage `report`: headline metrics, the markdown report and its figures, from the other stages' outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from lbgap.figures import sharpness_figure, training_curves_figure
+from lbgap.reporting import accuracy_table, headline, run_table, sharpness_table
+from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, write_figure, write_json, write_text
+
+app = typer.Typer(add_completion=False)
+REGIMES = ("sb", "lb")
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"input not found: {path}")
+    return json.loads(path.read_text())
+
+
+@app.command()
+def main(
+    train_sb: Annotated[Path, typer.Option(help="Metrics JSON of train_sb.")],
+    train_lb: Annotated[Path, typer.Option(help="Metrics JSON of train_lb.")],
+    curves_sb: Annotated[Path, typer.Option(help="Per-epoch CSV of train_sb.")],
+    curves_lb: Annotated[Path, typer.Option(help="Per-epoch CSV of train_lb.")],
+    sharpness_sb: Annotated[Path, typer.Option(help="JSON of sharpness_sb.")],
+    sharpness_lb: Annotated[Path, typer.Option(help="JSON of sharpness_lb.")],
+    interpolation_figure: Annotated[Path, typer.Option(help="PNG of the interpolate stage, linked from the report.")],
+    summary: Annotated[Path, typer.Option(help="Headline metrics JSON to write.")],
+    report: Annotated[Path, typer.Option(help="Markdown report to write.")],
+    figures: Annotated[Path, typer.Option(help="Folder for training_curves.png and sharpness.png.")],
+    params: ParamsOption = PARAMS_DEFAULT,
+) -> None:
+    """Summarize the run: Tables 2-4 of the paper for this run, figures, and metrics/summary.json."""
+    with clear_errors():
+        raw = load_params(params)
+        train = {"sb": _read_json(train_sb), "lb": _read_json(train_lb)}
+        sharp = {"sb": _read_json(sharpness_sb), "lb": _read_json(sharpness_lb)}
+        for path in (curves_sb, curves_lb):
+            if not path.is_file():
+                raise InputError(f"input not found: {path}")
+        curves = {"sb": pd.read_csv(curves_sb), "lb": pd.read_csv(curves_lb)}
+    label = f"{raw.get('model')} on {raw.get('data', {}).get('name')}"
+    batch_sizes = {r: train[r]["batch_size"] for r in REGIMES}
+    numbers = headline(train, sharp)
+
+    curves_png, sharpness_png = figures / "training_curves.png", figures / "sharpness.png"
+    write_figure(curves_png, training_curves_figure(curves, batch_sizes))
+    write_figure(sharpness_png, sharpness_figure({r: sharp[r]["summary"] for r in REGIMES}, batch_sizes))
+
+    def link(path: Path) -> str:
+        return Path(os.path.relpath(path, report.parent)).as_posix()
+
+    seeds = len(train["sb"]["per_seed"])
+    text = f"""# Large-batch generalization gap: {label}
+
+SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seed(s); {sharp['sb']['parameters']:,} parameters.
+Values are mean ± sample std over seeds. Written by `dvc repro` (stage `report`) from this run's outputs.
+
+## Accuracy (%) — cf. the paper's Table 2
+
+{accuracy_table(label, train)}
+
+Test-accuracy gap SB − LB: **{numbers['test_acc_pct']['gap']:.2f} points**.
+
+## Sharpness φ, full space (A = I) — cf. Table 3
+
+{sharpness_table(label, sharp, 'full')}
+
+## Sharpness φ, random {sharp['sb']['subspace_dim']}-dimensional subspace — cf. Table 4
+
+{sharpness_table(label, sharp, 'subspace')}
+
+LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['lb_over_sb']:.1f}×" for space, by_eps in numbers['sharpness'].items() for key, v in by_eps.items() if v['lb_over_sb'] is not None)}.
+
+## Runs
+
+{run_table(train, sharp)}
+
+## Figures
+
+![training curves]({link(curves_png)})
+
+![sharpness]({link(sharpness_png)})
+
+![parametric plot between SB and LB]({link(interpolation_figure)})
+"""
+    write_json(summary, numbers)
+    write_text(report, text)
+
+
+if __name__ == "__main__":
+    app()
