@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib
 
@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lbgap.landscape import PathPoint  # noqa: E402
+if TYPE_CHECKING:
+    from lbgap.landscape import PathPoint
 
 COLORS = {"sb": "tab:blue", "lb": "tab:red"}
 LOSS_COLOR, ACCURACY_COLOR = "tab:blue", "tab:red"
@@ -35,7 +36,10 @@ def interpolation_figure(points: Sequence[PathPoint], title: str) -> Figure:
     accuracy_axis.set_ylabel("accuracy (%)", color=ACCURACY_COLOR)
     loss_axis.set_yscale("log")
     handles = loss_axis.get_legend_handles_labels()[0] + accuracy_axis.get_legend_handles_labels()[0]
-    loss_axis.legend(handles, [h.get_label() for h in handles], loc="center left", fontsize="small")
+    loss_axis.legend(
+        handles, [h.get_label() for h in handles], loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4,
+        fontsize="small", frameon=False,
+    )
     loss_axis.set_title(title, pad=18)
     return figure
 

@@ -28,7 +28,7 @@ from lbgap.evaluation import evaluate
 @dataclass(frozen=True)
 class TrainConfig:
     max_epochs: int = 100
-    patience: int = 5  # epochs without sufficient improvement before stopping
+    patience: int = 20  # epochs without sufficient improvement before stopping
     min_delta: float = 1e-3  # improvement of the best training loss (nats) that counts
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)

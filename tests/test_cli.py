@@ -1,0 +1,137 @@
+"""Each stage command through Typer's CliRunner: help, a tiny full chain, and every bad-param refusal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from stages import interpolate, prepare, report, sharpness, train
+from tests.test_config import _set
+
+runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
+APPS = {"prepare": prepare.app, "train": train.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app}
+
+
+def invoke(app, *args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_help(name):
+    result = invoke(APPS[name], "--help")
+    assert result.exit_code == 0
+    assert "--params" in result.output and "Usage" in result.output
+
+
+def _train(tmp: Path, regime: str, data: Path, params: Path):
+    return invoke(
+        train.app, regime, "--data", data, "--models", tmp / f"models/{regime}",
+        "--metrics", tmp / f"metrics/train_{regime}.json", "--curves", tmp / f"plots/train_{regime}.csv",
+        "--params", params,
+    )
+
+
+def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
+    data = tmp_path / "data/dataset.npz"
+    assert invoke(prepare.app, "--out", data, "--params", params_file).exit_code == 0
+    for regime in ("sb", "lb"):
+        result = _train(tmp_path, regime, data, params_file)
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in (tmp_path / f"models/{regime}").iterdir()) == ["seed_0.pt", "seed_1.pt"]
+        result = invoke(
+            sharpness.app, "--data", data, "--models", tmp_path / f"models/{regime}",
+            "--out", tmp_path / f"metrics/sharpness_{regime}.json", "--params", params_file,
+        )
+        assert result.exit_code == 0, result.output
+    trained = json.loads((tmp_path / "metrics/train_lb.json").read_text())
+    assert trained["batch_size"] == 100 and len(trained["per_seed"]) == 2
+    assert trained["per_seed"][0]["distance_from_x0"] > 0
+    sharp = json.loads((tmp_path / "metrics/sharpness_sb.json").read_text())
+    for space in ("full", "subspace"):
+        rows = sharp["per_seed"][space]["eps_1e-03"]
+        assert len(rows) == 2 and all(r["phi"] > 0 and r["evaluations"] >= 2 for r in rows)
+
+    result = invoke(
+        interpolate.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--lb-models", tmp_path / "models/lb",
+        "--out", tmp_path / "plots/interpolation.csv", "--figure", tmp_path / "plots/interpolation.png",
+        "--params", params_file,
+    )
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "plots/interpolation.csv").read_text().splitlines()) == 1 + 5
+
+    result = invoke(
+        report.app, "--train-sb", tmp_path / "metrics/train_sb.json", "--train-lb", tmp_path / "metrics/train_lb.json",
+        "--curves-sb", tmp_path / "plots/train_sb.csv", "--curves-lb", tmp_path / "plots/train_lb.csv",
+        "--sharpness-sb", tmp_path / "metrics/sharpness_sb.json", "--sharpness-lb", tmp_path / "metrics/sharpness_lb.json",
+        "--interpolation-figure", tmp_path / "plots/interpolation.png", "--summary", tmp_path / "metrics/summary.json",
+        "--report", tmp_path / "report.md", "--figures", tmp_path / "plots/figures", "--params", params_file,
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "metrics/summary.json").read_text())
+    assert set(summary["sharpness"]) == {"full", "subspace"}
+    assert summary["test_acc_pct"]["gap"] == pytest.approx(summary["test_acc_pct"]["sb"] - summary["test_acc_pct"]["lb"])
+    text = (tmp_path / "report.md").read_text()
+    assert "](plots/figures/training_curves.png)" in text and "](plots/interpolation.png)" in text
+    for png in ("plots/figures/training_curves.png", "plots/figures/sharpness.png", "plots/interpolation.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _bad(params_file: Path, key: str, value) -> Path:
+    params = _set(yaml.safe_load(params_file.read_text()), key, value)
+    params_file.write_text(yaml.safe_dump(params))
+    return params_file
+
+
+def _assert_refused(result, message: str, out_dir: Path):
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert not out_dir.exists(), "a refused command must write nothing"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("batch", 0, "'batch' must be an integer >= 1"),
+        ("batch", 12.5, "'batch' must be an integer"),
+        ("batch", 10_000, "'batch' = 10000 exceeds the 200 training samples"),
+        ("seeds", 0, "'seeds' must be an integer >= 1"),
+        ("model", "vgg", "unknown model 'model: vgg'"),
+        ("models.mlp.width", 0, "'models.mlp': mlp needs width >= 1"),
+    ],
+)
+def test_train_refuses_bad_params(tmp_path, params_file, mnist1d_file, key, value, message):
+    result = _train(tmp_path / "out", "lb", mnist1d_file, _bad(params_file, key, value))
+    _assert_refused(result, message, tmp_path / "out")
+
+
+def test_prepare_refuses_an_unknown_data_set(tmp_path, params_file):
+    result = invoke(prepare.app, "--out", tmp_path / "out/d.npz", "--params", _bad(params_file, "data.name", "imagenet"))
+    _assert_refused(result, "unknown data set 'data.name: imagenet'", tmp_path / "out")
+
+
+def test_sharpness_refuses_non_positive_epsilon(tmp_path, params_file, mnist1d_file):
+    params = _bad(params_file, "sharpness.epsilons", [0.001, 0.0])
+    result = invoke(sharpness.app, "--data", mnist1d_file, "--models", tmp_path, "--out", tmp_path / "out/s.json", "--params", params)
+    _assert_refused(result, "every 'sharpness.epsilons' entry must be > 0", tmp_path / "out")
+
+
+def test_interpolate_refuses_an_empty_alpha_range(tmp_path, params_file, mnist1d_file):
+    params = _bad(params_file, "interpolate.alpha_min", 2.0)
+    result = invoke(
+        interpolate.app, "--data", mnist1d_file, "--sb-models", tmp_path, "--lb-models", tmp_path,
+        "--out", tmp_path / "out/i.csv", "--figure", tmp_path / "out/i.png", "--params", params,
+    )
+    _assert_refused(result, "the α range is empty", tmp_path / "out")
+
+
+def test_missing_inputs_are_one_line_errors(tmp_path, params_file):
+    result = _train(tmp_path / "out", "sb", tmp_path / "nope.npz", params_file)
+    _assert_refused(result, "data file not found", tmp_path / "out")
+    result = invoke(sharpness.app, "--data", tmp_path / "nope.npz", "--models", tmp_path, "--out", tmp_path / "out/s.json", "--params", tmp_path / "missing.yaml")
+    _assert_refused(result, "parameter file not found", tmp_path / "out")

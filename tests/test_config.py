@@ -1,0 +1,75 @@
+"""Every bad parameter is refused with one clear line naming the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from lbgap.config import InterpolateParams, ParamsError, SharpnessParams, TrainParams, DataParams
+from tests.conftest import tiny_params
+
+
+def _set(params: dict, dotted: str, value) -> dict:
+    node = params
+    *parents, last = dotted.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return params
+
+
+BAD = [
+    (TrainParams, "batch", 0, "'batch' must be an integer >= 1"),
+    (TrainParams, "batch", -5, "'batch' must be an integer >= 1"),
+    (TrainParams, "batch", 50.5, "'batch' must be an integer"),
+    (TrainParams, "batch", "large", "'batch' must be an integer"),
+    (TrainParams, "batch", True, "'batch' must be an integer"),
+    (TrainParams, "small_batch", 0, "'small_batch' must be an integer >= 1"),
+    (TrainParams, "seeds", 0, "'seeds' must be an integer >= 1"),
+    (TrainParams, "model", "resnet9", "unknown model 'model: resnet9'; known: mlp"),
+    (TrainParams, "train.lr", 0, "'train.lr' must be > 0"),
+    (TrainParams, "train.max_epochs", 0, "'train.max_epochs' must be an integer >= 1"),
+    (TrainParams, "train.betas", [0.9], "'train.betas' must be two numbers"),
+    (DataParams, "data.name", "cifar7", "unknown data set 'data.name: cifar7'; known: mnist1d"),
+    (SharpnessParams, "sharpness.epsilons", [1e-3, 0], "every 'sharpness.epsilons' entry must be > 0"),
+    (SharpnessParams, "sharpness.epsilons", [-1e-3], "every 'sharpness.epsilons' entry must be > 0"),
+    (SharpnessParams, "sharpness.epsilons", [], "'sharpness.epsilons' must be a non-empty list"),
+    (SharpnessParams, "sharpness.max_iter", 0, "'sharpness.max_iter' must be an integer >= 1"),
+    (InterpolateParams, "interpolate.alpha_max", -1.0, "the α range is empty"),
+    (InterpolateParams, "interpolate.alpha_max", -2.0, "the α range is empty"),
+    (InterpolateParams, "interpolate.seed", 2, "'interpolate.seed' = 2 must be < 'seeds' = 2"),
+]
+
+
+@pytest.mark.parametrize(("kind", "key", "value", "message"), BAD)
+def test_bad_params_are_refused_with_a_clear_message(kind, key, value, message):
+    params = _set(tiny_params(), key, value)
+    with pytest.raises(ParamsError) as error:
+        kind.parse(params, "lb" if key == "batch" else "sb") if kind is TrainParams else kind.parse(params)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_missing_key_is_named():
+    params = tiny_params()
+    del params["train"]["patience"]
+    with pytest.raises(ParamsError, match="missing key 'train.patience'"):
+        TrainParams.parse(params, "sb")
+
+
+def test_batch_larger_than_training_set():
+    config = TrainParams.parse(tiny_params(), "lb")
+    config.check_fits(config.batch_size)
+    with pytest.raises(ParamsError, match="'batch' = 100 exceeds the 99 training samples"):
+        config.check_fits(99)
+
+
+def test_defaults_parse_and_alpha_grid_hits_both_solutions():
+    import yaml
+
+    from tests.conftest import REPO
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert TrainParams.parse(raw, "lb").batch_size == raw["batch"]
+    alphas = InterpolateParams.parse(raw).alphas
+    assert len(alphas) == 25 and alphas[0] == -1.0 and alphas[-1] == 2.0
+    assert 0.0 in alphas and 1.0 in alphas

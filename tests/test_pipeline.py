@@ -1,0 +1,82 @@
+"""The pipeline end to end through the real dvc client, on tiny params in a temporary git repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, tiny_params
+
+pytestmark = pytest.mark.pipeline
+STAGES = ["prepare", "train_sb", "train_lb", "sharpness@sb", "sharpness@lb", "interpolate", "report"]
+
+
+def run(cwd: Path, *args: str) -> str:
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def dvc(cwd: Path, *args: str) -> str:
+    return run(cwd, sys.executable, "-m", "dvc", *args)
+
+
+def ran(output: str) -> list[str]:
+    return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for name in ("lbgap", "stages"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore", ".dvc/config", ".dvc/.gitignore", ".dvc/plots/seeds.json"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, root / name)
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    run(root, "git", "init", "-q")
+    run(root, "git", "config", "user.name", "lbgap tests")
+    run(root, "git", "config", "user.email", "tests@lbgap.invalid")
+    run(root, "git", "add", "-A")
+    run(root, "git", "commit", "-qm", "tiny project")
+    return root
+
+
+def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
+    output = dvc(project, "repro")
+    assert ran(output) == STAGES
+    summary = json.loads((project / "metrics/summary.json").read_text())
+    assert summary["batch"] == {"sb": 20, "lb": 100}
+    assert "Data and pipelines are up to date" in dvc(project, "status")
+    run(project, "git", "add", "-A")
+    run(project, "git", "commit", "-qm", "baseline results")
+
+    output = dvc(project, "exp", "run", "-S", "batch=50")
+    assert ran(output) == ["train_lb", "sharpness@lb", "interpolate", "report"]
+    assert "Stage 'prepare' didn't change" in output and "Stage 'train_sb' didn't change" in output
+    assert json.loads((project / "metrics/summary.json").read_text())["batch"]["lb"] == 50
+
+    shown = json.loads(dvc(project, "exp", "show", "--json"))
+    batches = set()
+    for commit in shown:
+        runs = [commit] + [exp for group in (commit.get("experiments") or []) for exp in group["revs"]]
+        for entry in runs:
+            data = (entry.get("data") or {})
+            summary = data.get("metrics", {}).get("metrics/summary.json", {}).get("data")
+            if summary:
+                batches.add(summary["batch"]["lb"])
+    assert batches == {100, 50}
+
+    plots = json.loads(dvc(project, "plots", "diff", "--json"))
+    assert not plots.get("errors"), plots.get("errors")
+    rendered = plots["data"]
+    for name in ("Training curves, test accuracy", "plots/interpolation.png", "plots/figures/sharpness.png"):
+        assert name in rendered, sorted(rendered)
+    revisions = {rev for item in rendered["Training curves, test accuracy"] for rev in item["revisions"]}
+    assert revisions == {"HEAD", "workspace"}

@@ -1,0 +1,117 @@
+"""Metric 2.1 against closed forms on quadratics, numpy's pseudo-inverse, and the model it measures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lbgap.evaluation import evaluate, loss_and_grad
+from lbgap.models import build_model
+from lbgap.sharpness import box_half_widths, random_subspace, sharpness, sharpness_of_model
+from lbgap.tensors import flatten, parameters_of
+
+
+def quadratic(center: torch.Tensor, curvature: torch.Tensor, offset: float):
+    """f(w) = offset + ½ Σ h_i (w_i − c_i)²: minimum `offset` at c, gradient h ⊙ (w − c)."""
+
+    def f(w: torch.Tensor):
+        d = w - center
+        return offset + 0.5 * float((curvature * d * d).sum()), curvature * d
+
+    return f
+
+
+def test_convex_quadratic_reaches_the_closed_form_maximum():
+    # At the minimizer x = c the maximum of a separable convex quadratic over the box sits at a vertex:
+    # max f = offset + ½ Σ h_i b_i² with b_i = ε(|x_i| + 1).
+    x = torch.tensor([0.5, -2.0, 3.0, 0.0], dtype=torch.float64)
+    h = torch.tensor([1.0, 10.0, 0.1, 4.0], dtype=torch.float64)
+    eps, offset = 1e-2, 0.3
+    result = sharpness(quadratic(x, h, offset), x, eps, seed=3)
+    b = eps * (x.abs() + 1)
+    expected_max = offset + 0.5 * float((h * b * b).sum())
+    assert result.loss_max == pytest.approx(expected_max, rel=1e-9)
+    assert result.phi == pytest.approx(100 * (expected_max - offset) / (1 + offset), rel=1e-9)
+
+
+def test_concave_quadratic_finds_its_interior_maximum():
+    # f(w) = 5 − ‖w − x − d‖² with d inside the box: max f = 5 at y = d, f(x) = 5 − ‖d‖².
+    x = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
+    d = torch.tensor([0.01, -0.005, 0.02], dtype=torch.float64)
+    f = quadratic(x + d, torch.full((3,), -2.0, dtype=torch.float64), 5.0)
+    result = sharpness(f, x, eps=0.01, seed=0)
+    f_x = 5.0 - float((d * d).sum())
+    assert result.loss_at_x == pytest.approx(f_x)
+    assert result.loss_max == pytest.approx(5.0, abs=1e-10)
+    assert result.phi == pytest.approx(100 * (5.0 - f_x) / (1 + f_x), rel=1e-6)
+
+
+def test_exact_minimizer_gives_positive_sharpness_with_real_iterations():
+    # ∇f(x) = 0 exactly: starting L-BFGS-B at y = 0 would stop at once and report φ = 0.
+    x = torch.zeros(50, dtype=torch.float64)
+    f = quadratic(x, torch.linspace(0.1, 5.0, 50, dtype=torch.float64), 0.0)
+    assert torch.equal(f(x)[1], torch.zeros(50, dtype=torch.float64))
+    result = sharpness(f, x, eps=1e-3, seed=0)
+    assert result.phi > 0
+    assert result.iterations >= 1 and result.evaluations >= 2
+
+
+def test_subspace_with_identity_equals_full_space():
+    x = torch.tensor([0.3, -0.7, 1.1, 2.0, -0.2], dtype=torch.float64)
+    h = torch.tensor([2.0, -1.0, 0.5, 3.0, 1.0], dtype=torch.float64)  # indefinite: not just vertices
+    f = quadratic(x + 0.001, h, 0.1)
+    full = sharpness(f, x, eps=5e-3, seed=7)
+    identity = sharpness(f, x, eps=5e-3, A=torch.eye(5, dtype=torch.float64), seed=7)
+    assert identity.phi == pytest.approx(full.phi, rel=1e-12)
+    assert (identity.iterations, identity.evaluations) == (full.iterations, full.evaluations)
+
+
+def test_subspace_box_uses_the_pseudo_inverse():
+    A = random_subspace(30, 4, seed=0)
+    x = torch.randn(30, generator=torch.Generator().manual_seed(1))
+    expected = 1e-3 * (np.abs(np.linalg.pinv(A.double().numpy()) @ x.double().numpy()) + 1)
+    np.testing.assert_allclose(box_half_widths(x, 1e-3, A), expected, rtol=1e-10)
+
+
+def test_random_subspace_is_reproducible_and_standard_normal():
+    A = random_subspace(2000, 50, seed=5)
+    assert torch.equal(A, random_subspace(2000, 50, seed=5))
+    assert not torch.equal(A, random_subspace(2000, 50, seed=6))
+    assert abs(A.mean().item()) < 0.01 and abs(A.std().item() - 1) < 0.01
+
+
+def test_non_positive_epsilon_is_refused():
+    f = quadratic(torch.zeros(2), torch.ones(2), 0.0)
+    with pytest.raises(ValueError, match="epsilon"):
+        sharpness(f, torch.zeros(2), eps=0.0)
+
+
+def test_model_sharpness_uses_the_whole_training_set_in_eval_mode(tiny_data):
+    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options={"width": 8, "depth": 2})
+    model.train()  # sharpness must switch to eval mode itself
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = sharpness_of_model(model, tiny_data.train, 1e-3, chunk=40, max_iter=5, seed=0)
+    assert result.loss_at_x == pytest.approx(evaluate(model, tiny_data.train, chunk=1000).loss, rel=1e-6)
+    assert result.loss_max > result.loss_at_x and result.phi > 0
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "the model's weights must be left untouched"
+    A = random_subspace(flatten(parameters_of(model)).numel(), 3, seed=0)
+    sub = sharpness_of_model(model, tiny_data.train, 1e-3, A, chunk=1000, max_iter=5, seed=0)
+    assert 0 < sub.phi
+
+
+def test_chunked_loss_and_gradient_match_one_pass_autograd(tiny_data):
+    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=1, options={"width": 8, "depth": 1}).eval()
+    like = parameters_of(model)
+    w = flatten(like) + 0.01
+    loss, grad = loss_and_grad(model, w, like, tiny_data.train, chunk=25)  # 96 samples: uneven chunks
+    w_ref = w.clone().requires_grad_(True)
+    from torch.func import functional_call
+    from lbgap.tensors import unflatten
+
+    logits = functional_call(model, unflatten(w_ref, like), (tiny_data.train.x,))
+    ref = torch.nn.functional.cross_entropy(logits, tiny_data.train.y)
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-6)
+    torch.testing.assert_close(grad, w_ref.grad, rtol=1e-5, atol=1e-7)
