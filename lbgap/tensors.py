@@ -35,7 +35,7 @@ def unflatten(flat: torch.Tensor, like: Params) -> Params:
     return out
 
 
-def float_buffers(model: nn.Module) -> Params:
-    """Floating-point buffers (BatchNorm running mean and variance); integer ones such as
-    `num_batches_tracked` are left out because interpolating a counter means nothing."""
-    return {name: b for name, b in model.named_buffers() if b.is_floating_point()}
+def distance(a: Params, b: Params) -> float:
+    """Euclidean distance ‖a − b‖ over the tensors of `a` (b may hold more, e.g. a whole state_dict)."""
+    return torch.linalg.vector_norm(flatten(a) - flatten({name: b[name] for name in a})).item()
+

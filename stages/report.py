@@ -10,12 +10,12 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from lbgap.config import REGIMES
 from lbgap.figures import sharpness_figure, training_curves_figure
 from lbgap.reporting import accuracy_table, headline, run_table, sharpness_table
 from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, write_figure, write_json, write_text
 
 app = typer.Typer(add_completion=False)
-REGIMES = ("sb", "lb")
 
 
 def _read_json(path: Path) -> dict:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from lbgap.config import REGIMES, ParamsError, TrainParams
 from lbgap.reporting import summarize
-from lbgap.tensors import flatten, parameters_of
+from lbgap.tensors import distance, parameters_of
 from lbgap.training import train
 from stages.common import (
     PARAMS_DEFAULT,
@@ -63,14 +63,13 @@ def main(
 
             history = train(model, dataset, batch_size=config.batch_size, config=config.train, seed=seed, on_epoch=show)
             bar.close()
-            start = flatten({k: x0[k] for k in parameters_of(model)})
-            distance = torch.linalg.vector_norm(flatten(parameters_of(model)) - start).item()
+            travelled = distance(parameters_of(model), x0)
             torch.save(
                 {"x0": x0, "final": model.state_dict(), "batch_size": config.batch_size, "seed": seed},
                 checkpoint_path(folder, seed),
             )
             records += [{"seed": seed, **asdict(r)} for r in history]
-            finals.append({"seed": seed, **asdict(history[-1]), "distance_from_x0": distance})
+            finals.append({"seed": seed, **asdict(history[-1]), "distance_from_x0": travelled})
 
     write_json(
         metrics,
