@@ -35,6 +35,20 @@ class TrainConfig:
     eval_chunk: int = 10_000  # samples per forward pass when evaluating whole splits
 
 
+# One optimization step on a batch: (model, optimizer, inputs, labels) -> the batch's training loss.
+# Mitigation strategies (lbgap.mitigation) supply their own; plain SB/LB training uses `plain_step`.
+Step = Callable[[nn.Module, torch.optim.Optimizer, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def plain_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the batch, one gradient, one optimizer step."""
+    loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 @dataclass(frozen=True)
 class EpochRecord:
     epoch: int  # 1-based; epoch 0 is the initial point x0
@@ -65,10 +79,12 @@ def train(
     batch_size: int,
     config: TrainConfig,
     seed: int,
+    step: Step = plain_step,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> list[EpochRecord]:
     """Train `model` in place with Adam on mini-batches of `batch_size` drawn without replacement.
 
+    `step` performs the update on each batch (default: a plain Adam step).
     `seed` fixes the order of the samples (the initial weights are fixed by whoever built `model`).
     The last incomplete batch of an epoch is dropped so every step uses exactly `batch_size` samples.
     Returns one record per epoch, starting with epoch 0 (the untrained model).
@@ -84,10 +100,7 @@ def train(
         order = torch.randperm(n, generator=generator)
         for start in range(0, n - batch_size + 1, batch_size):
             index = order[start : start + batch_size]
-            loss = F.cross_entropy(model(data.train.x[index]), data.train.y[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            step(model, optimizer, data.train.x[index], data.train.y[index])
         history.append(_record(model, data, epoch, config.eval_chunk))
         if on_epoch is not None:
             on_epoch(history[-1])

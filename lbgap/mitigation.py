@@ -1,0 +1,152 @@
+"""Remedies for the large-batch gap, each as a training `Step` (see lbgap.training.train).
+
+The paper (appendix) tried data augmentation, conservative (proximal) training and robust/adversarial
+training; we add sharpness-aware minimization (SAM, Foret et al. 2021) and its adaptive variant (ASAM,
+Kwon et al. 2021). Every factory returns a step that wraps the same base optimizer (Adam) that plain
+training uses, so a strategy changes one thing only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lbgap.training import Step, plain_step
+
+
+# ---------------------------------------------------------------------------------------------------
+# Augmentation (1-D signals, the embedded MNIST-1D default)
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SignalAugmentation:
+    """Per-sample random transforms close to how MNIST-1D itself is generated (mnist1d.transform):
+    a circular shift of up to `max_shift` positions (its `translate`), an amplitude scale drawn from
+    [1 − scale, 1 + scale] (its `scale_coeff`), and i.i.d. Gaussian noise of std `noise` (its
+    `iid_noise_scale`). Signals are standardized, so `noise` is in units of the feature std."""
+
+    max_shift: int = 4
+    scale: float = 0.1
+    noise: float = 0.05
+
+
+def augment_signals(x: torch.Tensor, config: SignalAugmentation, generator: torch.Generator) -> torch.Tensor:
+    """x (N, L) → augmented (N, L); the labels are unchanged. Reproducible from `generator`'s state."""
+    n, length = x.shape
+    shifts = torch.randint(-config.max_shift, config.max_shift + 1, (n, 1), generator=generator)
+    index = (torch.arange(length).unsqueeze(0) - shifts) % length  # circular, like mnist1d's translate
+    scales = 1 + config.scale * (2 * torch.rand(n, 1, generator=generator) - 1)
+    noise = config.noise * torch.randn(n, length, generator=generator)
+    return torch.gather(x, 1, index) * scales + noise
+
+
+def augmentation_step(config: SignalAugmentation, seed: int) -> Step:
+    """A plain step on freshly augmented copies of each batch (on the fly, seeded)."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def step(model, optimizer, x, y):
+        if x.dim() != 2:
+            raise ValueError(f"signal augmentation needs inputs of shape (N, L), got {tuple(x.shape)}")
+        return plain_step(model, optimizer, augment_signals(x, config, generator), y)
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conservative (proximal) training
+# ---------------------------------------------------------------------------------------------------
+def conservative_step(lam: float, inner_steps: int) -> Step:
+    """x_{k+1} ≈ argmin_x f_B(x) + (λ/2)‖x − x_k‖², solved inexactly by `inner_steps` steps of the
+    base optimizer from x_k on the same batch (paper: λ = 1e-3, 3 steps)."""
+
+    def step(model, optimizer, x, y):
+        anchor = [p.detach().clone() for p in model.parameters()]
+        for _ in range(inner_steps):
+            loss = F.cross_entropy(model(x), y)
+            proximal = sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor))
+            optimizer.zero_grad(set_to_none=True)
+            (loss + 0.5 * lam * proximal).backward()
+            optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------------
+# Adversarial training on inputs
+# ---------------------------------------------------------------------------------------------------
+def adversarial_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, radius: float, steps: int) -> torch.Tensor:
+    """Projected gradient ascent on the batch loss within the L∞ ball of `radius` around x.
+
+    steps = 1 is FGSM (one signed step of size `radius`); more steps use size 2.5·radius/steps (Madry
+    et al.). The attack runs in eval mode so it does not move BatchNorm's running statistics."""
+    was_training = model.training
+    model.eval()
+    step_size = radius if steps == 1 else 2.5 * radius / steps
+    x_adv = x.detach().clone()
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        (grad,) = torch.autograd.grad(F.cross_entropy(model(x_adv), y), x_adv)
+        x_adv = (x_adv.detach() + step_size * grad.sign()).clamp(x - radius, x + radius)
+    model.train(was_training)
+    return x_adv.detach()
+
+
+def adversarial_step(radius: float, steps: int) -> Step:
+    """A plain step on the adversarial version of each batch."""
+
+    def step(model, optimizer, x, y):
+        return plain_step(model, optimizer, adversarial_inputs(model, x, y, radius, steps), y)
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sharpness-aware minimization
+# ---------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def frozen_batchnorm_statistics(model: nn.Module) -> Iterator[None]:
+    """Restore every BatchNorm buffer on exit: SAM's second forward pass, at the perturbed weights,
+    must not count as another batch in the running statistics."""
+    saved = {name: b.clone() for name, b in model.named_buffers()}
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, b in model.named_buffers():
+                b.copy_(saved[name])
+
+
+def sam_step(rho: float, adaptive: bool = False, eta: float = 0.01) -> Step:
+    """SAM: ε = ρ·g/‖g‖ (ASAM: ε = ρ·T²g/‖Tg‖ with T = |w| + η on weight matrices and kernels, T = 1
+    on biases and BatchNorm parameters), take the gradient at w + ε, apply it at w with the base optimizer.
+
+    BatchNorm: both passes normalize with the batch's own statistics (train mode); the running
+    statistics are updated by the first pass only (see `frozen_batchnorm_statistics`).
+    """
+
+    def step(model, optimizer, x, y):
+        params = [p for p in model.parameters() if p.requires_grad]
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            scales = [(p.abs() + eta) if (adaptive and p.dim() > 1) else torch.ones_like(p) for p in params]
+            norm = torch.sqrt(sum(((t * p.grad) ** 2).sum() for t, p in zip(scales, params)))
+            originals = [p.clone() for p in params]  # restored exactly below ((w + ε) − ε ≠ w in floats)
+            for t, p in zip(scales, params):
+                p.add_(rho * t * t * p.grad / (norm + 1e-12))
+        with frozen_batchnorm_statistics(model):
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+        with torch.no_grad():
+            for p, w in zip(params, originals):
+                p.copy_(w)
+        optimizer.step()
+        return loss.detach()
+
+    return step

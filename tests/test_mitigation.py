@@ -1,0 +1,120 @@
+"""Each remedy against the plain step it generalizes, and against its own defining property."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from lbgap.mitigation import (
+    SignalAugmentation,
+    adversarial_inputs,
+    augment_signals,
+    augmentation_step,
+    conservative_step,
+    sam_step,
+)
+from lbgap.models import build_model
+from lbgap.training import TrainConfig, plain_step, train
+
+
+def _pair(seed: int = 0):
+    """Two identical models with their Adam optimizers, one batch of data."""
+    models = [build_model("mlp", input_shape=(6,), num_classes=3, seed=seed, options={"width": 8, "depth": 2}) for _ in range(2)]
+    optimizers = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in models]
+    generator = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(16, 6, generator=generator), torch.randint(0, 3, (16,), generator=generator)
+    return models, optimizers, x, y
+
+
+def _assert_same_state(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    for name in sa:
+        assert torch.equal(sa[name], sb[name]), name
+
+
+def test_conservative_with_zero_lambda_and_one_inner_step_is_a_plain_adam_step():
+    (m1, m2), (o1, o2), x, y = _pair()
+    for _ in range(3):  # a few steps, so Adam's moment estimates matter too
+        plain_step(m1, o1, x, y)
+        conservative_step(lam=0.0, inner_steps=1)(m2, o2, x, y)
+    _assert_same_state(m1, m2)
+
+
+def test_conservative_proximal_term_pulls_towards_the_anchor():
+    (m1, m2), _, x, y = _pair()
+    sgd = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (m1, m2)]
+    start = [p.detach().clone() for p in m1.parameters()]
+    conservative_step(lam=0.0, inner_steps=3)(m1, sgd[0], x, y)
+    conservative_step(lam=5.0, inner_steps=3)(m2, sgd[1], x, y)
+    moved = [sum(((p - s) ** 2).sum() for p, s in zip(m.parameters(), start)).item() for m in (m1, m2)]
+    assert moved[1] < moved[0]
+
+
+def test_sam_with_zero_rho_is_the_base_optimizer_step():
+    for adaptive in (False, True):
+        (m1, m2), (o1, o2), x, y = _pair()
+        for _ in range(3):
+            plain_step(m1, o1, x, y)
+            sam_step(rho=0.0, adaptive=adaptive)(m2, o2, x, y)
+        _assert_same_state(m1, m2)  # BatchNorm running statistics included: the second pass is frozen
+
+
+def test_sam_takes_the_gradient_at_the_perturbed_point():
+    (m1, m2), _, x, y = _pair()
+    sgd = [torch.optim.SGD(m.parameters(), lr=1.0) for m in (m1, m2)]
+    before = [p.detach().clone() for p in m2.parameters()]
+    rho = 0.05
+    # Reference by hand: g at w, ε = ρ g/‖g‖, gradient at w + ε (BN in train mode), step from w.
+    loss = F.cross_entropy(m1(x), y)
+    grads = torch.autograd.grad(loss, list(m1.parameters()))
+    norm = torch.sqrt(sum((g ** 2).sum() for g in grads))
+    with torch.no_grad():
+        for p, g in zip(m1.parameters(), grads):
+            p.add_(rho * g / norm)
+    perturbed = torch.autograd.grad(F.cross_entropy(m1(x), y), list(m1.parameters()))
+    sam_step(rho=rho)(m2, sgd[1], x, y)
+    for p, w, g in zip(m2.parameters(), before, perturbed):
+        torch.testing.assert_close(p, w - g, rtol=1e-5, atol=1e-6)
+
+
+def test_adversarial_example_raises_the_loss_and_stays_in_its_radius():
+    (model, _), _, x, y = _pair()
+    model.eval()
+    for steps in (1, 5):  # FGSM and PGD
+        x_adv = adversarial_inputs(model, x, y, radius=0.1, steps=steps)
+        assert (x_adv - x).abs().max() <= 0.1 + 1e-6
+        with torch.no_grad():
+            assert F.cross_entropy(model(x_adv), y) > F.cross_entropy(model(x), y)
+
+
+def test_adversarial_attack_leaves_batchnorm_statistics_alone():
+    (model, _), _, x, y = _pair()
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    adversarial_inputs(model, x, y, radius=0.1, steps=3)
+    assert model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_augmentation_keeps_shapes_and_is_reproducible_from_its_seed():
+    x = torch.randn(32, 40, generator=torch.Generator().manual_seed(0))
+    config = SignalAugmentation(max_shift=3, scale=0.2, noise=0.1)
+    a = augment_signals(x, config, torch.Generator().manual_seed(5))
+    b = augment_signals(x, config, torch.Generator().manual_seed(5))
+    c = augment_signals(x, config, torch.Generator().manual_seed(6))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, c)
+    # With no scale or noise, each row is a circular shift of the original by at most max_shift.
+    shifted = augment_signals(x, SignalAugmentation(max_shift=3, scale=0.0, noise=0.0), torch.Generator().manual_seed(1))
+    for row, original in zip(shifted, x):
+        assert any(torch.equal(row, torch.roll(original, k)) for k in range(-3, 4))
+
+
+def test_augmentation_step_trains_with_labels_unchanged_and_refuses_images(tiny_data):
+    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options={"width": 8, "depth": 1})
+    step = augmentation_step(SignalAugmentation(max_shift=1), seed=0)
+    history = train(model, tiny_data, batch_size=16, config=TrainConfig(max_epochs=3, lr=1e-2), seed=0, step=step)
+    assert history[-1].train_loss < history[0].train_loss
+    optimizer = torch.optim.Adam(model.parameters())
+    with pytest.raises(ValueError, match=r"shape \(N, L\)"):
+        step(model, optimizer, torch.zeros(2, 1, 6), torch.zeros(2, dtype=torch.long))
