@@ -179,3 +179,34 @@ class InterpolateParams:
     def alphas(self) -> list[float]:
         step = (self.alpha_max - self.alpha_min) / (self.points - 1)
         return [self.alpha_min + i * step for i in range(self.points)]
+
+
+STRATEGIES = ("augmentation", "conservative", "adversarial", "sam")
+
+
+@dataclass(frozen=True)
+class MitigationParams:
+    strategy: str
+    options: dict[str, Any]  # the strategy's own section, validated by `step_for`
+    seeds: int
+    train: TrainParams  # LB training: `batch`, `model`, `train`
+    sharpness: SharpnessParams
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], strategy: str) -> MitigationParams:
+        if strategy not in STRATEGIES:
+            raise ParamsError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+        options = _get(raw, f"mitigation.{strategy}")
+        if not isinstance(options, Mapping):
+            raise ParamsError(f"params: 'mitigation.{strategy}' must be a mapping of options")
+        for key in options:
+            value = options[key]
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                raise ParamsError(f"params: 'mitigation.{strategy}.{key}' must be >= 0 (got {value})")
+        return cls(
+            strategy=strategy,
+            options=dict(options),
+            seeds=_int(raw, "mitigation.seeds", 1),
+            train=TrainParams.parse(raw, "lb"),
+            sharpness=SharpnessParams.parse(raw),
+        )

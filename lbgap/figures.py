@@ -18,9 +18,9 @@ COLORS = {"sb": "tab:blue", "lb": "tab:red"}
 LOSS_COLOR, ACCURACY_COLOR = "tab:blue", "tab:red"
 
 
-def interpolation_figure(points: Sequence[PathPoint], title: str) -> Figure:
+def interpolation_figure(points: Sequence[PathPoint], title: str, right_label: str = "LB") -> Figure:
     """Paper's Figure 3: cross-entropy (left axis) and accuracy (right axis) against α;
-    train solid, test dashed; α = 0 is the SB solution, α = 1 the LB one."""
+    train solid, test dashed; α = 0 is the SB solution, α = 1 the LB one (named `right_label`)."""
     frame = pd.DataFrame(points)
     figure, loss_axis = plt.subplots(figsize=(6.4, 4.2))
     accuracy_axis = loss_axis.twinx()
@@ -28,10 +28,10 @@ def interpolation_figure(points: Sequence[PathPoint], title: str) -> Figure:
     loss_axis.plot(frame.alpha, frame.test_loss, "--", color=LOSS_COLOR, label="test loss")
     accuracy_axis.plot(frame.alpha, 100 * frame.train_accuracy, "-", color=ACCURACY_COLOR, label="train accuracy")
     accuracy_axis.plot(frame.alpha, 100 * frame.test_accuracy, "--", color=ACCURACY_COLOR, label="test accuracy")
-    for alpha, name in ((0.0, "SB"), (1.0, "LB")):
+    for alpha, name in ((0.0, "SB"), (1.0, right_label)):
         loss_axis.axvline(alpha, color="0.6", linewidth=0.8)
         loss_axis.annotate(name, (alpha, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom")
-    loss_axis.set_xlabel("α   (weights α·x_LB + (1−α)·x_SB)")
+    loss_axis.set_xlabel(f"α   (weights α·x_{right_label} + (1−α)·x_SB)")
     loss_axis.set_ylabel("cross-entropy", color=LOSS_COLOR)
     accuracy_axis.set_ylabel("accuracy (%)", color=ACCURACY_COLOR)
     loss_axis.set_yscale("log")
@@ -82,4 +82,25 @@ def sharpness_figure(summaries: Mapping[str, Mapping[str, Mapping[str, Mapping]]
     axis.set_xticks(range(len(groups)), [f"{space}\n{key.replace('eps_', 'ε=')}" for space, key in groups])
     axis.set(yscale="log", ylabel="sharpness φ (mean ± std over seeds)", title="Sharpness (Metric 2.1)")
     axis.legend()
+    return figure
+
+
+def mitigation_figure(rows: Sequence[Mapping]) -> Figure:
+    """Two bar charts over rows {"name", "test_accuracy": {mean, std}, "phi": {mean, std}}: test accuracy
+    (%) and sharpness φ (full space, the first ε; log scale), with ±std error bars."""
+    figure, (accuracy_axis, sharpness_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    names = [row["name"] for row in rows]
+    colors = [COLORS.get(name.split()[0].lower(), "tab:gray") for name in names]
+    for axis, key, scale in ((accuracy_axis, "test_accuracy", 100.0), (sharpness_axis, "phi", 1.0)):
+        axis.bar(
+            range(len(rows)),
+            [scale * row[key]["mean"] for row in rows],
+            yerr=[scale * (row[key]["std"] or 0.0) for row in rows],
+            capsize=3,
+            color=colors,
+        )
+        axis.set_xticks(range(len(rows)), names, rotation=30, ha="right")
+    low = min(100 * row["test_accuracy"]["mean"] for row in rows)
+    accuracy_axis.set(ylabel="test accuracy (%)", title="Test accuracy (mean ± std)", ylim=(max(0, low - 5), None))
+    sharpness_axis.set(ylabel="φ, full space, first ε", yscale="log", title="Sharpness (mean ± std)")
     return figure

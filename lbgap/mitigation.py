@@ -150,3 +150,24 @@ def sam_step(rho: float, adaptive: bool = False, eta: float = 0.01) -> Step:
         return loss.detach()
 
     return step
+
+
+def step_for(strategy: str, options: dict, seed: int, input_rank: int) -> Step:
+    """The training step of `strategy` configured by its params section; ValueError on bad options.
+
+    `input_rank` is the number of feature dimensions of the data (1 for signals): augmentation is
+    defined for 1-D signals only until image data sets arrive."""
+    try:
+        if strategy == "augmentation":
+            if input_rank != 1:
+                raise ValueError("augmentation is defined for 1-D signals (mnist1d) only")
+            return augmentation_step(SignalAugmentation(**options), seed)
+        if strategy == "conservative":
+            return conservative_step(lam=float(options["lam"]), inner_steps=int(options["inner_steps"]))
+        if strategy == "adversarial":
+            return adversarial_step(radius=float(options["radius"]), steps=int(options["steps"]))
+        if strategy == "sam":
+            return sam_step(rho=float(options["rho"]), adaptive=bool(options["adaptive"]), eta=float(options["eta"]))
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"bad options for {strategy}: {error!r}") from None
+    raise ValueError(f"unknown strategy {strategy!r}")

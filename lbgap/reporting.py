@@ -104,3 +104,29 @@ def run_table(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) ->
             }
         )
     return _markdown(pd.DataFrame(rows))
+
+
+def mitigation_rows(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping], mitigation: Sequence[Mapping]) -> list[dict]:
+    """One row per solution family — plain SB, plain LB, then each strategy — with test accuracy and
+    φ for every space and ε (the summaries as the stages wrote them)."""
+    rows = [
+        {"name": f"{REGIME_NAMES[r]} (batch {train[r]['batch_size']})", "train": train[r]["summary"], "sharpness": sharpness[r]["summary"]}
+        for r in ("sb", "lb")
+    ]
+    rows += [
+        {"name": f"LB + {m['strategy']}", "train": m["train"]["summary"], "sharpness": m["sharpness"]["summary"]}
+        for m in mitigation
+    ]
+    return rows
+
+
+def mitigation_table(rows: Sequence[Mapping]) -> str:
+    """Like the paper's appendix tables: test accuracy (%) and φ per space and ε, mean ± std."""
+    table = []
+    for row in rows:
+        line = {"training": row["name"], "test accuracy (%)": pm(row["train"]["test_accuracy"], 100)}
+        for space, by_eps in row["sharpness"].items():
+            for key, stats in by_eps.items():
+                line[f"φ {space} {key.replace('eps_', 'ε=')}"] = pm(stats["phi"])
+        table.append(line)
+    return _markdown(pd.DataFrame(table))

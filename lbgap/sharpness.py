@@ -17,8 +17,8 @@ The reported maximum is the largest f seen at any point L-BFGS-B evaluated; all 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import asdict, dataclass
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from torch import nn
 
 from lbgap.data import Split
 from lbgap.evaluation import loss_and_grad
+from lbgap.reporting import eps_key, summarize
 from lbgap.tensors import flatten, parameters_of
 
 # f(w) and ∇f(w) for a flat parameter vector w (n,)
@@ -133,3 +134,40 @@ def sharpness_of_model(
         seed=seed,
         on_evaluation=on_evaluation,
     )
+
+
+def sharpness_survey(
+    model: nn.Module,
+    solutions: Sequence[tuple[int, Mapping[str, torch.Tensor]]],
+    train: Split,
+    epsilons: Sequence[float],
+    *,
+    subspace_dim: int,
+    max_iter: int,
+    seed: int,
+    chunk: int,
+    on_run: Callable[[str], None] | None = None,
+) -> dict:
+    """φ for every (seed, state_dict) solution, in the full space and in one random subspace, at each ε.
+
+    The same subspace A (drawn from `seed`) serves every solution, so regimes and strategies are measured
+    along the same directions; L-BFGS-B's start for solution k is seeded by `seed + k`. Returns the JSON
+    document the sharpness stages write: per-seed values with iterations and evaluations, and mean ± std.
+    `on_run` is called after each maximization with a short description (for progress bars).
+    """
+    n = sum(p.numel() for p in parameters_of(model).values())
+    spaces = {"full": None, "subspace": random_subspace(n, subspace_dim, seed)}
+    results: dict[str, dict[str, list[dict]]] = {space: {eps_key(e): [] for e in epsilons} for space in spaces}
+    for solution_seed, state in solutions:
+        model.load_state_dict(state)
+        for space, A in spaces.items():
+            for eps in epsilons:
+                value = sharpness_of_model(model, train, eps, A, chunk=chunk, max_iter=max_iter, seed=seed + solution_seed)
+                results[space][eps_key(eps)].append({"seed": solution_seed, **asdict(value)})
+                if on_run is not None:
+                    on_run(f"seed {solution_seed} {space} ε={eps:g}")
+    summary = {
+        space: {key: summarize(rows, ["phi", "iterations", "evaluations"]) for key, rows in by_eps.items()}
+        for space, by_eps in results.items()
+    }
+    return {"parameters": n, "subspace_dim": subspace_dim, "per_seed": results, "summary": summary}

@@ -11,8 +11,8 @@ import pandas as pd
 import typer
 
 from lbgap.config import REGIMES
-from lbgap.figures import sharpness_figure, training_curves_figure
-from lbgap.reporting import accuracy_table, headline, run_table, sharpness_table
+from lbgap.figures import mitigation_figure, sharpness_figure, training_curves_figure
+from lbgap.reporting import accuracy_table, headline, mitigation_rows, mitigation_table, run_table, sharpness_table
 from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, write_figure, write_json, write_text
 
 app = typer.Typer(add_completion=False)
@@ -35,7 +35,10 @@ def main(
     interpolation_figure: Annotated[Path, typer.Option(help="PNG of the interpolate stage, linked from the report.")],
     summary: Annotated[Path, typer.Option(help="Headline metrics JSON to write.")],
     report: Annotated[Path, typer.Option(help="Markdown report to write.")],
-    figures: Annotated[Path, typer.Option(help="Folder for training_curves.png and sharpness.png.")],
+    figures: Annotated[Path, typer.Option(help="Folder for training_curves.png, sharpness.png and mitigation.png.")],
+    mitigation: Annotated[
+        list[Path], typer.Option(help="JSON of a mitigate stage; repeat for each strategy.")
+    ] = [],  # noqa: B006 (typer reads the default, it is never mutated)
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """Summarize the run: Tables 2-4 of the paper for this run, figures, and metrics/summary.json."""
@@ -47,13 +50,29 @@ def main(
             if not path.is_file():
                 raise InputError(f"input not found: {path}")
         curves = {"sb": pd.read_csv(curves_sb), "lb": pd.read_csv(curves_lb)}
+        remedies = [_read_json(path) for path in mitigation]
     label = f"{raw.get('model')} on {raw.get('data', {}).get('name')}"
     batch_sizes = {r: train[r]["batch_size"] for r in REGIMES}
     numbers = headline(train, sharp)
+    rows = mitigation_rows(train, sharp, remedies)
+    numbers["mitigation"] = {
+        m["strategy"]: {
+            "test_acc_pct": 100 * m["train"]["summary"]["test_accuracy"]["mean"],
+            "sharpness": {
+                space: {key: stats["phi"]["mean"] for key, stats in by_eps.items()}
+                for space, by_eps in m["sharpness"]["summary"].items()
+            },
+        }
+        for m in remedies
+    }
 
     curves_png, sharpness_png = figures / "training_curves.png", figures / "sharpness.png"
     write_figure(curves_png, training_curves_figure(curves, batch_sizes))
     write_figure(sharpness_png, sharpness_figure({r: sharp[r]["summary"] for r in REGIMES}, batch_sizes))
+    mitigation_png = figures / "mitigation.png"
+    first = next(iter(sharp["sb"]["summary"]["full"]))  # the first ε's key
+    bars = [{"name": r["name"], "test_accuracy": r["train"]["test_accuracy"], "phi": r["sharpness"]["full"][first]["phi"]} for r in rows]
+    write_figure(mitigation_png, mitigation_figure(bars))
 
     def link(path: Path) -> str:
         return Path(os.path.relpath(path, report.parent)).as_posix()
@@ -83,6 +102,14 @@ LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['l
 ## Runs
 
 {run_table(train, sharp)}
+
+## Remedies for the large-batch gap — cf. the paper's appendix
+
+LB training with each remedy ({len(remedies[0]['train']['per_seed']) if remedies else 0} seed(s) each); plain SB and LB for reference.
+
+{mitigation_table(rows)}
+
+![remedies]({link(mitigation_png)})
 
 ## Figures
 

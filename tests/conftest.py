@@ -39,6 +39,7 @@ def tiny_params() -> dict:
     params["train"].update(max_epochs=3)
     params["sharpness"].update(subspace_dim=4, max_iter=3)
     params["interpolate"].update(points=5)
+    params["mitigation"].update(seeds=1)
     return params
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from stages import interpolate, prepare, report, sharpness, train
+from stages import interpolate, mitigate, prepare, report, sharpness, train
 from tests.test_config import _set
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
-APPS = {"prepare": prepare.app, "train": train.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app}
+APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app}
 
 
 def invoke(app, *args):
@@ -135,3 +136,51 @@ def test_missing_inputs_are_one_line_errors(tmp_path, params_file):
     _assert_refused(result, "data file not found", tmp_path / "out")
     result = invoke(sharpness.app, "--data", tmp_path / "nope.npz", "--models", tmp_path, "--out", tmp_path / "out/s.json", "--params", tmp_path / "missing.yaml")
     _assert_refused(result, "parameter file not found", tmp_path / "out")
+
+
+def _mitigate(tmp: Path, strategy: str, data: Path, sb_models: Path, params: Path):
+    return invoke(
+        mitigate.app, strategy, "--data", data, "--sb-models", sb_models, "--models", tmp / f"models/{strategy}",
+        "--out", tmp / f"metrics/{strategy}.json", "--curve", tmp / f"plots/{strategy}.csv",
+        "--figure", tmp / f"plots/{strategy}.png", "--params", params,
+    )
+
+
+@pytest.fixture
+def sb_models(tmp_path, params_file, mnist1d_file) -> Path:
+    assert _train(tmp_path / "sb", "sb", mnist1d_file, params_file).exit_code == 0
+    return tmp_path / "sb/models/sb"
+
+
+def test_mitigate_trains_measures_and_plots(tmp_path, params_file, mnist1d_file, sb_models):
+    result = _mitigate(tmp_path / "out", "sam", mnist1d_file, sb_models, params_file)
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "out/metrics/sam.json").read_text())
+    assert document["strategy"] == "sam" and document["options"]["rho"] == 0.05
+    assert len(document["train"]["per_seed"]) == 1  # tiny params: mitigation.seeds = 1
+    assert document["sharpness"]["per_seed"]["full"]["eps_1e-03"][0]["phi"] > 0
+    assert (tmp_path / "out/plots/sam.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "key", "value", "message"),
+    [
+        ("sam", "mitigation.sam.rho", -0.1, "'mitigation.sam.rho' must be >= 0"),
+        ("conservative", "mitigation.conservative", {"lam": 0.1}, "bad options for conservative"),
+        ("adversarial", "mitigation.seeds", 0, "'mitigation.seeds' must be an integer >= 1"),
+    ],
+)
+def test_mitigate_refuses_bad_params(tmp_path, params_file, mnist1d_file, strategy, key, value, message):
+    result = _mitigate(tmp_path / "out", strategy, mnist1d_file, tmp_path, _bad(params_file, key, value))
+    _assert_refused(result, message, tmp_path / "out")
+
+
+def test_mitigate_refuses_an_unknown_strategy_and_augmenting_images(tmp_path, params_file):
+    images = tmp_path / "images.npz"
+    rng = np.random.default_rng(0)
+    np.savez(images, x_train=rng.normal(size=(200, 1, 4, 4)).astype("float32"), y_train=np.arange(200) % 2,
+             x_test=rng.normal(size=(10, 1, 4, 4)).astype("float32"), y_test=np.arange(10) % 2)
+    result = _mitigate(tmp_path / "out", "dropout", images, tmp_path, params_file)
+    _assert_refused(result, "unknown strategy 'dropout'", tmp_path / "out")
+    result = _mitigate(tmp_path / "out", "augmentation", images, tmp_path, params_file)
+    _assert_refused(result, "augmentation is defined for 1-D signals", tmp_path / "out")

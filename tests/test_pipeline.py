@@ -14,7 +14,9 @@ import yaml
 from tests.conftest import REPO, tiny_params
 
 pytestmark = pytest.mark.pipeline
-STAGES = ["prepare", "train_sb", "train_lb", "sharpness@sb", "sharpness@lb", "interpolate", "report"]
+STRATEGIES = ["augmentation", "conservative", "adversarial", "sam"]
+MITIGATE = [f"mitigate@{s}" for s in STRATEGIES]
+STAGES = ["prepare", "train_sb", "train_lb", "sharpness@sb", "sharpness@lb", "interpolate", *MITIGATE, "report"]
 
 
 def run(cwd: Path, *args: str) -> str:
@@ -58,7 +60,7 @@ def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
     run(project, "git", "commit", "-qm", "baseline results")
 
     output = dvc(project, "exp", "run", "-S", "batch=50")
-    assert ran(output) == ["train_lb", "sharpness@lb", "interpolate", "report"]
+    assert ran(output) == ["train_lb", "sharpness@lb", "interpolate", *MITIGATE, "report"]
     assert "Stage 'prepare' didn't change" in output and "Stage 'train_sb' didn't change" in output
     assert json.loads((project / "metrics/summary.json").read_text())["batch"]["lb"] == 50
 
@@ -76,7 +78,18 @@ def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
     plots = json.loads(dvc(project, "plots", "diff", "--json"))
     assert not plots.get("errors"), plots.get("errors")
     rendered = plots["data"]
-    for name in ("Training curves, test accuracy", "plots/interpolation.png", "plots/figures/sharpness.png"):
+    for name in ("Training curves, test accuracy", "plots/interpolation.png", "plots/figures/sharpness.png",
+                 "plots/figures/mitigation.png", "plots/mitigation/sam.png"):
         assert name in rendered, sorted(rendered)
     revisions = {rev for item in rendered["Training curves, test accuracy"] for rev in item["revisions"]}
     assert revisions == {"HEAD", "workspace"}
+
+
+def test_one_strategys_param_reruns_only_that_strategy(project):
+    dvc(project, "repro")  # no-op when the test above ran first
+    output = dvc(project, "exp", "run", "-S", "mitigation.sam.rho=0.1")
+    assert ran(output) == ["mitigate@sam", "report"]
+    summary = json.loads((project / "metrics/summary.json").read_text())
+    assert set(summary["mitigation"]) == set(STRATEGIES)
+    report = (project / "report.md").read_text()
+    assert all(f"LB + {s}" in report for s in STRATEGIES)

@@ -1,0 +1,103 @@
+"""Stages `mitigate@<strategy>`: LB training with one remedy, then the same sharpness survey and
+parametric plot (from the SB solution) as for plain training."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import torch
+import typer
+from tqdm import tqdm
+
+from lbgap.config import InterpolateParams, MitigationParams, ParamsError
+from lbgap.figures import interpolation_figure
+from lbgap.landscape import linear_path
+from lbgap.mitigation import step_for
+from lbgap.reporting import summarize
+from lbgap.sharpness import sharpness_survey
+from lbgap.tensors import distance, parameters_of
+from lbgap.training import train
+from stages.common import (
+    PARAMS_DEFAULT,
+    ParamsOption,
+    atomic_dir,
+    checkpoint_path,
+    clear_errors,
+    load_checkpoint,
+    load_data,
+    load_params,
+    model_for,
+    write_csv,
+    write_figure,
+    write_json,
+)
+
+app = typer.Typer(add_completion=False)
+FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
+
+
+@app.command()
+def main(
+    strategy: Annotated[str, typer.Argument(help="augmentation, conservative, adversarial or sam.")],
+    data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
+    sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs (for the parametric plot).")],
+    models: Annotated[Path, typer.Option(help="Folder for this strategy's checkpoints.")],
+    out: Annotated[Path, typer.Option(help="JSON file: training metrics and sharpness, per seed and mean ± std.")],
+    curve: Annotated[Path, typer.Option(help="CSV file: the parametric plot from SB (α=0) to this strategy (α=1).")],
+    figure: Annotated[Path, typer.Option(help="PNG file of that plot.")],
+    params: ParamsOption = PARAMS_DEFAULT,
+) -> None:
+    """Train `mitigation.seeds` LB networks with `strategy`, then measure test accuracy and sharpness."""
+    with clear_errors():
+        raw = load_params(params)
+        config = MitigationParams.parse(raw, strategy)
+        path_config = InterpolateParams.parse(raw)
+        if path_config.seed >= config.seeds:
+            raise ParamsError(f"params: 'interpolate.seed' = {path_config.seed} must be < 'mitigation.seeds' = {config.seeds}")
+        dataset = load_data(data)
+        config.train.check_fits(len(dataset.train))
+        model_for(config.train.model, dataset)
+        try:
+            step_for(strategy, config.options, 0, len(dataset.input_shape))
+        except ValueError as error:
+            raise ParamsError(f"params: 'mitigation.{strategy}': {error}") from None
+        small = load_checkpoint(sb_models, path_config.seed)
+
+    finals, solutions = [], []
+    batch = config.train.batch_size
+    with atomic_dir(models) as folder:
+        for seed in range(config.seeds):
+            model = model_for(config.train.model, dataset, seed)
+            x0 = {k: v.clone() for k, v in model.state_dict().items()}
+            step = step_for(strategy, config.options, seed, len(dataset.input_shape))
+            with tqdm(total=config.train.train.max_epochs, desc=f"{strategy} batch {batch} seed {seed}", unit="epoch") as bar:
+                history = train(
+                    model, dataset, batch_size=batch, config=config.train.train, seed=seed, step=step,
+                    on_epoch=lambda r: (bar.update(), bar.set_postfix(train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
+                )
+            state = {k: v.clone() for k, v in model.state_dict().items()}
+            torch.save({"x0": x0, "final": state, "batch_size": batch, "seed": seed}, checkpoint_path(folder, seed))
+            finals.append({"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0)})
+            solutions.append((seed, state))
+
+    s = config.sharpness
+    with tqdm(total=len(solutions) * 2 * len(s.epsilons), desc=f"sharpness {strategy}", unit="run") as bar:
+        survey = sharpness_survey(
+            model, solutions, dataset.train, s.epsilons, subspace_dim=s.subspace_dim, max_iter=s.max_iter,
+            seed=s.seed, chunk=s.eval_chunk, on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
+        )
+    points = linear_path(model, small["final"], solutions[path_config.seed][1], path_config.alphas, dataset, chunk=s.eval_chunk)
+    write_csv(curve, pd.DataFrame([asdict(p) for p in points]))
+    title = f"SB (batch {small['batch_size']}) → LB {strategy} (batch {batch}), seed {path_config.seed}"
+    write_figure(figure, interpolation_figure(points, title, right_label=strategy))
+    write_json(out, {
+        "strategy": strategy, "options": config.options, "batch_size": batch,
+        "train": {"per_seed": finals, "summary": summarize(finals, FINAL_KEYS)}, "sharpness": survey,
+    })
+
+
+if __name__ == "__main__":
+    app()
