@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lbgap.data import DATA_SETS
-from lbgap.models import list_models
+from lbgap.devices import DEVICES
+from lbgap.models import BATCHNORM_MODES, list_models
 from lbgap.training import TrainConfig
 
 REGIMES = {"sb": "small_batch", "lb": "batch"}  # regime → the top-level key holding its batch size
@@ -47,6 +48,26 @@ def _float(raw: Mapping[str, Any], key: str, *, positive: bool = False) -> float
     return float(value)
 
 
+def _optional(raw: Mapping[str, Any], dotted: str, default: Any) -> Any:
+    """The value at `dotted`, or `default` when the key is absent (older params files)."""
+    try:
+        return _get(raw, dotted)
+    except ParamsError:
+        return default
+
+
+def _bool(raw: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = _optional(raw, key, default)
+    if not isinstance(value, bool):
+        raise ParamsError(f"params: '{key}' must be true or false (got {value!r})")
+    return value
+
+
+def _size_or_all(raw: Mapping[str, Any], key: str) -> int | None:
+    """A sample count >= 1, or null for 'all of them'."""
+    return None if _get(raw, key) is None else _int(raw, key, 1)
+
+
 def _choice(raw: Mapping[str, Any], key: str, known: list[str] | tuple[str, ...], what: str) -> str:
     value = _get(raw, key)
     if value not in known:
@@ -57,30 +78,52 @@ def _choice(raw: Mapping[str, Any], key: str, known: list[str] | tuple[str, ...]
 @dataclass(frozen=True)
 class DataParams:
     name: str
-    num_train: int
-    num_test: int
-    seed: int
+    num_train: int | None  # None: every training sample (real data sets only)
+    num_test: int | None
+    seed: int  # mnist1d's generator seed; the subset draw for the others
+    standardize: bool
+    root: str  # where torchvision data sets live / are downloaded to
+    path: str | None  # the file for name 'npz'
+    checksums: bool  # verify CIFAR files' MD5 as torchvision does
+    download: bool  # allow torchvision to download what is not on disk
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> DataParams:
-        return cls(
+        params = cls(
             name=_choice(raw, "data.name", DATA_SETS, "data set"),
-            num_train=_int(raw, "data.num_train", 1),
-            num_test=_int(raw, "data.num_test", 1),
+            num_train=_size_or_all(raw, "data.num_train"),
+            num_test=_size_or_all(raw, "data.num_test"),
             seed=_int(raw, "data.seed", 0),
+            standardize=_bool(raw, "data.standardize", True),
+            root=str(_optional(raw, "data.root", "datasets")),
+            path=_optional(raw, "data.path", None),
+            checksums=_bool(raw, "data.checksums", True),
+            download=_bool(raw, "data.download", True),
         )
+        if params.name == "npz" and not params.path:
+            raise ParamsError("params: 'data.name: npz' needs 'data.path' (an npz file with x_train, y_train, x_test, y_test)")
+        return params
 
 
 @dataclass(frozen=True)
 class ModelParams:
     name: str
     options: dict[str, Any]
+    batchnorm: str  # BatchNorm evaluation semantics: "running" (PyTorch eval) or "batch" (Keras-1 mode=2)
+    device: str  # a DEVICES name, resolved by the stage (lbgap.devices.resolve_device)
+    amp: bool  # bfloat16 autocast for training steps on CUDA
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ModelParams:
         name = _choice(raw, "model", list_models(), "model")
-        options = raw.get("models", {}).get(name) or {}  # a model without options needs no entry
-        return cls(name=name, options=dict(options))
+        options = (raw.get("models") or {}).get(name) or {}  # a model without options needs no entry
+        return cls(
+            name=name,
+            options=dict(options),
+            batchnorm=_choice({"batchnorm": _optional(raw, "batchnorm", "running")}, "batchnorm", BATCHNORM_MODES, "batchnorm mode"),
+            device=_choice({"device": _optional(raw, "device", "auto")}, "device", DEVICES, "device"),
+            amp=_bool(raw, "amp", False),
+        )
 
 
 @dataclass(frozen=True)
@@ -181,12 +224,21 @@ class InterpolateParams:
         return [self.alpha_min + i * step for i in range(self.points)]
 
 
+def _check_non_negative(options: Mapping[str, Any], prefix: str) -> None:
+    for key, value in options.items():
+        if isinstance(value, Mapping):
+            _check_non_negative(value, f"{prefix}.{key}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            raise ParamsError(f"params: '{prefix}.{key}' must be >= 0 (got {value})")
+
+
 STRATEGIES = ("augmentation", "conservative", "adversarial", "sam")
 
 
 @dataclass(frozen=True)
 class MitigationParams:
     strategy: str
+    data_name: str  # augmentation depends on it
     options: dict[str, Any]  # the strategy's own section, validated by `step_for`
     seeds: int
     train: TrainParams  # LB training: `batch`, `model`, `train`
@@ -199,12 +251,10 @@ class MitigationParams:
         options = _get(raw, f"mitigation.{strategy}")
         if not isinstance(options, Mapping):
             raise ParamsError(f"params: 'mitigation.{strategy}' must be a mapping of options")
-        for key in options:
-            value = options[key]
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-                raise ParamsError(f"params: 'mitigation.{strategy}.{key}' must be >= 0 (got {value})")
+        _check_non_negative(options, f"mitigation.{strategy}")
         return cls(
             strategy=strategy,
+            data_name=_choice(raw, "data.name", DATA_SETS, "data set"),
             options=dict(options),
             seeds=_int(raw, "mitigation.seeds", 1),
             train=TrainParams.parse(raw, "lb"),

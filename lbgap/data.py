@@ -1,4 +1,4 @@
-"""Data sets as in-memory tensors.
+"""Data sets as in-memory tensors: the embedded MNIST-1D default, and real data via `lbgap.sources`.
 
 The embedded default is MNIST-1D (Greydanus 2020): 1-D signals of length 40, ten classes, generated
 locally from ten templates by padding, scaling, translation, correlated noise and shear. We call the
@@ -12,7 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-DATA_SETS = ("mnist1d",)
+from pathlib import Path
+
+from lbgap.sources import CIFAR, MNIST_LIKE, RawData, load_image_set, load_npz
+
+DATA_SETS = ("mnist1d", *MNIST_LIKE, *CIFAR, "npz")
 
 
 @dataclass(frozen=True)
@@ -25,11 +29,15 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
+    def to(self, device: torch.device | str) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
 
 @dataclass(frozen=True)
 class DataSet:
     train: Split
     test: Split
+    classes: int = 0  # declared class count (e.g. 100 for CIFAR-100 even if a subset lacks some)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -37,11 +45,15 @@ class DataSet:
 
     @property
     def num_classes(self) -> int:
-        return int(max(self.train.y.max(), self.test.y.max())) + 1
+        return max(self.classes, int(max(self.train.y.max(), self.test.y.max())) + 1)
+
+    def to(self, device: torch.device | str) -> DataSet:
+        """Both splits on `device` (a no-op on the device they are on)."""
+        return DataSet(self.train.to(device), self.test.to(device), self.classes)
 
 
 def make_mnist1d(num_train: int, num_test: int, seed: int) -> DataSet:
-    """Generate MNIST-1D with `num_train` + `num_test` samples from `seed`, standardized.
+    """Generate MNIST-1D with `num_train` + `num_test` samples from `seed` (signals (N, 40), not rescaled).
 
     mnist1d makes `num_samples // 10` samples per class and splits by `train_split`, so the total is
     rounded to a multiple of 10. The generator seeds numpy's global RNG itself; we save and restore
@@ -63,36 +75,86 @@ def make_mnist1d(num_train: int, num_test: int, seed: int) -> DataSet:
         np.random.set_state(state)
     train = Split(torch.as_tensor(raw["x"], dtype=torch.float32), torch.as_tensor(raw["y"], dtype=torch.int64))
     test = Split(torch.as_tensor(raw["x_test"], dtype=torch.float32), torch.as_tensor(raw["y_test"], dtype=torch.int64))
-    return standardize(DataSet(train, test))
+    return DataSet(train, test, classes=10)
 
 
 def standardize(data: DataSet) -> DataSet:
-    """Shift and scale every input feature to zero mean and unit variance on the *training* set.
+    """Shift and scale to zero mean and unit variance on the *training* set: per feature for vectors
+    (N, F), per channel for images (N, C, H, W) — statistics over every axis but 1.
 
     The test set is transformed with the training statistics, so nothing about it leaks into training.
     """
-    mean = data.train.x.mean(dim=0, keepdim=True)
-    std = data.train.x.std(dim=0, keepdim=True).clamp_min(1e-8)
+    x = data.train.x
+    axes = [0, *range(2, x.dim())]
+    mean = x.mean(dim=axes, keepdim=True)
+    std = x.std(dim=axes, keepdim=True).clamp_min(1e-8)
     return DataSet(
         Split((data.train.x - mean) / std, data.train.y),
         Split((data.test.x - mean) / std, data.test.y),
+        data.classes,
     )
 
 
-def make_data_set(name: str, *, num_train: int, num_test: int, seed: int) -> DataSet:
-    """Build the data set called `name` (one of DATA_SETS)."""
+def subset(split: Split, size: int | None, generator: torch.Generator, what: str) -> Split:
+    """`size` samples drawn without replacement (all, in order, when size is None)."""
+    if size is None:
+        return split
+    if size > len(split):
+        raise ValueError(f"{what} = {size} exceeds the {len(split)} samples available")
+    index = torch.randperm(len(split), generator=generator)[:size].sort().values
+    return Split(split.x[index], split.y[index])
+
+
+def make_data_set(
+    name: str,
+    *,
+    num_train: int | None,
+    num_test: int | None,
+    seed: int,
+    standardized: bool = True,
+    root: Path = Path("datasets"),
+    path: Path | None = None,
+    checksums: bool = True,
+    download: bool = True,
+) -> DataSet:
+    """Build the data set called `name` (one of DATA_SETS).
+
+    mnist1d is generated with exactly `num_train` / `num_test` samples from `seed`. The others are
+    loaded (images scaled to [0, 1]); `num_train` / `num_test` then draw a seeded random subset, None
+    keeps every sample. `standardized` applies `standardize`. `path` is the file for name 'npz'.
+    """
     if name == "mnist1d":
-        return make_mnist1d(num_train, num_test, seed)
-    raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATA_SETS)}")
+        if num_train is None or num_test is None:
+            raise ValueError("mnist1d needs data.num_train and data.num_test (it is generated)")
+        data = make_mnist1d(num_train, num_test, seed)
+    else:
+        if name == "npz":
+            if path is None:
+                raise ValueError("data.name npz needs data.path (an npz file)")
+            raw = load_npz(path)
+        elif name in MNIST_LIKE or name in CIFAR:
+            raw = load_image_set(name, root, checksums=checksums, download=download)
+        else:
+            raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATA_SETS)}")
+        data = _from_raw(raw, num_train, num_test, seed)
+    return standardize(data) if standardized else data
+
+
+def _from_raw(raw: RawData, num_train: int | None, num_test: int | None, seed: int) -> DataSet:
+    generator = torch.Generator().manual_seed(seed)
+    train = subset(Split(raw.x_train, raw.y_train), num_train, generator, "data.num_train")
+    test = subset(Split(raw.x_test, raw.y_test), num_test, generator, "data.num_test")
+    return DataSet(train, test, raw.num_classes)
 
 
 def to_arrays(data: DataSet) -> dict[str, np.ndarray]:
-    """The arrays to save (npz keys x_train, y_train, x_test, y_test)."""
+    """The arrays to save (npz keys x_train, y_train, x_test, y_test, num_classes)."""
     return {
         "x_train": data.train.x.numpy(),
         "y_train": data.train.y.numpy(),
         "x_test": data.test.x.numpy(),
         "y_test": data.test.y.numpy(),
+        "num_classes": np.asarray(data.num_classes),
     }
 
 
@@ -101,4 +163,5 @@ def from_arrays(arrays) -> DataSet:
     return DataSet(
         Split(torch.as_tensor(arrays["x_train"]), torch.as_tensor(arrays["y_train"]).long()),
         Split(torch.as_tensor(arrays["x_test"]), torch.as_tensor(arrays["y_test"]).long()),
+        int(arrays["num_classes"]) if "num_classes" in arrays else 0,
     )

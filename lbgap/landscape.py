@@ -39,7 +39,7 @@ def blend_into(model: nn.Module, start: State, end: State, alpha: float) -> None
     """
     for name, tensor in model.state_dict().items():  # state_dict tensors share the model's storage
         if tensor.is_floating_point():
-            tensor.copy_(torch.lerp(start[name], end[name], alpha))
+            tensor.copy_(torch.lerp(start[name].to(tensor.device), end[name].to(tensor.device), alpha))
             if name.endswith("running_var"):
                 tensor.clamp_(min=0.0)
 

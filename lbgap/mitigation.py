@@ -15,13 +15,17 @@ from typing import Iterator
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torchvision.transforms import v2
 
 from lbgap.training import Step, plain_step
 
 
 # ---------------------------------------------------------------------------------------------------
-# Augmentation (1-D signals, the embedded MNIST-1D default)
+# Augmentation: 1-D signals (the embedded MNIST-1D default) and images (the paper's)
 # ---------------------------------------------------------------------------------------------------
+SIGNAL_DATA = ("mnist1d",)
+IMAGE_DATA = ("mnist", "fashion-mnist", "cifar10", "cifar100")
+
 @dataclass(frozen=True)
 class SignalAugmentation:
     """Per-sample random transforms close to how MNIST-1D itself is generated (mnist1d.transform):
@@ -40,18 +44,46 @@ def augment_signals(x: torch.Tensor, config: SignalAugmentation, generator: torc
     shifts = torch.randint(-config.max_shift, config.max_shift + 1, (n, 1), generator=generator)
     index = (torch.arange(length).unsqueeze(0) - shifts) % length  # circular, like mnist1d's translate
     scales = 1 + config.scale * (2 * torch.rand(n, 1, generator=generator) - 1)
-    noise = config.noise * torch.randn(n, length, generator=generator)
-    return torch.gather(x, 1, index) * scales + noise
+    noise = config.noise * torch.randn(n, length, generator=generator)  # drawn on the CPU: device-independent
+    return torch.gather(x, 1, index.to(x.device)) * scales.to(x.device) + noise.to(x.device)
 
 
-def augmentation_step(config: SignalAugmentation, seed: int) -> Step:
+@dataclass(frozen=True)
+class ImageAugmentation:
+    """The paper's image augmentation (appendix), per image: a horizontal flip with probability
+    `hflip`, a rotation by up to ±`degrees`, a translation by up to ±`translate` of the width and
+    height (torchvision transforms v2; pixels uncovered by the affine map are filled with 0)."""
+
+    hflip: float = 0.5
+    degrees: float = 10.0
+    translate: float = 0.2
+
+
+def augment_images(x: torch.Tensor, config: ImageAugmentation, generator: torch.Generator) -> torch.Tensor:
+    """x (N, C, H, W) → augmented (N, C, H, W), each image with its own random transform.
+
+    torchvision draws transform parameters from torch's global CPU generator; we seed a forked copy of
+    it from `generator` once per batch, so the result is reproducible and the caller's RNG untouched."""
+    transform = v2.Compose([
+        v2.RandomHorizontalFlip(config.hflip),
+        v2.RandomAffine(degrees=config.degrees, translate=(config.translate, config.translate)),
+    ])
+    batch_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(batch_seed)
+        return torch.stack([transform(image) for image in x])
+
+
+def augmentation_step(config: SignalAugmentation | ImageAugmentation, seed: int) -> Step:
     """A plain step on freshly augmented copies of each batch (on the fly, seeded)."""
     generator = torch.Generator().manual_seed(seed)
+    augment = augment_signals if isinstance(config, SignalAugmentation) else augment_images
+    rank = 2 if isinstance(config, SignalAugmentation) else 4
 
     def step(model, optimizer, x, y):
-        if x.dim() != 2:
-            raise ValueError(f"signal augmentation needs inputs of shape (N, L), got {tuple(x.shape)}")
-        return plain_step(model, optimizer, augment_signals(x, config, generator), y)
+        if x.dim() != rank:
+            raise ValueError(f"{type(config).__name__} needs inputs of rank {rank}, got shape {tuple(x.shape)}")
+        return plain_step(model, optimizer, augment(x, config, generator), y)
 
     return step
 
@@ -152,16 +184,22 @@ def sam_step(rho: float, adaptive: bool = False, eta: float = 0.01) -> Step:
     return step
 
 
-def step_for(strategy: str, options: dict, seed: int, input_rank: int) -> Step:
+def step_for(strategy: str, options: dict, seed: int, data_name: str) -> Step:
     """The training step of `strategy` configured by its params section; ValueError on bad options.
 
-    `input_rank` is the number of feature dimensions of the data (1 for signals): augmentation is
-    defined for 1-D signals only until image data sets arrive."""
+    Augmentation depends on the data set (`data_name`): signal augmentation for mnist1d (options
+    under `signal`), image augmentation for the image data sets (options under `image`); for others
+    (npz) no augmentation is defined and asking for one is an error."""
     try:
         if strategy == "augmentation":
-            if input_rank != 1:
-                raise ValueError("augmentation is defined for 1-D signals (mnist1d) only")
-            return augmentation_step(SignalAugmentation(**options), seed)
+            if data_name in SIGNAL_DATA:
+                return augmentation_step(SignalAugmentation(**options["signal"]), seed)
+            if data_name in IMAGE_DATA:
+                return augmentation_step(ImageAugmentation(**options["image"]), seed)
+            raise ValueError(
+                f"no augmentation is defined for data set {data_name!r} "
+                f"(signal: {', '.join(SIGNAL_DATA)}; image: {', '.join(IMAGE_DATA)})"
+            )
         if strategy == "conservative":
             return conservative_step(lam=float(options["lam"]), inner_steps=int(options["inner_steps"]))
         if strategy == "adversarial":

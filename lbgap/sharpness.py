@@ -5,9 +5,10 @@ For parameters x ∈ Rⁿ, a matrix A ∈ R^{n×p} and ε > 0:
     C_ε = { z ∈ R^p : |z_i| ≤ ε (|(A⁺x)_i| + 1) }
     φ_{x,f}(ε, A) = 100 · (max_{y ∈ C_ε} f(x + A y) − f(x)) / (1 + f(x))
 
-Full space: A = Iₙ (pass `A=None`; nothing n × n is built). Subspace: `random_subspace` draws A with
-i.i.d. standard-normal entries, and A⁺x is the least-squares solution of A z = x, which equals the
-Moore–Penrose pseudo-inverse applied to x when A has full column rank (true with probability one).
+Full space: A = Iₙ (pass `A=None`; nothing n × n is built). Subspace: `random_subspace` gives A with
+i.i.d. standard-normal entries as an operator that is never stored whole (`lbgap.subspace`: A y, Aᵀ g
+and A⁺x = (AᵀA)⁻¹Aᵀx, the Moore–Penrose pseudo-inverse for A of full column rank, true with
+probability one).
 
 The maximum is found inexactly, as in the paper, with `max_iter` iterations of scipy's L-BFGS-B on
 −f. Where L-BFGS-B starts matters: at a well-converged minimizer ∇f(x) ≈ 0, so started at y = 0 it
@@ -28,6 +29,7 @@ from torch import nn
 from lbgap.data import Split
 from lbgap.evaluation import loss_and_grad
 from lbgap.reporting import eps_key, summarize
+from lbgap.subspace import DenseSubspace, Subspace, random_subspace
 from lbgap.tensors import flatten, parameters_of
 
 # f(w) and ∇f(w) for a flat parameter vector w (n,)
@@ -44,18 +46,9 @@ class Sharpness:
     message: str  # L-BFGS-B's stopping reason
 
 
-def random_subspace(n: int, p: int, seed: int) -> torch.Tensor:
-    """A ∈ R^{n×p} with i.i.d. N(0, 1) entries, float32, reproducible from `seed`."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(n, p, generator=generator)
-
-
-def box_half_widths(x: torch.Tensor, eps: float, A: torch.Tensor | None) -> np.ndarray:
+def box_half_widths(x: torch.Tensor, eps: float, A: Subspace | None) -> np.ndarray:
     """ε (|A⁺x| + 1) as float64 (p,), with A⁺x = x in the full space."""
-    if A is None:
-        coords = x.double()
-    else:
-        coords = torch.linalg.lstsq(A.double(), x.double().unsqueeze(1)).solution.squeeze(1)
+    coords = x.detach().double().cpu() if A is None else A.pinv_apply(x.detach())
     return (eps * (coords.abs() + 1.0)).numpy()
 
 
@@ -63,32 +56,34 @@ def sharpness(
     f: LossAndGrad,
     x: torch.Tensor,
     eps: float,
-    A: torch.Tensor | None = None,
+    A: Subspace | torch.Tensor | None = None,
     *,
     max_iter: int = 10,
     seed: int = 0,
     on_evaluation: Callable[[], None] | None = None,
 ) -> Sharpness:
-    """φ_{x,f}(ε, A) for f given as `f(w) -> (loss, grad)` over flat parameters w (n,) float32.
+    """φ_{x,f}(ε, A) for f given as `f(w) -> (loss, grad)` over flat parameters w (n,) float32 on any device.
 
-    `A` is (n, p) or None for the full space. `on_evaluation` is called after each f evaluation
-    (for progress bars).
+    `A` is a `Subspace` operator, an explicit (n, p) tensor, or None for the full space.
+    `on_evaluation` is called after each f evaluation (for progress bars).
     """
     if eps <= 0:
         raise ValueError(f"epsilon must be > 0 (got {eps})")
+    if isinstance(A, torch.Tensor):
+        A = DenseSubspace(A)
     x = x.detach()
     half = box_half_widths(x, eps, A)
     loss_at_x, _ = f(x)
     best = {"loss": loss_at_x}
 
     def negative_f(y: np.ndarray) -> tuple[float, np.ndarray]:
-        y_t = torch.from_numpy(y).to(x.dtype)
-        loss, grad = f(x + (y_t if A is None else A @ y_t))
+        y_t = torch.from_numpy(y).to(x.device, x.dtype)
+        loss, grad = f(x + (y_t if A is None else A.matvec(y_t).to(x.dtype)))
         best["loss"] = max(best["loss"], loss)
         if on_evaluation is not None:
             on_evaluation()
-        grad_y = grad if A is None else A.T @ grad  # chain rule: ∂f/∂y = Aᵀ ∇f
-        return -loss, -grad_y.double().numpy()
+        grad_y = grad if A is None else A.rmatvec(grad)  # chain rule: ∂f/∂y = Aᵀ ∇f
+        return -loss, -grad_y.double().cpu().numpy()
 
     y0 = np.random.default_rng(seed).uniform(-half, half)
     result = minimize(
@@ -114,7 +109,7 @@ def sharpness_of_model(
     model: nn.Module,
     train: Split,
     eps: float,
-    A: torch.Tensor | None = None,
+    A: Subspace | torch.Tensor | None = None,
     *,
     chunk: int = 10_000,
     max_iter: int = 10,
@@ -122,7 +117,9 @@ def sharpness_of_model(
     on_evaluation: Callable[[], None] | None = None,
 ) -> Sharpness:
     """φ of `model` at its current weights, f = mean cross-entropy over the whole `train` split with
-    the model in eval mode (BatchNorm uses its running statistics, dropout is off)."""
+    the model in eval mode (dropout off; BatchNorm as the model was built: running statistics, or
+    batch statistics of each `chunk` for networks built with batchnorm "batch"). `train` must be on
+    the model's device."""
     model.eval()
     like = parameters_of(model)
     return sharpness(
@@ -155,8 +152,10 @@ def sharpness_survey(
     document the sharpness stages write: per-seed values with iterations and evaluations, and mean ± std.
     `on_run` is called after each maximization with a short description (for progress bars).
     """
-    n = sum(p.numel() for p in parameters_of(model).values())
-    spaces = {"full": None, "subspace": random_subspace(n, subspace_dim, seed)}
+    like = parameters_of(model)
+    n = sum(p.numel() for p in like.values())
+    device = next(iter(like.values())).device
+    spaces = {"full": None, "subspace": random_subspace(n, subspace_dim, seed, device)}
     results: dict[str, dict[str, list[dict]]] = {space: {eps_key(e): [] for e in epsilons} for space in spaces}
     for solution_seed, state in solutions:
         model.load_state_dict(state)

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lbgap.data import DataSet
+from lbgap.devices import autocast
 from lbgap.evaluation import evaluate
 
 
@@ -81,10 +82,12 @@ def train(
     seed: int,
     step: Step = plain_step,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    amp: bool = False,
 ) -> list[EpochRecord]:
     """Train `model` in place with Adam on mini-batches of `batch_size` drawn without replacement.
 
-    `step` performs the update on each batch (default: a plain Adam step).
+    `model` and `data` must be on the same device. `step` performs the update on each batch (default:
+    a plain Adam step); `amp` runs it under bfloat16 autocast on CUDA (lbgap.devices).
     `seed` fixes the order of the samples (the initial weights are fixed by whoever built `model`).
     The last incomplete batch of an epoch is dropped so every step uses exactly `batch_size` samples.
     Returns one record per epoch, starting with epoch 0 (the untrained model).
@@ -92,15 +95,17 @@ def train(
     n = len(data.train)
     if not 0 < batch_size <= n:
         raise ValueError(f"batch size must be in [1, {n}] (got {batch_size})")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: the same sample order on every device
+    device = data.train.x.device
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
     history = [_record(model, data, 0, config.eval_chunk)]
     for epoch in range(1, config.max_epochs + 1):
         model.train()
-        order = torch.randperm(n, generator=generator)
+        order = torch.randperm(n, generator=generator).to(device)
         for start in range(0, n - batch_size + 1, batch_size):
             index = order[start : start + batch_size]
-            step(model, optimizer, data.train.x[index], data.train.y[index])
+            with autocast(device, amp):
+                step(model, optimizer, data.train.x[index], data.train.y[index])
         history.append(_record(model, data, epoch, config.eval_chunk))
         if on_epoch is not None:
             on_epoch(history[-1])

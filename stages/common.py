@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterator
 
@@ -16,10 +17,14 @@ import pandas as pd
 import torch
 import typer
 import yaml
+from tqdm import tqdm
 
-from lbgap.config import ModelParams, ParamsError
+from lbgap.config import ModelParams, ParamsError, TrainParams
 from lbgap.data import DataSet, from_arrays
+from lbgap.devices import resolve_device
 from lbgap.models import build_model
+from lbgap.tensors import distance, parameters_of
+from lbgap.training import Step, plain_step, train
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="Parameter file to read.")]
 PARAMS_DEFAULT = Path("params.yaml")
@@ -128,14 +133,66 @@ def load_checkpoint(folder: Path, seed: int) -> dict[str, Any]:
     path = checkpoint_path(folder, seed)
     if not path.is_file():
         raise InputError(f"checkpoint not found: {path}")
-    return torch.load(path, weights_only=True)
+    return torch.load(path, weights_only=True, map_location="cpu")
+
+
+def device_for(params: ModelParams) -> torch.device:
+    """The torch.device named by `device` (auto: a GPU when there is one); a missing one is a ParamsError."""
+    try:
+        return resolve_device(params.device)
+    except ValueError as error:
+        raise ParamsError(f"params: 'device': {error}") from None
 
 
 def model_for(params: ModelParams, data: DataSet, seed: int = 0) -> torch.nn.Module:
-    """The configured network for `data`, initial point drawn from `seed`; bad options are a ParamsError."""
+    """The configured network for `data`, initial point drawn from `seed` (on the CPU), moved to the
+    configured device; bad options are a ParamsError."""
     try:
-        return build_model(
-            params.name, input_shape=data.input_shape, num_classes=data.num_classes, seed=seed, options=params.options
+        model = build_model(
+            params.name, input_shape=data.input_shape, num_classes=data.num_classes, seed=seed,
+            options=params.options, batchnorm=params.batchnorm,
         )
     except (TypeError, ValueError) as error:
         raise ParamsError(f"params: 'models.{params.name}': {error}") from None
+    return model.to(device_for(params))
+
+
+FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
+
+
+def train_seeds(
+    config: TrainParams,
+    dataset: DataSet,
+    seeds: int,
+    folder: Path,
+    label: str,
+    step_for_seed: Callable[[int], Step] = lambda seed: plain_step,
+) -> tuple[list[dict], list[dict], list[tuple[int, dict[str, torch.Tensor]]]]:
+    """Train one network per seed 0 .. seeds-1 (initial point and sample order from the seed) and save
+    each checkpoint {x0, final, batch_size, seed} (CPU tensors) in `folder`.
+
+    Returns the final metrics per seed (with ‖x − x0‖), every epoch's record per seed, and the
+    (seed, final state) pairs.
+    """
+    data = dataset.to(device_for(config.model))
+    finals, records, solutions = [], [], []
+    for seed in range(seeds):
+        model = model_for(config.model, dataset, seed)
+        x0 = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        with tqdm(total=config.train.max_epochs, desc=f"{label} batch {config.batch_size} seed {seed}", unit="epoch") as bar:
+
+            def show(record, bar=bar):
+                bar.update()
+                bar.set_postfix(train_loss=f"{record.train_loss:.4f}", test_acc=f"{record.test_accuracy:.4f}")
+
+            history = train(
+                model, data, batch_size=config.batch_size, config=config.train, seed=seed,
+                step=step_for_seed(seed), on_epoch=show, amp=config.model.amp,
+            )
+        model.cpu()
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        torch.save({"x0": x0, "final": state, "batch_size": config.batch_size, "seed": seed}, checkpoint_path(folder, seed))
+        records += [{"seed": seed, **asdict(r)} for r in history]
+        finals.append({"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0)})
+        solutions.append((seed, state))
+    return finals, records, solutions

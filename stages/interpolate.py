@@ -17,6 +17,7 @@ from stages.common import (
     PARAMS_DEFAULT,
     ParamsOption,
     clear_errors,
+    device_for,
     load_checkpoint,
     load_data,
     load_params,
@@ -43,6 +44,7 @@ def main(
         dataset = load_data(data)
         small, large = load_checkpoint(sb_models, config.seed), load_checkpoint(lb_models, config.seed)
         model = model_for(config.model, dataset)
+        dataset = dataset.to(device_for(config.model))
 
     alphas = config.alphas
     with tqdm(total=len(alphas), desc="interpolation", unit="point") as bar:

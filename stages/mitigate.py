@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
-import torch
 import typer
 from tqdm import tqdm
 
@@ -18,25 +17,24 @@ from lbgap.landscape import linear_path
 from lbgap.mitigation import step_for
 from lbgap.reporting import summarize
 from lbgap.sharpness import sharpness_survey
-from lbgap.tensors import distance, parameters_of
-from lbgap.training import train
 from stages.common import (
+    FINAL_KEYS,
     PARAMS_DEFAULT,
     ParamsOption,
     atomic_dir,
-    checkpoint_path,
     clear_errors,
+    device_for,
     load_checkpoint,
     load_data,
     load_params,
     model_for,
     write_csv,
     write_figure,
+    train_seeds,
     write_json,
 )
 
 app = typer.Typer(add_completion=False)
-FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
 
 
 @app.command()
@@ -61,28 +59,20 @@ def main(
         config.train.check_fits(len(dataset.train))
         model_for(config.train.model, dataset)
         try:
-            step_for(strategy, config.options, 0, len(dataset.input_shape))
+            step_for(strategy, config.options, 0, config.data_name)
         except ValueError as error:
             raise ParamsError(f"params: 'mitigation.{strategy}': {error}") from None
         small = load_checkpoint(sb_models, path_config.seed)
 
-    finals, solutions = [], []
     batch = config.train.batch_size
     with atomic_dir(models) as folder:
-        for seed in range(config.seeds):
-            model = model_for(config.train.model, dataset, seed)
-            x0 = {k: v.clone() for k, v in model.state_dict().items()}
-            step = step_for(strategy, config.options, seed, len(dataset.input_shape))
-            with tqdm(total=config.train.train.max_epochs, desc=f"{strategy} batch {batch} seed {seed}", unit="epoch") as bar:
-                history = train(
-                    model, dataset, batch_size=batch, config=config.train.train, seed=seed, step=step,
-                    on_epoch=lambda r: (bar.update(), bar.set_postfix(train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
-                )
-            state = {k: v.clone() for k, v in model.state_dict().items()}
-            torch.save({"x0": x0, "final": state, "batch_size": batch, "seed": seed}, checkpoint_path(folder, seed))
-            finals.append({"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0)})
-            solutions.append((seed, state))
+        finals, _, solutions = train_seeds(
+            config.train, dataset, config.seeds, folder, strategy,
+            step_for_seed=lambda seed: step_for(strategy, config.options, seed, config.data_name),
+        )
 
+    model = model_for(config.train.model, dataset)
+    dataset = dataset.to(device_for(config.train.model))
     s = config.sharpness
     with tqdm(total=len(solutions) * 2 * len(s.epsilons), desc=f"sharpness {strategy}", unit="run") as bar:
         survey = sharpness_survey(

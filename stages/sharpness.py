@@ -15,6 +15,7 @@ from stages.common import (
     ParamsOption,
     checkpoint_seeds,
     clear_errors,
+    device_for,
     load_checkpoint,
     load_data,
     load_params,
@@ -38,6 +39,7 @@ def main(
         dataset = load_data(data)
         states = [load_checkpoint(models, seed) for seed in checkpoint_seeds(models)]
         model = model_for(config.model, dataset)
+        dataset = dataset.to(device_for(config.model))
 
     runs = len(states) * 2 * len(config.epsilons)
     with tqdm(total=runs, desc=f"sharpness {models}", unit="run") as bar:

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
-import torch
 import typer
-from tqdm import tqdm
 
 from lbgap.config import REGIMES, ParamsError, TrainParams
 from lbgap.reporting import summarize
-from lbgap.tensors import distance, parameters_of
-from lbgap.training import train
 from stages.common import (
+    FINAL_KEYS,
     PARAMS_DEFAULT,
     ParamsOption,
     atomic_dir,
-    checkpoint_path,
     clear_errors,
     load_data,
     load_params,
     model_for,
+    train_seeds,
     write_csv,
     write_json,
 )
 
 app = typer.Typer(add_completion=False)
-FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
 
 
 @app.command()
@@ -50,26 +45,8 @@ def main(
         config.check_fits(len(dataset.train))
         model_for(config.model, dataset)  # refuse bad model options before any training
 
-    finals, records = [], []
     with atomic_dir(models) as folder:
-        for seed in range(config.seeds):
-            model = model_for(config.model, dataset, seed)
-            x0 = {k: v.clone() for k, v in model.state_dict().items()}
-            bar = tqdm(total=config.train.max_epochs, desc=f"{regime} batch {config.batch_size} seed {seed}", unit="epoch")
-
-            def show(record, bar=bar):
-                bar.update()
-                bar.set_postfix(train_loss=f"{record.train_loss:.4f}", test_acc=f"{record.test_accuracy:.4f}")
-
-            history = train(model, dataset, batch_size=config.batch_size, config=config.train, seed=seed, on_epoch=show)
-            bar.close()
-            travelled = distance(parameters_of(model), x0)
-            torch.save(
-                {"x0": x0, "final": model.state_dict(), "batch_size": config.batch_size, "seed": seed},
-                checkpoint_path(folder, seed),
-            )
-            records += [{"seed": seed, **asdict(r)} for r in history]
-            finals.append({"seed": seed, **asdict(history[-1]), "distance_from_x0": travelled})
+        finals, records, _ = train_seeds(config, dataset, config.seeds, folder, regime)
 
     write_json(
         metrics,

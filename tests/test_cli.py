@@ -175,12 +175,13 @@ def test_mitigate_refuses_bad_params(tmp_path, params_file, mnist1d_file, strate
     _assert_refused(result, message, tmp_path / "out")
 
 
-def test_mitigate_refuses_an_unknown_strategy_and_augmenting_images(tmp_path, params_file):
-    images = tmp_path / "images.npz"
+def test_mitigate_refuses_an_unknown_strategy_and_augmenting_unknown_data(tmp_path, params_file):
+    features = tmp_path / "features.npz"
     rng = np.random.default_rng(0)
-    np.savez(images, x_train=rng.normal(size=(200, 1, 4, 4)).astype("float32"), y_train=np.arange(200) % 2,
-             x_test=rng.normal(size=(10, 1, 4, 4)).astype("float32"), y_test=np.arange(10) % 2)
-    result = _mitigate(tmp_path / "out", "dropout", images, tmp_path, params_file)
+    np.savez(features, x_train=rng.normal(size=(200, 5)).astype("float32"), y_train=np.arange(200) % 2,
+             x_test=rng.normal(size=(10, 5)).astype("float32"), y_test=np.arange(10) % 2)
+    result = _mitigate(tmp_path / "out", "dropout", features, tmp_path, params_file)
     _assert_refused(result, "unknown strategy 'dropout'", tmp_path / "out")
-    result = _mitigate(tmp_path / "out", "augmentation", images, tmp_path, params_file)
-    _assert_refused(result, "augmentation is defined for 1-D signals", tmp_path / "out")
+    own_data = _bad(_bad(params_file, "data.name", "npz"), "data.path", str(features))
+    result = _mitigate(tmp_path / "out", "augmentation", features, tmp_path, own_data)
+    _assert_refused(result, "no augmentation is defined for data set 'npz'", tmp_path / "out")

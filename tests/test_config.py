@@ -25,7 +25,7 @@ BAD = [
     (TrainParams, "batch", True, "'batch' must be an integer"),
     (TrainParams, "small_batch", 0, "'small_batch' must be an integer >= 1"),
     (TrainParams, "seeds", 0, "'seeds' must be an integer >= 1"),
-    (TrainParams, "model", "resnet9", "unknown model 'model: resnet9'; known: mlp"),
+    (TrainParams, "model", "resnet9", "unknown model 'model: resnet9'; known: C1, C2"),
     (TrainParams, "train.lr", 0, "'train.lr' must be > 0"),
     (TrainParams, "train.max_epochs", 0, "'train.max_epochs' must be an integer >= 1"),
     (TrainParams, "train.betas", [0.9], "'train.betas' must be two numbers"),

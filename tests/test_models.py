@@ -8,13 +8,64 @@ import torch
 from lbgap.models import build_model, count_parameters, get_model, list_models, register_model
 
 
+def _input_shape(name: str) -> tuple[int, ...]:
+    return (3, 32, 32) if name.startswith("C") else (40,)
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_forward_backward_every_parameter_gets_a_gradient(name):
-    model = get_model(name, input_shape=(40,), num_classes=10)
-    logits = model(torch.randn(8, 40))
-    assert logits.shape == (8, 10) and torch.isfinite(logits).all()
+    shape = _input_shape(name)
+    model = get_model(name, input_shape=shape, num_classes=10)
+    logits = model(torch.randn(4, *shape))
+    assert logits.shape == (4, 10) and torch.isfinite(logits).all()
     logits.logsumexp(dim=1).mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+# Trainable-parameter counts of the paper's networks on their data (reference, Table 1).
+PAPER_NETWORKS = [
+    ("F1", (1, 28, 28), 10, 1_462_794),
+    ("F2", (360,), 1973, 2_780_085),
+    ("C1", (3, 32, 32), 10, 1_757_834),
+    ("C3", (3, 32, 32), 100, 1_775_204),
+    ("C2", (3, 32, 32), 10, 14_991_946),
+    ("C4", (3, 32, 32), 100, 15_038_116),
+]
+
+
+@pytest.mark.parametrize(("name", "shape", "classes", "expected"), PAPER_NETWORKS)
+def test_paper_networks_have_the_published_parameter_counts_and_output_shapes(name, shape, classes, expected):
+    model = build_model(name, input_shape=shape, num_classes=classes, seed=0).eval()
+    assert count_parameters(model) == expected
+    with torch.no_grad():
+        assert model(torch.rand(2, *shape)).shape == (2, classes)
+
+
+def test_shallow_convnet_pools_like_keras_same_padding():
+    """Keras 'same' 3×3/2 pooling: 32 → 16 → 8, so the first dense layer sees 8·8·64 = 4096 inputs."""
+    model = build_model("C1", input_shape=(3, 32, 32), num_classes=10, seed=0)
+    assert model.classifier[0].in_features == 4096
+    assert model.features(torch.zeros(1, 3, 32, 32)).shape == (1, 64, 8, 8)
+
+
+def test_convnets_refuse_vector_inputs():
+    with pytest.raises(ValueError, match="image inputs"):
+        get_model("C2", input_shape=(40,), num_classes=10)
+
+
+def test_batch_statistics_mode_normalizes_with_the_evaluated_batch():
+    """batchnorm 'batch' (Keras-1 mode=2): eval output equals train-mode output, depends on the batch,
+    and the network keeps no running statistics; 'running' evaluates each sample on its own."""
+    x = torch.randn(16, 6) * 3 + 1
+    keras = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options={"width": 8, "depth": 2}, batchnorm="batch")
+    assert not any("running" in name for name in keras.state_dict())
+    torch.testing.assert_close(keras.eval()(x), keras.train()(x))
+    keras.eval()
+    assert not torch.allclose(keras(x)[:8], keras(x[:8]))  # other batch, other statistics
+    running = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options={"width": 8, "depth": 2}).eval()
+    torch.testing.assert_close(running(x)[:8], running(x[:8]))
+    with pytest.raises(ValueError, match="batchnorm must be one of"):
+        build_model("mlp", input_shape=(6,), num_classes=3, seed=0, batchnorm="ghost")
 
 
 def test_mlp_shape_and_parameter_count():
