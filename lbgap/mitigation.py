@@ -15,7 +15,6 @@ from typing import Iterator
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchvision.transforms import v2
 
 from lbgap.training import Step, plain_step
 
@@ -64,6 +63,8 @@ def augment_images(x: torch.Tensor, config: ImageAugmentation, generator: torch.
 
     torchvision draws transform parameters from torch's global CPU generator; we seed a forked copy of
     it from `generator` once per batch, so the result is reproducible and the caller's RNG untouched."""
+    from torchvision.transforms import v2  # imported on use: torchvision takes seconds to import
+
     transform = v2.Compose([
         v2.RandomHorizontalFlip(config.hflip),
         v2.RandomAffine(degrees=config.degrees, translate=(config.translate, config.translate)),

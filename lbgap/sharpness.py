@@ -23,7 +23,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
+from scipy.optimize import Bounds, minimize
 from torch import nn
 
 from lbgap.data import Split
@@ -91,7 +91,7 @@ def sharpness(
         y0,
         jac=True,
         method="L-BFGS-B",
-        bounds=np.stack([-half, half], axis=1),
+        bounds=Bounds(-half, half),  # arrays, not n (lo, hi) pairs: scipy converts those slowly
         options={"maxiter": max_iter},
     )
     loss_max = best["loss"]

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision import datasets
-from torchvision.transforms.v2 import functional as TF
 
-MNIST_LIKE = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}
-CIFAR = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}
+# data set name → torchvision class name (imported on use: torchvision takes seconds to import)
+MNIST_LIKE = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+CIFAR = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}
 SYSTEM_COPIES = {"fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),)}
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -48,19 +47,23 @@ class RawData:
 
 def load_image_set(name: str, root: Path, *, checksums: bool = True, download: bool = True) -> RawData:
     """One of MNIST_LIKE or CIFAR, scaled to [0, 1]."""
+    from torchvision import datasets
+
     if name in MNIST_LIKE:
-        return _mnist_like(MNIST_LIKE[name], root, SYSTEM_COPIES.get(name, ()), download)
+        return _mnist_like(getattr(datasets, MNIST_LIKE[name]), root, SYSTEM_COPIES.get(name, ()), download)
     if name in CIFAR:
-        return _cifar(CIFAR[name], root, checksums, download)
+        return _cifar(getattr(datasets, CIFAR[name]), root, checksums, download)
     raise ValueError(f"unknown image data set {name!r}; known: {', '.join([*MNIST_LIKE, *CIFAR])}")
 
 
 def _scaled(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, C, H, W) → float32 in [0, 1] (torchvision's to_dtype with scale, i.e. x / 255)."""
+    from torchvision.transforms.v2 import functional as TF
+
     return TF.to_dtype(images, torch.float32, scale=True)
 
 
-def _mnist_like(cls: type[datasets.MNIST], root: Path, system: tuple[Path, ...], download: bool) -> RawData:
+def _mnist_like(cls: type, root: Path, system: tuple[Path, ...], download: bool) -> RawData:
     raw = root / cls.__name__ / "raw"
     expected = [name.removesuffix(".gz") for name, _ in cls.resources]
     for plain in expected:
@@ -100,7 +103,7 @@ def _fill_from_local_copy(target: Path, folders: list[Path]) -> None:
             return
 
 
-def _unverified(cls: type[datasets.CIFAR10]) -> type[datasets.CIFAR10]:
+def _unverified(cls: type) -> type:
     """`cls` with every expected MD5 set to None: torchvision then checks that each file exists only."""
     return type(
         f"Unverified{cls.__name__}",
@@ -113,7 +116,7 @@ def _unverified(cls: type[datasets.CIFAR10]) -> type[datasets.CIFAR10]:
     )
 
 
-def _cifar(cls: type[datasets.CIFAR10], root: Path, checksums: bool, download: bool) -> RawData:
+def _cifar(cls: type, root: Path, checksums: bool, download: bool) -> RawData:
     loader = cls if checksums else _unverified(cls)
     files = [name for name, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
     try:

@@ -1,4 +1,5 @@
-"""Stage `prepare`: build the data set named in params.yaml and save it as one npz file."""
+"""Stage `prepare`: build (mnist1d) or load (torchvision, npz) the data set named in params.yaml,
+preprocess it, and save it as one npz file for every later stage."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import typer
 
 from lbgap.config import DataParams, ParamsError
 from lbgap.data import make_data_set, to_arrays
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_params, write_npz
+from lbgap.sources import DataUnavailable
+from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, write_npz
 
 app = typer.Typer(add_completion=False)
 
@@ -19,13 +21,19 @@ def main(
     out: Annotated[Path, typer.Option(help="Where to write the npz (x_train, y_train, x_test, y_test).")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """Generate the data set of `data.*` (standardized with training-set statistics)."""
+    """Make the data set of `data.*` (images scaled to [0, 1]; optionally standardized)."""
     with clear_errors():
         config = DataParams.parse(load_params(params))
         try:
-            data = make_data_set(config.name, num_train=config.num_train, num_test=config.num_test, seed=config.seed)
+            data = make_data_set(
+                config.name, num_train=config.num_train, num_test=config.num_test, seed=config.seed,
+                standardized=config.standardize, root=Path(config.root),
+                path=Path(config.path) if config.path else None, checksums=config.checksums, download=config.download,
+            )
+        except DataUnavailable as error:
+            raise InputError(str(error)) from None
         except ValueError as error:
-            raise ParamsError(str(error)) from None
+            raise ParamsError(f"params: {error}") from None
     write_npz(out, to_arrays(data))
     typer.echo(f"{config.name}: {len(data.train)} train / {len(data.test)} test samples, "
                f"input {data.input_shape}, {data.num_classes} classes -> {out}")

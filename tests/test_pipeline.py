@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from torchvision import datasets
+
 from tests.conftest import REPO, tiny_params
+from tests.fakes import write_fake_cifar
 
 pytestmark = pytest.mark.pipeline
 STRATEGIES = ["augmentation", "conservative", "adversarial", "sam"]
@@ -33,21 +36,25 @@ def ran(output: str) -> list[str]:
     return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("project")
+def make_project(root: Path, params: dict) -> Path:
+    """A git + DVC project in `root` with the repository's code and pipeline and these params, committed."""
     for name in ("lbgap", "stages"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".gitignore", ".dvc/config", ".dvc/.gitignore", ".dvc/plots/seeds.json"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, root / name)
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(root, "git", "init", "-q")
     run(root, "git", "config", "user.name", "lbgap tests")
     run(root, "git", "config", "user.email", "tests@lbgap.invalid")
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "tiny project")
     return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return make_project(tmp_path_factory.mktemp("project"), tiny_params())
 
 
 def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
@@ -93,3 +100,26 @@ def test_one_strategys_param_reruns_only_that_strategy(project):
     assert set(summary["mitigation"]) == set(STRATEGIES)
     report = (project / "report.md").read_text()
     assert all(f"LB + {s}" in report for s in STRATEGIES)
+
+
+def test_c1_on_fake_cifar10_one_epoch_end_to_end(tmp_path):
+    """The paper's C1 through every stage, on tiny CIFAR-10 pickles read by torchvision's own parser
+    (checksums off: the fake files cannot match torchvision's MD5s), image augmentation included."""
+    write_fake_cifar(tmp_path / "datasets", datasets.CIFAR10, per_batch=20)  # 100 train, 20 test images
+    params = tiny_params()
+    params.update(model="C1", batch=50, small_batch=25, seeds=1, eval_chunk=60)
+    params["data"].update(name="cifar10", num_train=None, num_test=None, standardize=False, root="datasets",
+                          checksums=False, download=False)
+    params["train"].update(max_epochs=1)
+    params["sharpness"].update(subspace_dim=2, max_iter=1, epsilons=[0.001])
+    params["interpolate"].update(points=3)
+    project = make_project(tmp_path, params)
+    output = dvc(project, "repro")
+    assert ran(output) == STAGES
+    sharp = json.loads((project / "metrics/sharpness_lb.json").read_text())
+    assert sharp["parameters"] == 1_757_834
+    train = json.loads((project / "metrics/train_sb.json").read_text())
+    assert train["per_seed"][0]["epoch"] == 1
+    augmented = json.loads((project / "metrics/mitigation/augmentation.json").read_text())
+    assert augmented["train"]["per_seed"][0]["epoch"] == 1
+    assert "C1" in (project / "report.md").read_text()
