@@ -1,6 +1,7 @@
 """The loss landscape between two solutions: the paper's parametric 1-D plot (Figure 3).
 
-f(α·x_LB + (1−α)·x_SB) for α over a range that extends past both ends. As in loss-landscape (Li et al.
+f(α·x_LB + (1−α)·x_SB) for α over a range that extends past both ends, and (paper appendix) the
+curvilinear path f(sin(απ/2)·x_LB + cos(απ/2)·x_SB). As in loss-landscape (Li et al.
 2018), the BatchNorm running statistics are interpolated too, so each point is evaluated with
 statistics that belong to it; integer buffers (BN's `num_batches_tracked`) are a counter, not a
 coordinate, and are left as they are. Outside [0, 1] a running variance can extrapolate below zero,
@@ -9,6 +10,7 @@ which would make every prediction NaN; such variances are clamped to 0 (BatchNor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -44,6 +46,38 @@ def blend_into(model: nn.Module, start: State, end: State, alpha: float) -> None
                 tensor.clamp_(min=0.0)
 
 
+@torch.no_grad()
+def combine_into(model: nn.Module, start: State, end: State, a: float, b: float) -> None:
+    """Write a·start + b·end into `model`'s floating-point parameters and buffers, in place (running
+    variances clamped at 0, as in `blend_into`)."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point():
+            tensor.copy_(a * start[name].to(tensor.device) + b * end[name].to(tensor.device))
+            if name.endswith("running_var"):
+                tensor.clamp_(min=0.0)
+
+
+def _path(
+    model: nn.Module,
+    small_batch: State,
+    place: Callable[[float], None],
+    alphas: list[float],
+    data: DataSet,
+    chunk: int,
+    on_point: Callable[[PathPoint], None] | None,
+) -> list[PathPoint]:
+    """Evaluate the model after `place(α)` has written the path's point α into it, for each α."""
+    model.load_state_dict(small_batch)  # integer buffers come from the SB solution
+    points = []
+    for alpha in alphas:
+        place(alpha)
+        train, test = evaluate(model, data.train, chunk), evaluate(model, data.test, chunk)
+        points.append(PathPoint(alpha, train.loss, train.accuracy, test.loss, test.accuracy))
+        if on_point is not None:
+            on_point(points[-1])
+    return points
+
+
 def linear_path(
     model: nn.Module,
     small_batch: State,
@@ -59,12 +93,25 @@ def linear_path(
     `model` is any instance of the architecture; its weights are overwritten. α = 0 is the SB
     solution, α = 1 the LB one.
     """
-    model.load_state_dict(small_batch)  # integer buffers come from the SB solution
-    points = []
-    for alpha in alphas:
-        blend_into(model, small_batch, large_batch, alpha)
-        train, test = evaluate(model, data.train, chunk), evaluate(model, data.test, chunk)
-        points.append(PathPoint(alpha, train.loss, train.accuracy, test.loss, test.accuracy))
-        if on_point is not None:
-            on_point(points[-1])
-    return points
+    return _path(
+        model, small_batch, lambda alpha: blend_into(model, small_batch, large_batch, alpha), alphas, data, chunk, on_point
+    )
+
+
+def curvilinear_path(
+    model: nn.Module,
+    small_batch: State,
+    large_batch: State,
+    alphas: list[float],
+    data: DataSet,
+    *,
+    chunk: int = 10_000,
+    on_point: Callable[[PathPoint], None] | None = None,
+) -> list[PathPoint]:
+    """Like `linear_path` along sin(απ/2)·x_LB + cos(απ/2)·x_SB: α = 0 is SB, α = 1 is LB (up to
+    cos(π/2) ≈ 6e-17); in between the point's norm grows (by √2 at α = 0.5 for orthogonal x)."""
+
+    def place(alpha: float) -> None:
+        combine_into(model, small_batch, large_batch, math.cos(alpha * math.pi / 2), math.sin(alpha * math.pi / 2))
+
+    return _path(model, small_batch, place, alphas, data, chunk, on_point)

@@ -55,6 +55,30 @@ def headline(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> 
     return out
 
 
+def distance_ratio(train: Mapping[str, Mapping]) -> dict:
+    """‖x_SB − x0‖ / ‖x_LB − x0‖ per seed (SB and LB of one seed share x0) and its mean (paper: 3-10)."""
+    sb = {row["seed"]: row["distance_from_x0"] for row in train["sb"]["per_seed"]}
+    per_seed = [
+        {"seed": row["seed"], "ratio": sb[row["seed"]] / row["distance_from_x0"]}
+        for row in train["lb"]["per_seed"]
+        if row["seed"] in sb and row["distance_from_x0"] > 0
+    ]
+    return {"per_seed": per_seed, **mean_std(r["ratio"] for r in per_seed)}
+
+
+def paper_quantities(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> dict[str, float]:
+    """This run's means keyed like lbgap.paper's columns ('train SB', 'full LB eps_1e-03', …)."""
+    out = {}
+    for regime in ("sb", "lb"):
+        name = REGIME_NAMES[regime]
+        for split in ("train", "test"):
+            out[f"{split} {name}"] = 100 * train[regime]["summary"][f"{split}_accuracy"]["mean"]
+        for space, by_eps in sharpness[regime]["summary"].items():
+            for key, stats in by_eps.items():
+                out[f"{space} {name} {key}"] = stats["phi"]["mean"]
+    return out
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False)
 

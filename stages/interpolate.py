@@ -1,4 +1,5 @@
-"""Stage `interpolate`: the parametric 1-D plot between one SB and one LB solution (paper Figure 3)."""
+"""Stage `interpolate`: the parametric 1-D plots between one SB and one LB solution (paper Figure 3,
+straight and, as in its appendix, curvilinear)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tqdm import tqdm
 
 from lbgap.config import InterpolateParams
 from lbgap.figures import interpolation_figure
-from lbgap.landscape import linear_path
+from lbgap.landscape import curvilinear_path, linear_path
 from stages.common import (
     PARAMS_DEFAULT,
     ParamsOption,
@@ -36,6 +37,8 @@ def main(
     lb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the LB runs.")],
     out: Annotated[Path, typer.Option(help="CSV file: alpha, train/test loss and accuracy.")],
     figure: Annotated[Path, typer.Option(help="PNG file for the plot.")],
+    curved_out: Annotated[Path, typer.Option(help="CSV file: the same along sin(απ/2)·x_LB + cos(απ/2)·x_SB.")],
+    curved_figure: Annotated[Path, typer.Option(help="PNG file for the curvilinear plot.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """f(α·x_LB + (1−α)·x_SB) over an α grid, BN running statistics interpolated too."""
@@ -47,15 +50,16 @@ def main(
         dataset = dataset.to(device_for(config.model))
 
     alphas = config.alphas
-    with tqdm(total=len(alphas), desc="interpolation", unit="point") as bar:
-        points = linear_path(
-            model, small["final"], large["final"], alphas, dataset, chunk=config.eval_chunk,
-            on_point=lambda _: bar.update(),
-        )
-    write_csv(out, pd.DataFrame([asdict(p) for p in points]))
     title = f"SB (batch {small['batch_size']}) → LB (batch {large['batch_size']}), seed {config.seed}"
-    write_figure(figure, interpolation_figure(points, title))
-
+    for kind, path_of, csv, png in (("linear", linear_path, out, figure), ("curvilinear", curvilinear_path, curved_out, curved_figure)):
+        with tqdm(total=len(alphas), desc=f"{kind} path", unit="point") as bar:
+            points = path_of(
+                model, small["final"], large["final"], alphas, dataset, chunk=config.eval_chunk,
+                on_point=lambda _: bar.update(),
+            )
+        write_csv(csv, pd.DataFrame([asdict(p) for p in points]))
+        label = title if kind == "linear" else f"{title}, along sin(απ/2)·x_LB + cos(απ/2)·x_SB"
+        write_figure(png, interpolation_figure(points, label))
 
 if __name__ == "__main__":
     app()

@@ -12,7 +12,18 @@ import typer
 
 from lbgap.config import REGIMES
 from lbgap.figures import mitigation_figure, sharpness_figure, training_curves_figure
-from lbgap.reporting import accuracy_table, headline, mitigation_rows, mitigation_table, run_table, sharpness_table
+from lbgap.paper import DATA_OF, comparison_table, paper_row
+from lbgap.reporting import (
+    accuracy_table,
+    distance_ratio,
+    headline,
+    mitigation_rows,
+    mitigation_table,
+    paper_quantities,
+    pm,
+    run_table,
+    sharpness_table,
+)
 from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, write_figure, write_json, write_text
 
 app = typer.Typer(add_completion=False)
@@ -33,6 +44,7 @@ def main(
     sharpness_sb: Annotated[Path, typer.Option(help="JSON of sharpness_sb.")],
     sharpness_lb: Annotated[Path, typer.Option(help="JSON of sharpness_lb.")],
     interpolation_figure: Annotated[Path, typer.Option(help="PNG of the interpolate stage, linked from the report.")],
+    curvilinear_figure: Annotated[Path, typer.Option(help="PNG of the curvilinear path, linked from the report.")],
     summary: Annotated[Path, typer.Option(help="Headline metrics JSON to write.")],
     report: Annotated[Path, typer.Option(help="Markdown report to write.")],
     figures: Annotated[Path, typer.Option(help="Folder for training_curves.png, sharpness.png and mitigation.png.")],
@@ -54,6 +66,9 @@ def main(
     label = f"{raw.get('model')} on {raw.get('data', {}).get('name')}"
     batch_sizes = {r: train[r]["batch_size"] for r in REGIMES}
     numbers = headline(train, sharp)
+    ratio = distance_ratio(train)
+    numbers["distance_ratio"] = {"mean": ratio["mean"], "std": ratio["std"]}
+    net, same = paper_row(str(raw.get("model")), str(raw.get("data", {}).get("name")))
     rows = mitigation_rows(train, sharp, remedies)
     numbers["mitigation"] = {
         m["strategy"]: {
@@ -103,6 +118,16 @@ LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['l
 
 {run_table(train, sharp)}
 
+Distance from the start, ‖x_SB − x0‖ / ‖x_LB − x0‖ (SB and LB of a seed share x0; paper: 3–10):
+**{pm(ratio)}** ({', '.join(f"seed {r['seed']}: {r['ratio']:.2f}" for r in ratio['per_seed'])}).
+
+## Beside the paper
+
+{"This run is the paper's configuration " + net + " (" + DATA_OF[net] + "): its published numbers, ours and the difference."
+ if same else "This run is not one of the paper's configurations; the paper's F1 (MNIST) row is shown as a reference only — φ and accuracies are not comparable across networks and data sets."}
+
+{comparison_table(net, same, paper_quantities(train, sharp))}
+
 ## Remedies for the large-batch gap — cf. the paper's appendix
 
 LB training with each remedy ({len(remedies[0]['train']['per_seed']) if remedies else 0} seed(s) each); plain SB and LB for reference.
@@ -118,6 +143,8 @@ LB training with each remedy ({len(remedies[0]['train']['per_seed']) if remedies
 ![sharpness]({link(sharpness_png)})
 
 ![parametric plot between SB and LB]({link(interpolation_figure)})
+
+![curvilinear path between SB and LB]({link(curvilinear_figure)})
 """
     write_json(summary, numbers)
     write_text(report, text)

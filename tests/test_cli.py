@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
 from stages import interpolate, mitigate, prepare, report, sharpness, train
+from tests.fakes import fake_mnist_arrays, write_fake_mnist
 from tests.test_config import _set
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
@@ -59,24 +62,34 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     result = invoke(
         interpolate.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--lb-models", tmp_path / "models/lb",
         "--out", tmp_path / "plots/interpolation.csv", "--figure", tmp_path / "plots/interpolation.png",
+        "--curved-out", tmp_path / "plots/curved.csv", "--curved-figure", tmp_path / "plots/curved.png",
         "--params", params_file,
     )
     assert result.exit_code == 0, result.output
-    assert len((tmp_path / "plots/interpolation.csv").read_text().splitlines()) == 1 + 5
+    straight, curved = (pd.read_csv(tmp_path / f"plots/{name}.csv") for name in ("interpolation", "curved"))
+    assert len(straight) == len(curved) == 5
+    assert list(straight["alpha"]) == list(curved["alpha"]) and curved["train_loss"].notna().all()
+    assert not np.allclose(straight["train_loss"], curved["train_loss"]), "two different paths"
 
     result = invoke(
         report.app, "--train-sb", tmp_path / "metrics/train_sb.json", "--train-lb", tmp_path / "metrics/train_lb.json",
         "--curves-sb", tmp_path / "plots/train_sb.csv", "--curves-lb", tmp_path / "plots/train_lb.csv",
         "--sharpness-sb", tmp_path / "metrics/sharpness_sb.json", "--sharpness-lb", tmp_path / "metrics/sharpness_lb.json",
-        "--interpolation-figure", tmp_path / "plots/interpolation.png", "--summary", tmp_path / "metrics/summary.json",
+        "--interpolation-figure", tmp_path / "plots/interpolation.png", "--curvilinear-figure", tmp_path / "plots/curved.png",
+        "--summary", tmp_path / "metrics/summary.json",
         "--report", tmp_path / "report.md", "--figures", tmp_path / "plots/figures", "--params", params_file,
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "metrics/summary.json").read_text())
     assert set(summary["sharpness"]) == {"full", "subspace"}
     assert summary["test_acc_pct"]["gap"] == pytest.approx(summary["test_acc_pct"]["sb"] - summary["test_acc_pct"]["lb"])
+    sb, lb = (json.loads((tmp_path / f"metrics/train_{r}.json").read_text())["per_seed"] for r in ("sb", "lb"))
+    ratios = [s["distance_from_x0"] / l["distance_from_x0"] for s, l in zip(sb, lb)]
+    assert summary["distance_ratio"]["mean"] == pytest.approx(sum(ratios) / len(ratios))
     text = (tmp_path / "report.md").read_text()
     assert "](plots/figures/training_curves.png)" in text and "](plots/interpolation.png)" in text
+    assert "](plots/curved.png)" in text
+    assert "not one of the paper's configurations" in text and "paper F1 (MNIST)" in text
     for png in ("plots/figures/training_curves.png", "plots/figures/sharpness.png", "plots/interpolation.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -104,6 +117,10 @@ def _assert_refused(result, message: str, out_dir: Path):
         ("seeds", 0, "'seeds' must be an integer >= 1"),
         ("model", "vgg", "unknown model 'model: vgg'"),
         ("models.mlp.width", 0, "'models.mlp': mlp needs width >= 1"),
+        ("batchnorm", "ghost", "unknown batchnorm mode 'batchnorm: ghost'"),
+        ("device", "tpu", "unknown device 'device: tpu'"),
+        ("amp", "yes", "'amp' must be true or false"),
+        ("model", "C1", "C1/C3 needs image inputs"),
     ],
 )
 def test_train_refuses_bad_params(tmp_path, params_file, mnist1d_file, key, value, message):
@@ -116,6 +133,37 @@ def test_prepare_refuses_an_unknown_data_set(tmp_path, params_file):
     _assert_refused(result, "unknown data set 'data.name: imagenet'", tmp_path / "out")
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_a_missing_gpu_is_one_clear_error(tmp_path, params_file, mnist1d_file):
+    result = _train(tmp_path / "out", "sb", mnist1d_file, _bad(params_file, "device", "cuda"))
+    _assert_refused(result, "device cuda requested but torch finds none", tmp_path / "out")
+
+
+def test_prepare_names_the_missing_files_of_an_absent_data_set(tmp_path, params_file):
+    params = _bad(_bad(_bad(params_file, "data.name", "cifar10"), "data.root", str(tmp_path / "empty")), "data.download", False)
+    result = invoke(prepare.app, "--out", tmp_path / "out/d.npz", "--params", params)
+    _assert_refused(result, "CIFAR10: expected data_batch_1", tmp_path / "out")
+    params = _bad(_bad(params_file, "data.name", "npz"), "data.path", None)
+    result = invoke(prepare.app, "--out", tmp_path / "out/d.npz", "--params", params)
+    _assert_refused(result, "'data.name: npz' needs 'data.path'", tmp_path / "out")
+
+
+def test_fashion_mnist_through_prepare_and_a_keras_style_batchnorm_network(tmp_path, params_file):
+    """Fake gzipped IDX files in data.root, read by torchvision; F1 with batch-statistics BatchNorm."""
+    write_fake_mnist(tmp_path / "root", fake_mnist_arrays(60, 20), gzipped=True)
+    params = _bad(_bad(_bad(params_file, "data.name", "fashion-mnist"), "data.root", str(tmp_path / "root")), "data.download", False)
+    for key, value in (("data.num_train", 40), ("data.num_test", None), ("model", "F1"), ("batchnorm", "batch"),
+                       ("small_batch", 20), ("seeds", 1)):
+        params = _bad(params, key, value)
+    result = invoke(prepare.app, "--out", tmp_path / "d.npz", "--params", params)
+    assert result.exit_code == 0, result.output
+    assert "fashion-mnist: 40 train / 20 test samples, input (1, 28, 28), 10 classes" in result.output
+    result = _train(tmp_path / "sb", "sb", tmp_path / "d.npz", params)
+    assert result.exit_code == 0, result.output
+    state = torch.load(tmp_path / "sb/models/sb/seed_0.pt", weights_only=True)["final"]
+    assert not any("running" in name for name in state), "batch-statistics BatchNorm keeps no running averages"
+
+
 def test_sharpness_refuses_non_positive_epsilon(tmp_path, params_file, mnist1d_file):
     params = _bad(params_file, "sharpness.epsilons", [0.001, 0.0])
     result = invoke(sharpness.app, "--data", mnist1d_file, "--models", tmp_path, "--out", tmp_path / "out/s.json", "--params", params)
@@ -126,7 +174,8 @@ def test_interpolate_refuses_an_empty_alpha_range(tmp_path, params_file, mnist1d
     params = _bad(params_file, "interpolate.alpha_min", 2.0)
     result = invoke(
         interpolate.app, "--data", mnist1d_file, "--sb-models", tmp_path, "--lb-models", tmp_path,
-        "--out", tmp_path / "out/i.csv", "--figure", tmp_path / "out/i.png", "--params", params,
+        "--out", tmp_path / "out/i.csv", "--figure", tmp_path / "out/i.png",
+        "--curved-out", tmp_path / "out/c.csv", "--curved-figure", tmp_path / "out/c.png", "--params", params,
     )
     _assert_refused(result, "the α range is empty", tmp_path / "out")
 

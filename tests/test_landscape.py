@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from lbgap.evaluation import evaluate
-from lbgap.landscape import blend_into, linear_path
+from lbgap.landscape import blend_into, combine_into, curvilinear_path, linear_path
 from lbgap.models import build_model
 from lbgap.training import TrainConfig, train
 
@@ -56,3 +58,17 @@ def test_extrapolated_variances_stay_non_negative(two_solutions, tiny_data):
     points = linear_path(model, small, large, [-1.0], tiny_data)
     assert model.state_dict()["net.2.running_var"].min() >= 0
     assert points[0].train_loss == points[0].train_loss  # not NaN
+
+
+def test_curvilinear_path_passes_through_both_solutions_and_leaves_the_chord(tiny_data, two_solutions):
+    """α = 0 is x_SB, α = 1 is x_LB up to cos(π/2) ≈ 6e-17; at α = 0.5 the point is (x_SB + x_LB)/√2,
+    not the chord's midpoint."""
+    small, large = two_solutions
+    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=9, options=OPTIONS)
+    points = curvilinear_path(model, small, large, [0.0, 1.0], tiny_data, chunk=100)
+    for point, state in zip(points, (small, large)):
+        model.load_state_dict(state)
+        assert point.train_loss == pytest.approx(evaluate(model, tiny_data.train, 100).loss, rel=1e-5)
+    combine_into(model, small, large, math.cos(math.pi / 4), math.sin(math.pi / 4))
+    name = "net.1.weight"
+    torch.testing.assert_close(model.state_dict()[name], (small[name] + large[name]) / math.sqrt(2))

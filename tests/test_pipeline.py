@@ -85,7 +85,8 @@ def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
     plots = json.loads(dvc(project, "plots", "diff", "--json"))
     assert not plots.get("errors"), plots.get("errors")
     rendered = plots["data"]
-    for name in ("Training curves, test accuracy", "plots/interpolation.png", "plots/figures/sharpness.png",
+    for name in ("Training curves, test accuracy", "plots/interpolation.png", "plots/interpolation_curvilinear.png",
+                 "plots/figures/sharpness.png",
                  "plots/figures/mitigation.png", "plots/mitigation/sam.png"):
         assert name in rendered, sorted(rendered)
     revisions = {rev for item in rendered["Training curves, test accuracy"] for rev in item["revisions"]}
