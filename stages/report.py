@@ -9,6 +9,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+import yaml
 
 from lbgap.config import REGIMES
 from lbgap.figures import mitigation_figure, sharpness_figure, training_curves_figure
@@ -33,6 +34,12 @@ def _read_json(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"input not found: {path}")
     return json.loads(path.read_text())
+
+
+def _run_params(raw: dict) -> dict:
+    """params.yaml as this run used it: `models` reduced to the chosen network's options."""
+    chosen = raw.get("model")
+    return {k: ({chosen: (v or {}).get(chosen)} if k == "models" else v) for k, v in raw.items()}
 
 
 @app.command()
@@ -135,6 +142,12 @@ LB training with each remedy ({len(remedies[0]['train']['per_seed']) if remedies
 {mitigation_table(rows)}
 
 ![remedies]({link(mitigation_png)})
+
+## Parameters of this run
+
+```yaml
+{yaml.safe_dump(_run_params(raw), sort_keys=False, default_flow_style=None).strip()}
+```
 
 ## Figures
 
