@@ -7,12 +7,15 @@ import torch
 from torch.nn import functional as F
 
 from lbgap.mitigation import (
+    ImageAugmentation,
     SignalAugmentation,
     adversarial_inputs,
+    augment_images,
     augment_signals,
     augmentation_step,
     conservative_step,
     sam_step,
+    step_for,
 )
 from lbgap.models import build_model
 from lbgap.training import TrainConfig, plain_step, train
@@ -118,3 +121,37 @@ def test_augmentation_step_trains_with_labels_unchanged_and_refuses_images(tiny_
     optimizer = torch.optim.Adam(model.parameters())
     with pytest.raises(ValueError, match="SignalAugmentation needs inputs of rank 2"):
         step(model, optimizer, torch.zeros(2, 1, 6), torch.zeros(2, dtype=torch.long))
+
+
+def test_image_augmentation_keeps_shapes_draws_per_image_and_is_reproducible():
+    x = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    config = ImageAugmentation()
+    a = augment_images(x, config, torch.Generator().manual_seed(1))
+    b = augment_images(x, config, torch.Generator().manual_seed(1))
+    c = augment_images(x, config, torch.Generator().manual_seed(2))
+    assert a.shape == x.shape and a.dtype == x.dtype
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert not torch.equal(a, x)
+    torch.manual_seed(5)
+    expected_next = torch.rand(1)
+    torch.manual_seed(5)
+    augment_images(x, config, torch.Generator().manual_seed(1))
+    assert torch.equal(torch.rand(1), expected_next), "the global RNG is left alone"
+
+
+def test_image_augmentation_with_certain_flip_and_no_affine_is_a_mirror():
+    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    mirrored = augment_images(x, ImageAugmentation(hflip=1.0, degrees=0, translate=0), torch.Generator().manual_seed(0))
+    torch.testing.assert_close(mirrored, x.flip(-1))
+    unchanged = augment_images(x, ImageAugmentation(hflip=0.0, degrees=0, translate=0), torch.Generator().manual_seed(0))
+    torch.testing.assert_close(unchanged, x)
+
+
+def test_augmentation_is_chosen_by_data_set_and_refused_for_npz():
+    options = {"signal": {"max_shift": 1, "scale": 0.1, "noise": 0.0}, "image": {"hflip": 0.5, "degrees": 10, "translate": 0.2}}
+    model = build_model("C1", input_shape=(3, 32, 32), num_classes=10, seed=0)
+    step = step_for("augmentation", options, seed=0, data_name="cifar10")
+    loss = step(model, torch.optim.Adam(model.parameters()), torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 3]))
+    assert torch.isfinite(loss)
+    with pytest.raises(ValueError, match="no augmentation is defined for data set 'npz'"):
+        step_for("augmentation", options, seed=0, data_name="npz")
