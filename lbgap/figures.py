@@ -18,9 +18,12 @@ COLORS = {"sb": "tab:blue", "lb": "tab:red"}
 LOSS_COLOR, ACCURACY_COLOR = "tab:blue", "tab:red"
 
 
-def interpolation_figure(points: Sequence[PathPoint], title: str, right_label: str = "LB") -> Figure:
+def interpolation_figure(
+    points: Sequence[PathPoint], title: str, right_label: str = "LB", curvilinear: bool = False
+) -> Figure:
     """Paper's Figure 3: cross-entropy (left axis) and accuracy (right axis) against α;
-    train solid, test dashed; α = 0 is the SB solution, α = 1 the LB one (named `right_label`)."""
+    train solid, test dashed; α = 0 is the SB solution, α = 1 the LB one (named `right_label`).
+    `curvilinear`: the points lie on sin(απ/2)·x_LB + cos(απ/2)·x_SB instead of the straight line."""
     frame = pd.DataFrame(points)
     figure, loss_axis = plt.subplots(figsize=(6.4, 4.2))
     accuracy_axis = loss_axis.twinx()
@@ -31,7 +34,8 @@ def interpolation_figure(points: Sequence[PathPoint], title: str, right_label: s
     for alpha, name in ((0.0, "SB"), (1.0, right_label)):
         loss_axis.axvline(alpha, color="0.6", linewidth=0.8)
         loss_axis.annotate(name, (alpha, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom")
-    loss_axis.set_xlabel(f"α   (weights α·x_{right_label} + (1−α)·x_SB)")
+    path = f"sin(απ/2)·x_{right_label} + cos(απ/2)·x_SB" if curvilinear else f"α·x_{right_label} + (1−α)·x_SB"
+    loss_axis.set_xlabel(f"α   (weights {path})")
     loss_axis.set_ylabel("cross-entropy", color=LOSS_COLOR)
     accuracy_axis.set_ylabel("accuracy (%)", color=ACCURACY_COLOR)
     loss_axis.set_yscale("log")

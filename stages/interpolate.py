@@ -58,8 +58,8 @@ def main(
                 on_point=lambda _: bar.update(),
             )
         write_csv(csv, pd.DataFrame([asdict(p) for p in points]))
-        label = title if kind == "linear" else f"{title}, along sin(απ/2)·x_LB + cos(απ/2)·x_SB"
-        write_figure(png, interpolation_figure(points, label))
+        curved = kind == "curvilinear"
+        write_figure(png, interpolation_figure(points, f"{title}, curvilinear path" if curved else title, curvilinear=curved))
 
 if __name__ == "__main__":
     app()
