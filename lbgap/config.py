@@ -126,6 +126,21 @@ class ModelParams:
         )
 
 
+def train_config(raw: Mapping[str, Any]) -> TrainConfig:
+    """The `train` section (and `eval_chunk`) as the training loop takes it."""
+    betas = _get(raw, "train.betas")
+    if not (isinstance(betas, list) and len(betas) == 2 and all(0 <= float(b) < 1 for b in betas)):
+        raise ParamsError(f"params: 'train.betas' must be two numbers in [0, 1) (got {betas!r})")
+    return TrainConfig(
+        max_epochs=_int(raw, "train.max_epochs", 1),
+        patience=_int(raw, "train.patience", 1),
+        min_delta=_float(raw, "train.min_delta"),
+        lr=_float(raw, "train.lr", positive=True),
+        betas=(float(betas[0]), float(betas[1])),
+        eval_chunk=_int(raw, "eval_chunk", 1),
+    )
+
+
 @dataclass(frozen=True)
 class TrainParams:
     regime: str  # "sb" or "lb"
@@ -138,22 +153,12 @@ class TrainParams:
     def parse(cls, raw: Mapping[str, Any], regime: str) -> TrainParams:
         if regime not in REGIMES:
             raise ParamsError(f"unknown regime {regime!r}; known: {', '.join(REGIMES)}")
-        betas = _get(raw, "train.betas")
-        if not (isinstance(betas, list) and len(betas) == 2 and all(0 <= float(b) < 1 for b in betas)):
-            raise ParamsError(f"params: 'train.betas' must be two numbers in [0, 1) (got {betas!r})")
         return cls(
             regime=regime,
             batch_size=_int(raw, REGIMES[regime], 1),
             seeds=_int(raw, "seeds", 1),
             model=ModelParams.parse(raw),
-            train=TrainConfig(
-                max_epochs=_int(raw, "train.max_epochs", 1),
-                patience=_int(raw, "train.patience", 1),
-                min_delta=_float(raw, "train.min_delta"),
-                lr=_float(raw, "train.lr", positive=True),
-                betas=(float(betas[0]), float(betas[1])),
-                eval_chunk=_int(raw, "eval_chunk", 1),
-            ),
+            train=train_config(raw),
         )
 
     def check_fits(self, num_train: int) -> None:
@@ -259,4 +264,114 @@ class MitigationParams:
             seeds=_int(raw, "mitigation.seeds", 1),
             train=TrainParams.parse(raw, "lb"),
             sharpness=SharpnessParams.parse(raw),
+        )
+
+
+def _int_list(raw: Mapping[str, Any], key: str, minimum: int) -> tuple[int, ...]:
+    values = _get(raw, key)
+    if not isinstance(values, list) or not values:
+        raise ParamsError(f"params: '{key}' must be a non-empty list (got {values!r})")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ParamsError(f"params: every '{key}' entry must be an integer >= {minimum} (got {value!r})")
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class ProbeParams:
+    """How the batch-size sweep, warm start and trajectory measure a solution: φ in the full space at the
+    first ε of `sharpness.epsilons`, with `sharpness.max_iter` and `sharpness.seed` (Metric 2.1)."""
+
+    epsilon: float
+    max_iter: int
+    seed: int
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> ProbeParams:
+        sharpness = SharpnessParams.parse(raw)
+        return cls(sharpness.epsilons[0], sharpness.max_iter, sharpness.seed)
+
+
+@dataclass(frozen=True)
+class SweepParams:
+    batch_size: int  # this stage's point of `sweep.batches`
+    epochs: int  # fixed budget
+    seeds: int
+    drop: float  # threshold rule, percentage points (lbgap.sweep)
+    model: ModelParams
+    train: TrainConfig  # lr, betas and eval_chunk are used; the budget replaces the stopping rule
+    probe: ProbeParams
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], batch_size: int) -> SweepParams:
+        if batch_size not in _int_list(raw, "sweep.batches", 1):
+            raise ParamsError(f"batch size {batch_size} is not in 'sweep.batches' {list(raw['sweep']['batches'])}")
+        drop = _float(raw, "sweep.drop")
+        if drop < 0:
+            raise ParamsError(f"params: 'sweep.drop' must be >= 0 (got {drop})")
+        return cls(
+            batch_size=batch_size,
+            epochs=_int(raw, "sweep.epochs", 1),
+            seeds=_int(raw, "sweep.seeds", 1),
+            drop=drop,
+            model=ModelParams.parse(raw),
+            train=train_config(raw),
+            probe=ProbeParams.parse(raw),
+        )
+
+
+@dataclass(frozen=True)
+class WarmStartParams:
+    small_batch: int
+    large_batch: int
+    sb_epochs: int
+    every: int  # keep the SB iterate every this many epochs
+    lb_epochs: int  # LB budget from each kept iterate
+    seed: int
+    model: ModelParams
+    train: TrainConfig
+    probe: ProbeParams
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> WarmStartParams:
+        params = cls(
+            small_batch=_int(raw, "small_batch", 1),
+            large_batch=_int(raw, "batch", 1),
+            sb_epochs=_int(raw, "warm_start.sb_epochs", 1),
+            every=_int(raw, "warm_start.every", 1),
+            lb_epochs=_int(raw, "warm_start.lb_epochs", 1),
+            seed=_int(raw, "warm_start.seed", 0),
+            model=ModelParams.parse(raw),
+            train=train_config(raw),
+            probe=ProbeParams.parse(raw),
+        )
+        if params.every > params.sb_epochs:
+            raise ParamsError(
+                f"params: 'warm_start.every' = {params.every} exceeds 'warm_start.sb_epochs' = {params.sb_epochs}"
+            )
+        return params
+
+
+@dataclass(frozen=True)
+class TrajectoryParams:
+    regime: str
+    batch_size: int
+    at_epochs: tuple[int, ...]  # measure the iterate after these epochs (0 = x0)
+    seed: int
+    model: ModelParams
+    train: TrainConfig
+    probe: ProbeParams
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], regime: str) -> TrajectoryParams:
+        if regime not in REGIMES:
+            raise ParamsError(f"unknown regime {regime!r}; known: {', '.join(REGIMES)}")
+        return cls(
+            regime=regime,
+            batch_size=_int(raw, REGIMES[regime], 1),
+            at_epochs=_int_list(raw, "trajectory.at", 0),
+            seed=_int(raw, "trajectory.seed", 0),
+            model=ModelParams.parse(raw),
+            train=train_config(raw),
+            probe=ProbeParams.parse(raw),
         )

@@ -108,3 +108,60 @@ def mitigation_figure(rows: Sequence[Mapping]) -> Figure:
     accuracy_axis.set(ylabel="test accuracy (%)", title="Test accuracy (mean ± std)", ylim=(max(0, low - 5), None))
     sharpness_axis.set(ylabel="φ, full space, first ε", yscale="log", title="Sharpness (mean ± std)")
     return figure
+
+
+def sweep_figure(frame: pd.DataFrame, threshold: float | None, epochs: int) -> Figure:
+    """Test accuracy (left axis) and sharpness φ (right axis, log) against batch size (log x), mean ±
+    std over seeds; the threshold batch size (if any) as a vertical line. `frame` has one row per batch
+    size: batch_size, test_accuracy_mean/_std (%), sharpness_mean/_std."""
+    figure, accuracy_axis = plt.subplots(figsize=(6.4, 4.2))
+    sharpness_axis = accuracy_axis.twinx()
+    accuracy_axis.errorbar(
+        frame.batch_size, frame.test_accuracy_mean, yerr=frame.test_accuracy_std.fillna(0), fmt="o-",
+        color=ACCURACY_COLOR, capsize=3, label="test accuracy",
+    )
+    sharpness_axis.errorbar(
+        frame.batch_size, frame.sharpness_mean, yerr=frame.sharpness_std.fillna(0), fmt="s--",
+        color=LOSS_COLOR, capsize=3, label="sharpness φ",
+    )
+    if threshold is not None:
+        accuracy_axis.axvline(threshold, color="0.5", linewidth=0.9, linestyle=":", label=f"threshold ≈ {threshold:.0f}")
+    accuracy_axis.set_xscale("log")
+    sharpness_axis.set_yscale("log")
+    accuracy_axis.set(xlabel="batch size", title=f"Accuracy and sharpness vs batch size ({epochs} epochs each)")
+    accuracy_axis.set_ylabel("test accuracy (%)", color=ACCURACY_COLOR)
+    sharpness_axis.set_ylabel("sharpness φ, full space", color=LOSS_COLOR)
+    handles = accuracy_axis.get_legend_handles_labels()[0] + sharpness_axis.get_legend_handles_labels()[0]
+    accuracy_axis.legend(handles, [h.get_label() for h in handles], fontsize="small", loc="lower left")
+    return figure
+
+
+def warm_start_figure(frame: pd.DataFrame, small_batch: int, large_batch: int, lb_epochs: int) -> Figure:
+    """Paper's piggybacking figure: test accuracy of the SB iterates and of the LB solutions
+    warm-started from them (left), and the LB solutions' sharpness (right, log), against SB epochs."""
+    figure, accuracy_axis = plt.subplots(figsize=(6.4, 4.2))
+    sharpness_axis = accuracy_axis.twinx()
+    accuracy_axis.plot(frame.sb_epochs, 100 * frame.sb_test_accuracy, "o-", color=COLORS["sb"], label=f"SB iterate (batch {small_batch})")
+    accuracy_axis.plot(frame.sb_epochs, 100 * frame.lb_test_accuracy, "o-", color=COLORS["lb"], label=f"LB from it (batch {large_batch}, {lb_epochs} epochs)")
+    sharpness_axis.plot(frame.sb_epochs, frame.lb_sharpness, "s--", color="tab:green", label="φ of the LB solution")
+    sharpness_axis.set_yscale("log")
+    accuracy_axis.set(xlabel="SB epochs before switching to LB", ylabel="test accuracy (%)", title="Warm-started large-batch training")
+    sharpness_axis.set_ylabel("sharpness φ, full space", color="tab:green")
+    handles = accuracy_axis.get_legend_handles_labels()[0] + sharpness_axis.get_legend_handles_labels()[0]
+    accuracy_axis.legend(handles, [h.get_label() for h in handles], fontsize="small", loc="lower right")
+    return figure
+
+
+def trajectory_figure(frames: Mapping[str, pd.DataFrame], batch_sizes: Mapping[str, int]) -> Figure:
+    """Sharpness φ of the iterates against their training loss (both log), SB and LB on one plot, each
+    point labelled with its epoch; training runs right to left as the loss falls."""
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    for regime, frame in frames.items():
+        axis.plot(frame.train_loss, frame.sharpness, "o-", color=COLORS[regime], label=f"{regime.upper()} (batch {batch_sizes[regime]})")
+        for row in frame.itertuples():
+            axis.annotate(str(row.epoch), (row.train_loss, row.sharpness), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+    axis.set(xscale="log", yscale="log", xlabel="training loss (cross-entropy)", ylabel="sharpness φ, full space",
+             title="Sharpness along training (labels: epoch)")
+    axis.invert_xaxis()
+    axis.legend(fontsize="small")
+    return figure

@@ -154,3 +154,45 @@ def mitigation_table(rows: Sequence[Mapping]) -> str:
                 line[f"φ {space} {key.replace('eps_', 'ε=')}"] = pm(stats["phi"])
         table.append(line)
     return _markdown(pd.DataFrame(table))
+
+
+def sweep_frame(points: Sequence[Mapping]) -> pd.DataFrame:
+    """One row per batch size from the sweep stages' JSON documents, in batch order: batch_size, steps,
+    test_accuracy_mean/_std (%), train_accuracy_mean (%), sharpness_mean/_std (φ, full space)."""
+    rows = []
+    for doc in sorted(points, key=lambda d: d["batch_size"]):
+        s = doc["summary"]
+        rows.append({
+            "batch_size": doc["batch_size"],
+            "steps": doc["per_seed"][0]["steps"],
+            "test_accuracy_mean": 100 * s["test_accuracy"]["mean"],
+            "test_accuracy_std": None if s["test_accuracy"]["std"] is None else 100 * s["test_accuracy"]["std"],
+            "train_accuracy_mean": 100 * s["train_accuracy"]["mean"],
+            "sharpness_mean": s["sharpness"]["mean"],
+            "sharpness_std": s["sharpness"]["std"],
+        })
+    return pd.DataFrame(rows)
+
+
+def sweep_table(frame: pd.DataFrame) -> str:
+    """The sweep as a markdown table: steps, accuracies (%) and φ, mean ± std over seeds."""
+    def cell(mean: float, std: float | None, digits: int) -> str:
+        return pm({"mean": mean, "std": None if std is None or math.isnan(std) else std}, digits=digits)
+
+    rows = [
+        {
+            "batch size": int(r.batch_size),
+            "steps": int(r.steps),
+            "train accuracy (%)": f"{r.train_accuracy_mean:.2f}",
+            "test accuracy (%)": cell(r.test_accuracy_mean, r.test_accuracy_std, 2),
+            "φ full space": cell(r.sharpness_mean, r.sharpness_std, 1),
+        }
+        for r in frame.itertuples()
+    ]
+    return _markdown(pd.DataFrame(rows))
+
+
+def points_table(frame: pd.DataFrame, columns: Mapping[str, tuple[str, float, int]]) -> str:
+    """A markdown table of `frame`'s rows with the named columns: header → (column, scale, digits)."""
+    rows = [{head: f"{scale * row[col]:.{digits}f}" for head, (col, scale, digits) in columns.items()} for _, row in frame.iterrows()]
+    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)  # keep the digits as written

@@ -46,10 +46,11 @@ class Sharpness:
     message: str  # L-BFGS-B's stopping reason
 
 
-def box_half_widths(x: torch.Tensor, eps: float, A: Subspace | None) -> np.ndarray:
-    """ε (|A⁺x| + 1) as float64 (p,), with A⁺x = x in the full space."""
+def box_half_widths(x: torch.Tensor, eps: float, A: Subspace | None, offset: float = 1.0) -> np.ndarray:
+    """ε (|A⁺x| + offset) as float64 (p,), with A⁺x = x in the full space. The paper's offset is 1;
+    offset η → 0 makes the box scale with the weights (adaptive sharpness, see lbgap.flatness)."""
     coords = x.detach().double().cpu() if A is None else A.pinv_apply(x.detach())
-    return (eps * (coords.abs() + 1.0)).numpy()
+    return (eps * (coords.abs() + offset)).numpy()
 
 
 def sharpness(
@@ -61,18 +62,23 @@ def sharpness(
     max_iter: int = 10,
     seed: int = 0,
     on_evaluation: Callable[[], None] | None = None,
+    offset: float = 1.0,
 ) -> Sharpness:
     """φ_{x,f}(ε, A) for f given as `f(w) -> (loss, grad)` over flat parameters w (n,) float32 on any device.
 
     `A` is a `Subspace` operator, an explicit (n, p) tensor, or None for the full space.
-    `on_evaluation` is called after each f evaluation (for progress bars).
+    `on_evaluation` is called after each f evaluation (for progress bars). `offset` replaces the 1 in
+    the box ε(|A⁺x| + 1); it must be > 0 or every coordinate must be non-zero (a zero-width box side
+    is allowed: that coordinate is then held fixed).
     """
     if eps <= 0:
         raise ValueError(f"epsilon must be > 0 (got {eps})")
     if isinstance(A, torch.Tensor):
         A = DenseSubspace(A)
     x = x.detach()
-    half = box_half_widths(x, eps, A)
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0 (got {offset})")
+    half = box_half_widths(x, eps, A, offset)
     loss_at_x, _ = f(x)
     best = {"loss": loss_at_x}
 
@@ -115,6 +121,7 @@ def sharpness_of_model(
     max_iter: int = 10,
     seed: int = 0,
     on_evaluation: Callable[[], None] | None = None,
+    offset: float = 1.0,
 ) -> Sharpness:
     """φ of `model` at its current weights, f = mean cross-entropy over the whole `train` split with
     the model in eval mode (dropout off; BatchNorm as the model was built: running statistics, or
@@ -130,6 +137,7 @@ def sharpness_of_model(
         max_iter=max_iter,
         seed=seed,
         on_evaluation=on_evaluation,
+        offset=offset,
     )
 
 
@@ -170,3 +178,9 @@ def sharpness_survey(
         for space, by_eps in results.items()
     }
     return {"parameters": n, "subspace_dim": subspace_dim, "per_seed": results, "summary": summary}
+
+
+def full_space_probe(train: Split, eps: float, *, chunk: int, max_iter: int, seed: int) -> Callable[[nn.Module], float]:
+    """model ↦ φ(ε, A = I) of the model's current weights over `train` (the experiments' one number per
+    solution: the batch-size sweep, warm start and sharpness along training)."""
+    return lambda model: sharpness_of_model(model, train, eps, None, chunk=chunk, max_iter=max_iter, seed=seed).phi

@@ -11,8 +11,8 @@ import pandas as pd
 import typer
 import yaml
 
-from lbgap.config import REGIMES
-from lbgap.figures import mitigation_figure, sharpness_figure, training_curves_figure
+from lbgap.config import REGIMES, SweepParams
+from lbgap.figures import mitigation_figure, sharpness_figure, sweep_figure, training_curves_figure, trajectory_figure
 from lbgap.paper import DATA_OF, comparison_table, paper_row
 from lbgap.reporting import (
     accuracy_table,
@@ -22,10 +22,24 @@ from lbgap.reporting import (
     mitigation_table,
     paper_quantities,
     pm,
+    points_table,
     run_table,
     sharpness_table,
+    sweep_frame,
+    sweep_table,
 )
-from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, write_figure, write_json, write_text
+from lbgap.sweep import threshold_batch
+from stages.common import (
+    PARAMS_DEFAULT,
+    InputError,
+    ParamsOption,
+    clear_errors,
+    load_params,
+    write_csv,
+    write_figure,
+    write_json,
+    write_text,
+)
 
 app = typer.Typer(add_completion=False)
 
@@ -34,6 +48,12 @@ def _read_json(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"input not found: {path}")
     return json.loads(path.read_text())
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError(f"input not found: {path}")
+    return pd.read_csv(path)
 
 
 def _run_params(raw: dict) -> dict:
@@ -58,6 +78,12 @@ def main(
     mitigation: Annotated[
         list[Path], typer.Option(help="JSON of a mitigate stage; repeat for each strategy.")
     ] = [],  # noqa: B006 (typer reads the default, it is never mutated)
+    sweep: Annotated[Path, typer.Option(help="Folder of the sweep stages' b<batch>.json (those of `sweep.batches` are read).")] = Path("metrics/sweep"),
+    sweep_out: Annotated[Path, typer.Option(help="CSV file to write: the sweep, one row per batch size.")] = Path("plots/sweep.csv"),
+    warm_start: Annotated[Path, typer.Option(help="JSON of the warm_start stage.")] = Path("metrics/warm_start.json"),
+    warm_start_figure: Annotated[Path, typer.Option(help="PNG of the warm_start stage, linked from the report.")] = Path("plots/warm_start.png"),
+    trajectory_sb: Annotated[Path, typer.Option(help="CSV of trajectory@sb.")] = Path("plots/trajectory_sb.csv"),
+    trajectory_lb: Annotated[Path, typer.Option(help="CSV of trajectory@lb.")] = Path("plots/trajectory_lb.csv"),
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """Summarize the run: Tables 2-4 of the paper for this run, figures, and metrics/summary.json."""
@@ -70,6 +96,10 @@ def main(
                 raise InputError(f"input not found: {path}")
         curves = {"sb": pd.read_csv(curves_sb), "lb": pd.read_csv(curves_lb)}
         remedies = [_read_json(path) for path in mitigation]
+        sweep_config = SweepParams.parse(raw, raw["sweep"]["batches"][0])
+        sweep_points = sweep_frame([_read_json(sweep / f"b{b}.json") for b in raw["sweep"]["batches"]])
+        warm = _read_json(warm_start)
+        trajectories = {"sb": _read_csv(trajectory_sb), "lb": _read_csv(trajectory_lb)}
     label = f"{raw.get('model')} on {raw.get('data', {}).get('name')}"
     batch_sizes = {r: train[r]["batch_size"] for r in REGIMES}
     numbers = headline(train, sharp)
@@ -87,6 +117,29 @@ def main(
         }
         for m in remedies
     }
+
+    threshold = threshold_batch(sweep_points.batch_size.tolist(), sweep_points.test_accuracy_mean.tolist(), sweep_config.drop)
+    numbers["sweep"] = {"threshold_batch": threshold.batch_size, "threshold_crossing": threshold.crossing}
+    warm_frame = pd.DataFrame(warm["points"])
+    numbers["warm_start"] = {
+        f"sb_epochs_{row.sb_epochs}": {"lb_test_acc_pct": 100 * row.lb_test_accuracy, "lb_sharpness": row.lb_sharpness}
+        for row in warm_frame.itertuples()
+    }
+    numbers["trajectory"] = {r: {"final_sharpness": float(t.sharpness.iloc[-1])} for r, t in trajectories.items()}
+    write_csv(sweep_out, sweep_points)
+    sweep_png, trajectory_png = figures / "sweep.png", figures / "trajectory.png"
+    write_figure(sweep_png, sweep_figure(sweep_points, threshold.crossing, sweep_config.epochs))
+    write_figure(trajectory_png, trajectory_figure(trajectories, batch_sizes))
+    if threshold.batch_size is None:
+        threshold_text = (f"No threshold in the swept range: no batch size tested more than {threshold.drop:g} points "
+                          "below the best smaller one.")
+    else:
+        threshold_text = (
+            f"Threshold batch size: **{threshold.batch_size}** (test accuracy {threshold.accuracy:.2f} %, more than "
+            f"{threshold.drop:g} points below {threshold.reference_accuracy:.2f} % at batch {threshold.reference_batch}); "
+            f"interpolated crossing ≈ {threshold.crossing:.0f}."
+        )
+    trajectory_columns = {"epoch": ("epoch", 1, 0), "train loss": ("train_loss", 1, 4), "test accuracy (%)": ("test_accuracy", 100, 2), "φ": ("sharpness", 1, 2)}
 
     curves_png, sharpness_png = figures / "training_curves.png", figures / "sharpness.png"
     write_figure(curves_png, training_curves_figure(curves, batch_sizes))
@@ -142,6 +195,40 @@ LB training with each remedy ({len(remedies[0]['train']['per_seed']) if remedies
 {mitigation_table(rows)}
 
 ![remedies]({link(mitigation_png)})
+
+## Accuracy and sharpness vs batch size
+
+Every batch size trained for {sweep_config.epochs} epochs ({sweep_config.seeds} seed(s)); φ in the full space at
+ε = {sweep_config.probe.epsilon:g}. Rule (lbgap/sweep.py): the threshold is the smallest batch size whose mean test
+accuracy is more than `sweep.drop` = {sweep_config.drop:g} points below the best smaller batch size.
+
+{sweep_table(sweep_points)}
+
+{threshold_text}
+
+![accuracy and sharpness vs batch size]({link(sweep_png)})
+
+## Warm-started large-batch training
+
+SB (batch {warm['small_batch']}) iterates of seed {warm['seed']}, each followed by {warm['lb_epochs']} LB epochs (batch {warm['large_batch']}).
+
+{points_table(warm_frame, {"SB epochs": ("sb_epochs", 1, 0), "SB test accuracy (%)": ("sb_test_accuracy", 100, 2), "LB test accuracy (%)": ("lb_test_accuracy", 100, 2), "LB train loss": ("lb_train_loss", 1, 4), "φ of the LB solution": ("lb_sharpness", 1, 2)})}
+
+![warm start]({link(warm_start_figure)})
+
+## Sharpness along training
+
+Seed {raw['trajectory']['seed']}; φ in the full space of the iterate after each listed epoch.
+
+SB (batch {batch_sizes['sb']}):
+
+{points_table(trajectories['sb'], trajectory_columns)}
+
+LB (batch {batch_sizes['lb']}):
+
+{points_table(trajectories['lb'], trajectory_columns)}
+
+![sharpness along training]({link(trajectory_png)})
 
 ## Parameters of this run
 

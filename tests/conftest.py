@@ -40,6 +40,9 @@ def tiny_params() -> dict:
     params["sharpness"].update(subspace_dim=4, max_iter=3)
     params["interpolate"].update(points=5)
     params["mitigation"].update(seeds=1)
+    params["sweep"].update(batches=[20, 100], epochs=2, seeds=2)
+    params["warm_start"].update(sb_epochs=2, every=1, lb_epochs=1)
+    params["trajectory"].update(at=[0, 1, 2])
     return params
 
 

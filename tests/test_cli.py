@@ -12,12 +12,13 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from stages import interpolate, mitigate, prepare, report, sharpness, train
+from stages import interpolate, mitigate, prepare, report, sharpness, sweep, train, trajectory, warm_start
 from tests.fakes import fake_mnist_arrays, write_fake_mnist
 from tests.test_config import _set
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
-APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app}
+APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app,
+        "sweep": sweep.app, "warm_start": warm_start.app, "trajectory": trajectory.app}
 
 
 def invoke(app, *args):
@@ -71,6 +72,23 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     assert list(straight["alpha"]) == list(curved["alpha"]) and curved["train_loss"].notna().all()
     assert not np.allclose(straight["train_loss"], curved["train_loss"]), "two different paths"
 
+    for batch in (20, 100):
+        result = invoke(sweep.app, batch, "--data", data, "--out", tmp_path / f"metrics/sweep/b{batch}.json", "--params", params_file)
+        assert result.exit_code == 0, result.output
+    point = json.loads((tmp_path / "metrics/sweep/b100.json").read_text())
+    assert point["batch_size"] == 100 and [r["steps"] for r in point["per_seed"]] == [4, 4]  # 2 epochs · 200/100
+    result = invoke(
+        warm_start.app, "--data", data, "--out", tmp_path / "plots/warm_start.csv", "--metrics", tmp_path / "metrics/warm_start.json",
+        "--figure", tmp_path / "plots/warm_start.png", "--params", params_file,
+    )
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(tmp_path / "plots/warm_start.csv").sb_epochs) == [0, 1, 2]
+    for regime in ("sb", "lb"):
+        result = invoke(trajectory.app, regime, "--data", data, "--out", tmp_path / f"plots/trajectory_{regime}.csv", "--params", params_file)
+        assert result.exit_code == 0, result.output
+    along = pd.read_csv(tmp_path / "plots/trajectory_lb.csv")
+    assert list(along.epoch) == [0, 1, 2] and (along.sharpness > 0).all() and set(along.batch_size) == {100}
+
     result = invoke(
         report.app, "--train-sb", tmp_path / "metrics/train_sb.json", "--train-lb", tmp_path / "metrics/train_lb.json",
         "--curves-sb", tmp_path / "plots/train_sb.csv", "--curves-lb", tmp_path / "plots/train_lb.csv",
@@ -78,8 +96,12 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
         "--interpolation-figure", tmp_path / "plots/interpolation.png", "--curvilinear-figure", tmp_path / "plots/curved.png",
         "--summary", tmp_path / "metrics/summary.json",
         "--report", tmp_path / "report.md", "--figures", tmp_path / "plots/figures", "--params", params_file,
+        "--sweep", tmp_path / "metrics/sweep", "--sweep-out", tmp_path / "plots/sweep.csv",
+        "--warm-start", tmp_path / "metrics/warm_start.json", "--warm-start-figure", tmp_path / "plots/warm_start.png",
+        "--trajectory-sb", tmp_path / "plots/trajectory_sb.csv", "--trajectory-lb", tmp_path / "plots/trajectory_lb.csv",
     )
     assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(tmp_path / "plots/sweep.csv").batch_size) == [20, 100]
     summary = json.loads((tmp_path / "metrics/summary.json").read_text())
     assert set(summary["sharpness"]) == {"full", "subspace"}
     assert summary["test_acc_pct"]["gap"] == pytest.approx(summary["test_acc_pct"]["sb"] - summary["test_acc_pct"]["lb"])
@@ -90,7 +112,11 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     assert "](plots/figures/training_curves.png)" in text and "](plots/interpolation.png)" in text
     assert "](plots/curved.png)" in text
     assert "not one of the paper's configurations" in text and "paper F1 (MNIST)" in text
-    for png in ("plots/figures/training_curves.png", "plots/figures/sharpness.png", "plots/interpolation.png"):
+    for section in ("## Accuracy and sharpness vs batch size", "## Warm-started large-batch training", "## Sharpness along training"):
+        assert section in text
+    assert "](plots/figures/sweep.png)" in text and "](plots/warm_start.png)" in text and "](plots/figures/trajectory.png)" in text
+    for png in ("plots/figures/training_curves.png", "plots/figures/sharpness.png", "plots/interpolation.png",
+                "plots/figures/sweep.png", "plots/figures/trajectory.png", "plots/warm_start.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -234,3 +260,21 @@ def test_mitigate_refuses_an_unknown_strategy_and_augmenting_unknown_data(tmp_pa
     own_data = _bad(_bad(params_file, "data.name", "npz"), "data.path", str(features))
     result = _mitigate(tmp_path / "out", "augmentation", features, tmp_path, own_data)
     _assert_refused(result, "no augmentation is defined for data set 'npz'", tmp_path / "out")
+
+
+def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_file, mnist1d_file):
+    raw = yaml.safe_load(params_file.read_text())
+    raw["sweep"]["batches"] = [20, 5000]
+    params_file.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    result = invoke(sweep.app, 5000, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
+    _assert_refused(result, "'sweep.batches' entry 5000 exceeds the 200 training samples", out)
+    result = invoke(sweep.app, 64, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
+    _assert_refused(result, "batch size 64 is not in 'sweep.batches'", out)
+    result = invoke(
+        warm_start.app, "--data", mnist1d_file, "--out", out / "w.csv", "--metrics", out / "w.json",
+        "--figure", out / "w.png", "--params", _bad(params_file, "batch", 500),
+    )
+    _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
+    result = invoke(trajectory.app, "lb", "--data", mnist1d_file, "--out", out / "t.csv", "--params", _bad(params_file, "batch", 500))
+    _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)

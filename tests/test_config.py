@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from lbgap.config import InterpolateParams, ParamsError, SharpnessParams, TrainParams, DataParams
+from lbgap.config import (
+    DataParams,
+    InterpolateParams,
+    ParamsError,
+    SharpnessParams,
+    SweepParams,
+    TrainParams,
+    TrajectoryParams,
+    WarmStartParams,
+)
 from tests.conftest import tiny_params
 
 
@@ -73,3 +82,31 @@ def test_defaults_parse_and_alpha_grid_hits_both_solutions():
     alphas = InterpolateParams.parse(raw).alphas
     assert len(alphas) == 25 and alphas[0] == -1.0 and alphas[-1] == 2.0
     assert 0.0 in alphas and 1.0 in alphas
+
+
+EXPERIMENTS_BAD = [
+    (lambda raw: SweepParams.parse(raw, 20), "sweep.batches", [], "'sweep.batches' must be a non-empty list"),
+    (lambda raw: SweepParams.parse(raw, 20), "sweep.batches", [20, 0], "every 'sweep.batches' entry must be an integer >= 1"),
+    (lambda raw: SweepParams.parse(raw, 30), "sweep.seeds", 2, "batch size 30 is not in 'sweep.batches' [20, 100]"),
+    (lambda raw: SweepParams.parse(raw, 20), "sweep.epochs", 0, "'sweep.epochs' must be an integer >= 1"),
+    (lambda raw: SweepParams.parse(raw, 20), "sweep.drop", -1, "'sweep.drop' must be >= 0"),
+    (WarmStartParams.parse, "warm_start.every", 3, "'warm_start.every' = 3 exceeds 'warm_start.sb_epochs' = 2"),
+    (WarmStartParams.parse, "warm_start.lb_epochs", 0, "'warm_start.lb_epochs' must be an integer >= 1"),
+    (lambda raw: TrajectoryParams.parse(raw, "lb"), "trajectory.at", [0, -1], "every 'trajectory.at' entry must be an integer >= 0"),
+    (lambda raw: TrajectoryParams.parse(raw, "mb"), "trajectory.seed", 0, "unknown regime 'mb'"),
+]
+
+
+@pytest.mark.parametrize(("parse", "key", "value", "message"), EXPERIMENTS_BAD)
+def test_bad_experiment_params_are_refused(parse, key, value, message):
+    with pytest.raises(ParamsError) as error:
+        parse(_set(tiny_params(), key, value))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_experiments_measure_with_the_first_epsilon_and_the_regimes_batch():
+    raw = tiny_params()
+    assert SweepParams.parse(raw, 100).probe.epsilon == raw["sharpness"]["epsilons"][0]
+    assert TrajectoryParams.parse(raw, "sb").batch_size == raw["small_batch"]
+    warm = WarmStartParams.parse(raw)
+    assert (warm.small_batch, warm.large_batch) == (raw["small_batch"], raw["batch"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,8 @@ from tests.fakes import write_fake_cifar
 pytestmark = pytest.mark.pipeline
 STRATEGIES = ["augmentation", "conservative", "adversarial", "sam"]
 MITIGATE = [f"mitigate@{s}" for s in STRATEGIES]
-STAGES = ["prepare", "train_sb", "train_lb", "sharpness@sb", "sharpness@lb", "interpolate", *MITIGATE, "report"]
+EXPERIMENTS = ["sweep@20", "sweep@100", "warm_start", "trajectory@sb", "trajectory@lb"]  # tiny_params' sweep
+STAGES = ["prepare", "train_sb", "train_lb", "sharpness@sb", "sharpness@lb", "interpolate", *MITIGATE, *EXPERIMENTS, "report"]
 
 
 def run(cwd: Path, *args: str) -> str:
@@ -33,7 +35,8 @@ def dvc(cwd: Path, *args: str) -> str:
 
 
 def ran(output: str) -> list[str]:
-    return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
+    """The stages dvc ran, in its order."""
+    return re.findall(r"Running stage '([^']+)'", output)
 
 
 def make_project(root: Path, params: dict) -> Path:
@@ -67,7 +70,7 @@ def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
     run(project, "git", "commit", "-qm", "baseline results")
 
     output = dvc(project, "exp", "run", "-S", "batch=50")
-    assert ran(output) == ["train_lb", "sharpness@lb", "interpolate", *MITIGATE, "report"]
+    assert ran(output) == ["train_lb", "sharpness@lb", "interpolate", *MITIGATE, "warm_start", "trajectory@lb", "report"]
     assert "Stage 'prepare' didn't change" in output and "Stage 'train_sb' didn't change" in output
     assert json.loads((project / "metrics/summary.json").read_text())["batch"]["lb"] == 50
 
@@ -87,10 +90,16 @@ def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
     rendered = plots["data"]
     for name in ("Training curves, test accuracy", "plots/interpolation.png", "plots/interpolation_curvilinear.png",
                  "plots/figures/sharpness.png",
-                 "plots/figures/mitigation.png", "plots/mitigation/sam.png"):
+                 "plots/figures/mitigation.png", "plots/mitigation/sam.png",
+                 "Test accuracy vs batch size (mean over seeds)", "Sharpness vs batch size (mean over seeds)",
+                 "plots/figures/sweep.png", "Warm start, test accuracy vs SB epochs before LB",
+                 "Warm start, sharpness of the LB solution vs SB epochs", "plots/warm_start.png",
+                 "Sharpness vs training loss along training (SB and LB)", "plots/figures/trajectory.png"):
         assert name in rendered, sorted(rendered)
-    revisions = {rev for item in rendered["Training curves, test accuracy"] for rev in item["revisions"]}
-    assert revisions == {"HEAD", "workspace"}
+    for name in ("Training curves, test accuracy", "Test accuracy vs batch size (mean over seeds)",
+                 "Warm start, sharpness of the LB solution vs SB epochs", "Sharpness vs training loss along training (SB and LB)"):
+        revisions = {rev for item in rendered[name] for rev in item["revisions"]}
+        assert revisions == {"HEAD", "workspace"}, name
 
 
 def test_one_strategys_param_reruns_only_that_strategy(project):
@@ -101,6 +110,15 @@ def test_one_strategys_param_reruns_only_that_strategy(project):
     assert set(summary["mitigation"]) == set(STRATEGIES)
     report = (project / "report.md").read_text()
     assert all(f"LB + {s}" in report for s in STRATEGIES)
+
+
+def test_a_new_batch_size_in_the_sweep_runs_only_that_point(project):
+    dvc(project, "repro")
+    output = dvc(project, "exp", "run", "-S", "sweep.batches=[20,50,100]")
+    assert ran(output) == ["sweep@50", "report"]
+    sweep = (project / "plots/sweep.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in sweep[1:]] == ["20", "50", "100"]
+    assert "sweep" in json.loads((project / "metrics/summary.json").read_text())
 
 
 def test_c1_on_fake_cifar10_one_epoch_end_to_end(tmp_path):
@@ -114,9 +132,12 @@ def test_c1_on_fake_cifar10_one_epoch_end_to_end(tmp_path):
     params["train"].update(max_epochs=1)
     params["sharpness"].update(subspace_dim=2, max_iter=1, epsilons=[0.001])
     params["interpolate"].update(points=3)
+    params["sweep"].update(batches=[50], seeds=1, epochs=1)
+    params["warm_start"].update(sb_epochs=1, every=1, lb_epochs=1)
+    params["trajectory"].update(at=[0, 1])
     project = make_project(tmp_path, params)
     output = dvc(project, "repro")
-    assert ran(output) == STAGES
+    assert ran(output) == [*STAGES[: -len(EXPERIMENTS) - 1], "sweep@50", *EXPERIMENTS[2:], "report"]
     sharp = json.loads((project / "metrics/sharpness_lb.json").read_text())
     assert sharp["parameters"] == 1_757_834
     train = json.loads((project / "metrics/train_sb.json").read_text())

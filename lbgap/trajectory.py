@@ -1,0 +1,56 @@
+"""Sharpness along training (paper §4): φ of the iterates of one run at chosen epochs, against their
+training loss. The paper found SB and LB alike early on; as the loss falls, LB sharpness rises fast
+while SB's stays flat, then falls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from torch import nn
+
+from lbgap.data import DataSet
+from lbgap.sweep import fixed_budget
+from lbgap.training import EpochRecord, TrainConfig, epoch_record, train
+
+
+@dataclass(frozen=True)
+class TrajectoryPoint:
+    epoch: int
+    train_loss: float  # nats, whole training set, eval mode
+    train_accuracy: float  # fraction
+    test_accuracy: float  # fraction
+    sharpness: float  # φ of the iterate (percent, Metric 2.1)
+
+
+def sharpness_along_training(
+    model: nn.Module,
+    data: DataSet,
+    *,
+    batch_size: int,
+    at_epochs: Sequence[int],
+    config: TrainConfig,
+    seed: int,
+    measure: Callable[[nn.Module], float],
+    amp: bool = False,
+    on_point: Callable[[TrajectoryPoint], None] | None = None,
+) -> list[TrajectoryPoint]:
+    """Train `model` for max(at_epochs) epochs (fixed budget) and measure the iterate after each epoch in
+    `at_epochs` (0 = the initial point) with `measure(model)`. Returns the points in epoch order."""
+    wanted = sorted(set(at_epochs))
+    if not wanted or wanted[0] < 0:
+        raise ValueError(f"at_epochs must be non-empty epochs >= 0 (got {list(at_epochs)})")
+    points: list[TrajectoryPoint] = []
+
+    def visit(record: EpochRecord) -> None:
+        if record.epoch in wanted:
+            point = TrajectoryPoint(record.epoch, record.train_loss, record.train_accuracy, record.test_accuracy, measure(model))
+            points.append(point)
+            if on_point is not None:
+                on_point(point)
+
+    if wanted[0] == 0:  # train() evaluates x0 too but passes only later epochs to on_epoch
+        visit(epoch_record(model, data, 0, config.eval_chunk))
+    if wanted[-1] > 0:
+        train(model, data, batch_size=batch_size, config=fixed_budget(config, wanted[-1]), seed=seed, amp=amp, on_epoch=visit)
+    return points

@@ -1,0 +1,73 @@
+"""Stage `warm_start`: LB training warm-started from SB iterates ("piggybacking", paper §4)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from tqdm import tqdm
+
+from lbgap.config import ParamsError, WarmStartParams
+from lbgap.figures import warm_start_figure
+from lbgap.sharpness import full_space_probe
+from lbgap.warm_start import warm_start
+from stages.common import (
+    PARAMS_DEFAULT,
+    ParamsOption,
+    clear_errors,
+    device_for,
+    load_data,
+    load_params,
+    model_for,
+    write_csv,
+    write_figure,
+    write_json,
+)
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
+    out: Annotated[Path, typer.Option(help="CSV file: one row per kept SB iterate.")],
+    metrics: Annotated[Path, typer.Option(help="JSON file: the same rows and the settings.")],
+    figure: Annotated[Path, typer.Option(help="PNG file for the plot.")],
+    params: ParamsOption = PARAMS_DEFAULT,
+) -> None:
+    """SB for `warm_start.sb_epochs` keeping iterates; LB for `warm_start.lb_epochs` from each; φ of each."""
+    with clear_errors():
+        config = WarmStartParams.parse(load_params(params))
+        dataset = load_data(data)
+        for key, size in (("small_batch", config.small_batch), ("batch", config.large_batch)):
+            if size > len(dataset.train):
+                raise ParamsError(f"params: '{key}' = {size} exceeds the {len(dataset.train)} training samples")
+        model = model_for(config.model, dataset, config.seed)
+        on_device = dataset.to(device_for(config.model))
+
+    probe = full_space_probe(
+        on_device.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,
+        seed=config.probe.seed,
+    )
+    kept = config.sb_epochs // config.every + 1
+    with tqdm(total=kept, desc="warm start", unit="LB run") as bar:
+        points = warm_start(
+            model, on_device, small_batch=config.small_batch, large_batch=config.large_batch,
+            sb_epochs=config.sb_epochs, every=config.every, lb_epochs=config.lb_epochs, config=config.train,
+            seed=config.seed, measure=probe, amp=config.model.amp,
+            on_point=lambda p: (bar.update(), bar.set_postfix(sb_epochs=p.sb_epochs, lb_test_acc=f"{p.lb_test_accuracy:.4f}")),
+        )
+    frame = pd.DataFrame([asdict(p) for p in points])
+    write_csv(out, frame)
+    write_json(metrics, {
+        "small_batch": config.small_batch, "large_batch": config.large_batch, "lb_epochs": config.lb_epochs,
+        "seed": config.seed, "epsilon": config.probe.epsilon, "points": [asdict(p) for p in points],
+    })
+    write_figure(figure, warm_start_figure(frame, config.small_batch, config.large_batch, config.lb_epochs))
+
+
+if __name__ == "__main__":
+    app()
