@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -63,24 +63,52 @@ class Tridiagonal:
     residual: float  # β_m, the norm of the part of H q_m outside the Krylov space (0: invariant space found)
 
 
-def lanczos(matvec: MatVec, start: torch.Tensor, iterations: int) -> Tridiagonal:
-    """Lanczos with full re-orthogonalization from the vector `start` (normalized here): T (m × m),
-    m ≤ iterations (fewer if the Krylov space closes early). T's eigenvalues are the Ritz values."""
-    q = start / torch.linalg.vector_norm(start)
-    basis = [q]
-    alpha, beta = [], []
-    for j in range(iterations):
+@dataclass(frozen=True)
+class PowerResult:
+    eigenvalue: float  # the dominant eigenvalue (largest in magnitude)
+    iterations: int  # Hessian-vector products used
+    converged: bool
+
+
+def _lanczos_steps(matvec: MatVec, start: torch.Tensor, iterations: int) -> Iterator[Tridiagonal]:
+    """Lanczos with full re-orthogonalization: yields T (j × j) after each step j = 1 .. iterations,
+    stopping early when the Krylov space closes."""
+    basis = [start / torch.linalg.vector_norm(start)]
+    alpha: list[float] = []
+    beta: list[float] = []
+    for _ in range(iterations):
         w = matvec(basis[-1])
         alpha.append(float(w @ basis[-1]))
         Q = torch.stack(basis)
         for _ in range(2):  # twice is enough (Giraud et al.): keeps Q orthogonal to working precision
             w = w - Q.T @ (Q @ w)
         norm = float(torch.linalg.vector_norm(w))
-        if j == iterations - 1 or norm <= 1e-10 * max(1.0, abs(alpha[-1])):
-            return Tridiagonal(np.array(alpha), np.array(beta), norm)
+        yield Tridiagonal(np.array(alpha), np.array(beta), norm)
+        if norm <= 1e-10 * max(1.0, abs(alpha[-1])):
+            return
         beta.append(norm)
         basis.append(w / norm)
-    raise AssertionError("unreachable")
+
+
+def lanczos(matvec: MatVec, start: torch.Tensor, iterations: int) -> Tridiagonal:
+    """T (m × m) after m ≤ iterations Lanczos steps from `start` (normalized here; fewer steps if the
+    Krylov space closes early). T's eigenvalues are the Ritz values."""
+    for t in _lanczos_steps(matvec, start, iterations):
+        pass
+    return t
+
+
+def top_eigenvalue_lanczos(matvec: MatVec, n: int, *, tol: float, max_iter: int, seed: int, like: torch.Tensor) -> PowerResult:
+    """The largest eigenvalue by Lanczos, stopped when the top Ritz value changes by less than `tol`
+    relative between steps — the same rule as `power_iteration`, for a like-for-like comparison."""
+    start = _random_unit(n, torch.Generator().manual_seed(seed), like)
+    value = None
+    for j, t in enumerate(_lanczos_steps(matvec, start, min(max_iter, n)), start=1):
+        new = float(ritz(t)[0][-1])
+        if value is not None and abs(new - value) <= tol * abs(value):
+            return PowerResult(new, j, True)
+        value = new
+    return PowerResult(value, j, t.residual <= 1e-10 * max(1.0, abs(value)))
 
 
 def ritz(t: Tridiagonal) -> tuple[np.ndarray, np.ndarray]:
@@ -96,13 +124,6 @@ def top_eigenvalues(matvec: MatVec, n: int, k: int, *, iterations: int, seed: in
     generator = torch.Generator().manual_seed(seed)
     values, _ = ritz(lanczos(matvec, _random_unit(n, generator, like), min(iterations, n)))
     return values[::-1][:k].copy()
-
-
-@dataclass(frozen=True)
-class PowerResult:
-    eigenvalue: float  # the dominant eigenvalue (largest in magnitude)
-    iterations: int  # Hessian-vector products used
-    converged: bool
 
 
 def power_iteration(matvec: MatVec, n: int, *, tol: float, max_iter: int, seed: int, like: torch.Tensor) -> PowerResult:

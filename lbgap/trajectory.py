@@ -1,6 +1,6 @@
 """Sharpness along training (paper §4): φ of the iterates of one run at chosen epochs, against their
-training loss. The paper found SB and LB alike early on; as the loss falls, LB sharpness rises fast
-while SB's stays flat, then falls."""
+training loss, and (beyond the paper) each iterate's gradient noise scale. The paper found SB and LB
+alike early on; as the loss falls, LB sharpness rises fast while SB's stays flat, then falls."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class TrajectoryPoint:
     train_accuracy: float  # fraction
     test_accuracy: float  # fraction
     sharpness: float  # φ of the iterate (percent, Metric 2.1)
+    noise_scale: float  # B_simple of the iterate (lbgap.noise_scale); nan when not measured
 
 
 def sharpness_along_training(
@@ -34,9 +35,11 @@ def sharpness_along_training(
     measure: Callable[[nn.Module], float],
     amp: bool = False,
     on_point: Callable[[TrajectoryPoint], None] | None = None,
+    noise: Callable[[nn.Module], float] | None = None,
 ) -> list[TrajectoryPoint]:
     """Train `model` for max(at_epochs) epochs (fixed budget) and measure the iterate after each epoch in
-    `at_epochs` (0 = the initial point) with `measure(model)`. Returns the points in epoch order."""
+    `at_epochs` (0 = the initial point) with `measure(model)` (and its gradient noise scale with
+    `noise(model)` when given). Returns the points in epoch order."""
     wanted = sorted(set(at_epochs))
     if not wanted or wanted[0] < 0:
         raise ValueError(f"at_epochs must be non-empty epochs >= 0 (got {list(at_epochs)})")
@@ -44,7 +47,10 @@ def sharpness_along_training(
 
     def visit(record: EpochRecord) -> None:
         if record.epoch in wanted:
-            point = TrajectoryPoint(record.epoch, record.train_loss, record.train_accuracy, record.test_accuracy, measure(model))
+            point = TrajectoryPoint(
+                record.epoch, record.train_loss, record.train_accuracy, record.test_accuracy, measure(model),
+                float("nan") if noise is None else noise(model),
+            )
             points.append(point)
             if on_point is not None:
                 on_point(point)

@@ -12,6 +12,8 @@ import typer
 import yaml
 
 from lbgap.config import REGIMES, SweepParams
+from lbgap.curvature_figures import density_figure, epsilon_figure
+from lbgap.curvature_report import measures_table, rescaling_table
 from lbgap.figures import mitigation_figure, sharpness_figure, sweep_figure, training_curves_figure, trajectory_figure
 from lbgap.paper import DATA_OF, comparison_table, paper_row
 from lbgap.reporting import (
@@ -56,6 +58,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def _pm_plain(stats: dict) -> str:
+    return f"{stats['mean']:.4g}" if stats["std"] is None else f"{stats['mean']:.4g} ± {stats['std']:.2g}"
+
+
 def _run_params(raw: dict) -> dict:
     """params.yaml as this run used it: `models` reduced to the chosen network's options."""
     chosen = raw.get("model")
@@ -84,6 +90,14 @@ def main(
     warm_start_figure: Annotated[Path, typer.Option(help="PNG of the warm_start stage, linked from the report.")] = Path("plots/warm_start.png"),
     trajectory_sb: Annotated[Path, typer.Option(help="CSV of trajectory@sb.")] = Path("plots/trajectory_sb.csv"),
     trajectory_lb: Annotated[Path, typer.Option(help="CSV of trajectory@lb.")] = Path("plots/trajectory_lb.csv"),
+    curvature_sb: Annotated[Path, typer.Option(help="JSON of curvature@sb.")] = Path("metrics/curvature_sb.json"),
+    curvature_lb: Annotated[Path, typer.Option(help="JSON of curvature@lb.")] = Path("metrics/curvature_lb.json"),
+    spectrum_sb: Annotated[Path, typer.Option(help="SLQ CSV of curvature@sb.")] = Path("plots/spectrum_sb.csv"),
+    spectrum_lb: Annotated[Path, typer.Option(help="SLQ CSV of curvature@lb.")] = Path("plots/spectrum_lb.csv"),
+    epsilons_sb: Annotated[Path, typer.Option(help="φ-vs-ε CSV of curvature@sb.")] = Path("plots/epsilon_sensitivity_sb.csv"),
+    epsilons_lb: Annotated[Path, typer.Option(help="φ-vs-ε CSV of curvature@lb.")] = Path("plots/epsilon_sensitivity_lb.csv"),
+    rescaling: Annotated[Path, typer.Option(help="JSON of the rescaling stage.")] = Path("metrics/rescaling.json"),
+    surface_figure: Annotated[Path, typer.Option(help="PNG of the surface stage, linked from the report.")] = Path("plots/surface.png"),
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """Summarize the run: Tables 2-4 of the paper for this run, figures, and metrics/summary.json."""
@@ -100,6 +114,10 @@ def main(
         sweep_points = sweep_frame([_read_json(sweep / f"b{b}.json") for b in raw["sweep"]["batches"]])
         warm = _read_json(warm_start)
         trajectories = {"sb": _read_csv(trajectory_sb), "lb": _read_csv(trajectory_lb)}
+        curvature = {"sb": _read_json(curvature_sb), "lb": _read_json(curvature_lb)}
+        spectra = {"sb": _read_csv(spectrum_sb), "lb": _read_csv(spectrum_lb)}
+        epsilon_frames = {"sb": _read_csv(epsilons_sb), "lb": _read_csv(epsilons_lb)}
+        rescaled = _read_json(rescaling)
     label = f"{raw.get('model')} on {raw.get('data', {}).get('name')}"
     batch_sizes = {r: train[r]["batch_size"] for r in REGIMES}
     numbers = headline(train, sharp)
@@ -140,6 +158,18 @@ def main(
             f"interpolated crossing ≈ {threshold.crossing:.0f}."
         )
     trajectory_columns = {"epoch": ("epoch", 1, 0), "train loss": ("train_loss", 1, 4), "test accuracy (%)": ("test_accuracy", 100, 2), "φ": ("sharpness", 1, 2)}
+
+    first_key = next(iter(sharp["sb"]["summary"]["full"]))
+    table, measures = measures_table(
+        {r: curvature[r]["summary"] for r in REGIMES}, {r: sharp[r]["summary"]["full"][first_key]["phi"] for r in REGIMES}
+    )
+    numbers["curvature"] = {key: value["lb_over_sb"] for key, value in measures.items()}
+    noise = {r: curvature[r]["summary"]["noise_scale"] for r in REGIMES}
+    density_png, epsilon_png = figures / "hessian_density.png", figures / "epsilon_sensitivity.png"
+    write_figure(density_png, density_figure(spectra, batch_sizes))
+    write_figure(epsilon_png, epsilon_figure(epsilon_frames, batch_sizes))
+    agreeing = [k for k, v in measures.items() if v["agrees"]]
+    disagreeing = [k for k, v in measures.items() if v["agrees"] is False]
 
     curves_png, sharpness_png = figures / "training_curves.png", figures / "sharpness.png"
     write_figure(curves_png, training_curves_figure(curves, batch_sizes))
@@ -229,6 +259,35 @@ LB (batch {batch_sizes['lb']}):
 {points_table(trajectories['lb'], trajectory_columns)}
 
 ![sharpness along training]({link(trajectory_png)})
+
+## Beyond the paper: curvature and flatness
+
+Every measure at each seed's SB and LB solution, on a seeded subset of {curvature['sb']['samples']} training
+samples (mean ± std over seeds; φ rows there use the same subset). "LB sharper?" says whether the
+measure calls LB the sharper solution, as the paper's φ does (for σ, larger means flatter).
+{len(agreeing)} of {len(agreeing) + len(disagreeing)} measures agree with the paper's φ{'' if not disagreeing else '; not: ' + ', '.join(disagreeing)}.
+
+{table}
+
+Gradient noise scale B_simple: SB {_pm_plain(noise['sb'])}, LB {_pm_plain(noise['lb'])} samples
+(McCandlish et al.: batches much larger than B_simple stop saving steps), beside the sweep's threshold
+batch size: {'none in range' if threshold.batch_size is None else threshold.batch_size}.
+
+![Hessian eigenvalue density]({link(density_png)})
+
+![φ against ε]({link(epsilon_png)})
+
+### Function-preserving rescaling (Dinh et al. 2017)
+
+BatchNorm γ and β of block {rescaled['block']} multiplied by {rescaled['factor']:g} and the next layer's weight divided by
+it, at seed {rescaled['seed']}'s solutions. Predictions unchanged: largest logit change {rescaled['sb']['max_relative_logit_change']:.1e} (SB),
+{rescaled['lb']['max_relative_logit_change']:.1e} (LB) of the largest logit; loss {rescaled['lb']['loss_before']:.6f} → {rescaled['lb']['loss_after']:.6f} (LB).
+
+{rescaling_table(rescaled)}
+
+### 2-D loss surfaces (filter-normalized, Li et al. 2018)
+
+![2-D loss surfaces]({link(surface_figure)})
 
 ## Parameters of this run
 

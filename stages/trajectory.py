@@ -11,6 +11,8 @@ import typer
 from tqdm import tqdm
 
 from lbgap.config import REGIMES, ParamsError, TrajectoryParams
+from lbgap.curvature_config import CurvatureParams
+from lbgap.noise_scale import noise_scale
 from lbgap.sharpness import full_space_probe
 from lbgap.trajectory import sharpness_along_training
 from stages.common import (
@@ -36,7 +38,9 @@ def main(
 ) -> None:
     """Train seed `trajectory.seed` for max(`trajectory.at`) epochs; φ after each epoch in `trajectory.at`."""
     with clear_errors():
-        config = TrajectoryParams.parse(load_params(params), regime)
+        raw = load_params(params)
+        config = TrajectoryParams.parse(raw, regime)
+        curvature = CurvatureParams.parse(raw)  # the noise-scale settings
         dataset = load_data(data)
         if config.batch_size > len(dataset.train):
             raise ParamsError(f"params: '{REGIMES[regime]}' = {config.batch_size} exceeds the {len(dataset.train)} training samples")
@@ -52,6 +56,10 @@ def main(
             model, on_device, batch_size=config.batch_size, at_epochs=config.at_epochs, config=config.train,
             seed=config.seed, measure=probe, amp=config.model.amp,
             on_point=lambda p: (bar.update(), bar.set_postfix(epoch=p.epoch, phi=f"{p.sharpness:.3g}")),
+            noise=lambda m: noise_scale(
+                m, on_device.train, small=curvature.noise_small, big=curvature.noise_big, batches=curvature.noise_batches,
+                seed=curvature.seed,
+            ).b_simple,
         )
     write_csv(out, pd.DataFrame([{"regime": regime, "batch_size": config.batch_size, **asdict(p)} for p in points]))
 

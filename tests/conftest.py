@@ -43,6 +43,13 @@ def tiny_params() -> dict:
     params["sweep"].update(batches=[20, 100], epochs=2, seeds=2)
     params["warm_start"].update(sb_epochs=2, every=1, lb_epochs=1)
     params["trajectory"].update(at=[0, 1, 2])
+    params["curvature"].update(
+        samples=100, lanczos={"top_k": 2, "steps": 5}, trace={"tol": 0.05, "max_probes": 4},
+        density={"runs": 1, "steps": 5}, epsilons=[0.001, 0.01],
+        pac_bayes={"max_drop": 0.1, "draws": 1, "steps": 4, "eta": 0.001},
+        noise_scale={"small": 4, "big": 32, "batches": 2},
+    )
+    params["surface"].update(points=3)
     return params
 
 

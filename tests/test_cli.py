@@ -12,13 +12,14 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from stages import interpolate, mitigate, prepare, report, sharpness, sweep, train, trajectory, warm_start
+from stages import curvature, interpolate, mitigate, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, warm_start
 from tests.fakes import fake_mnist_arrays, write_fake_mnist
 from tests.test_config import _set
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
 APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app,
-        "sweep": sweep.app, "warm_start": warm_start.app, "trajectory": trajectory.app}
+        "sweep": sweep.app, "warm_start": warm_start.app, "trajectory": trajectory.app, "curvature": curvature.app,
+        "rescaling": rescaling.app, "surface": surface.app}
 
 
 def invoke(app, *args):
@@ -88,6 +89,30 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
         assert result.exit_code == 0, result.output
     along = pd.read_csv(tmp_path / "plots/trajectory_lb.csv")
     assert list(along.epoch) == [0, 1, 2] and (along.sharpness > 0).all() and set(along.batch_size) == {100}
+    assert along.noise_scale.notna().all()
+    for regime in ("sb", "lb"):
+        result = invoke(
+            curvature.app, "--data", data, "--models", tmp_path / f"models/{regime}", "--out", tmp_path / f"metrics/curvature_{regime}.json",
+            "--spectrum", tmp_path / f"plots/spectrum_{regime}.csv", "--epsilons", tmp_path / f"plots/eps_{regime}.csv", "--params", params_file,
+        )
+        assert result.exit_code == 0, result.output
+    measured = json.loads((tmp_path / "metrics/curvature_lb.json").read_text())
+    assert measured["samples"] == 100 and len(measured["per_seed"]) == 2
+    assert {"lambda_1", "lambda_2", "trace", "phi_eps_1e-03", "adaptive_eta_0", "sigma_absolute", "noise_scale"} <= set(measured["summary"])
+    assert list(pd.read_csv(tmp_path / "plots/eps_lb.csv").epsilon) == [0.001, 0.01]
+    result = invoke(
+        rescaling.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--lb-models", tmp_path / "models/lb",
+        "--out", tmp_path / "metrics/rescaling.json", "--params", params_file,
+    )
+    assert result.exit_code == 0, result.output
+    rescaled = json.loads((tmp_path / "metrics/rescaling.json").read_text())
+    assert rescaled["lb"]["max_relative_logit_change"] < 1e-5 and rescaled["sb"]["ratio"]["lambda_1"] > 1
+    result = invoke(
+        surface.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--lb-models", tmp_path / "models/lb",
+        "--out", tmp_path / "plots/surface.csv", "--figure", tmp_path / "plots/surface.png", "--params", params_file,
+    )
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(tmp_path / "plots/surface.csv").surface) == {"sb", "lb", "plane"}
 
     result = invoke(
         report.app, "--train-sb", tmp_path / "metrics/train_sb.json", "--train-lb", tmp_path / "metrics/train_lb.json",
@@ -99,6 +124,10 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
         "--sweep", tmp_path / "metrics/sweep", "--sweep-out", tmp_path / "plots/sweep.csv",
         "--warm-start", tmp_path / "metrics/warm_start.json", "--warm-start-figure", tmp_path / "plots/warm_start.png",
         "--trajectory-sb", tmp_path / "plots/trajectory_sb.csv", "--trajectory-lb", tmp_path / "plots/trajectory_lb.csv",
+        "--curvature-sb", tmp_path / "metrics/curvature_sb.json", "--curvature-lb", tmp_path / "metrics/curvature_lb.json",
+        "--spectrum-sb", tmp_path / "plots/spectrum_sb.csv", "--spectrum-lb", tmp_path / "plots/spectrum_lb.csv",
+        "--epsilons-sb", tmp_path / "plots/eps_sb.csv", "--epsilons-lb", tmp_path / "plots/eps_lb.csv",
+        "--rescaling", tmp_path / "metrics/rescaling.json", "--surface-figure", tmp_path / "plots/surface.png",
     )
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(tmp_path / "plots/sweep.csv").batch_size) == [20, 100]
@@ -112,11 +141,14 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     assert "](plots/figures/training_curves.png)" in text and "](plots/interpolation.png)" in text
     assert "](plots/curved.png)" in text
     assert "not one of the paper's configurations" in text and "paper F1 (MNIST)" in text
-    for section in ("## Accuracy and sharpness vs batch size", "## Warm-started large-batch training", "## Sharpness along training"):
+    assert "curvature" in summary and summary["curvature"]["lambda_1"] > 0
+    for section in ("## Accuracy and sharpness vs batch size", "## Warm-started large-batch training", "## Sharpness along training",
+                    "## Beyond the paper: curvature and flatness", "### Function-preserving rescaling"):
         assert section in text
     assert "](plots/figures/sweep.png)" in text and "](plots/warm_start.png)" in text and "](plots/figures/trajectory.png)" in text
     for png in ("plots/figures/training_curves.png", "plots/figures/sharpness.png", "plots/interpolation.png",
-                "plots/figures/sweep.png", "plots/figures/trajectory.png", "plots/warm_start.png"):
+                "plots/figures/sweep.png", "plots/figures/trajectory.png", "plots/warm_start.png",
+                "plots/figures/hessian_density.png", "plots/figures/epsilon_sensitivity.png", "plots/surface.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -278,3 +310,12 @@ def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_fi
     _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
     result = invoke(trajectory.app, "lb", "--data", mnist1d_file, "--out", out / "t.csv", "--params", _bad(params_file, "batch", 500))
     _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
+
+
+def test_rescaling_refuses_a_block_the_network_lacks(tmp_path, params_file, mnist1d_file, sb_models):
+    out = tmp_path / "out"
+    result = invoke(
+        rescaling.app, "--data", mnist1d_file, "--sb-models", sb_models, "--lb-models", sb_models,
+        "--out", out / "r.json", "--params", _bad(params_file, "rescaling.block", 7),
+    )
+    _assert_refused(result, "block 7 does not exist: the network has 2 BN → ReLU → layer pairs", out)

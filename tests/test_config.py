@@ -110,3 +110,42 @@ def test_experiments_measure_with_the_first_epsilon_and_the_regimes_batch():
     assert TrajectoryParams.parse(raw, "sb").batch_size == raw["small_batch"]
     warm = WarmStartParams.parse(raw)
     assert (warm.small_batch, warm.large_batch) == (raw["small_batch"], raw["batch"])
+
+
+CURVATURE_BAD = [
+    ("curvature.lanczos.top_k", 9, "'curvature.lanczos.top_k' = 9 exceeds 'curvature.lanczos.steps' = 5"),
+    ("curvature.trace.tol", -0.1, "'curvature.trace.tol' must be >= 0"),
+    ("curvature.epsilons", [0.001, 0], "every 'curvature.epsilons' entry must be > 0"),
+    ("curvature.adaptive_eta", [-1], "every 'curvature.adaptive_eta' entry must be >= 0"),
+    ("curvature.noise_scale.big", 4, "'curvature.noise_scale.small' must be < 'curvature.noise_scale.big'"),
+    ("curvature.samples", 0, "'curvature.samples' must be an integer >= 1"),
+    ("rescaling.factor", 0, "'rescaling.factor' must be > 0"),
+    ("rescaling.seed", 5, "'rescaling.seed' = 5 must be < 'seeds' = 2"),
+    ("surface.plane_max", -1.0, "'surface.plane_min' must be < 'surface.plane_max'"),
+    ("surface.points", 1, "'surface.points' must be an integer >= 2"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), CURVATURE_BAD)
+def test_bad_curvature_params_are_refused(key, value, message):
+    from lbgap.curvature_config import CurvatureParams, RescalingParams, SurfaceParams
+
+    section = key.split(".")[0]
+    parse = {"curvature": CurvatureParams.parse, "rescaling": RescalingParams.parse, "surface": SurfaceParams.parse}[section]
+    with pytest.raises(ParamsError) as error:
+        parse(_set(tiny_params(), key, value))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_curvature_defaults_parse():
+    import yaml
+
+    from lbgap.curvature_config import CurvatureParams, RescalingParams, SurfaceParams
+    from tests.conftest import REPO
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    curvature = CurvatureParams.parse(raw)
+    assert curvature.epsilon == raw["sharpness"]["epsilons"][0] and 0.0 in curvature.adaptive_etas
+    assert RescalingParams.parse(raw).factor > 0
+    axis = SurfaceParams.parse(raw).axis(-1.0, 1.0)
+    assert axis[0] == -1.0 and axis[-1] == 1.0 and len(axis) == raw["surface"]["points"]

@@ -110,3 +110,14 @@ def test_slq_density_moments_match_the_dense_spectrum(problem):
     assert random.nodes.min() >= eigenvalues.min() - 1e-8 and random.nodes.max() <= eigenvalues.max() + 1e-8
     grid = np.linspace(eigenvalues.min() - 1, eigenvalues.max() + 1, 4001)
     assert np.trapezoid(smooth_density(random, grid, width=0.05), grid) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_lanczos_with_a_tolerance_finds_the_top_eigenvalue_in_fewer_products_than_power(problem):
+    from lbgap.hessian import top_eigenvalue_lanczos
+
+    matvec, n, dense, w0 = problem
+    top = float(np.linalg.eigvalsh(dense.numpy())[-1])
+    lanczos_result = top_eigenvalue_lanczos(matvec, n, tol=1e-8, max_iter=n, seed=0, like=w0)
+    power_result = power_iteration(matvec, n, tol=1e-8, max_iter=5000, seed=0, like=w0)
+    assert lanczos_result.eigenvalue == pytest.approx(top, rel=1e-4)
+    assert lanczos_result.iterations < power_result.iterations

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.pipeline
 STRATEGIES = ["augmentation", "conservative", "adversarial", "sam"]
 MITIGATE = [f"mitigate@{s}" for s in STRATEGIES]
 EXPERIMENTS = ["sweep@20", "sweep@100", "warm_start", "trajectory@sb", "trajectory@lb"]  # tiny_params' sweep
-STAGES = ["prepare", "train_sb", "train_lb", "sharpness@sb", "sharpness@lb", "interpolate", *MITIGATE, *EXPERIMENTS, "report"]
+BEYOND = ["curvature@sb", "curvature@lb", "rescaling", "surface"]
+STAGES = ["prepare", "train_sb", "train_lb", "sharpness@sb", "sharpness@lb", "interpolate", *MITIGATE, *EXPERIMENTS, *BEYOND, "report"]
 
 
 def run(cwd: Path, *args: str) -> str:
@@ -70,7 +71,10 @@ def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
     run(project, "git", "commit", "-qm", "baseline results")
 
     output = dvc(project, "exp", "run", "-S", "batch=50")
-    assert ran(output) == ["train_lb", "sharpness@lb", "interpolate", *MITIGATE, "warm_start", "trajectory@lb", "report"]
+    assert ran(output) == [
+        "train_lb", "sharpness@lb", "interpolate", *MITIGATE, "warm_start", "trajectory@lb", "curvature@lb", "rescaling", "surface",
+        "report",
+    ]
     assert "Stage 'prepare' didn't change" in output and "Stage 'train_sb' didn't change" in output
     assert json.loads((project / "metrics/summary.json").read_text())["batch"]["lb"] == 50
 
@@ -94,7 +98,9 @@ def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
                  "Test accuracy vs batch size (mean over seeds)", "Sharpness vs batch size (mean over seeds)",
                  "plots/figures/sweep.png", "Warm start, test accuracy vs SB epochs before LB",
                  "Warm start, sharpness of the LB solution vs SB epochs", "plots/warm_start.png",
-                 "Sharpness vs training loss along training (SB and LB)", "plots/figures/trajectory.png"):
+                 "Sharpness vs training loss along training (SB and LB)", "plots/figures/trajectory.png",
+                 "Sharpness phi vs epsilon (full space, mean over seeds)", "plots/figures/hessian_density.png",
+                 "plots/figures/epsilon_sensitivity.png", "plots/surface.png"):
         assert name in rendered, sorted(rendered)
     for name in ("Training curves, test accuracy", "Test accuracy vs batch size (mean over seeds)",
                  "Warm start, sharpness of the LB solution vs SB epochs", "Sharpness vs training loss along training (SB and LB)"):
@@ -135,9 +141,10 @@ def test_c1_on_fake_cifar10_one_epoch_end_to_end(tmp_path):
     params["sweep"].update(batches=[50], seeds=1, epochs=1)
     params["warm_start"].update(sb_epochs=1, every=1, lb_epochs=1)
     params["trajectory"].update(at=[0, 1])
+    params["curvature"].update(epsilons=[0.001], adaptive_eta=[0.0])
     project = make_project(tmp_path, params)
     output = dvc(project, "repro")
-    assert ran(output) == [*STAGES[: -len(EXPERIMENTS) - 1], "sweep@50", *EXPERIMENTS[2:], "report"]
+    assert ran(output) == [*STAGES[: -len(EXPERIMENTS) - len(BEYOND) - 1], "sweep@50", *EXPERIMENTS[2:], *BEYOND, "report"]
     sharp = json.loads((project / "metrics/sharpness_lb.json").read_text())
     assert sharp["parameters"] == 1_757_834
     train = json.loads((project / "metrics/train_sb.json").read_text())
@@ -145,3 +152,5 @@ def test_c1_on_fake_cifar10_one_epoch_end_to_end(tmp_path):
     augmented = json.loads((project / "metrics/mitigation/augmentation.json").read_text())
     assert augmented["train"]["per_seed"][0]["epoch"] == 1
     assert "C1" in (project / "report.md").read_text()
+    rescaled = json.loads((project / "metrics/rescaling.json").read_text())
+    assert rescaled["lb"]["max_relative_logit_change"] < 1e-4  # BN → ReLU → max-pool → conv keeps the function

@@ -1,0 +1,99 @@
+"""Every curvature and flatness measure of one solution, on one training subset: the numbers the
+curvature stages put beside the paper's φ (see lbgap.hessian, lbgap.flatness, lbgap.noise_scale).
+
+All measures use the same f — mean cross-entropy over `split` with the model in eval mode — so they
+differ only in what they ask of it. Keys of the returned dict name the measure and its setting; larger
+means sharper for every key except σ (larger = flatter) and the noise-scale quantities.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from lbgap.curvature_config import CurvatureParams
+from lbgap.data import Split
+from lbgap.flatness import pac_bayes_sigma
+from lbgap.hessian import Quadrature, hessian_operator, hutchinson_trace, slq_density, top_eigenvalues
+from lbgap.noise_scale import noise_scale
+from lbgap.reporting import eps_key
+from lbgap.sharpness import sharpness_of_model
+from lbgap.tensors import flatten, parameters_of
+
+
+def eta_key(eta: float) -> str:
+    """0.01 → 'eta_1e-02', 0 → 'eta_0'."""
+    return "eta_0" if eta == 0 else f"eta_{eta:.0e}"
+
+
+def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> tuple[dict[str, float], Quadrature]:
+    """Top-k eigenvalues (Lanczos), trace (Hutchinson) and the SLQ density of the Hessian."""
+    matvec, n = hessian_operator(model, split, settings.eval_chunk)
+    like = flatten(parameters_of(model))
+    top = top_eigenvalues(matvec, n, settings.top_k, iterations=settings.lanczos_steps, seed=settings.seed, like=like)
+    trace = hutchinson_trace(
+        matvec, n, tol=settings.trace_tol, min_probes=min(10, settings.trace_max_probes),
+        max_probes=settings.trace_max_probes, seed=settings.seed, like=like,
+    )
+    density = slq_density(matvec, n, iterations=settings.density_steps, runs=settings.density_runs, seed=settings.seed, like=like)
+    out = {f"lambda_{i + 1}": float(v) for i, v in enumerate(top)}
+    out.update(trace=trace.trace, trace_standard_error=trace.standard_error, trace_probes=float(trace.probes))
+    return out, density
+
+
+def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
+    """The paper's φ (full space) over the ε grid, and the adaptive φ at ε for each η."""
+    out = {}
+    for eps in settings.epsilons:
+        value = sharpness_of_model(model, split, eps, None, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=settings.seed)
+        out[f"phi_{eps_key(eps)}"] = value.phi
+    for eta in settings.adaptive_etas:
+        value = sharpness_of_model(
+            model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter,
+            seed=settings.seed, offset=eta,
+        )
+        out[f"adaptive_{eta_key(eta)}"] = value.phi
+    return out
+
+
+def flatness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
+    """PAC-Bayes σ (absolute and magnitude-aware) with 1/σ², and the gradient noise scale."""
+    out = {}
+    for name, eta in (("absolute", None), ("magnitude", settings.pac_eta)):
+        result = pac_bayes_sigma(
+            model, split, max_drop=settings.max_drop, magnitude_eta=eta, draws=settings.pac_draws,
+            steps=settings.pac_steps, seed=settings.seed, chunk=settings.eval_chunk,
+        )
+        out[f"sigma_{name}"] = result.sigma
+        out[f"inverse_sigma_sq_{name}"] = result.inverse_square
+    noise = noise_scale(
+        model, split, small=settings.noise_small, big=settings.noise_big, batches=settings.noise_batches, seed=settings.seed,
+    )
+    out.update(noise_scale=noise.b_simple, gradient_sq=noise.gradient_sq, trace_sigma=noise.trace_sigma)
+    return out
+
+
+def measure_solution(
+    model: nn.Module, split: Split, settings: CurvatureParams, on_part: Callable[[str], None] | None = None
+) -> tuple[dict[str, float], Quadrature]:
+    """Every measure of `model`'s current weights over `split` (on the model's device)."""
+    values, density = spectrum_measures(model, split, settings)
+    if on_part is not None:
+        on_part("spectrum")
+    values.update(sharpness_measures(model, split, settings))
+    if on_part is not None:
+        on_part("sharpness")
+    values.update(flatness_measures(model, split, settings))
+    if on_part is not None:
+        on_part("flatness")
+    return values, density
+
+
+def training_subset(split: Split, samples: int | None, seed: int) -> Split:
+    """`samples` training samples drawn without replacement from `seed` (all when None or larger)."""
+    if samples is None or samples >= len(split):
+        return split
+    index = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:samples].sort().values
+    return Split(split.x[index.to(split.x.device)], split.y[index.to(split.y.device)])

@@ -1,0 +1,92 @@
+"""2-D loss surfaces (Li et al. 2018, loss-landscape): around one solution along two filter-normalized
+random directions, and on the plane through x₀, x_SB and x_LB.
+
+Filter normalization: a random Gaussian direction d is rescaled, for each weight tensor, filter by
+filter (each output unit of a Linear layer, each output channel of a convolution) to the norm of the
+matching filter of the solution, ‖d_f‖ = ‖w_f‖, which removes the scale ambiguity that makes plain 2-D
+plots of differently scaled solutions incomparable. As in loss-landscape's default, directions are zero
+for biases and BatchNorm parameters (1-D tensors) and the BN running statistics stay those of the
+solution. On the plane through three solutions every floating-point tensor, BN statistics included,
+is combined with the same coefficients (running variances clamped at 0, as in lbgap.landscape).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from lbgap.data import Split
+from lbgap.evaluation import evaluate
+from lbgap.tensors import Params, parameters_of
+
+State = Mapping[str, torch.Tensor]
+
+
+def filter_normalized_direction(weights: Params, generator: torch.Generator) -> Params:
+    """A random direction shaped like `weights`: per filter of every ≥2-D tensor ‖d_f‖ = ‖w_f‖; zero
+    for 1-D tensors (biases, BN γ and β)."""
+    direction = {}
+    for name, w in weights.items():
+        if w.dim() <= 1:
+            direction[name] = torch.zeros_like(w)
+            continue
+        d = torch.randn(w.shape, generator=generator).to(w.device, w.dtype)
+        w_norm = w.flatten(1).norm(dim=1).view(-1, *([1] * (w.dim() - 1)))
+        d_norm = d.flatten(1).norm(dim=1).view(-1, *([1] * (w.dim() - 1)))
+        direction[name] = d * w_norm / d_norm.clamp_min(1e-12)
+    return direction
+
+
+@torch.no_grad()
+def surface_around(
+    model: nn.Module, split: Split, coordinates: Sequence[float], *, seed: int, chunk: int,
+    on_point: Callable[[], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and accuracy (len(c) × len(c) arrays, [i, j] at a = c[i], b = c[j]) of w + a·d₁ + b·d₂ for
+    two filter-normalized directions drawn from `seed`. The model is restored to w afterwards."""
+    weights = parameters_of(model)
+    saved = {name: w.clone() for name, w in weights.items()}
+    generator = torch.Generator().manual_seed(seed)
+    d1, d2 = filter_normalized_direction(weights, generator), filter_normalized_direction(weights, generator)
+    loss, accuracy = np.zeros((len(coordinates),) * 2), np.zeros((len(coordinates),) * 2)
+    try:
+        for i, a in enumerate(coordinates):
+            for j, b in enumerate(coordinates):
+                for name, w in weights.items():
+                    w.copy_(saved[name] + a * d1[name] + b * d2[name])
+                result = evaluate(model, split, chunk)
+                loss[i, j], accuracy[i, j] = result.loss, result.accuracy
+                if on_point is not None:
+                    on_point()
+    finally:
+        for name, w in weights.items():
+            w.copy_(saved[name])
+    return loss, accuracy
+
+
+@torch.no_grad()
+def surface_through(
+    model: nn.Module, origin: State, first: State, second: State, split: Split, coordinates: Sequence[float], *,
+    chunk: int, on_point: Callable[[], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and accuracy ([i, j] at a = c[i], b = c[j]) of origin + a·(first − origin) + b·(second − origin)
+    for whole state_dicts (BN statistics included): (0, 0) is `origin`, (1, 0) `first`, (0, 1) `second`.
+    The model is left at the last point."""
+    loss, accuracy = np.zeros((len(coordinates),) * 2), np.zeros((len(coordinates),) * 2)
+    targets = model.state_dict()
+    for i, a in enumerate(coordinates):
+        for j, b in enumerate(coordinates):
+            for name, tensor in targets.items():
+                if tensor.is_floating_point():
+                    o = origin[name].to(tensor.device)
+                    tensor.copy_(o + a * (first[name].to(tensor.device) - o) + b * (second[name].to(tensor.device) - o))
+                    if name.endswith("running_var"):
+                        tensor.clamp_(min=0.0)
+            result = evaluate(model, split, chunk)
+            loss[i, j], accuracy[i, j] = result.loss, result.accuracy
+            if on_point is not None:
+                on_point()
+    return loss, accuracy
