@@ -39,7 +39,10 @@ def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams)
     )
     density = slq_density(matvec, n, iterations=settings.density_steps, runs=settings.density_runs, seed=settings.seed, like=like)
     out = {f"lambda_{i + 1}": float(v) for i, v in enumerate(top)}
-    out.update(trace=trace.trace, trace_standard_error=trace.standard_error, trace_probes=float(trace.probes))
+    out.update(
+        trace=trace.trace, trace_standard_error=trace.standard_error, trace_probes=float(trace.probes),
+        trace_converged=float(trace.converged),  # 1 when the standard error met trace.tol
+    )
     return out, density
 
 

@@ -53,7 +53,8 @@ def surface_figure(around: Sequence[float], plane: Sequence[float], grids: Mappi
     for axis, regime in zip(axes[:2], ("sb", "lb")):
         contour = axis.contourf(around, around, np.log10(grids[regime]).T, levels=levels, cmap="viridis")
         axis.plot(0, 0, "w*", markersize=10)
-        axis.set(xlabel="direction 1 (filter-normalized)", ylabel="direction 2", title=f"around {regime.upper()} (batch {batch_sizes[regime]})")
+        axis.set(xlabel="direction 1 (filter-normalized)", title=f"around {regime.upper()} (batch {batch_sizes[regime]})")
+    axes[0].set_ylabel("direction 2 (filter-normalized)")
     figure.colorbar(contour, ax=axes[:2].tolist(), label="log10 training loss")
     contour = axes[2].contourf(plane, plane, np.log10(grids["plane"]).T, levels=21, cmap="magma")
     for (a, b), name in (((0, 0), "x0"), ((1, 0), "SB"), ((0, 1), "LB")):

@@ -157,7 +157,7 @@ def main(
             f"{threshold.drop:g} points below {threshold.reference_accuracy:.2f} % at batch {threshold.reference_batch}); "
             f"interpolated crossing ≈ {threshold.crossing:.0f}."
         )
-    trajectory_columns = {"epoch": ("epoch", 1, 0), "train loss": ("train_loss", 1, 4), "test accuracy (%)": ("test_accuracy", 100, 2), "φ": ("sharpness", 1, 2)}
+    trajectory_columns = {"epoch": ("epoch", 1, 0), "train loss": ("train_loss", 1, 4), "test accuracy (%)": ("test_accuracy", 100, 2), "φ": ("sharpness", 1, 2), "noise scale B_simple": ("noise_scale", 1, 0)}
 
     first_key = next(iter(sharp["sb"]["summary"]["full"]))
     table, measures = measures_table(
@@ -248,7 +248,8 @@ SB (batch {warm['small_batch']}) iterates of seed {warm['seed']}, each followed 
 
 ## Sharpness along training
 
-Seed {raw['trajectory']['seed']}; φ in the full space of the iterate after each listed epoch.
+Seed {raw['trajectory']['seed']}; φ in the full space of the iterate after each listed epoch, and its gradient noise scale
+(beyond the paper; see the curvature section).
 
 SB (batch {batch_sizes['sb']}):
 
