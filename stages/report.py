@@ -110,8 +110,9 @@ def main(
                 raise InputError(f"input not found: {path}")
         curves = {"sb": pd.read_csv(curves_sb), "lb": pd.read_csv(curves_lb)}
         remedies = [_read_json(path) for path in mitigation]
-        sweep_config = SweepParams.parse(raw, raw["sweep"]["batches"][0])
-        sweep_points = sweep_frame([_read_json(sweep / f"b{b}.json") for b in raw["sweep"]["batches"]])
+        batches = (raw.get("sweep") or {}).get("batches") or [0]  # missing or empty: parse says which key
+        sweep_config = SweepParams.parse(raw, batches[0])
+        sweep_points = sweep_frame([_read_json(sweep / f"b{b}.json") for b in batches])
         warm = _read_json(warm_start)
         trajectories = {"sb": _read_csv(trajectory_sb), "lb": _read_csv(trajectory_lb)}
         curvature = {"sb": _read_json(curvature_sb), "lb": _read_json(curvature_lb)}
@@ -248,8 +249,9 @@ SB (batch {warm['small_batch']}) iterates of seed {warm['seed']}, each followed 
 
 ## Sharpness along training
 
-Seed {raw['trajectory']['seed']}; φ in the full space of the iterate after each listed epoch, and its gradient noise scale
-(beyond the paper; see the curvature section).
+Seed {(raw.get('trajectory') or {}).get('seed')}; φ in the full space of the iterate after each listed epoch, and its gradient noise scale
+(beyond the paper; see the curvature section; nan where the |G|² estimate was not positive — the
+full-batch gradient was below the estimator's noise).
 
 SB (batch {batch_sizes['sb']}):
 
