@@ -6,19 +6,19 @@ can refuse bad input before it computes or writes anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
+import math
+
+from lbgap.batchnorm import BN_STATISTICS
 from lbgap.data import DATA_SETS
 from lbgap.devices import DEVICES
 from lbgap.models import BATCHNORM_MODES, list_models
+from lbgap.schema import ParamsError
 from lbgap.training import TrainConfig
 
 REGIMES = {"sb": "small_batch", "lb": "batch"}  # regime → the top-level key holding its batch size
-
-
-class ParamsError(ValueError):
-    """A value in params.yaml is missing or out of range."""
 
 
 def _get(raw: Mapping[str, Any], dotted: str) -> Any:
@@ -41,8 +41,8 @@ def _int(raw: Mapping[str, Any], key: str, minimum: int) -> int:
 
 def _float(raw: Mapping[str, Any], key: str, *, positive: bool = False) -> float:
     value = _get(raw, key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParamsError(f"params: '{key}' must be a number (got {value!r})")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParamsError(f"params: '{key}' must be a finite number (got {value!r})")
     if positive and not value > 0:
         raise ParamsError(f"params: '{key}' must be > 0 (got {value})")
     return float(value)
@@ -126,17 +126,32 @@ class ModelParams:
         )
 
 
+def bn_statistics(raw: Mapping[str, Any]) -> str:
+    """How BN running statistics are set at weights training did not produce (lbgap.batchnorm)."""
+    return _choice(raw, "bn_statistics", BN_STATISTICS, "bn_statistics mode")
+
+
 def train_config(raw: Mapping[str, Any]) -> TrainConfig:
     """The `train` section (and `eval_chunk`) as the training loop takes it."""
-    betas = _get(raw, "train.betas")
-    if not (isinstance(betas, list) and len(betas) == 2 and all(0 <= float(b) < 1 for b in betas)):
-        raise ParamsError(f"params: 'train.betas' must be two numbers in [0, 1) (got {betas!r})")
-    return TrainConfig(
+    return replace(
+        optimizer_config(raw),
         max_epochs=_int(raw, "train.max_epochs", 1),
         patience=_int(raw, "train.patience", 1),
         min_delta=_float(raw, "train.min_delta"),
-        lr=_float(raw, "train.lr", positive=True),
-        betas=(float(betas[0]), float(betas[1])),
+    )
+
+
+def optimizer_config(raw: Mapping[str, Any]) -> TrainConfig:
+    """Adam's settings and `eval_chunk` only, for the fixed-budget experiments (sweep, warm start,
+    trajectory): they replace the epoch cap and the stopping rule (lbgap.sweep.fixed_budget), so they
+    neither read nor depend on `train.max_epochs`, `.patience` or `.min_delta`."""
+    betas = _get(raw, "train.betas")
+    numbers = isinstance(betas, list) and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in betas)
+    if not (numbers and len(betas) == 2 and all(0 <= b < 1 for b in betas)):
+        raise ParamsError(f"params: 'train.betas' must be two numbers in [0, 1) (got {betas!r})")
+    return TrainConfig(
+        max_epochs=1, patience=1, min_delta=0.0,  # placeholders: fixed_budget sets the budget
+        lr=_float(raw, "train.lr", positive=True), betas=(float(betas[0]), float(betas[1])),
         eval_chunk=_int(raw, "eval_chunk", 1),
     )
 
@@ -150,13 +165,14 @@ class TrainParams:
     train: TrainConfig
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any], regime: str) -> TrainParams:
+    def parse(cls, raw: Mapping[str, Any], regime: str, seeds_key: str = "seeds") -> TrainParams:
+        """`seeds_key`: where the number of runs comes from (`mitigation.seeds` for a remedy)."""
         if regime not in REGIMES:
             raise ParamsError(f"unknown regime {regime!r}; known: {', '.join(REGIMES)}")
         return cls(
             regime=regime,
             batch_size=_int(raw, REGIMES[regime], 1),
-            seeds=_int(raw, "seeds", 1),
+            seeds=_int(raw, seeds_key, 1),
             model=ModelParams.parse(raw),
             train=train_config(raw),
         )
@@ -183,8 +199,8 @@ class SharpnessParams:
         if not isinstance(epsilons, list) or not epsilons:
             raise ParamsError(f"params: 'sharpness.epsilons' must be a non-empty list (got {epsilons!r})")
         for eps in epsilons:
-            if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-                raise ParamsError(f"params: every 'sharpness.epsilons' entry must be > 0 (got {eps!r})")
+            if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
+                raise ParamsError(f"params: every 'sharpness.epsilons' entry must be a finite number > 0 (got {eps!r})")
         return cls(
             epsilons=tuple(float(e) for e in epsilons),
             subspace_dim=_int(raw, "sharpness.subspace_dim", 1),
@@ -203,9 +219,11 @@ class InterpolateParams:
     points: int
     model: ModelParams
     eval_chunk: int
+    bn_statistics: str  # "recompute" | "interpolate" (lbgap.batchnorm)
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> InterpolateParams:
+    def parse(cls, raw: Mapping[str, Any], seeds_key: str = "seeds") -> InterpolateParams:
+        """`seeds_key` names the count the pair's seed must stay below (`mitigation.seeds` for a remedy)."""
         params = cls(
             seed=_int(raw, "interpolate.seed", 0),
             alpha_min=_float(raw, "interpolate.alpha_min"),
@@ -213,14 +231,15 @@ class InterpolateParams:
             points=_int(raw, "interpolate.points", 2),
             model=ModelParams.parse(raw),
             eval_chunk=_int(raw, "eval_chunk", 1),
+            bn_statistics=bn_statistics(raw),
         )
         if not params.alpha_min < params.alpha_max:
             raise ParamsError(
                 f"params: the α range is empty: 'interpolate.alpha_min' = {params.alpha_min} must be "
                 f"< 'interpolate.alpha_max' = {params.alpha_max}"
             )
-        if params.seed >= _int(raw, "seeds", 1):
-            raise ParamsError(f"params: 'interpolate.seed' = {params.seed} must be < 'seeds' = {raw['seeds']}")
+        if params.seed >= (count := _int(raw, seeds_key, 1)):
+            raise ParamsError(f"params: 'interpolate.seed' = {params.seed} must be < '{seeds_key}' = {count}")
         return params
 
     @property
@@ -262,7 +281,7 @@ class MitigationParams:
             data_name=_choice(raw, "data.name", DATA_SETS, "data set"),
             options=dict(options),
             seeds=_int(raw, "mitigation.seeds", 1),
-            train=TrainParams.parse(raw, "lb"),
+            train=TrainParams.parse(raw, "lb", seeds_key="mitigation.seeds"),
             sharpness=SharpnessParams.parse(raw),
         )
 
@@ -288,8 +307,13 @@ class ProbeParams:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ProbeParams:
-        sharpness = SharpnessParams.parse(raw)
-        return cls(sharpness.epsilons[0], sharpness.max_iter, sharpness.seed)
+        epsilons = _get(raw, "sharpness.epsilons")
+        if not isinstance(epsilons, list) or not epsilons:
+            raise ParamsError(f"params: 'sharpness.epsilons' must be a non-empty list (got {epsilons!r})")
+        first = epsilons[0]
+        if isinstance(first, bool) or not isinstance(first, (int, float)) or not 0 < first < math.inf:
+            raise ParamsError(f"params: every 'sharpness.epsilons' entry must be a finite number > 0 (got {first!r})")
+        return cls(float(first), _int(raw, "sharpness.max_iter", 1), _int(raw, "sharpness.seed", 0))
 
 
 @dataclass(frozen=True)
@@ -297,7 +321,6 @@ class SweepParams:
     batch_size: int  # this stage's point of `sweep.batches`
     epochs: int  # fixed budget
     seeds: int
-    drop: float  # threshold rule, percentage points (lbgap.sweep)
     model: ModelParams
     train: TrainConfig  # lr, betas and eval_chunk are used; the budget replaces the stopping rule
     probe: ProbeParams
@@ -306,18 +329,22 @@ class SweepParams:
     def parse(cls, raw: Mapping[str, Any], batch_size: int) -> SweepParams:
         if batch_size not in _int_list(raw, "sweep.batches", 1):
             raise ParamsError(f"batch size {batch_size} is not in 'sweep.batches' {list(raw['sweep']['batches'])}")
-        drop = _float(raw, "sweep.drop")
-        if drop < 0:
-            raise ParamsError(f"params: 'sweep.drop' must be >= 0 (got {drop})")
         return cls(
             batch_size=batch_size,
             epochs=_int(raw, "sweep.epochs", 1),
             seeds=_int(raw, "sweep.seeds", 1),
-            drop=drop,
             model=ModelParams.parse(raw),
-            train=train_config(raw),
+            train=optimizer_config(raw),
             probe=ProbeParams.parse(raw),
         )
+
+
+def sweep_drop(raw: Mapping[str, Any]) -> float:
+    """The threshold rule's drop in percentage points (lbgap.sweep; read by the report, not the sweep)."""
+    drop = _float(raw, "sweep.drop")
+    if drop < 0:
+        raise ParamsError(f"params: 'sweep.drop' must be >= 0 (got {drop})")
+    return drop
 
 
 @dataclass(frozen=True)
@@ -342,7 +369,7 @@ class WarmStartParams:
             lb_epochs=_int(raw, "warm_start.lb_epochs", 1),
             seed=_int(raw, "warm_start.seed", 0),
             model=ModelParams.parse(raw),
-            train=train_config(raw),
+            train=optimizer_config(raw),
             probe=ProbeParams.parse(raw),
         )
         if params.every > params.sb_epochs:
@@ -361,6 +388,7 @@ class TrajectoryParams:
     model: ModelParams
     train: TrainConfig
     probe: ProbeParams
+    bn_statistics: str  # "recompute" | "interpolate" (lbgap.batchnorm)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], regime: str) -> TrajectoryParams:
@@ -372,6 +400,7 @@ class TrajectoryParams:
             at_epochs=_int_list(raw, "trajectory.at", 0),
             seed=_int(raw, "trajectory.seed", 0),
             model=ModelParams.parse(raw),
-            train=train_config(raw),
+            train=optimizer_config(raw),
             probe=ProbeParams.parse(raw),
+            bn_statistics=bn_statistics(raw),
         )

@@ -64,13 +64,16 @@ def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams
 def flatness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
     """PAC-Bayes σ (absolute and magnitude-aware) with 1/σ², and the gradient noise scale."""
     out = {}
-    for name, eta in (("absolute", None), ("magnitude", settings.pac_eta)):
+    for name, epsilon in (("absolute", None), ("magnitude", settings.pac_epsilon)):
         result = pac_bayes_sigma(
-            model, split, max_drop=settings.max_drop, magnitude_eta=eta, draws=settings.pac_draws,
+            model, split, max_drop=settings.max_drop, magnitude_epsilon=epsilon, draws=settings.pac_draws,
             steps=settings.pac_steps, seed=settings.seed, chunk=settings.eval_chunk,
         )
         out[f"sigma_{name}"] = result.sigma
         out[f"inverse_sigma_sq_{name}"] = result.inverse_square
+    if settings.noise_batches == 0:  # not measured (e.g. batchnorm: batch, where it is undefined)
+        out.update(noise_scale=float("nan"), gradient_sq=float("nan"), trace_sigma=float("nan"))
+        return out
     noise = noise_scale(
         model, split, small=settings.noise_small, big=settings.noise_big, batches=settings.noise_batches, seed=settings.seed,
     )

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from lbgap.config import ModelParams, ParamsError, _float, _get, _int, _size_or_all
+import math
+
+from lbgap.config import ModelParams, ParamsError, _float, _get, _int, _size_or_all, bn_statistics
 
 
 def _floats(raw: Mapping[str, Any], key: str, *, positive: bool) -> tuple[float, ...]:
@@ -14,7 +16,7 @@ def _floats(raw: Mapping[str, Any], key: str, *, positive: bool) -> tuple[float,
     if not isinstance(values, list) or not values:
         raise ParamsError(f"params: '{key}' must be a non-empty list (got {values!r})")
     for value in values:
-        bad = isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (positive and value == 0)
+        bad = isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf or (positive and value == 0)
         if bad:
             raise ParamsError(f"params: every '{key}' entry must be {'> 0' if positive else '>= 0'} (got {value!r})")
     return tuple(float(v) for v in values)
@@ -25,6 +27,12 @@ def _non_negative(raw: Mapping[str, Any], key: str) -> float:
     if value < 0:
         raise ParamsError(f"params: '{key}' must be >= 0 (got {value})")
     return value
+
+
+NOISE_SCALE_UNDER_BATCH_STATISTICS = (
+    "params: the gradient noise scale is undefined with 'batchnorm: batch' (one sample's gradient would "
+    "depend on the batch it is evaluated in); set 'curvature.noise_scale.batches: 0' to skip it"
+)
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,10 @@ class CurvatureParams:
     max_drop: float  # PAC-Bayes: allowed drop of training accuracy (fraction)
     pac_draws: int
     pac_steps: int
-    pac_eta: float  # magnitude-aware noise σ(|w| + η)
+    pac_epsilon: float  # magnitude-aware noise N(0, σ²w² + ε²) (Jiang et al.)
     noise_small: int
     noise_big: int
-    noise_batches: int
+    noise_batches: int  # 0: the noise scale is not measured
     model: ModelParams
     eval_chunk: int
 
@@ -69,17 +77,38 @@ class CurvatureParams:
             max_drop=_non_negative(raw, "curvature.pac_bayes.max_drop"),
             pac_draws=_int(raw, "curvature.pac_bayes.draws", 1),
             pac_steps=_int(raw, "curvature.pac_bayes.steps", 1),
-            pac_eta=_non_negative(raw, "curvature.pac_bayes.eta"),
+            pac_epsilon=_non_negative(raw, "curvature.pac_bayes.epsilon"),
             noise_small=_int(raw, "curvature.noise_scale.small", 1),
             noise_big=_int(raw, "curvature.noise_scale.big", 2),
-            noise_batches=_int(raw, "curvature.noise_scale.batches", 1),
+            noise_batches=_int(raw, "curvature.noise_scale.batches", 0),
             model=ModelParams.parse(raw),
             eval_chunk=_int(raw, "eval_chunk", 1),
         )
         if params.top_k > params.lanczos_steps:
             raise ParamsError(f"params: 'curvature.lanczos.top_k' = {params.top_k} exceeds 'curvature.lanczos.steps' = {params.lanczos_steps}")
-        if params.noise_small >= params.noise_big:
+        NoiseScaleParams.parse(raw)  # the same checks as along training
+        return params
+
+
+@dataclass(frozen=True)
+class NoiseScaleParams:
+    """`curvature.noise_scale` and `curvature.seed` alone: what sharpness along training needs."""
+
+    small: int
+    big: int
+    batches: int  # 0: not measured
+    seed: int
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> NoiseScaleParams:
+        params = cls(
+            small=_int(raw, "curvature.noise_scale.small", 1), big=_int(raw, "curvature.noise_scale.big", 2),
+            batches=_int(raw, "curvature.noise_scale.batches", 0), seed=_int(raw, "curvature.seed", 0),
+        )
+        if params.small >= params.big:
             raise ParamsError("params: 'curvature.noise_scale.small' must be < 'curvature.noise_scale.big'")
+        if params.batches and ModelParams.parse(raw).batchnorm == "batch":
+            raise ParamsError(NOISE_SCALE_UNDER_BATCH_STATISTICS)
         return params
 
 
@@ -107,6 +136,7 @@ class SurfaceParams:
     plane_max: float
     seed: int  # which SB/LB pair
     curvature: CurvatureParams
+    bn_statistics: str  # "recompute" | "interpolate" (lbgap.batchnorm)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> SurfaceParams:
@@ -117,6 +147,7 @@ class SurfaceParams:
             plane_max=_float(raw, "surface.plane_max"),
             seed=_int(raw, "surface.seed", 0),
             curvature=CurvatureParams.parse(raw),
+            bn_statistics=bn_statistics(raw),
         )
         if not params.plane_min < params.plane_max:
             raise ParamsError("params: 'surface.plane_min' must be < 'surface.plane_max'")

@@ -44,9 +44,13 @@ def epsilon_figure(frames: Mapping[str, pd.DataFrame], batch_sizes: Mapping[str,
     return figure
 
 
-def surface_figure(around: Sequence[float], plane: Sequence[float], grids: Mapping[str, np.ndarray], batch_sizes: Mapping[str, int]) -> Figure:
+def surface_figure(
+    around: Sequence[float], plane: Sequence[float], grids: Mapping[str, np.ndarray], batch_sizes: Mapping[str, int],
+    bn_statistics: str = "recompute",
+) -> Figure:
     """Three contour plots of log10 loss: around SB, around LB (same filter-normalized coordinates and
-    colour scale), and the plane through x0 (0, 0), x_SB (1, 0) and x_LB (0, 1)."""
+    colour scale), and the plane through x0 (0, 0), x_SB (1, 0) and x_LB (0, 1); the title names how BN
+    statistics were set at each point."""
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     shared = np.log10(np.concatenate([grids["sb"].ravel(), grids["lb"].ravel()]))
     levels = np.linspace(shared.min(), shared.max(), 21)
@@ -62,4 +66,5 @@ def surface_figure(around: Sequence[float], plane: Sequence[float], grids: Mappi
         axes[2].annotate(name, (a, b), color="white", xytext=(4, 4), textcoords="offset points")
     axes[2].set(xlabel="a  (x0 + a·(x_SB − x0) + b·(x_LB − x0))", ylabel="b", title="plane through x0, SB and LB")
     figure.colorbar(contour, ax=axes[2], label="log10 training loss")
+    figure.suptitle(f"BN running statistics at each point: {bn_statistics}", y=1.02)
     return figure

@@ -8,10 +8,12 @@
   multiplying BN's γ and β by a > 0 and the next layer's weight by 1/a leaves the network's function
   unchanged (ReLU, max-pooling and flattening commute with positive scaling). Scaling the Linear layer
   *before* BN instead would change BN's running statistics and break exactness through BN's ε.
-- PAC-Bayes σ-flatness (Jiang et al. 2020): the largest σ for which Gaussian weight noise lowers the
-  expected training accuracy by at most `max_drop` (absolute: N(0, σ²); magnitude-aware:
-  N(0, σ²(|wᵢ| + η)²)), found by bisection in log σ with common random numbers (the same noise draws,
-  scaled, at every σ), so the accuracy is a smooth function of σ along the search.
+- PAC-Bayes σ-flatness (Jiang et al. 2020, "Fantastic generalization measures"): the largest σ for which
+  Gaussian weight noise lowers the expected training accuracy by at most `max_drop`. Absolute noise:
+  N(0, σ²). Magnitude-aware noise, as Jiang et al. define it: N(0, σ²wᵢ² + ε²) with ε fixed (they use
+  1e-3), so a weight at zero still gets noise of std ε. Found by bisection in log σ with common random
+  numbers (the same noise draws, rescaled, at every σ), so the accuracy is a smooth function of σ along
+  the search. The reference accuracy is that of the noise-free network.
 """
 
 from __future__ import annotations
@@ -58,22 +60,31 @@ def dinh_rescale(model: nn.Module, factor: float, block: int = 0) -> None:
     layer.weight.div_(factor)
 
 
+def noise_std(weights: dict[str, torch.Tensor], sigma: float, magnitude_epsilon: float | None) -> dict[str, torch.Tensor]:
+    """Per-weight standard deviation of the noise at σ: σ (absolute, `magnitude_epsilon` None) or
+    √(σ²wᵢ² + ε²) (magnitude-aware, ε = `magnitude_epsilon`)."""
+    if magnitude_epsilon is None:
+        return {name: torch.full_like(w, sigma) for name, w in weights.items()}
+    return {name: torch.sqrt((sigma * w) ** 2 + magnitude_epsilon**2) for name, w in weights.items()}
+
+
 def noisy_accuracy(
-    model: nn.Module, split: Split, sigma: float, draws: list[dict[str, torch.Tensor]], scales: dict[str, torch.Tensor], chunk: int
+    model: nn.Module, split: Split, std: dict[str, torch.Tensor] | None, draws: list[dict[str, torch.Tensor]], chunk: int
 ) -> float:
-    """Mean training accuracy over the noise draws of w + σ · scale ⊙ ξ (ξ fixed per draw), eval mode."""
+    """Mean training accuracy over the noise draws of w + std ⊙ ξ (ξ fixed per draw), eval mode; `std`
+    None is the noise-free network (one evaluation)."""
     model.eval()
     weights = parameters_of(model)
     total = 0.0
     with torch.no_grad():
-        for noise in draws:
-            noisy = {name: w + sigma * scales[name] * noise[name] for name, w in weights.items()}
+        for noise in draws if std is not None else [None]:
+            noisy = weights if noise is None else {name: w + std[name] * noise[name] for name, w in weights.items()}
             correct = 0
             for start in range(0, len(split), chunk):
                 logits = functional_call(model, noisy, (split.x[start : start + chunk],))
                 correct += (logits.argmax(1) == split.y[start : start + chunk]).sum().item()
             total += correct / len(split)
-    return total / len(draws)
+    return total / (len(draws) if std is not None else 1)
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,7 @@ def pac_bayes_sigma(
     split: Split,
     *,
     max_drop: float,
-    magnitude_eta: float | None,
+    magnitude_epsilon: float | None,
     draws: int,
     steps: int,
     seed: int,
@@ -102,22 +113,19 @@ def pac_bayes_sigma(
     sigma_range: tuple[float, float] = (1e-5, 10.0),
 ) -> SigmaResult:
     """The largest σ in `sigma_range` with accuracy(0) − E accuracy(σ) ≤ `max_drop` (fractions), by
-    `steps` bisections in log σ. `magnitude_eta` None: absolute noise N(0, σ²); a number η: noise
-    N(0, σ²(|w| + η)²). Noise is drawn once per draw from `seed` (on the CPU, so any device agrees)."""
+    `steps` bisections in log σ. `magnitude_epsilon` None: absolute noise N(0, σ²); a number ε: noise
+    N(0, σ²w² + ε²) (Jiang et al.). Noise is drawn once per draw from `seed` (on the CPU, so any device
+    agrees)."""
     weights = parameters_of(model)
     generator = torch.Generator().manual_seed(seed)
     noise = [
         {name: torch.randn(w.shape, generator=generator).to(w.device, w.dtype) for name, w in weights.items()}
         for _ in range(draws)
     ]
-    if magnitude_eta is None:
-        scales = {name: torch.ones_like(w) for name, w in weights.items()}
-    else:
-        scales = {name: w.abs() + magnitude_eta for name, w in weights.items()}
-    base = noisy_accuracy(model, split, 0.0, noise[:1], scales, chunk)
+    base = noisy_accuracy(model, split, None, noise, chunk)
 
     def ok(sigma: float) -> tuple[bool, float]:
-        accuracy = noisy_accuracy(model, split, sigma, noise, scales, chunk)
+        accuracy = noisy_accuracy(model, split, noise_std(weights, sigma, magnitude_epsilon), noise, chunk)
         return base - accuracy <= max_drop, accuracy
 
     lo, hi = sigma_range

@@ -8,14 +8,13 @@ training uses, so a strategy changes one thing only.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lbgap.batchnorm import kept_buffers
 from lbgap.training import Step, plain_step
 
 
@@ -112,28 +111,38 @@ def conservative_step(lam: float, inner_steps: int) -> Step:
 # ---------------------------------------------------------------------------------------------------
 # Adversarial training on inputs
 # ---------------------------------------------------------------------------------------------------
-def adversarial_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, radius: float, steps: int) -> torch.Tensor:
+def adversarial_inputs(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, radius: float, steps: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Projected gradient ascent on the batch loss within the L∞ ball of `radius` around x.
 
-    steps = 1 is FGSM (one signed step of size `radius`); more steps use size 2.5·radius/steps (Madry
-    et al.). The attack runs in eval mode so it does not move BatchNorm's running statistics."""
-    was_training = model.training
-    model.eval()
+    steps = 1 is FGSM (one signed step of size `radius` from x); more steps are PGD (Madry et al.):
+    a uniformly random start in the ball (drawn on the CPU from `generator`), then steps of size
+    2.5·radius/steps. The attack sees the network the update will see: train mode (BatchNorm normalizes
+    with the batch's statistics), with every BN buffer restored afterwards so the attack's forward
+    passes do not count as batches in the running statistics."""
     step_size = radius if steps == 1 else 2.5 * radius / steps
     x_adv = x.detach().clone()
-    for _ in range(steps):
-        x_adv.requires_grad_(True)
-        (grad,) = torch.autograd.grad(F.cross_entropy(model(x_adv), y), x_adv)
-        x_adv = (x_adv.detach() + step_size * grad.sign()).clamp(x - radius, x + radius)
+    if steps > 1:
+        start = torch.rand(x.shape, generator=generator) * 2 - 1  # uniform in [-1, 1]
+        x_adv = x_adv + radius * start.to(x.device, x.dtype)
+    was_training = model.training
+    model.train()
+    with kept_buffers(model):
+        for _ in range(steps):
+            x_adv.requires_grad_(True)
+            (grad,) = torch.autograd.grad(F.cross_entropy(model(x_adv), y), x_adv)
+            x_adv = (x_adv.detach() + step_size * grad.sign()).clamp(x - radius, x + radius)
     model.train(was_training)
     return x_adv.detach()
 
 
-def adversarial_step(radius: float, steps: int) -> Step:
-    """A plain step on the adversarial version of each batch."""
+def adversarial_step(radius: float, steps: int, seed: int = 0) -> Step:
+    """A plain step on the adversarial version of each batch (PGD's random starts seeded by `seed`)."""
+    generator = torch.Generator().manual_seed(seed)
 
     def step(model, optimizer, x, y):
-        return plain_step(model, optimizer, adversarial_inputs(model, x, y, radius, steps), y)
+        return plain_step(model, optimizer, adversarial_inputs(model, x, y, radius, steps, generator), y)
 
     return step
 
@@ -141,25 +150,12 @@ def adversarial_step(radius: float, steps: int) -> Step:
 # ---------------------------------------------------------------------------------------------------
 # Sharpness-aware minimization
 # ---------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def frozen_batchnorm_statistics(model: nn.Module) -> Iterator[None]:
-    """Restore every BatchNorm buffer on exit: SAM's second forward pass, at the perturbed weights,
-    must not count as another batch in the running statistics."""
-    saved = {name: b.clone() for name, b in model.named_buffers()}
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for name, b in model.named_buffers():
-                b.copy_(saved[name])
-
-
 def sam_step(rho: float, adaptive: bool = False, eta: float = 0.01) -> Step:
     """SAM: ε = ρ·g/‖g‖ (ASAM: ε = ρ·T²g/‖Tg‖ with T = |w| + η on weight matrices and kernels, T = 1
     on biases and BatchNorm parameters), take the gradient at w + ε, apply it at w with the base optimizer.
 
     BatchNorm: both passes normalize with the batch's own statistics (train mode); the running
-    statistics are updated by the first pass only (see `frozen_batchnorm_statistics`).
+    statistics are updated by the first pass only (the second runs inside `kept_buffers`).
     """
 
     def step(model, optimizer, x, y):
@@ -173,7 +169,7 @@ def sam_step(rho: float, adaptive: bool = False, eta: float = 0.01) -> Step:
             originals = [p.clone() for p in params]  # restored exactly below ((w + ε) − ε ≠ w in floats)
             for t, p in zip(scales, params):
                 p.add_(rho * t * t * p.grad / (norm + 1e-12))
-        with frozen_batchnorm_statistics(model):
+        with kept_buffers(model):
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(x), y).backward()
         with torch.no_grad():
@@ -204,7 +200,7 @@ def step_for(strategy: str, options: dict, seed: int, data_name: str) -> Step:
         if strategy == "conservative":
             return conservative_step(lam=float(options["lam"]), inner_steps=int(options["inner_steps"]))
         if strategy == "adversarial":
-            return adversarial_step(radius=float(options["radius"]), steps=int(options["steps"]))
+            return adversarial_step(radius=float(options["radius"]), steps=int(options["steps"]), seed=seed)
         if strategy == "sam":
             return sam_step(rho=float(options["rho"]), adaptive=bool(options["adaptive"]), eta=float(options["eta"]))
     except (KeyError, TypeError) as error:

@@ -17,6 +17,7 @@ in the authors' code did. "batch" networks keep no running statistics at all.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Callable
 
@@ -39,6 +40,14 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
 
 def list_models() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def model_options(name: str) -> tuple[str, ...]:
+    """The options `models.<name>` may set: the builder's keyword arguments beyond input shape and classes."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}")
+    fixed = {"input_shape", "num_classes"}
+    return tuple(p for p in inspect.signature(_REGISTRY[name]).parameters if p not in fixed)
 
 
 def get_model(name: str, *, input_shape: tuple[int, ...], num_classes: int, **options) -> nn.Module:

@@ -48,8 +48,20 @@ def batch_gradient_sq(model: nn.Module, split: Split, index: torch.Tensor) -> fl
     return float(sum((g.double() ** 2).sum() for g in grads))
 
 
+def check_per_sample(model: nn.Module) -> None:
+    """The estimator needs one sample's gradient not to depend on its batch: BatchNorm must normalize
+    with running statistics. Networks built with `batchnorm: batch` are refused."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not module.track_running_stats:
+            raise ValueError(
+                "the gradient noise scale is undefined for a network whose BatchNorm uses batch statistics "
+                "at evaluation (batchnorm: batch): one sample's gradient would depend on its batch"
+            )
+
+
 def noise_scale(model: nn.Module, split: Split, *, small: int, big: int, batches: int, seed: int) -> NoiseScale:
     """B_simple from `batches` batches of each size, samples drawn with replacement (seeded, CPU)."""
+    check_per_sample(model)
     generator = torch.Generator().manual_seed(seed)
     mean_sq = {}
     for size in (small, big):

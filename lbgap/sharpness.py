@@ -14,6 +14,8 @@ The maximum is found inexactly, as in the paper, with `max_iter` iterations of s
 −f. Where L-BFGS-B starts matters: at a well-converged minimizer ∇f(x) ≈ 0, so started at y = 0 it
 would stop at once and report φ ≈ 0. We start from a point drawn uniformly from the box (seeded).
 The reported maximum is the largest f seen at any point L-BFGS-B evaluated; all of them lie in the box.
+The tolerances are zero, so the search ends only after `max_iter` iterations or when the line search
+can make no more progress (the record keeps iterations, evaluations and scipy's stopping message).
 """
 
 from __future__ import annotations
@@ -98,7 +100,9 @@ def sharpness(
         jac=True,
         method="L-BFGS-B",
         bounds=Bounds(-half, half),  # arrays, not n (lo, hi) pairs: scipy converts those slowly
-        options={"maxiter": max_iter},
+        # ftol = gtol = 0: near a minimizer of f the ascent starts on a flat region where scipy's default
+        # tolerances end the search after one iteration; the metric asks for `max_iter` iterations.
+        options={"maxiter": max_iter, "ftol": 0.0, "gtol": 0.0},
     )
     loss_max = best["loss"]
     return Sharpness(

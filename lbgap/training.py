@@ -90,7 +90,8 @@ def train(
 
     `model` and `data` must be on the same device. `step` performs the update on each batch (default:
     a plain Adam step); `amp` runs it under bfloat16 autocast on CUDA (lbgap.devices).
-    `seed` fixes the order of the samples (the initial weights are fixed by whoever built `model`).
+    `seed` fixes the order of the samples and the dropout masks (the initial weights are fixed by whoever
+    built `model`).
     The last incomplete batch of an epoch is dropped so every step uses exactly `batch_size` samples.
     Returns one record per evaluated epoch, starting with epoch 0 (the untrained model). Whole-split
     evaluation costs about as much as an epoch of large-batch steps, so fixed-budget runs that only need
@@ -105,20 +106,24 @@ def train(
     generator = torch.Generator().manual_seed(seed)  # on the CPU: the same sample order on every device
     device = data.train.x.device
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
-    history = [epoch_record(model, data, 0, config.eval_chunk)]
-    for epoch in range(1, config.max_epochs + 1):
-        model.train()
-        order = torch.randperm(n, generator=generator).to(device)
-        for start in range(0, n - batch_size + 1, batch_size):
-            index = order[start : start + batch_size]
-            with autocast(device, amp):
-                step(model, optimizer, data.train.x[index], data.train.y[index])
-        if epoch % evaluate_every and epoch < config.max_epochs:
-            continue
-        history.append(epoch_record(model, data, epoch, config.eval_chunk))
-        if on_epoch is not None:
-            on_epoch(history[-1])
-        if should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta):
-            break
+    # Dropout masks come from this run's seed, not from whatever ran before in the same process (C1–C4
+    # have dropout); the caller's global RNG is left as it was.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        history = [epoch_record(model, data, 0, config.eval_chunk)]
+        for epoch in range(1, config.max_epochs + 1):
+            model.train()
+            order = torch.randperm(n, generator=generator).to(device)
+            for start in range(0, n - batch_size + 1, batch_size):
+                index = order[start : start + batch_size]
+                with autocast(device, amp):
+                    step(model, optimizer, data.train.x[index], data.train.y[index])
+            if epoch % evaluate_every and epoch < config.max_epochs:
+                continue
+            history.append(epoch_record(model, data, epoch, config.eval_chunk))
+            if on_epoch is not None:
+                on_epoch(history[-1])
+            if should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta):
+                break
     model.eval()
     return history

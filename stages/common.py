@@ -1,13 +1,27 @@
-"""What every stage shares: reading params.yaml, turning bad input into one clear line, atomic writes."""
+"""What every stage shares: reading params.yaml and its inputs, turning bad input into one clear line,
+and writing outputs all-or-nothing.
+
+Outputs. Every `write_*` (and `atomic_dir`) writes to a temporary `.<name>.*` file or folder beside its
+target. Inside a command decorated with `@stage`, the renames onto the targets happen together when the
+command finishes without error, so a stage that fails or is interrupted half-way leaves every old
+output as it was; SIGTERM unwinds like an error, and leftovers of a SIGKILL are removed by the next
+write of the same output. Files get the permissions the umask gives (0644 / 0755 by default), not
+mkstemp's 0600.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import pickle
 import shutil
+import signal
 import sys
 import tempfile
+import zipfile
+from contextvars import ContextVar
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterator
@@ -20,6 +34,7 @@ import yaml
 from tqdm import tqdm
 
 from lbgap.config import ModelParams, ParamsError, TrainParams
+from lbgap.schema import check_params
 from lbgap.data import DataSet, from_arrays
 from lbgap.devices import resolve_device
 from lbgap.models import build_model
@@ -35,12 +50,21 @@ class InputError(Exception):
 
 
 def load_params(path: Path) -> dict[str, Any]:
+    """params.yaml parsed and checked against lbgap.schema (unknown keys, types, non-finite numbers)."""
     if not path.is_file():
         raise InputError(f"parameter file not found: {path}")
-    with path.open() as handle:
-        raw = yaml.safe_load(handle)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise InputError(f"{path} is not valid YAML{line}: {problem}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a text file") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path} must hold a mapping of parameters")
+    check_params(raw)
     return raw
 
 
@@ -54,17 +78,95 @@ def clear_errors() -> Iterator[None]:
         raise typer.Exit(code=2) from None
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
+# (temporary path, target) pairs of the running `@stage` command; None outside one
+_PENDING: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("pending_outputs", default=None)
+
+
+def _permissions(path: Path, mode: int) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _remove_stale(path: Path) -> None:
+    """Temporary siblings `.<name>.*` that a killed run left behind (none exist while a run is live)."""
+    for stale in path.parent.glob(f".{path.name}.*"):
+        _remove(stale)
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """Move `tmp` onto `path`. An old folder is first moved aside and deleted only once the new one is
+    in place."""
+    if path.is_dir() and not path.is_symlink():
+        aside = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
+        os.replace(path, aside / path.name)
         os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        shutil.rmtree(aside)
+    else:
+        os.replace(tmp, path)
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    pending = _PENDING.get()
+    if pending is None:
+        _replace(tmp, path)
+    else:
+        pending.append((tmp, path))
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def stage(command: Callable[..., None]) -> Callable[..., None]:
+    """Decorate a stage's command (below `@app.command()`): its outputs are committed together when it
+    returns, discarded when it raises or is sent SIGTERM."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs) -> None:
+        pending: list[tuple[Path, Path]] = []
+        token = _PENDING.set(pending)
+        try:
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:  # not the main thread: no handler to install
+            previous = None
+        try:
+            command(*args, **kwargs)
+            for tmp, path in pending:
+                _replace(tmp, path)
+        finally:
+            _PENDING.reset(token)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            for tmp, _ in pending:
+                if tmp.exists():
+                    _remove(tmp)
+
+    return run
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename over `path` (at once, or when the
+    running `@stage` command finishes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        _permissions(tmp, 0o666)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _commit(tmp, path)
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -96,24 +198,50 @@ def write_figure(path: Path, figure) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside `path`; on success it replaces `path` whole."""
+    """Yield a temporary folder beside `path`; on success it replaces `path` whole (at once, or when the
+    running `@stage` command finishes); on an error it is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    _permissions(tmp, 0o777)
     try:
         yield tmp
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _commit(tmp, path)
+
+
+def _fix(path: Path, stage_name: str) -> str:
+    return f"restore it with `dvc checkout {path}` or rebuild it with `dvc repro -f {stage_name}`"
 
 
 def load_data(path: Path) -> DataSet:
+    """The prepare stage's npz; a missing, truncated, corrupt or malformed file is an InputError."""
     if not path.is_file():
         raise InputError(f"data file not found: {path} (run `dvc repro prepare`)")
-    with np.load(path) as arrays:
-        return from_arrays(arrays)
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            dataset = from_arrays(arrays)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RuntimeError) as error:
+        raise InputError(f"data file {path} is unreadable ({type(error).__name__}); {_fix(path, 'prepare')}") from None
+    problem = _data_problem(dataset)
+    if problem:
+        raise InputError(f"data file {path} is malformed: {problem}; {_fix(path, 'prepare')}")
+    return dataset
+
+
+def _data_problem(data: DataSet) -> str | None:
+    for name, split in (("train", data.train), ("test", data.test)):
+        if split.x.dim() < 2 or split.y.dim() != 1 or len(split.x) != len(split.y) or len(split.y) == 0:
+            return f"x_{name} {tuple(split.x.shape)} and y_{name} {tuple(split.y.shape)} do not pair up"
+        if not split.x.is_floating_point() or not torch.isfinite(split.x).all():
+            return f"x_{name} must hold finite floating-point values"
+        if split.y.min() < 0:
+            return f"y_{name} holds negative labels"
+    if data.train.x.shape[1:] != data.test.x.shape[1:]:
+        return f"train inputs {tuple(data.train.x.shape[1:])} and test inputs {tuple(data.test.x.shape[1:])} differ in shape"
+    return None
 
 
 def checkpoint_path(folder: Path, seed: int) -> Path:
@@ -128,12 +256,40 @@ def checkpoint_seeds(folder: Path) -> list[int]:
     return seeds
 
 
-def load_checkpoint(folder: Path, seed: int) -> dict[str, Any]:
-    """{'x0': state_dict, 'final': state_dict, 'batch_size': int, 'seed': int} as the train stage saved it."""
+CHECKPOINT_KEYS = {"x0", "final", "batch_size", "seed"}
+
+
+def _writer_of(folder: Path) -> str:
+    """The dvc.yaml stage that writes a checkpoint folder (models/sb → train_sb, models/mitigation/sam →
+    mitigate@sam)."""
+    if folder.parent.name == "mitigation":
+        return f"mitigate@{folder.name}"
+    return f"train_{folder.name}" if folder.name in ("sb", "lb") else f"<the stage that writes {folder}>"
+
+
+def load_checkpoint(folder: Path, seed: int, model: torch.nn.Module | None = None) -> dict[str, Any]:
+    """{'x0': state_dict, 'final': state_dict, 'batch_size': int, 'seed': int} as the train stage saved
+    it. A missing, truncated, corrupt or wrong-shaped file (its states must fit `model`, when given) is an
+    InputError naming the file and the fix."""
     path = checkpoint_path(folder, seed)
     if not path.is_file():
         raise InputError(f"checkpoint not found: {path}")
-    return torch.load(path, weights_only=True, map_location="cpu")
+    fix = _fix(folder, _writer_of(folder))
+    try:
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError):
+        raise InputError(f"checkpoint {path} is unreadable (truncated or corrupt); {fix}") from None
+    if not isinstance(checkpoint, dict) or not CHECKPOINT_KEYS <= set(checkpoint):
+        raise InputError(f"checkpoint {path} lacks {', '.join(sorted(CHECKPOINT_KEYS))}; {fix}")
+    if model is not None:
+        expected = model.state_dict()
+        for key in ("x0", "final"):
+            state = checkpoint[key]
+            if not isinstance(state, dict) or set(state) != set(expected) or any(
+                not isinstance(state[k], torch.Tensor) or state[k].shape != v.shape for k, v in expected.items()
+            ):
+                raise InputError(f"checkpoint {path} does not fit the configured network (its '{key}' weights differ in names or shapes); {fix}")
+    return checkpoint
 
 
 def device_for(params: ModelParams) -> torch.device:

@@ -14,6 +14,7 @@ from lbgap.curvature import measure_solution, training_subset
 from lbgap.curvature_config import CurvatureParams
 from lbgap.reporting import eps_key, summarize
 from stages.common import (
+    stage,
     PARAMS_DEFAULT,
     ParamsOption,
     checkpoint_seeds,
@@ -31,6 +32,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
+@stage
 def main(
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
     models: Annotated[Path, typer.Option(help="Checkpoint folder written by a train stage.")],
@@ -43,8 +45,8 @@ def main(
     with clear_errors():
         config = CurvatureParams.parse(load_params(params))
         dataset = load_data(data)
-        states = [load_checkpoint(models, seed) for seed in checkpoint_seeds(models)]
         model = model_for(config.model, dataset)
+        states = [load_checkpoint(models, seed, model) for seed in checkpoint_seeds(models)]
         split = training_subset(dataset.train, config.samples, config.seed).to(device_for(config.model))
 
     rows, nodes = [], []

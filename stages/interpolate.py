@@ -15,6 +15,7 @@ from lbgap.config import InterpolateParams
 from lbgap.figures import interpolation_figure
 from lbgap.landscape import curvilinear_path, linear_path
 from stages.common import (
+    stage,
     PARAMS_DEFAULT,
     ParamsOption,
     clear_errors,
@@ -31,6 +32,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
+@stage
 def main(
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
     sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs.")],
@@ -41,24 +43,25 @@ def main(
     curved_figure: Annotated[Path, typer.Option(help="PNG file for the curvilinear plot.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """f(α·x_LB + (1−α)·x_SB) over an α grid, BN running statistics interpolated too."""
+    """f(α·x_LB + (1−α)·x_SB) over an α grid (and the curvilinear path), BN statistics per `bn_statistics`."""
     with clear_errors():
         config = InterpolateParams.parse(load_params(params))
         dataset = load_data(data)
-        small, large = load_checkpoint(sb_models, config.seed), load_checkpoint(lb_models, config.seed)
         model = model_for(config.model, dataset)
+        small, large = load_checkpoint(sb_models, config.seed, model), load_checkpoint(lb_models, config.seed, model)
         dataset = dataset.to(device_for(config.model))
 
     alphas = config.alphas
-    title = f"SB (batch {small['batch_size']}) → LB (batch {large['batch_size']}), seed {config.seed}"
+    title = f"SB (batch {small['batch_size']}) → LB (batch {large['batch_size']}), seed {config.seed}, BN statistics: {config.bn_statistics}"
     for kind, path_of, csv, png in (("linear", linear_path, out, figure), ("curvilinear", curvilinear_path, curved_out, curved_figure)):
         with tqdm(total=len(alphas), desc=f"{kind} path", unit="point") as bar:
             points = path_of(
                 model, small["final"], large["final"], alphas, dataset, chunk=config.eval_chunk,
-                on_point=lambda _: bar.update(),
+                on_point=lambda _: bar.update(), bn_statistics=config.bn_statistics,
             )
-        write_csv(csv, pd.DataFrame([asdict(p) for p in points]))
         curved = kind == "curvilinear"
+        # written when the command ends (@stage), so both paths land together or not at all
+        write_csv(csv, pd.DataFrame([asdict(p) for p in points]))
         write_figure(png, interpolation_figure(points, f"{title}, curvilinear path" if curved else title, curvilinear=curved))
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from lbgap.mitigation import step_for
 from lbgap.reporting import summarize
 from lbgap.sharpness import sharpness_survey
 from stages.common import (
+    stage,
     FINAL_KEYS,
     PARAMS_DEFAULT,
     ParamsOption,
@@ -38,6 +39,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
+@stage
 def main(
     strategy: Annotated[str, typer.Argument(help="augmentation, conservative, adversarial or sam.")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
@@ -52,26 +54,21 @@ def main(
     with clear_errors():
         raw = load_params(params)
         config = MitigationParams.parse(raw, strategy)
-        path_config = InterpolateParams.parse(raw)
-        if path_config.seed >= config.seeds:
-            raise ParamsError(f"params: 'interpolate.seed' = {path_config.seed} must be < 'mitigation.seeds' = {config.seeds}")
+        path_config = InterpolateParams.parse(raw, seeds_key="mitigation.seeds")
         dataset = load_data(data)
         config.train.check_fits(len(dataset.train))
-        model_for(config.train.model, dataset)
+        model = model_for(config.train.model, dataset)
         try:
             step_for(strategy, config.options, 0, config.data_name)
         except ValueError as error:
             raise ParamsError(f"params: 'mitigation.{strategy}': {error}") from None
-        small = load_checkpoint(sb_models, path_config.seed)
-
+        small = load_checkpoint(sb_models, path_config.seed, model)
     batch = config.train.batch_size
     with atomic_dir(models) as folder:
         finals, _, solutions = train_seeds(
             config.train, dataset, config.seeds, folder, strategy,
             step_for_seed=lambda seed: step_for(strategy, config.options, seed, config.data_name),
         )
-
-    model = model_for(config.train.model, dataset)
     dataset = dataset.to(device_for(config.train.model))
     s = config.sharpness
     with tqdm(total=len(solutions) * 2 * len(s.epsilons), desc=f"sharpness {strategy}", unit="run") as bar:
@@ -79,10 +76,14 @@ def main(
             model, solutions, dataset.train, s.epsilons, subspace_dim=s.subspace_dim, max_iter=s.max_iter,
             seed=s.seed, chunk=s.eval_chunk, on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
         )
-    points = linear_path(model, small["final"], solutions[path_config.seed][1], path_config.alphas, dataset, chunk=s.eval_chunk)
-    write_csv(curve, pd.DataFrame([asdict(p) for p in points]))
+    points = linear_path(
+        model, small["final"], solutions[path_config.seed][1], path_config.alphas, dataset, chunk=s.eval_chunk,
+        bn_statistics=path_config.bn_statistics,
+    )
     title = f"SB (batch {small['batch_size']}) → LB {strategy} (batch {batch}), seed {path_config.seed}"
-    write_figure(figure, interpolation_figure(points, title, right_label=strategy))
+    figure_of_path = interpolation_figure(points, title, right_label=strategy)
+    write_csv(curve, pd.DataFrame([asdict(p) for p in points]))
+    write_figure(figure, figure_of_path)
     write_json(out, {
         "strategy": strategy, "options": config.options, "batch_size": batch,
         "train": {"per_seed": finals, "summary": summarize(finals, FINAL_KEYS)}, "sharpness": survey,

@@ -11,12 +11,13 @@ import typer
 from lbgap.config import DataParams, ParamsError
 from lbgap.data import make_data_set, to_arrays
 from lbgap.sources import DataUnavailable
-from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, write_npz
+from stages.common import stage, PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, write_npz
 
 app = typer.Typer(add_completion=False)
 
 
 @app.command()
+@stage
 def main(
     out: Annotated[Path, typer.Option(help="Where to write the npz (x_train, y_train, x_test, y_test).")],
     params: ParamsOption = PARAMS_DEFAULT,

@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 import yaml
 
-from lbgap.config import REGIMES, SweepParams
+from lbgap.config import REGIMES, SweepParams, bn_statistics, sweep_drop
 from lbgap.curvature_figures import density_figure, epsilon_figure
 from lbgap.curvature_report import measures_table, rescaling_table
 from lbgap.figures import mitigation_figure, sharpness_figure, sweep_figure, training_curves_figure, trajectory_figure
@@ -32,6 +32,7 @@ from lbgap.reporting import (
 )
 from lbgap.sweep import threshold_batch
 from stages.common import (
+    stage,
     PARAMS_DEFAULT,
     InputError,
     ParamsOption,
@@ -58,6 +59,21 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+BN_NOTE = {  # how BN statistics were set where training did not produce the weights (lbgap.batchnorm)
+    "recompute": (
+        "BatchNorm running statistics at every point of the parametric plots, the curvilinear path, the 2-D "
+        "surfaces, the x0–SB–LB plane and at the iterates along training were **recomputed** for that "
+        "point's weights (one no-grad train-mode pass over the training data; `bn_statistics: recompute`)."
+    ),
+    "interpolate": (
+        "BatchNorm running statistics at the points of the parametric plots, the curvilinear path, the 2-D "
+        "surfaces and the x0–SB–LB plane were **interpolated** with the weights (variances clamped at 0), "
+        "and the iterates along training kept their own (`bn_statistics: interpolate`): outside [0, 1] the "
+        "losses reflect the clamping, not the landscape."
+    ),
+}
+
+
 def _pm_plain(stats: dict) -> str:
     return f"{stats['mean']:.4g}" if stats["std"] is None else f"{stats['mean']:.4g} ± {stats['std']:.2g}"
 
@@ -69,6 +85,7 @@ def _run_params(raw: dict) -> dict:
 
 
 @app.command()
+@stage
 def main(
     train_sb: Annotated[Path, typer.Option(help="Metrics JSON of train_sb.")],
     train_lb: Annotated[Path, typer.Option(help="Metrics JSON of train_lb.")],
@@ -112,6 +129,8 @@ def main(
         remedies = [_read_json(path) for path in mitigation]
         batches = (raw.get("sweep") or {}).get("batches") or [0]  # missing or empty: parse says which key
         sweep_config = SweepParams.parse(raw, batches[0])
+        drop = sweep_drop(raw)
+        bn_mode = bn_statistics(raw)
         sweep_points = sweep_frame([_read_json(sweep / f"b{b}.json") for b in batches])
         warm = _read_json(warm_start)
         trajectories = {"sb": _read_csv(trajectory_sb), "lb": _read_csv(trajectory_lb)}
@@ -137,7 +156,7 @@ def main(
         for m in remedies
     }
 
-    threshold = threshold_batch(sweep_points.batch_size.tolist(), sweep_points.test_accuracy_mean.tolist(), sweep_config.drop)
+    threshold = threshold_batch(sweep_points.batch_size.tolist(), sweep_points.test_accuracy_mean.tolist(), drop)
     numbers["sweep"] = {"threshold_batch": threshold.batch_size, "threshold_crossing": threshold.crossing}
     warm_frame = pd.DataFrame(warm["points"])
     numbers["warm_start"] = {
@@ -231,7 +250,7 @@ LB training with each remedy ({len(remedies[0]['train']['per_seed']) if remedies
 
 Every batch size trained for {sweep_config.epochs} epochs ({sweep_config.seeds} seed(s)); φ in the full space at
 ε = {sweep_config.probe.epsilon:g}. Rule (lbgap/sweep.py): the threshold is the smallest batch size whose mean test
-accuracy is more than `sweep.drop` = {sweep_config.drop:g} points below the best smaller batch size.
+accuracy is more than `sweep.drop` = {drop:g} points below the best smaller batch size.
 
 {sweep_table(sweep_points)}
 
@@ -290,6 +309,8 @@ it, at seed {rescaled['seed']}'s solutions. Predictions unchanged: largest logit
 
 ### 2-D loss surfaces (filter-normalized, Li et al. 2018)
 
+{BN_NOTE[bn_mode]}
+
 ![2-D loss surfaces]({link(surface_figure)})
 
 ## Parameters of this run
@@ -299,6 +320,8 @@ it, at seed {rescaled['seed']}'s solutions. Predictions unchanged: largest logit
 ```
 
 ## Figures
+
+{BN_NOTE[bn_mode]}
 
 ![training curves]({link(curves_png)})
 

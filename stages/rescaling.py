@@ -14,6 +14,7 @@ from lbgap.curvature_config import RescalingParams
 from lbgap.flatness import dinh_rescale
 from lbgap.rescaling import rescaling_effect
 from stages.common import (
+    stage,
     PARAMS_DEFAULT,
     InputError,
     ParamsOption,
@@ -30,6 +31,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
+@stage
 def main(
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
     sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs.")],
@@ -41,8 +43,8 @@ def main(
     with clear_errors():
         config = RescalingParams.parse(load_params(params))
         dataset = load_data(data)
-        states = {"sb": load_checkpoint(sb_models, config.seed), "lb": load_checkpoint(lb_models, config.seed)}
         model = model_for(config.curvature.model, dataset)
+        states = {"sb": load_checkpoint(sb_models, config.seed, model), "lb": load_checkpoint(lb_models, config.seed, model)}
         try:  # refuse a block the network lacks before any work (the weights are loaded later)
             dinh_rescale(model, config.factor, config.block)
         except ValueError as error:

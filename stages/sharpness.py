@@ -11,6 +11,7 @@ from tqdm import tqdm
 from lbgap.config import SharpnessParams
 from lbgap.sharpness import sharpness_survey
 from stages.common import (
+    stage,
     PARAMS_DEFAULT,
     ParamsOption,
     checkpoint_seeds,
@@ -27,6 +28,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
+@stage
 def main(
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
     models: Annotated[Path, typer.Option(help="Checkpoint folder written by a train stage.")],
@@ -37,8 +39,8 @@ def main(
     with clear_errors():
         config = SharpnessParams.parse(load_params(params))
         dataset = load_data(data)
-        states = [load_checkpoint(models, seed) for seed in checkpoint_seeds(models)]
         model = model_for(config.model, dataset)
+        states = [load_checkpoint(models, seed, model) for seed in checkpoint_seeds(models)]
         dataset = dataset.to(device_for(config.model))
 
     runs = len(states) * 2 * len(config.epsilons)

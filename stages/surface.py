@@ -16,6 +16,7 @@ from lbgap.curvature_config import SurfaceParams
 from lbgap.curvature_figures import surface_figure
 from lbgap.surface import surface_around, surface_through
 from stages.common import (
+    stage,
     PARAMS_DEFAULT,
     ParamsOption,
     clear_errors,
@@ -37,6 +38,7 @@ def _frame(coordinates: list[float], loss: np.ndarray, accuracy: np.ndarray, kin
 
 
 @app.command()
+@stage
 def main(
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
     sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs.")],
@@ -49,8 +51,8 @@ def main(
     with clear_errors():
         config = SurfaceParams.parse(load_params(params))
         dataset = load_data(data)
-        small, large = load_checkpoint(sb_models, config.seed), load_checkpoint(lb_models, config.seed)
         model = model_for(config.curvature.model, dataset)
+        small, large = load_checkpoint(sb_models, config.seed, model), load_checkpoint(lb_models, config.seed, model)
         split = training_subset(dataset.train, config.curvature.samples, config.curvature.seed).to(device_for(config.curvature.model))
 
     around = config.axis(-config.span, config.span)
@@ -60,15 +62,21 @@ def main(
     with tqdm(total=3 * config.points**2, desc="surfaces", unit="point") as bar:
         for kind, checkpoint in (("sb", small), ("lb", large)):
             model.load_state_dict(checkpoint["final"])
-            loss, accuracy = surface_around(model, split, around, seed=config.curvature.seed, chunk=chunk, on_point=bar.update)
+            loss, accuracy = surface_around(
+                model, split, around, seed=config.curvature.seed, chunk=chunk, on_point=bar.update,
+                bn_statistics=config.bn_statistics,
+            )
             frames.append(_frame(around, loss, accuracy, kind))
             grids[kind] = loss
-        loss, accuracy = surface_through(model, small["x0"], small["final"], large["final"], split, plane, chunk=chunk, on_point=bar.update)
+        loss, accuracy = surface_through(
+            model, small["x0"], small["final"], large["final"], split, plane, chunk=chunk, on_point=bar.update,
+            bn_statistics=config.bn_statistics,
+        )
         frames.append(_frame(plane, loss, accuracy, "plane"))
         grids["plane"] = loss
-    write_csv(out, pd.concat(frames, ignore_index=True))
     batches = {"sb": small["batch_size"], "lb": large["batch_size"]}
-    write_figure(figure, surface_figure(around, plane, grids, batches))
+    write_csv(out, pd.concat(frames, ignore_index=True))
+    write_figure(figure, surface_figure(around, plane, grids, batches, config.bn_statistics))
 
 
 if __name__ == "__main__":

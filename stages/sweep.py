@@ -15,6 +15,7 @@ from lbgap.reporting import summarize
 from lbgap.sharpness import full_space_probe
 from lbgap.sweep import sweep_batch
 from stages.common import (
+    stage,
     PARAMS_DEFAULT,
     ParamsOption,
     clear_errors,
@@ -30,6 +31,7 @@ SWEEP_KEYS = ["train_loss", "train_accuracy", "test_accuracy", "sharpness"]
 
 
 @app.command()
+@stage
 def main(
     batch: Annotated[int, typer.Argument(help="The batch size, one of `sweep.batches`.")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],

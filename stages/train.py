@@ -11,6 +11,7 @@ import typer
 from lbgap.config import REGIMES, ParamsError, TrainParams
 from lbgap.reporting import summarize
 from stages.common import (
+    stage,
     FINAL_KEYS,
     PARAMS_DEFAULT,
     ParamsOption,
@@ -28,6 +29,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
+@stage
 def main(
     regime: Annotated[str, typer.Argument(help="sb (batch size from `small_batch`) or lb (from `batch`).")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],

@@ -11,11 +11,12 @@ import typer
 from tqdm import tqdm
 
 from lbgap.config import REGIMES, ParamsError, TrajectoryParams
-from lbgap.curvature_config import CurvatureParams
+from lbgap.curvature_config import NoiseScaleParams
 from lbgap.noise_scale import noise_scale
 from lbgap.sharpness import full_space_probe
 from lbgap.trajectory import sharpness_along_training
 from stages.common import (
+    stage,
     PARAMS_DEFAULT,
     ParamsOption,
     clear_errors,
@@ -30,6 +31,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
+@stage
 def main(
     regime: Annotated[str, typer.Argument(help="sb (batch size from `small_batch`) or lb (from `batch`).")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
@@ -40,7 +42,7 @@ def main(
     with clear_errors():
         raw = load_params(params)
         config = TrajectoryParams.parse(raw, regime)
-        curvature = CurvatureParams.parse(raw)  # the noise-scale settings
+        noise_settings = NoiseScaleParams.parse(raw)
         dataset = load_data(data)
         if config.batch_size > len(dataset.train):
             raise ParamsError(f"params: '{REGIMES[regime]}' = {config.batch_size} exceeds the {len(dataset.train)} training samples")
@@ -56,10 +58,11 @@ def main(
             model, on_device, batch_size=config.batch_size, at_epochs=config.at_epochs, config=config.train,
             seed=config.seed, measure=probe, amp=config.model.amp,
             on_point=lambda p: (bar.update(), bar.set_postfix(epoch=p.epoch, phi=f"{p.sharpness:.3g}")),
-            noise=lambda m: noise_scale(
-                m, on_device.train, small=curvature.noise_small, big=curvature.noise_big, batches=curvature.noise_batches,
-                seed=curvature.seed,
+            noise=None if noise_settings.batches == 0 else lambda m: noise_scale(
+                m, on_device.train, small=noise_settings.small, big=noise_settings.big, batches=noise_settings.batches,
+                seed=noise_settings.seed,
             ).b_simple,
+            bn_statistics=config.bn_statistics,
         )
     write_csv(out, pd.DataFrame([{"regime": regime, "batch_size": config.batch_size, **asdict(p)} for p in points]))
 

@@ -15,6 +15,7 @@ from lbgap.figures import warm_start_figure
 from lbgap.sharpness import full_space_probe
 from lbgap.warm_start import warm_start
 from stages.common import (
+    stage,
     PARAMS_DEFAULT,
     ParamsOption,
     clear_errors,
@@ -31,6 +32,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
+@stage
 def main(
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
     out: Annotated[Path, typer.Option(help="CSV file: one row per kept SB iterate.")],

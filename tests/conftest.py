@@ -46,7 +46,7 @@ def tiny_params() -> dict:
     params["curvature"].update(
         samples=100, lanczos={"top_k": 2, "steps": 5}, trace={"tol": 0.05, "max_probes": 4},
         density={"runs": 1, "steps": 5}, epsilons=[0.001, 0.01],
-        pac_bayes={"max_drop": 0.1, "draws": 1, "steps": 4, "eta": 0.001},
+        pac_bayes={"max_drop": 0.1, "draws": 1, "steps": 4, "epsilon": 0.001},
         noise_scale={"small": 4, "big": 32, "batches": 2},
     )
     params["surface"].update(points=3)

@@ -225,7 +225,7 @@ def test_fashion_mnist_through_prepare_and_a_keras_style_batchnorm_network(tmp_p
 def test_sharpness_refuses_non_positive_epsilon(tmp_path, params_file, mnist1d_file):
     params = _bad(params_file, "sharpness.epsilons", [0.001, 0.0])
     result = invoke(sharpness.app, "--data", mnist1d_file, "--models", tmp_path, "--out", tmp_path / "out/s.json", "--params", params)
-    _assert_refused(result, "every 'sharpness.epsilons' entry must be > 0", tmp_path / "out")
+    _assert_refused(result, "every 'sharpness.epsilons' entry must be a finite number > 0", tmp_path / "out")
 
 
 def test_interpolate_refuses_an_empty_alpha_range(tmp_path, params_file, mnist1d_file):

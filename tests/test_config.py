@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lbgap.config import (
+    sweep_drop,
     DataParams,
     InterpolateParams,
     ParamsError,
@@ -39,8 +40,8 @@ BAD = [
     (TrainParams, "train.max_epochs", 0, "'train.max_epochs' must be an integer >= 1"),
     (TrainParams, "train.betas", [0.9], "'train.betas' must be two numbers"),
     (DataParams, "data.name", "cifar7", "unknown data set 'data.name: cifar7'; known: mnist1d"),
-    (SharpnessParams, "sharpness.epsilons", [1e-3, 0], "every 'sharpness.epsilons' entry must be > 0"),
-    (SharpnessParams, "sharpness.epsilons", [-1e-3], "every 'sharpness.epsilons' entry must be > 0"),
+    (SharpnessParams, "sharpness.epsilons", [1e-3, 0], "every 'sharpness.epsilons' entry must be a finite number > 0"),
+    (SharpnessParams, "sharpness.epsilons", [-1e-3], "every 'sharpness.epsilons' entry must be a finite number > 0"),
     (SharpnessParams, "sharpness.epsilons", [], "'sharpness.epsilons' must be a non-empty list"),
     (SharpnessParams, "sharpness.max_iter", 0, "'sharpness.max_iter' must be an integer >= 1"),
     (InterpolateParams, "interpolate.alpha_max", -1.0, "the α range is empty"),
@@ -89,7 +90,7 @@ EXPERIMENTS_BAD = [
     (lambda raw: SweepParams.parse(raw, 20), "sweep.batches", [20, 0], "every 'sweep.batches' entry must be an integer >= 1"),
     (lambda raw: SweepParams.parse(raw, 30), "sweep.seeds", 2, "batch size 30 is not in 'sweep.batches' [20, 100]"),
     (lambda raw: SweepParams.parse(raw, 20), "sweep.epochs", 0, "'sweep.epochs' must be an integer >= 1"),
-    (lambda raw: SweepParams.parse(raw, 20), "sweep.drop", -1, "'sweep.drop' must be >= 0"),
+    (sweep_drop, "sweep.drop", -1, "'sweep.drop' must be >= 0"),
     (WarmStartParams.parse, "warm_start.every", 3, "'warm_start.every' = 3 exceeds 'warm_start.sb_epochs' = 2"),
     (WarmStartParams.parse, "warm_start.lb_epochs", 0, "'warm_start.lb_epochs' must be an integer >= 1"),
     (lambda raw: TrajectoryParams.parse(raw, "lb"), "trajectory.at", [0, -1], "every 'trajectory.at' entry must be an integer >= 0"),

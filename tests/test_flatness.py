@@ -12,7 +12,8 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from lbgap.evaluation import evaluate
-from lbgap.flatness import dinh_rescale, noisy_accuracy, pac_bayes_sigma, rescalable_pairs
+from lbgap.batchnorm import recompute_statistics
+from lbgap.flatness import dinh_rescale, noise_std, noisy_accuracy, pac_bayes_sigma, rescalable_pairs
 from lbgap.hessian import hessian_operator, top_eigenvalues
 from lbgap.models import build_model
 from lbgap.noise_scale import NoiseScale, noise_scale, noise_scale_exact
@@ -67,29 +68,38 @@ def test_dinh_rescaling_keeps_predictions_and_changes_what_it_should(tiny_data):
         dinh_rescale(model, -1.0)
 
 
-def test_pac_bayes_sigma_agrees_with_a_grid_over_the_same_noise(tiny_data):
+@pytest.mark.parametrize("magnitude_epsilon", [None, 1e-3])
+def test_pac_bayes_sigma_agrees_with_a_grid_over_the_same_noise(tiny_data, magnitude_epsilon):
     model = _trained(tiny_data)
-    result = pac_bayes_sigma(model, tiny_data.train, max_drop=0.1, magnitude_eta=None, draws=4, steps=25, seed=0, chunk=1000)
+    result = pac_bayes_sigma(
+        model, tiny_data.train, max_drop=0.1, magnitude_epsilon=magnitude_epsilon, draws=4, steps=25, seed=0, chunk=1000,
+    )
     assert result.inverse_square == pytest.approx(1 / result.sigma**2)
     generator = torch.Generator().manual_seed(0)
     weights = parameters_of(model)
     noise = [{k: torch.randn(w.shape, generator=generator) for k, w in weights.items()} for _ in range(4)]
-    ones = {k: torch.ones_like(w) for k, w in weights.items()}
     base = result.accuracy_at_zero
-    assert base == pytest.approx(evaluate(model, tiny_data.train, 1000).accuracy)
+    assert base == pytest.approx(evaluate(model, tiny_data.train, 1000).accuracy)  # the noise-free network
+
+    def std(sigma):  # written out: σ, or Jiang et al.'s √(σ²w² + ε²)
+        if magnitude_epsilon is None:
+            return {k: torch.full_like(w, sigma) for k, w in weights.items()}
+        return {k: ((sigma * w) ** 2 + magnitude_epsilon**2).sqrt() for k, w in weights.items()}
+
     grid = np.geomspace(1e-5, 10, 400)
-    passing = [s for s in grid if base - noisy_accuracy(model, tiny_data.train, s, noise, ones, 1000) <= 0.1]
+    passing = [s for s in grid if base - noisy_accuracy(model, tiny_data.train, std(s), noise, 1000) <= 0.1]
     first_fail = next(s for s in grid if s not in passing)
     # the bisection's σ passes and lies at the first failing grid σ (the accuracy is a step function)
     assert base - result.accuracy_at_sigma <= 0.1
     assert first_fail / 1.05 <= result.sigma <= first_fail
 
 
-def test_magnitude_aware_sigma_grows_when_weights_shrink_less_noise(tiny_data):
-    model = _trained(tiny_data)
-    absolute = pac_bayes_sigma(model, tiny_data.train, max_drop=0.1, magnitude_eta=None, draws=3, steps=20, seed=0, chunk=1000)
-    relative = pac_bayes_sigma(model, tiny_data.train, max_drop=0.1, magnitude_eta=1e-3, draws=3, steps=20, seed=0, chunk=1000)
-    assert 1e-5 < absolute.sigma < 10 and 1e-5 < relative.sigma < 10
+def test_magnitude_aware_noise_follows_jiang_et_al():
+    """Variance σ²w² + ε²: a zero weight still gets noise of std ε; a large one about σ|w|."""
+    weights = {"w": torch.tensor([0.0, 3.0, -4.0])}
+    std = noise_std(weights, 0.5, 1e-3)["w"]
+    torch.testing.assert_close(std, torch.tensor([1e-3, math.sqrt(2.25 + 1e-6), math.sqrt(4 + 1e-6)]))
+    torch.testing.assert_close(noise_std(weights, 0.5, None)["w"], torch.full((3,), 0.5))
 
 
 def test_two_batch_noise_scale_formula_recovers_known_moments():
@@ -128,12 +138,23 @@ def test_filter_normalized_directions_match_filter_norms_and_skip_biases(tiny_da
             torch.testing.assert_close(direction[name].norm(dim=1), w.norm(dim=1))
 
 
+def _with_recomputed_statistics(model, split):
+    recompute_statistics(model, split, 1000)
+    return evaluate(model, split, 1000)
+
+
 def test_surfaces_hit_the_solutions_at_their_coordinates(tiny_data):
     model = _trained(tiny_data, depth=1)
     at_w = evaluate(model, tiny_data.train, 1000)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    old, _ = surface_around(model, tiny_data.train, [-0.5, 0.0, 0.5], seed=0, chunk=1000, bn_statistics="interpolate")
+    assert old[1, 1] == pytest.approx(at_w.loss)  # the solution's own statistics
     loss, accuracy = surface_around(model, tiny_data.train, [-0.5, 0.0, 0.5], seed=0, chunk=1000)
-    assert loss[1, 1] == pytest.approx(at_w.loss) and accuracy[1, 1] == pytest.approx(at_w.accuracy)
-    assert evaluate(model, tiny_data.train, 1000).loss == pytest.approx(at_w.loss)  # restored
+    for k, v in model.state_dict().items():  # restored, buffers included
+        torch.testing.assert_close(v, state[k])
+    recomputed = _with_recomputed_statistics(model, tiny_data.train)
+    assert loss[1, 1] == pytest.approx(recomputed.loss) and accuracy[1, 1] == pytest.approx(recomputed.accuracy)
+    assert loss[0, 0] != pytest.approx(old[0, 0], rel=1e-6)  # away from w the statistics are recomputed
 
     states = []
     for seed in (0, 1, 2):
@@ -142,6 +163,6 @@ def test_surfaces_hit_the_solutions_at_their_coordinates(tiny_data):
     expected = []
     for state in states:
         model.load_state_dict(state)
-        expected.append(evaluate(model, tiny_data.train, 1000).loss)
+        expected.append(_with_recomputed_statistics(model, tiny_data.train).loss)
     loss, _ = surface_through(model, *states, tiny_data.train, [0.0, 1.0], chunk=1000)
     assert [loss[0, 0], loss[1, 0], loss[0, 1]] == pytest.approx(expected, rel=1e-5)

@@ -1,4 +1,5 @@
-"""The parametric plot: exact at both ends, BN statistics interpolated, counters left alone."""
+"""The parametric plots: BN statistics recomputed at every point (checked against a hand-written
+float64 forward pass), the old interpolating behaviour kept for comparison, counters left alone."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import math
 
 import pytest
 import torch
+from torch import nn
+from torch.nn import functional as F
 
+from lbgap.batchnorm import recompute_statistics
+from lbgap.data import Split
 from lbgap.evaluation import evaluate
 from lbgap.landscape import blend_into, combine_into, curvilinear_path, linear_path
 from lbgap.models import build_model
@@ -25,50 +30,103 @@ def two_solutions(tiny_data):
     return states
 
 
-def test_ends_reproduce_the_sb_and_lb_losses_exactly(tiny_data, two_solutions):
+def independent_loss(state: dict, train_split: Split, evaluated: Split) -> float:
+    """Cross-entropy on `evaluated` of the MLP with weights `state`, each BN layer normalized (in eval) by
+    the mean and unbiased variance of its input over all of `train_split` — computed here by hand in
+    float64, layer by layer, with no torch.nn module involved."""
+    linears = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".weight") and state[k].dim() == 2})
+    norms = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".running_mean")})
+    s = {k: v.double() for k, v in state.items()}
+
+    def forward(x: torch.Tensor, stats: list | None) -> torch.Tensor:
+        h = x.double()
+        collected = []
+        for i, linear in enumerate(linears):
+            h = h @ s[f"{linear}.weight"].T + s[f"{linear}.bias"]
+            if i < len(norms):
+                norm = norms[i]
+                if stats is None:  # train mode: this split's own statistics (biased variance normalizes)
+                    mean, biased = h.mean(0), h.var(0, unbiased=False)
+                    collected.append((mean, h.var(0, unbiased=True)))
+                    scale = biased
+                else:
+                    mean, scale = stats[i]
+                h = (h - mean) / torch.sqrt(scale + 1e-5) * s[f"{norm}.weight"] + s[f"{norm}.bias"]
+                h = torch.relu(h)
+        return (h, collected) if stats is None else h
+
+    _, stats = forward(train_split.x, None)
+    logits = forward(evaluated.x, stats)
+    return float(F.cross_entropy(logits, evaluated.y))
+
+
+@pytest.mark.parametrize("alpha", [-1.0, 1.25, 2.0, 0.5])
+def test_interpolation_matches_an_independent_recompute_inside_and_beyond_the_solutions(tiny_data, two_solutions, alpha):
     small, large = two_solutions
     model = build_model("mlp", input_shape=(6,), num_classes=3, seed=9, options=OPTIONS)
-    points = linear_path(model, small, large, [0.0, 0.5, 1.0], tiny_data)
-    for point, state in ((points[0], small), (points[2], large)):
+    # one chunk holding the whole training set: the cumulative average is then exactly its statistics
+    (point,) = linear_path(model, small, large, [alpha], tiny_data, chunk=len(tiny_data.train))
+    blended = {k: (1 - alpha) * small[k] + alpha * large[k] for k in small if small[k].is_floating_point()}
+    assert point.train_loss == pytest.approx(independent_loss(blended, tiny_data.train, tiny_data.train), rel=1e-5)
+    assert point.test_loss == pytest.approx(independent_loss(blended, tiny_data.train, tiny_data.test), rel=1e-5)
+
+
+def test_the_curvilinear_path_matches_an_independent_recompute(tiny_data, two_solutions):
+    small, large = two_solutions
+    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=9, options=OPTIONS)
+    alphas = [0.0, 0.5, 1.5]
+    points = curvilinear_path(model, small, large, alphas, tiny_data, chunk=len(tiny_data.train))
+    for point, alpha in zip(points, alphas):
+        a, b = math.cos(alpha * math.pi / 2), math.sin(alpha * math.pi / 2)
+        state = {k: a * small[k] + b * large[k] for k in small if small[k].is_floating_point()}
+        assert point.train_loss == pytest.approx(independent_loss(state, tiny_data.train, tiny_data.train), rel=1e-5)
+
+
+def test_recomputed_statistics_average_fixed_size_chunks(tiny_data, two_solutions):
+    """momentum=None: each chunk's batch mean and unbiased variance count equally (first BN layer, whose
+    input does not depend on any other BN layer)."""
+    small, _ = two_solutions
+    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options=OPTIONS)
+    model.load_state_dict(small)
+    model.eval()
+    recompute_statistics(model, tiny_data.train, chunk=32)  # 96 samples: three chunks
+    assert not model.training  # mode restored
+    h = tiny_data.train.x @ small["net.1.weight"].T + small["net.1.bias"]
+    chunks = h.split(32)
+    torch.testing.assert_close(model.net[2].running_mean, torch.stack([c.mean(0) for c in chunks]).mean(0))
+    torch.testing.assert_close(model.net[2].running_var, torch.stack([c.var(0) for c in chunks]).mean(0))
+
+
+def test_interpolate_mode_keeps_the_old_behaviour_and_differs_from_recompute_outside(tiny_data, two_solutions):
+    small, large = two_solutions
+    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=9, options=OPTIONS)
+    old = linear_path(model, small, large, [0.0, 1.0, 2.0], tiny_data, bn_statistics="interpolate")
+    for point, state in ((old[0], small), (old[1], large)):  # the solutions, bit for bit, statistics and all
         model.load_state_dict(state)
-        train_eval, test_eval = evaluate(model, tiny_data.train, 1000), evaluate(model, tiny_data.test, 1000)
-        assert point.train_loss == train_eval.loss and point.test_loss == test_eval.loss
-        assert point.train_accuracy == train_eval.accuracy and point.test_accuracy == test_eval.accuracy
-    assert points[1].train_loss != points[0].train_loss
+        assert point.train_loss == evaluate(model, tiny_data.train, 1000).loss
+    new = linear_path(model, small, large, [2.0], tiny_data, chunk=len(tiny_data.train))
+    assert new[0].train_loss != pytest.approx(old[2].train_loss, rel=1e-3)
+    with pytest.raises(ValueError, match="bn_statistics"):
+        linear_path(model, small, large, [0.5], tiny_data, bn_statistics="blend")
 
 
-def test_blend_interpolates_running_statistics_but_not_counters(two_solutions):
+def test_blend_interpolates_weights_and_statistics_but_not_counters(two_solutions):
     small, large = two_solutions
     model = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options=OPTIONS)
     model.load_state_dict(small)
     blend_into(model, small, large, 0.25)
     state = model.state_dict()
-    name = "net.2.running_mean"
-    torch.testing.assert_close(state[name], 0.75 * small[name] + 0.25 * large[name])
+    torch.testing.assert_close(state["net.2.running_mean"], 0.75 * small["net.2.running_mean"] + 0.25 * large["net.2.running_mean"])
     torch.testing.assert_close(state["net.1.weight"], 0.75 * small["net.1.weight"] + 0.25 * large["net.1.weight"])
     assert state["net.2.num_batches_tracked"] == small["net.2.num_batches_tracked"]
     assert small["net.2.num_batches_tracked"] != large["net.2.num_batches_tracked"]
-
-
-def test_extrapolated_variances_stay_non_negative(two_solutions, tiny_data):
-    small, large = two_solutions
-    large = dict(large)
-    large["net.2.running_var"] = small["net.2.running_var"] * 3  # α = −1 gives −1 × small
-    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options=OPTIONS)
-    points = linear_path(model, small, large, [-1.0], tiny_data)
-    assert model.state_dict()["net.2.running_var"].min() >= 0
-    assert points[0].train_loss == points[0].train_loss  # not NaN
-
-
-def test_curvilinear_path_passes_through_both_solutions_and_leaves_the_chord(tiny_data, two_solutions):
-    """α = 0 is x_SB, α = 1 is x_LB up to cos(π/2) ≈ 6e-17; at α = 0.5 the point is (x_SB + x_LB)/√2,
-    not the chord's midpoint."""
-    small, large = two_solutions
-    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=9, options=OPTIONS)
-    points = curvilinear_path(model, small, large, [0.0, 1.0], tiny_data, chunk=100)
-    for point, state in zip(points, (small, large)):
-        model.load_state_dict(state)
-        assert point.train_loss == pytest.approx(evaluate(model, tiny_data.train, 100).loss, rel=1e-5)
     combine_into(model, small, large, math.cos(math.pi / 4), math.sin(math.pi / 4))
-    name = "net.1.weight"
-    torch.testing.assert_close(model.state_dict()[name], (small[name] + large[name]) / math.sqrt(2))
+    torch.testing.assert_close(model.state_dict()["net.1.weight"], (small["net.1.weight"] + large["net.1.weight"]) / math.sqrt(2))
+
+
+def test_networks_without_running_statistics_need_no_recompute(tiny_data):
+    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options=OPTIONS, batchnorm="batch")
+    before = evaluate(model, tiny_data.train, 1000).loss
+    recompute_statistics(model, tiny_data.train, 32)
+    assert evaluate(model, tiny_data.train, 1000).loss == before
+    assert not any(isinstance(m, nn.BatchNorm1d) and m.running_mean is not None for m in model.modules())

@@ -143,7 +143,7 @@ def test_c1_on_fake_cifar10_one_epoch_end_to_end(tmp_path):
     params["trajectory"].update(at=[0, 1])
     params["curvature"].update(
         samples=40, epsilons=[0.001], adaptive_eta=[0.0], lanczos={"top_k": 1, "steps": 2}, trace={"tol": 0.5, "max_probes": 2},
-        density={"runs": 1, "steps": 2}, pac_bayes={"max_drop": 0.1, "draws": 1, "steps": 2, "eta": 0.001},
+        density={"runs": 1, "steps": 2}, pac_bayes={"max_drop": 0.1, "draws": 1, "steps": 2, "epsilon": 0.001},
         noise_scale={"small": 2, "big": 8, "batches": 1},
     )
     params["surface"].update(points=2)

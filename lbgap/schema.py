@@ -1,0 +1,147 @@
+"""The shape of params.yaml: every key lbgap knows and the type of its value.
+
+`check_params` walks a parsed params file against `SCHEMA` before any stage reads it, so a typo
+(`bach:`, `train.max_epoch:`), a wrong-typed section (`models: abc`, `train.betas: [a, b]`) or a
+non-finite number (`lr: .inf`) ends every stage with one line naming the key — and, for an unknown
+key, the closest known one. Ranges and relations between keys are checked by the stages' typed views
+(lbgap.config, lbgap.curvature_config); this module checks only names and types.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any, Callable, Mapping
+
+from lbgap.models import list_models, model_options
+
+
+class ParamsError(ValueError):
+    """A value in params.yaml is missing, unknown, of the wrong type or out of range."""
+
+
+Check = Callable[[Any], str | None]  # value → what is wrong with it, or None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def integer(v: Any) -> str | None:
+    return None if _is_int(v) else "must be an integer"
+
+
+def number(v: Any) -> str | None:
+    return None if _is_number(v) else "must be a finite number"
+
+
+def boolean(v: Any) -> str | None:
+    return None if isinstance(v, bool) else "must be true or false"
+
+
+def string(v: Any) -> str | None:
+    return None if isinstance(v, str) else "must be a string"
+
+
+def optional(check: Check) -> Check:
+    return lambda v: None if v is None else check(v)
+
+
+def list_of(check: Check, length: int | None = None) -> Check:
+    def check_list(v: Any) -> str | None:
+        if not isinstance(v, list) or not v or (length is not None and len(v) != length):
+            return f"must be a list of {length or 'one or more'} entries"
+        for entry in v:
+            if (problem := check(entry)) is not None:
+                return f"has an entry that {problem} ({entry!r})"
+        return None
+
+    return check_list
+
+
+INT, NUM = integer, number
+SCHEMA: dict[str, Any] = {
+    "seeds": INT, "batch": INT, "small_batch": INT, "model": string, "eval_chunk": INT, "batchnorm": string,
+    "bn_statistics": string, "device": string, "amp": boolean,
+    "models": "models",  # checked against the model registry (`_check_models`)
+    "data": {
+        "name": string, "num_train": optional(INT), "num_test": optional(INT), "seed": INT, "standardize": boolean,
+        "root": string, "path": optional(string), "checksums": boolean, "download": boolean,
+    },
+    "train": {"max_epochs": INT, "patience": INT, "min_delta": NUM, "lr": NUM, "betas": list_of(NUM, 2)},
+    "sharpness": {"epsilons": list_of(NUM), "subspace_dim": INT, "max_iter": INT, "seed": INT},
+    "interpolate": {"seed": INT, "alpha_min": NUM, "alpha_max": NUM, "points": INT},
+    "sweep": {"batches": list_of(INT), "epochs": INT, "seeds": INT, "drop": NUM},
+    "warm_start": {"sb_epochs": INT, "every": INT, "lb_epochs": INT, "seed": INT},
+    "trajectory": {"at": list_of(INT), "seed": INT},
+    "curvature": {
+        "samples": optional(INT), "seed": INT, "lanczos": {"top_k": INT, "steps": INT},
+        "trace": {"tol": NUM, "max_probes": INT}, "density": {"runs": INT, "steps": INT},
+        "epsilons": list_of(NUM), "adaptive_eta": list_of(NUM),
+        "pac_bayes": {"max_drop": NUM, "draws": INT, "steps": INT, "epsilon": NUM},
+        "noise_scale": {"small": INT, "big": INT, "batches": INT},
+    },
+    "rescaling": {"factor": NUM, "block": INT, "seed": INT},
+    "surface": {"span": NUM, "points": INT, "plane_min": NUM, "plane_max": NUM, "seed": INT},
+    "mitigation": {
+        "seeds": INT,
+        "augmentation": {
+            "signal": {"max_shift": INT, "scale": NUM, "noise": NUM},
+            "image": {"hflip": NUM, "degrees": NUM, "translate": NUM},
+        },
+        "conservative": {"lam": NUM, "inner_steps": INT},
+        "adversarial": {"radius": NUM, "steps": INT},
+        "sam": {"rho": NUM, "adaptive": boolean, "eta": NUM},
+    },
+}
+
+
+def _unknown(key: str, prefix: str, known: list[str]) -> ParamsError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f"; known here: {', '.join(known)}"
+    return ParamsError(f"params: unknown key '{prefix}{key}'{hint}")
+
+
+def _check_section(raw: Any, schema: Mapping[str, Any], prefix: str) -> None:
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"params: '{prefix.rstrip('.') or 'the file'}' must be a mapping of keys (got {raw!r})")
+    for key, value in raw.items():
+        if not isinstance(key, str) or key not in schema:
+            raise _unknown(str(key), prefix, list(schema))
+        expected = schema[key]
+        if expected == "models":
+            _check_models(value)
+        elif isinstance(expected, Mapping):
+            _check_section(value, expected, f"{prefix}{key}.")
+        elif (problem := expected(value)) is not None:
+            raise ParamsError(f"params: '{prefix}{key}' {problem} (got {value!r})")
+
+
+def _check_models(raw: Any) -> None:
+    """`models`: registered network name → a mapping of its builder's options (or nothing)."""
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"params: 'models' must be a mapping of network name → options (got {raw!r})")
+    for name, options in raw.items():
+        if name not in list_models():
+            raise _unknown(str(name), "models.", list_models())
+        if options is None:
+            continue
+        if not isinstance(options, Mapping):
+            raise ParamsError(f"params: 'models.{name}' must be a mapping of options (got {options!r})")
+        known = list(model_options(name))
+        for option, value in options.items():
+            if option not in known:
+                if not known:
+                    raise ParamsError(f"params: network '{name}' takes no options (got 'models.{name}.{option}')")
+                raise _unknown(str(option), f"models.{name}.", known)
+            if not (_is_number(value) or isinstance(value, (bool, str))):
+                raise ParamsError(f"params: 'models.{name}.{option}' must be a finite number, true/false or a string (got {value!r})")
+
+
+def check_params(raw: Any) -> None:
+    """Raise ParamsError for the first unknown key or wrong-typed value in a parsed params file."""
+    _check_section(raw, SCHEMA, "")

@@ -1,0 +1,224 @@
+"""Bad input, for every stage of dvc.yaml: one `error:` line, exit code 2, every existing output left
+exactly as it was, no temporary files left behind."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from dvc.repo import Repo
+from typer.testing import CliRunner
+
+from lbgap.data import make_data_set, to_arrays
+from lbgap.models import build_model
+from tests.conftest import REPO, tiny_params
+
+runner = CliRunner()
+SENTINEL = b"an earlier run's output\n"
+
+
+def _stages() -> list[tuple[str, str, list[str], list[str], list[str]]]:
+    """(name, module, args, input paths, output paths) of every stage in dvc.yaml."""
+    with Repo(str(REPO)) as repo:
+        found = []
+        for stage in repo.index.stages:
+            words = shlex.split(stage.cmd)
+            inputs = [d.def_path for d in stage.deps if type(d).__name__ != "ParamsDependency" and not d.def_path.endswith(".py")]
+            found.append((stage.name, words[2], words[3:], inputs, [o.def_path for o in stage.outs]))
+        return found
+
+
+STAGES = _stages()
+BAD_PARAMS = {  # name → text of params.yaml (built from the tiny params)
+    "malformed YAML": lambda p: "seeds: [1, 2\nbatch: 4\n",
+    "empty file": lambda p: "",
+    "models: abc": lambda p: {**p, "models": "abc"},
+    "models.mlp: [1, 2]": lambda p: {**p, "models": {"mlp": [1, 2]}},
+    "train.betas: [a, b]": lambda p: {**p, "train": {**p["train"], "betas": ["a", "b"]}},
+    "epsilons: [.inf]": lambda p: {**p, "sharpness": {**p["sharpness"], "epsilons": [float("inf")]}},
+    "alpha_max: .inf": lambda p: {**p, "interpolate": {**p["interpolate"], "alpha_max": float("inf")}},
+    "lr: .inf": lambda p: {**p, "train": {**p["train"], "lr": float("inf")}},
+    "lr: .nan": lambda p: {**p, "train": {**p["train"], "lr": float("nan")}},
+    "typo bach:": lambda p: {**{k: v for k, v in p.items() if k != "batch"}, "bach": 100},
+    "typo train.max_epoch:": lambda p: {**p, "train": {**p["train"], "max_epoch": 3}},
+    "unknown mlp option": lambda p: {**p, "models": {"mlp": {"width": 16, "dept": 2}}},
+    "unknown section": lambda p: {**p, "sharpnes": {}},
+}
+EXPECTED = {"typo bach:": "did you mean 'batch'", "typo train.max_epoch:": "did you mean 'train.max_epochs'",
+            "unknown mlp option": "did you mean 'models.mlp.depth'", "malformed YAML": "not valid YAML"}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """Tiny data and SB/LB checkpoints at the paths dvc.yaml names, the tiny params, and every stage
+    output pre-filled with a sentinel (folders hold one sentinel file)."""
+    root = tmp_path_factory.mktemp("workspace")
+    params = tiny_params()
+    params["sweep"]["batches"] = yaml.safe_load((REPO / "params.yaml").read_text())["sweep"]["batches"]  # dvc.yaml's matrix
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    d = params["data"]
+    data = make_data_set("mnist1d", num_train=d["num_train"], num_test=d["num_test"], seed=d["seed"])
+    (root / "data").mkdir()
+    np.savez(root / "data/dataset.npz", **to_arrays(data))
+    for regime in ("sb", "lb"):
+        folder = root / "models" / regime
+        folder.mkdir(parents=True)
+        for seed in range(params["seeds"]):
+            model = build_model("mlp", input_shape=(40,), num_classes=10, seed=seed, options=params["models"]["mlp"])
+            state = model.state_dict()
+            torch.save({"x0": state, "final": state, "batch_size": 20, "seed": seed}, folder / f"seed_{seed}.pt")
+    for _, _, _, _, outs in STAGES:
+        for out in outs:
+            path = root / out
+            if path.exists():
+                continue
+            if path.suffix:  # a file
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(SENTINEL)
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                (path / "sentinel").write_bytes(SENTINEL)
+    return root
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _invoke(root: Path, module_name: str, args: list[str], monkeypatch):
+    monkeypatch.chdir(root)
+    return runner.invoke(importlib.import_module(module_name).app, args)
+
+
+def _assert_refused(result, before: dict[str, bytes], root: Path, fragment: str = "") -> None:
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert fragment in lines[0]
+    assert "weights_only" not in lines[0] and "Traceback" not in result.output
+    assert _snapshot(root) == before  # nothing written, nothing removed, no temporary file left
+
+
+@pytest.mark.parametrize("bad", BAD_PARAMS)
+def test_bad_params_stop_every_stage_before_it_writes(workspace, monkeypatch, bad):
+    good = (workspace / "params.yaml").read_text()
+    made = BAD_PARAMS[bad](tiny_params())
+    (workspace / "params.yaml").write_text(made if isinstance(made, str) else yaml.safe_dump(made, sort_keys=False))
+    try:
+        before = _snapshot(workspace)
+        for name, module, args, _, _ in STAGES:
+            result = _invoke(workspace, module, args, monkeypatch)
+            _assert_refused(result, before, workspace, EXPECTED.get(bad, ""))
+    finally:
+        (workspace / "params.yaml").write_text(good)
+
+
+def _truncated(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _bit_flipped(data: bytes) -> bytes:
+    flipped = bytearray(data)
+    for i in range(len(flipped) // 3, len(flipped), max(1, len(flipped) // 50)):
+        flipped[i] ^= 0x10
+    return bytes(flipped)
+
+
+CORRUPTIONS = {"truncated": _truncated, "empty": lambda data: b"", "bit-flipped": _bit_flipped}
+
+
+@pytest.mark.parametrize("corruption", [*CORRUPTIONS, "wrong shape"])
+@pytest.mark.parametrize("target", ["data/dataset.npz", "models/sb/seed_0.pt", "models/lb/seed_0.pt"])
+def test_corrupt_inputs_name_the_file_and_the_fix(workspace, monkeypatch, target, corruption):
+    path = workspace / target
+    good = path.read_bytes()
+    if corruption == "wrong shape" and target.endswith(".npz"):
+        arrays = dict(np.load(path))
+        arrays["y_train"] = arrays["y_train"][:-3]  # labels no longer pair with the inputs
+        with path.open("wb") as handle:
+            np.savez(handle, **arrays)
+    elif corruption == "wrong shape":  # a checkpoint of another width
+        model = build_model("mlp", input_shape=(40,), num_classes=10, seed=0, options={"width": 7, "depth": 2})
+        torch.save({"x0": model.state_dict(), "final": model.state_dict(), "batch_size": 20, "seed": 0}, path)
+    else:
+        path.write_bytes(CORRUPTIONS[corruption](good))
+    readers = [(n, m, a) for n, m, a, inputs, _ in STAGES if any(target == i or target.startswith(i + "/") for i in inputs)]
+    assert readers, f"no stage reads {target}"
+    try:
+        before = _snapshot(workspace)
+        for name, module, args in readers:
+            if name.startswith("mitigate") and target.startswith("models/lb"):
+                continue
+            result = _invoke(workspace, module, args, monkeypatch)
+            _assert_refused(result, before, workspace, str(Path(target).parent if target.endswith(".pt") else target))
+            assert "dvc checkout" in result.output and "dvc repro -f" in result.output, (name, result.output)
+    finally:
+        path.write_bytes(good)
+
+
+def test_outputs_get_the_permissions_of_the_umask(tmp_path):
+    from stages.common import atomic_dir, write_json
+
+    previous = os.umask(0o022)
+    try:
+        write_json(tmp_path / "out.json", {"a": 1})
+        with atomic_dir(tmp_path / "folder") as folder:
+            (folder / "f").write_text("x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_replaced_folder_survives_until_the_new_one_is_in_place_and_stale_temporaries_go(tmp_path):
+    from stages.common import atomic_dir
+
+    target = tmp_path / "models"
+    target.mkdir()
+    (target / "old").write_text("old")
+    stale = tmp_path / ".models.abc123"  # what a SIGKILL'd run leaves
+    stale.mkdir()
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as folder:
+            (folder / "new").write_text("new")
+            raise RuntimeError("the stage failed half-way")
+    assert (target / "old").read_text() == "old" and not stale.exists()
+    with atomic_dir(target) as folder:
+        (folder / "new").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new"]
+    assert [p.name for p in tmp_path.iterdir()] == ["models"]
+
+
+def test_sigterm_discards_the_temporary_outputs(tmp_path):
+    """A real process, killed with SIGTERM while it writes: the old output stays, no `.out.*` is left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "out.json").write_text("old")
+    script = (
+        "import time, typer\n"
+        "from pathlib import Path\n"
+        "from stages.common import stage, write_json\n"
+        "app = typer.Typer()\n"
+        "@app.command()\n@stage\ndef main():\n"
+        f"    write_json(Path({str(tmp_path / 'out.json')!r}), {{'new': 1}})\n"
+        "    print('written', flush=True)\n"
+        "    time.sleep(60)\n"
+        "app()\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "written"
+    assert any(p.name.startswith(".out.json.") for p in tmp_path.iterdir())  # the pending temporary
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    time.sleep(0.1)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"] and (tmp_path / "out.json").read_text() == "old"
