@@ -5,7 +5,7 @@
 Builds the network on random CIFAR-shaped inputs (the subspace's memory does not depend on the data),
 then measures φ in a random n × p subspace with the block-generated A of lbgap.subspace. Prints the
 process's peak resident memory before and after, next to what a dense A and a dense float64 pseudo-
-inverse would have needed.
+inverse would have needed, and writes them to benchmarks/results/subspace_memory.json.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 import torch
 import typer
 
+from benchmarks.record import write_result
 from lbgap.data import Split
 from lbgap.models import build_model, count_parameters
 from lbgap.sharpness import sharpness_of_model
@@ -47,6 +48,11 @@ def main(model: str = "C2", subspace_dim: int = 100, samples: int = 256, max_ite
     print(f"peak RSS before the metric {before:.2f} GiB, after {after:.2f} GiB")
     print(f"phi = {result.phi:.4g} after {result.iterations} L-BFGS-B iterations, "
           f"{result.evaluations} evaluations, {seconds:.0f} s")
+    write_result("subspace_memory", {
+        "model": model, "parameters": n, "subspace_dim": subspace_dim, "samples": samples, "chunk": chunk,
+        "max_iter": max_iter, "dense_a_gib": n * subspace_dim * 4 / GIB, "peak_rss_before_gib": before,
+        "peak_rss_after_gib": after, "seconds": seconds, "iterations": result.iterations, "evaluations": result.evaluations,
+    })
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ Uses the default pipeline's network and data (params.yaml, data/dataset.npz from
 the LB solution of seed 0 when its checkpoint exists (else the untrained network), and f on the
 `curvature.samples` training subset, as the curvature stages do. Both methods stop when their estimate
 changes by less than `tol` relative between Hessian-vector products. Prints products, seconds and the
-eigenvalue for each start seed, and the time ratio.
+eigenvalue for each start seed, and the time ratio, and writes them to benchmarks/results/top_eigenvalue_tol<tol>.json.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import typer
 
+from benchmarks.record import write_result
 from lbgap.curvature import training_subset
 from lbgap.curvature_config import CurvatureParams
 from lbgap.hessian import hessian_operator, power_iteration, top_eigenvalue_lanczos
@@ -49,6 +50,7 @@ def main(
     like = flatten(parameters_of(model))
     print(f"{config.model.name}, {n:,} parameters, {len(split)} samples, {source}, tol {tol:g}")
     totals = {"lanczos": 0.0, "power": 0.0}
+    runs = []
     for seed in range(seeds):
         for name, method in (("lanczos", top_eigenvalue_lanczos), ("power", power_iteration)):
             start = time.perf_counter()
@@ -57,7 +59,13 @@ def main(
             totals[name] += seconds
             print(f"seed {seed} {name:8s} λ = {result.eigenvalue:10.4f}  {result.iterations:4d} products  "
                   f"{seconds:7.2f} s  converged {result.converged}")
+            runs.append({"seed": seed, "method": name, "eigenvalue": result.eigenvalue, "products": result.iterations,
+                         "seconds": seconds, "converged": bool(result.converged)})
     print(f"time power / Lanczos: {totals['power'] / totals['lanczos']:.2f}×")
+    write_result(f"top_eigenvalue_tol{tol:g}", {
+        "model": config.model.name, "parameters": n, "samples": len(split), "source": source, "tol": tol,
+        "runs": runs, "seconds": totals, "power_over_lanczos": totals["power"] / totals["lanczos"],
+    })
 
 
 if __name__ == "__main__":

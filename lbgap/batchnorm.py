@@ -36,13 +36,16 @@ def has_running_statistics(model: nn.Module) -> bool:
 def recompute_statistics(model: nn.Module, split: Split, chunk: int, *, seed: int = 0) -> None:
     """Reset every BatchNorm's running mean and variance and refill them with the cumulative average
     over `split` in chunks of `chunk` samples (one no-grad train-mode pass; each chunk's batch mean and
-    unbiased variance count equally). The model's train/eval mode is restored. Dropout, active in train
+    unbiased variance count equally, so a short last chunk weighs as much as a full one). The model's train/eval mode is restored. Dropout, active in train
     mode, draws from a generator seeded by `seed` (the caller's RNG is untouched), so the result is
     reproducible. A network without running statistics is left as it is."""
     if not has_running_statistics(model):
         return
     chunks = (split.x[start : start + chunk] for start in range(0, len(split), chunk))
-    with torch.random.fork_rng(devices=[]):
+    device = split.x.device
+    # fork the RNG of the device too: torch.manual_seed reseeds CUDA, and a training run that is measured
+    # mid-way (lbgap.trajectory) must find its dropout stream where it left it
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         update_bn(chunks, model)
 

@@ -86,7 +86,7 @@ class CurvatureParams:
         )
         if params.top_k > params.lanczos_steps:
             raise ParamsError(f"params: 'curvature.lanczos.top_k' = {params.top_k} exceeds 'curvature.lanczos.steps' = {params.lanczos_steps}")
-        NoiseScaleParams.parse(raw)  # the same checks as along training
+        NoiseScaleParams.parse(raw, measured_here=False)  # ranges only: rescaling and surface never measure it
         return params
 
 
@@ -100,14 +100,16 @@ class NoiseScaleParams:
     seed: int
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> NoiseScaleParams:
+    def parse(cls, raw: Mapping[str, Any], *, measured_here: bool = True) -> NoiseScaleParams:
+        """`measured_here`: the caller computes the noise scale, so `batchnorm: batch` (where it is
+        undefined) is refused unless `batches` is 0."""
         params = cls(
             small=_int(raw, "curvature.noise_scale.small", 1), big=_int(raw, "curvature.noise_scale.big", 2),
             batches=_int(raw, "curvature.noise_scale.batches", 0), seed=_int(raw, "curvature.seed", 0),
         )
         if params.small >= params.big:
             raise ParamsError("params: 'curvature.noise_scale.small' must be < 'curvature.noise_scale.big'")
-        if params.batches and ModelParams.parse(raw).batchnorm == "batch":
+        if measured_here and params.batches and ModelParams.parse(raw).batchnorm == "batch":
             raise ParamsError(NOISE_SCALE_UNDER_BATCH_STATISTICS)
         return params
 

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lbgap.batchnorm import kept_buffers
-from lbgap.training import Step, plain_step
+from lbgap.training import Step, derived_seed, plain_step
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -94,6 +94,8 @@ def augmentation_step(config: SignalAugmentation | ImageAugmentation, seed: int)
 def conservative_step(lam: float, inner_steps: int) -> Step:
     """x_{k+1} ≈ argmin_x f_B(x) + (λ/2)‖x − x_k‖², solved inexactly by `inner_steps` steps of the
     base optimizer from x_k on the same batch (paper: λ = 1e-3, 3 steps)."""
+    if lam < 0 or inner_steps < 1:
+        raise ValueError(f"conservative training needs lam >= 0 and inner_steps >= 1 (got lam={lam}, inner_steps={inner_steps})")
 
     def step(model, optimizer, x, y):
         anchor = [p.detach().clone() for p in model.parameters()]
@@ -138,8 +140,11 @@ def adversarial_inputs(
 
 
 def adversarial_step(radius: float, steps: int, seed: int = 0) -> Step:
-    """A plain step on the adversarial version of each batch (PGD's random starts seeded by `seed`)."""
-    generator = torch.Generator().manual_seed(seed)
+    """A plain step on the adversarial version of each batch (PGD's random starts from a stream derived
+    from the run's `seed`)."""
+    if radius < 0 or steps < 1:
+        raise ValueError(f"adversarial training needs radius >= 0 and steps >= 1 (got radius={radius}, steps={steps})")
+    generator = torch.Generator().manual_seed(derived_seed(seed, "attack"))
 
     def step(model, optimizer, x, y):
         return plain_step(model, optimizer, adversarial_inputs(model, x, y, radius, steps, generator), y)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -24,6 +25,15 @@ from torch.nn import functional as F
 from lbgap.data import DataSet
 from lbgap.devices import autocast
 from lbgap.evaluation import evaluate
+
+
+STREAMS = {"dropout": 1, "attack": 2}  # independent random streams derived from one run seed
+
+
+def derived_seed(seed: int, stream: str) -> int:
+    """A seed for `stream` of run `seed`, independent of the seed itself and of the other streams
+    (numpy's SeedSequence hashing: no correlation between nearby seeds)."""
+    return int(np.random.SeedSequence([seed, STREAMS[stream]]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 @dataclass(frozen=True)
@@ -107,9 +117,10 @@ def train(
     device = data.train.x.device
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
     # Dropout masks come from this run's seed, not from whatever ran before in the same process (C1–C4
-    # have dropout); the caller's global RNG is left as it was.
+    # have dropout); the caller's global RNG is left as it was. The stream is derived from the seed so it
+    # does not replay the one that drew x0 (lbgap.models.build_model seeds with `seed` itself).
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+        torch.manual_seed(derived_seed(seed, "dropout"))
         history = [epoch_record(model, data, 0, config.eval_chunk)]
         for epoch in range(1, config.max_epochs + 1):
             model.train()

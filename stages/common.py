@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import pickle
@@ -149,6 +150,7 @@ def stage(command: Callable[..., None]) -> Callable[..., None]:
                 if tmp.exists():
                     _remove(tmp)
 
+    run.is_stage = True  # type: ignore[attr-defined]  (tests check every stage command carries it)
     return run
 
 
@@ -256,7 +258,23 @@ def checkpoint_seeds(folder: Path) -> list[int]:
     return seeds
 
 
-CHECKPOINT_KEYS = {"x0", "final", "batch_size", "seed"}
+CHECKPOINT_KEYS = {"x0", "final", "batch_size", "seed", "sha256"}
+
+
+def state_digest(x0: dict[str, torch.Tensor], final: dict[str, torch.Tensor]) -> str:
+    """sha256 over both state_dicts' names and tensor bytes: torch.load does not verify tensor data, so a
+    flipped bit inside a weight would otherwise load silently."""
+    digest = hashlib.sha256()
+    for label, state in (("x0", x0), ("final", final)):
+        for name in sorted(state):
+            digest.update(f"{label}/{name}/{state[name].dtype}/{tuple(state[name].shape)}".encode())
+            digest.update(state[name].detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: Path, x0: dict[str, torch.Tensor], final: dict[str, torch.Tensor], batch_size: int, seed: int) -> None:
+    """{'x0', 'final', 'batch_size', 'seed', 'sha256'} with CPU tensors, as `load_checkpoint` reads it."""
+    torch.save({"x0": x0, "final": final, "batch_size": batch_size, "seed": seed, "sha256": state_digest(x0, final)}, path)
 
 
 def _writer_of(folder: Path) -> str:
@@ -268,8 +286,8 @@ def _writer_of(folder: Path) -> str:
 
 
 def load_checkpoint(folder: Path, seed: int, model: torch.nn.Module | None = None) -> dict[str, Any]:
-    """{'x0': state_dict, 'final': state_dict, 'batch_size': int, 'seed': int} as the train stage saved
-    it. A missing, truncated, corrupt or wrong-shaped file (its states must fit `model`, when given) is an
+    """{'x0': state_dict, 'final': state_dict, 'batch_size': int, 'seed': int, 'sha256': str} as the train
+    stage saved it (`save_checkpoint`). A missing, truncated, corrupt or wrong-shaped file (its states must fit `model`, when given) is an
     InputError naming the file and the fix."""
     path = checkpoint_path(folder, seed)
     if not path.is_file():
@@ -281,6 +299,12 @@ def load_checkpoint(folder: Path, seed: int, model: torch.nn.Module | None = Non
         raise InputError(f"checkpoint {path} is unreadable (truncated or corrupt); {fix}") from None
     if not isinstance(checkpoint, dict) or not CHECKPOINT_KEYS <= set(checkpoint):
         raise InputError(f"checkpoint {path} lacks {', '.join(sorted(CHECKPOINT_KEYS))}; {fix}")
+    tensors_only = all(
+        isinstance(checkpoint[key], dict) and all(isinstance(t, torch.Tensor) for t in checkpoint[key].values())
+        for key in ("x0", "final")
+    )
+    if not tensors_only or state_digest(checkpoint["x0"], checkpoint["final"]) != checkpoint["sha256"]:
+        raise InputError(f"checkpoint {path} is corrupt (its weights do not match their sha256); {fix}")
     if model is not None:
         expected = model.state_dict()
         for key in ("x0", "final"):
@@ -347,7 +371,7 @@ def train_seeds(
             )
         model.cpu()
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        torch.save({"x0": x0, "final": state, "batch_size": config.batch_size, "seed": seed}, checkpoint_path(folder, seed))
+        save_checkpoint(checkpoint_path(folder, seed), x0, state, config.batch_size, seed)
         records += [{"seed": seed, **asdict(r)} for r in history]
         finals.append({"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0)})
         solutions.append((seed, state))

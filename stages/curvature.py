@@ -11,7 +11,7 @@ import typer
 from tqdm import tqdm
 
 from lbgap.curvature import measure_solution, training_subset
-from lbgap.curvature_config import CurvatureParams
+from lbgap.curvature_config import CurvatureParams, NoiseScaleParams
 from lbgap.reporting import eps_key, summarize
 from stages.common import (
     stage,
@@ -43,7 +43,9 @@ def main(
 ) -> None:
     """Measure every checkpoint in `models` on `curvature.samples` training samples."""
     with clear_errors():
-        config = CurvatureParams.parse(load_params(params))
+        raw = load_params(params)
+        config = CurvatureParams.parse(raw)
+        NoiseScaleParams.parse(raw)  # refuses `batchnorm: batch` unless the noise scale is skipped
         dataset = load_data(data)
         model = model_for(config.model, dataset)
         states = [load_checkpoint(models, seed, model) for seed in checkpoint_seeds(models)]

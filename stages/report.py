@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Iterator
 
 import pandas as pd
 import typer
@@ -50,20 +51,43 @@ app = typer.Typer(add_completion=False)
 def _read_json(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"input not found: {path}")
-    return json.loads(path.read_text())
+    try:
+        document = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise InputError(f"{path} is not valid JSON; rebuild it with `dvc repro -f` on the stage that writes it") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{path} does not hold a JSON object; rebuild it with `dvc repro -f` on the stage that writes it")
+    return document
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"input not found: {path}")
-    return pd.read_csv(path)
+    try:
+        return pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError):  # pandas' EmptyDataError and ParserError are ValueErrors
+        raise InputError(f"{path} is not a readable CSV; rebuild it with `dvc repro -f` on the stage that writes it") from None
+
+
+@contextlib.contextmanager
+def _well_formed_inputs() -> Iterator[None]:
+    """Inputs that parse but lack the fields the report reads (a stage of another version, a hand edit)
+    are an InputError, not a traceback."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, AttributeError) as error:
+        raise InputError(
+            f"an input of the report lacks an expected field ({type(error).__name__}: {error}); "
+            "re-run the stages that write its inputs (`dvc repro`)"
+        ) from None
 
 
 BN_NOTE = {  # how BN statistics were set where training did not produce the weights (lbgap.batchnorm)
     "recompute": (
         "BatchNorm running statistics at every point of the parametric plots, the curvilinear path, the 2-D "
         "surfaces, the x0–SB–LB plane and at the iterates along training were **recomputed** for that "
-        "point's weights (one no-grad train-mode pass over the training data; `bn_statistics: recompute`)."
+        "point's weights (one no-grad train-mode pass over the training data — for the surfaces, over the "
+        "training subset they are evaluated on; `bn_statistics: recompute`)."
     ),
     "interpolate": (
         "BatchNorm running statistics at the points of the parametric plots, the curvilinear path, the 2-D "
@@ -122,10 +146,7 @@ def main(
         raw = load_params(params)
         train = {"sb": _read_json(train_sb), "lb": _read_json(train_lb)}
         sharp = {"sb": _read_json(sharpness_sb), "lb": _read_json(sharpness_lb)}
-        for path in (curves_sb, curves_lb):
-            if not path.is_file():
-                raise InputError(f"input not found: {path}")
-        curves = {"sb": pd.read_csv(curves_sb), "lb": pd.read_csv(curves_lb)}
+        curves = {"sb": _read_csv(curves_sb), "lb": _read_csv(curves_lb)}
         remedies = [_read_json(path) for path in mitigation]
         batches = (raw.get("sweep") or {}).get("batches") or [0]  # missing or empty: parse says which key
         sweep_config = SweepParams.parse(raw, batches[0])
@@ -138,72 +159,73 @@ def main(
         spectra = {"sb": _read_csv(spectrum_sb), "lb": _read_csv(spectrum_lb)}
         epsilon_frames = {"sb": _read_csv(epsilons_sb), "lb": _read_csv(epsilons_lb)}
         rescaled = _read_json(rescaling)
-    label = f"{raw.get('model')} on {raw.get('data', {}).get('name')}"
-    batch_sizes = {r: train[r]["batch_size"] for r in REGIMES}
-    numbers = headline(train, sharp)
-    ratio = distance_ratio(train)
-    numbers["distance_ratio"] = {"mean": ratio["mean"], "std": ratio["std"]}
-    net, same = paper_row(str(raw.get("model")), str(raw.get("data", {}).get("name")))
-    rows = mitigation_rows(train, sharp, remedies)
-    numbers["mitigation"] = {
-        m["strategy"]: {
-            "test_acc_pct": 100 * m["train"]["summary"]["test_accuracy"]["mean"],
-            "sharpness": {
-                space: {key: stats["phi"]["mean"] for key, stats in by_eps.items()}
-                for space, by_eps in m["sharpness"]["summary"].items()
-            },
+    with clear_errors(), _well_formed_inputs():
+        label = f"{raw.get('model')} on {raw.get('data', {}).get('name')}"
+        batch_sizes = {r: train[r]["batch_size"] for r in REGIMES}
+        numbers = headline(train, sharp)
+        ratio = distance_ratio(train)
+        numbers["distance_ratio"] = {"mean": ratio["mean"], "std": ratio["std"]}
+        net, same = paper_row(str(raw.get("model")), str(raw.get("data", {}).get("name")))
+        rows = mitigation_rows(train, sharp, remedies)
+        numbers["mitigation"] = {
+            m["strategy"]: {
+                "test_acc_pct": 100 * m["train"]["summary"]["test_accuracy"]["mean"],
+                "sharpness": {
+                    space: {key: stats["phi"]["mean"] for key, stats in by_eps.items()}
+                    for space, by_eps in m["sharpness"]["summary"].items()
+                },
+            }
+            for m in remedies
         }
-        for m in remedies
-    }
 
-    threshold = threshold_batch(sweep_points.batch_size.tolist(), sweep_points.test_accuracy_mean.tolist(), drop)
-    numbers["sweep"] = {"threshold_batch": threshold.batch_size, "threshold_crossing": threshold.crossing}
-    warm_frame = pd.DataFrame(warm["points"])
-    numbers["warm_start"] = {
-        f"sb_epochs_{row.sb_epochs}": {"lb_test_acc_pct": 100 * row.lb_test_accuracy, "lb_sharpness": row.lb_sharpness}
-        for row in warm_frame.itertuples()
-    }
-    numbers["trajectory"] = {r: {"final_sharpness": float(t.sharpness.iloc[-1])} for r, t in trajectories.items()}
-    write_csv(sweep_out, sweep_points)
-    sweep_png, trajectory_png = figures / "sweep.png", figures / "trajectory.png"
-    write_figure(sweep_png, sweep_figure(sweep_points, threshold.crossing, sweep_config.epochs))
-    write_figure(trajectory_png, trajectory_figure(trajectories, batch_sizes))
-    if threshold.batch_size is None:
-        threshold_text = (f"No threshold in the swept range: no batch size tested more than {threshold.drop:g} points "
-                          "below the best smaller one.")
-    else:
-        threshold_text = (
-            f"Threshold batch size: **{threshold.batch_size}** (test accuracy {threshold.accuracy:.2f} %, more than "
-            f"{threshold.drop:g} points below {threshold.reference_accuracy:.2f} % at batch {threshold.reference_batch}); "
-            f"interpolated crossing ≈ {threshold.crossing:.0f}."
+        threshold = threshold_batch(sweep_points.batch_size.tolist(), sweep_points.test_accuracy_mean.tolist(), drop)
+        numbers["sweep"] = {"threshold_batch": threshold.batch_size, "threshold_crossing": threshold.crossing}
+        warm_frame = pd.DataFrame(warm["points"])
+        numbers["warm_start"] = {
+            f"sb_epochs_{row.sb_epochs}": {"lb_test_acc_pct": 100 * row.lb_test_accuracy, "lb_sharpness": row.lb_sharpness}
+            for row in warm_frame.itertuples()
+        }
+        numbers["trajectory"] = {r: {"final_sharpness": float(t.sharpness.iloc[-1])} for r, t in trajectories.items()}
+        write_csv(sweep_out, sweep_points)
+        sweep_png, trajectory_png = figures / "sweep.png", figures / "trajectory.png"
+        write_figure(sweep_png, sweep_figure(sweep_points, threshold.crossing, sweep_config.epochs))
+        write_figure(trajectory_png, trajectory_figure(trajectories, batch_sizes))
+        if threshold.batch_size is None:
+            threshold_text = (f"No threshold in the swept range: no batch size tested more than {threshold.drop:g} points "
+                              "below the best smaller one.")
+        else:
+            threshold_text = (
+                f"Threshold batch size: **{threshold.batch_size}** (test accuracy {threshold.accuracy:.2f} %, more than "
+                f"{threshold.drop:g} points below {threshold.reference_accuracy:.2f} % at batch {threshold.reference_batch}); "
+                f"interpolated crossing ≈ {threshold.crossing:.0f}."
+            )
+        trajectory_columns = {"epoch": ("epoch", 1, 0), "train loss": ("train_loss", 1, 4), "test accuracy (%)": ("test_accuracy", 100, 2), "φ": ("sharpness", 1, 2), "noise scale B_simple": ("noise_scale", 1, 0)}
+
+        first_key = next(iter(sharp["sb"]["summary"]["full"]))
+        table, measures = measures_table(
+            {r: curvature[r]["summary"] for r in REGIMES}, {r: sharp[r]["summary"]["full"][first_key]["phi"] for r in REGIMES}
         )
-    trajectory_columns = {"epoch": ("epoch", 1, 0), "train loss": ("train_loss", 1, 4), "test accuracy (%)": ("test_accuracy", 100, 2), "φ": ("sharpness", 1, 2), "noise scale B_simple": ("noise_scale", 1, 0)}
+        numbers["curvature"] = {key: value["lb_over_sb"] for key, value in measures.items()}
+        noise = {r: curvature[r]["summary"]["noise_scale"] for r in REGIMES}
+        density_png, epsilon_png = figures / "hessian_density.png", figures / "epsilon_sensitivity.png"
+        write_figure(density_png, density_figure(spectra, batch_sizes))
+        write_figure(epsilon_png, epsilon_figure(epsilon_frames, batch_sizes))
+        agreeing = [k for k, v in measures.items() if v["agrees"]]
+        disagreeing = [k for k, v in measures.items() if v["agrees"] is False]
 
-    first_key = next(iter(sharp["sb"]["summary"]["full"]))
-    table, measures = measures_table(
-        {r: curvature[r]["summary"] for r in REGIMES}, {r: sharp[r]["summary"]["full"][first_key]["phi"] for r in REGIMES}
-    )
-    numbers["curvature"] = {key: value["lb_over_sb"] for key, value in measures.items()}
-    noise = {r: curvature[r]["summary"]["noise_scale"] for r in REGIMES}
-    density_png, epsilon_png = figures / "hessian_density.png", figures / "epsilon_sensitivity.png"
-    write_figure(density_png, density_figure(spectra, batch_sizes))
-    write_figure(epsilon_png, epsilon_figure(epsilon_frames, batch_sizes))
-    agreeing = [k for k, v in measures.items() if v["agrees"]]
-    disagreeing = [k for k, v in measures.items() if v["agrees"] is False]
+        curves_png, sharpness_png = figures / "training_curves.png", figures / "sharpness.png"
+        write_figure(curves_png, training_curves_figure(curves, batch_sizes))
+        write_figure(sharpness_png, sharpness_figure({r: sharp[r]["summary"] for r in REGIMES}, batch_sizes))
+        mitigation_png = figures / "mitigation.png"
+        first = next(iter(sharp["sb"]["summary"]["full"]))  # the first ε's key
+        bars = [{"name": r["name"], "test_accuracy": r["train"]["test_accuracy"], "phi": r["sharpness"]["full"][first]["phi"]} for r in rows]
+        write_figure(mitigation_png, mitigation_figure(bars))
 
-    curves_png, sharpness_png = figures / "training_curves.png", figures / "sharpness.png"
-    write_figure(curves_png, training_curves_figure(curves, batch_sizes))
-    write_figure(sharpness_png, sharpness_figure({r: sharp[r]["summary"] for r in REGIMES}, batch_sizes))
-    mitigation_png = figures / "mitigation.png"
-    first = next(iter(sharp["sb"]["summary"]["full"]))  # the first ε's key
-    bars = [{"name": r["name"], "test_accuracy": r["train"]["test_accuracy"], "phi": r["sharpness"]["full"][first]["phi"]} for r in rows]
-    write_figure(mitigation_png, mitigation_figure(bars))
+        def link(path: Path) -> str:
+            return Path(os.path.relpath(path, report.parent)).as_posix()
 
-    def link(path: Path) -> str:
-        return Path(os.path.relpath(path, report.parent)).as_posix()
-
-    seeds = len(train["sb"]["per_seed"])
-    text = f"""# Large-batch generalization gap: {label}
+        seeds = len(train["sb"]["per_seed"])
+        text = f"""# Large-batch generalization gap: {label}
 
 SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seed(s); {sharp['sb']['parameters']:,} parameters.
 Values are mean ± sample std over seeds. Written by `dvc repro` (stage `report`) from this run's outputs.

@@ -4,9 +4,12 @@ exactly as it was, no temporary files left behind."""
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import shlex
 import shutil
+import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ from typer.testing import CliRunner
 
 from lbgap.data import make_data_set, to_arrays
 from lbgap.models import build_model
+from stages.common import save_checkpoint
 from tests.conftest import REPO, tiny_params
 
 runner = CliRunner()
@@ -73,7 +77,7 @@ def workspace(tmp_path_factory) -> Path:
         for seed in range(params["seeds"]):
             model = build_model("mlp", input_shape=(40,), num_classes=10, seed=seed, options=params["models"]["mlp"])
             state = model.state_dict()
-            torch.save({"x0": state, "final": state, "batch_size": 20, "seed": seed}, folder / f"seed_{seed}.pt")
+            save_checkpoint(folder / f"seed_{seed}.pt", state, state, batch_size=20, seed=seed)
     for _, _, _, _, outs in STAGES:
         for out in outs:
             path = root / out
@@ -131,7 +135,19 @@ def _bit_flipped(data: bytes) -> bytes:
     return bytes(flipped)
 
 
-CORRUPTIONS = {"truncated": _truncated, "empty": lambda data: b"", "bit-flipped": _bit_flipped}
+def _one_weight_flipped(data: bytes) -> bytes:
+    """One bit flipped in the middle of the largest tensor's stored bytes (payload, not zip structure):
+    torch.load reads such a file without complaint; an npz's CRC catches it."""
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    largest = max(archive.infolist(), key=lambda info: info.file_size)
+    name_length, extra_length = struct.unpack("<HH", data[largest.header_offset + 26 : largest.header_offset + 30])
+    flipped = bytearray(data)
+    flipped[largest.header_offset + 30 + name_length + extra_length + largest.file_size // 2] ^= 0x04
+    return bytes(flipped)
+
+
+CORRUPTIONS = {"truncated": _truncated, "empty": lambda data: b"", "bit-flipped": _bit_flipped,
+               "one weight flipped": _one_weight_flipped}
 
 
 @pytest.mark.parametrize("corruption", [*CORRUPTIONS, "wrong shape"])
@@ -146,7 +162,7 @@ def test_corrupt_inputs_name_the_file_and_the_fix(workspace, monkeypatch, target
             np.savez(handle, **arrays)
     elif corruption == "wrong shape":  # a checkpoint of another width
         model = build_model("mlp", input_shape=(40,), num_classes=10, seed=0, options={"width": 7, "depth": 2})
-        torch.save({"x0": model.state_dict(), "final": model.state_dict(), "batch_size": 20, "seed": 0}, path)
+        save_checkpoint(path, model.state_dict(), model.state_dict(), batch_size=20, seed=0)
     else:
         path.write_bytes(CORRUPTIONS[corruption](good))
     readers = [(n, m, a) for n, m, a, inputs, _ in STAGES if any(target == i or target.startswith(i + "/") for i in inputs)]
@@ -222,3 +238,26 @@ def test_sigterm_discards_the_temporary_outputs(tmp_path):
     assert process.wait(timeout=30) == 128 + signal.SIGTERM
     time.sleep(0.1)
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"] and (tmp_path / "out.json").read_text() == "old"
+
+
+def test_every_stage_command_commits_its_outputs_all_or_nothing():
+    """Each stage's command is wrapped by `stages.common.stage` (deferred, all-together renames)."""
+    for name, module, _, _, _ in STAGES:
+        assert getattr(importlib.import_module(module).main, "is_stage", False), name
+
+
+def test_the_report_refuses_unreadable_inputs(workspace, monkeypatch):
+    """The report reads other stages' JSON and CSV: here they hold the sentinel text, which is neither."""
+    (name, module, args, _, _), = [s for s in STAGES if s[0] == "report"]
+    before = _snapshot(workspace)
+    result = _invoke(workspace, module, args, monkeypatch)
+    _assert_refused(result, before, workspace, "is not valid JSON")
+
+
+def test_report_inputs_missing_fields_are_one_error(tmp_path):
+    from stages.common import InputError
+    from stages.report import _well_formed_inputs
+
+    with pytest.raises(InputError, match="lacks an expected field"):
+        with _well_formed_inputs():
+            {}["per_seed"]

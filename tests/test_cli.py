@@ -53,6 +53,12 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
             "--out", tmp_path / f"metrics/sharpness_{regime}.json", "--params", params_file,
         )
         assert result.exit_code == 0, result.output
+    for seed in (0, 1):  # each seed's SB and LB runs start from the same x0, and seeds differ
+        sb, lb = (torch.load(tmp_path / f"models/{r}/seed_{seed}.pt", weights_only=True) for r in ("sb", "lb"))
+        assert all(torch.equal(sb["x0"][k], lb["x0"][k]) for k in sb["x0"])
+        assert not all(torch.equal(sb["x0"][k], sb["final"][k]) for k in sb["x0"] if sb["x0"][k].is_floating_point())
+    first, second = (torch.load(tmp_path / f"models/sb/seed_{s}.pt", weights_only=True)["x0"] for s in (0, 1))
+    assert not torch.equal(first["net.1.weight"], second["net.1.weight"])
     trained = json.loads((tmp_path / "metrics/train_lb.json").read_text())
     assert trained["batch_size"] == 100 and len(trained["per_seed"]) == 2
     assert trained["per_seed"][0]["distance_from_x0"] > 0
@@ -275,6 +281,8 @@ def test_mitigate_trains_measures_and_plots(tmp_path, params_file, mnist1d_file,
         ("sam", "mitigation.sam.rho", -0.1, "'mitigation.sam.rho' must be >= 0"),
         ("conservative", "mitigation.conservative", {"lam": 0.1}, "bad options for conservative"),
         ("adversarial", "mitigation.seeds", 0, "'mitigation.seeds' must be an integer >= 1"),
+        ("adversarial", "mitigation.adversarial.steps", 0, "steps >= 1"),
+        ("conservative", "mitigation.conservative.inner_steps", 0, "inner_steps >= 1"),
     ],
 )
 def test_mitigate_refuses_bad_params(tmp_path, params_file, mnist1d_file, strategy, key, value, message):

@@ -81,6 +81,57 @@ def test_sam_takes_the_gradient_at_the_perturbed_point():
         torch.testing.assert_close(p, w - g, rtol=1e-5, atol=1e-6)
 
 
+def test_asam_takes_the_gradient_at_the_scaled_perturbation():
+    """ASAM by hand (Kwon et al.): T = |w| + η on weight matrices, 1 on biases and BN parameters;
+    ε = ρ T²g / ‖T g‖; the gradient at w + ε is applied at w."""
+    (m1, m2), _, x, y = _pair(seed=3)
+    sgd = torch.optim.SGD(m2.parameters(), lr=1.0)
+    before = [p.detach().clone() for p in m2.parameters()]
+    rho, eta = 0.5, 0.01
+    params = list(m1.parameters())
+    grads = torch.autograd.grad(F.cross_entropy(m1(x), y), params)
+    scales = [(p.detach().abs() + eta) if p.dim() > 1 else torch.ones_like(p) for p in params]
+    norm = torch.sqrt(sum(((t * g) ** 2).sum() for t, g in zip(scales, grads)))
+    with torch.no_grad():
+        for p, t, g in zip(params, scales, grads):
+            p.add_(rho * t * t * g / norm)
+    perturbed = torch.autograd.grad(F.cross_entropy(m1(x), y), params)
+    sam_step(rho=rho, adaptive=True, eta=eta)(m2, sgd, x, y)
+    moved = 0.0
+    for p, w, g in zip(m2.parameters(), before, perturbed):
+        torch.testing.assert_close(p, w - g, rtol=1e-5, atol=1e-6)
+        moved += float(((p.detach() - w) ** 2).sum())
+    assert moved > 0
+    # and it is not plain SAM: the same ρ without the scaling lands elsewhere
+    (m3, _), _, _, _ = _pair(seed=3)
+    sam_step(rho=rho)(m3, torch.optim.SGD(m3.parameters(), lr=1.0), x, y)
+    assert not all(torch.allclose(a, b) for a, b in zip(m2.parameters(), m3.parameters()))
+
+
+def test_the_attack_sees_batch_statistics_like_the_update_it_feeds():
+    """Train mode: BN normalizes with the batch's statistics during the attack (the FGSM step equals the
+    sign of the train-mode input gradient), and the running statistics are left alone."""
+    (model, _), _, x, y = _pair()
+    model.eval()  # the attack must switch to train mode itself, and restore the mode
+    x_req = x.clone().requires_grad_(True)
+    model.train()
+    (grad,) = torch.autograd.grad(F.cross_entropy(model(x_req), y), x_req)
+    model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x_adv = adversarial_inputs(model, x, y, radius=0.1, steps=1)
+    torch.testing.assert_close(x_adv, x + 0.1 * grad.sign())
+    assert not model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_pgd_starts_from_a_seeded_random_point_in_the_ball():
+    (model, _), _, x, y = _pair()
+    runs = [adversarial_inputs(model, x, y, 0.1, 3, torch.Generator().manual_seed(s)) for s in (0, 0, 1)]
+    torch.testing.assert_close(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])  # the start differs, so does the end point
+    assert all((r - x).abs().max() <= 0.1 + 1e-6 for r in runs)
+
+
 def test_adversarial_example_raises_the_loss_and_stays_in_its_radius():
     (model, _), _, x, y = _pair()
     model.eval()

@@ -47,14 +47,30 @@ def test_concave_quadratic_finds_its_interior_maximum():
     assert result.phi == pytest.approx(100 * (5.0 - f_x) / (1 + f_x), rel=1e-6)
 
 
-def test_exact_minimizer_gives_positive_sharpness_with_real_iterations():
-    # ∇f(x) = 0 exactly: starting L-BFGS-B at y = 0 would stop at once and report φ = 0.
+def test_exact_minimizer_reaches_the_closed_form_maximum():
+    # ∇f(x) = 0 exactly: started at y = 0 L-BFGS-B would stop at once and report φ = 0. From the random
+    # start it must reach the box's vertex: max f = ½ Σ h_i ε² (x = 0, so every half-width is ε).
     x = torch.zeros(50, dtype=torch.float64)
-    f = quadratic(x, torch.linspace(0.1, 5.0, 50, dtype=torch.float64), 0.0)
+    h = torch.linspace(0.1, 5.0, 50, dtype=torch.float64)
+    f = quadratic(x, h, 0.0)
     assert torch.equal(f(x)[1], torch.zeros(50, dtype=torch.float64))
     result = sharpness(f, x, eps=1e-3, seed=0)
-    assert result.phi > 0
+    expected = 0.5 * float(h.sum()) * 1e-6
+    assert result.loss_max == pytest.approx(expected, rel=1e-9)
+    assert result.phi == pytest.approx(100 * expected, rel=1e-9)
     assert result.iterations >= 1 and result.evaluations >= 2
+
+
+def test_the_search_uses_its_whole_iteration_budget_on_flat_regions():
+    """f = 10⁶ − ½ Σ hᵢ (wᵢ − dᵢ)², ill-conditioned, maximum inside the box: each step improves f by far
+    less than scipy's default ftol (2.2e-9 relative), which would end the search after one iteration."""
+    n = 20
+    x = torch.zeros(n, dtype=torch.float64)
+    d = torch.linspace(-0.5e-3, 0.5e-3, n, dtype=torch.float64)
+    f = quadratic(x + d, -torch.logspace(-3, 1, n, dtype=torch.float64), 1e6)
+    result = sharpness(f, x, eps=1e-3, max_iter=10, seed=0)
+    assert result.iterations == 10, result.message
+    assert result.evaluations >= 10
 
 
 def test_subspace_with_identity_equals_full_space():

@@ -58,3 +58,24 @@ def test_training_is_reproducible_from_its_seed(tiny_data):
 def test_batch_larger_than_the_training_set_is_refused(tiny_data):
     with pytest.raises(ValueError, match="batch size"):
         train(_model(), tiny_data, batch_size=len(tiny_data.train) + 1, config=TrainConfig(max_epochs=1), seed=0)
+
+
+def test_dropout_masks_come_from_the_run_seed_not_from_what_ran_before(tiny_data):
+    """Two runs of the same seed give the same weights even if other work consumed the global RNG in
+    between (C1–C4 have dropout), and the caller's RNG is left as it was."""
+
+    def run() -> dict:
+        with torch.random.fork_rng(devices=[]):  # the same x0 each time, drawn without touching our RNG
+            torch.manual_seed(0)
+            model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Linear(16, 3))
+        train(model, tiny_data, batch_size=16, config=TrainConfig(max_epochs=2), seed=4)
+        return {k: v.clone() for k, v in model.state_dict().items()}
+
+    torch.manual_seed(123)
+    first = run()
+    torch.rand(1000)  # what another seed's run would have drawn
+    state = torch.get_rng_state()
+    second = run()
+    assert torch.equal(torch.get_rng_state(), state)
+    for k in first:
+        assert torch.equal(first[k], second[k]), k
