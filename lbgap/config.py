@@ -327,8 +327,10 @@ class SweepParams:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], batch_size: int) -> SweepParams:
-        if batch_size not in _int_list(raw, "sweep.batches", 1):
-            raise ParamsError(f"batch size {batch_size} is not in 'sweep.batches' {list(raw['sweep']['batches'])}")
+        # Not checked against `sweep.batches`: dvc.yaml's matrix makes one stage per entry, and reading the
+        # list here would make every sweep stage depend on it (adding a batch size would re-run them all).
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ParamsError(f"the sweep's batch size must be an integer >= 1 (got {batch_size!r})")
         return cls(
             batch_size=batch_size,
             epochs=_int(raw, "sweep.epochs", 1),
@@ -337,6 +339,11 @@ class SweepParams:
             train=optimizer_config(raw),
             probe=ProbeParams.parse(raw),
         )
+
+
+def sweep_batches(raw: Mapping[str, Any]) -> tuple[int, ...]:
+    """`sweep.batches`, the batch sizes of the sweep (read by the report, which collects them all)."""
+    return _int_list(raw, "sweep.batches", 1)
 
 
 def sweep_drop(raw: Mapping[str, Any]) -> float:

@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 import yaml
 
-from lbgap.config import REGIMES, SweepParams, bn_statistics, sweep_drop
+from lbgap.config import REGIMES, SweepParams, bn_statistics, sweep_batches, sweep_drop
 from lbgap.curvature_figures import density_figure, epsilon_figure
 from lbgap.curvature_report import measures_table, rescaling_table
 from lbgap.figures import mitigation_figure, sharpness_figure, sweep_figure, training_curves_figure, trajectory_figure
@@ -148,7 +148,7 @@ def main(
         sharp = {"sb": _read_json(sharpness_sb), "lb": _read_json(sharpness_lb)}
         curves = {"sb": _read_csv(curves_sb), "lb": _read_csv(curves_lb)}
         remedies = [_read_json(path) for path in mitigation]
-        batches = (raw.get("sweep") or {}).get("batches") or [0]  # missing or empty: parse says which key
+        batches = sweep_batches(raw)
         sweep_config = SweepParams.parse(raw, batches[0])
         drop = sweep_drop(raw)
         bn_mode = bn_statistics(raw)

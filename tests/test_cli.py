@@ -309,8 +309,8 @@ def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_fi
     out = tmp_path / "out"
     result = invoke(sweep.app, 5000, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
     _assert_refused(result, "'sweep.batches' entry 5000 exceeds the 200 training samples", out)
-    result = invoke(sweep.app, 64, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
-    _assert_refused(result, "batch size 64 is not in 'sweep.batches'", out)
+    result = invoke(sweep.app, 0, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
+    _assert_refused(result, "the sweep's batch size must be an integer >= 1", out)
     result = invoke(
         warm_start.app, "--data", mnist1d_file, "--out", out / "w.csv", "--metrics", out / "w.json",
         "--figure", out / "w.png", "--params", _bad(params_file, "batch", 500),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lbgap.config import (
+    sweep_batches,
     sweep_drop,
     DataParams,
     InterpolateParams,
@@ -86,9 +87,9 @@ def test_defaults_parse_and_alpha_grid_hits_both_solutions():
 
 
 EXPERIMENTS_BAD = [
-    (lambda raw: SweepParams.parse(raw, 20), "sweep.batches", [], "'sweep.batches' must be a non-empty list"),
-    (lambda raw: SweepParams.parse(raw, 20), "sweep.batches", [20, 0], "every 'sweep.batches' entry must be an integer >= 1"),
-    (lambda raw: SweepParams.parse(raw, 30), "sweep.seeds", 2, "batch size 30 is not in 'sweep.batches' [20, 100]"),
+    (sweep_batches, "sweep.batches", [], "'sweep.batches' must be a non-empty list"),
+    (sweep_batches, "sweep.batches", [20, 0], "every 'sweep.batches' entry must be an integer >= 1"),
+    (lambda raw: SweepParams.parse(raw, 0), "sweep.seeds", 2, "the sweep's batch size must be an integer >= 1"),
     (lambda raw: SweepParams.parse(raw, 20), "sweep.epochs", 0, "'sweep.epochs' must be an integer >= 1"),
     (sweep_drop, "sweep.drop", -1, "'sweep.drop' must be >= 0"),
     (WarmStartParams.parse, "warm_start.every", 3, "'warm_start.every' = 3 exceeds 'warm_start.sb_epochs' = 2"),
