@@ -16,6 +16,7 @@ from lbgap.evaluation import evaluate
 from lbgap.landscape import blend_into, combine_into, curvilinear_path, linear_path
 from lbgap.models import build_model
 from lbgap.training import TrainConfig, train
+from tests.conftest import REPO
 
 OPTIONS = {"width": 8, "depth": 2}
 
@@ -30,34 +31,40 @@ def two_solutions(tiny_data):
     return states
 
 
-def independent_loss(state: dict, train_split: Split, evaluated: Split) -> float:
+def independent_loss(state: dict, train_split: Split, evaluated: Split, chunk: int | None = None) -> float:
     """Cross-entropy on `evaluated` of the MLP with weights `state`, each BN layer normalized (in eval) by
-    the mean and unbiased variance of its input over all of `train_split` — computed here by hand in
-    float64, layer by layer, with no torch.nn module involved."""
-    linears = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".weight") and state[k].dim() == 2})
-    norms = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".running_mean")})
+    running statistics recomputed from `train_split` as defined — per chunk of `chunk` samples (default:
+    one chunk) a train-mode pass where every BN layer normalizes with that chunk's own mean and biased
+    variance, then each layer's chunk means and unbiased variances averaged over the chunks — computed
+    here by hand in float64, layer by layer, with no torch.nn module involved."""
+    linears = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".weight") and state[k].dim() == 2},
+                     key=lambda name: int(name.split(".")[-1]))
+    norms = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".running_mean")}, key=lambda name: int(name.split(".")[-1]))
     s = {k: v.double() for k, v in state.items()}
 
-    def forward(x: torch.Tensor, stats: list | None) -> torch.Tensor:
-        h = x.double()
+    def forward(x: torch.Tensor, stats: list | None):
+        h = x.double().flatten(1)
         collected = []
         for i, linear in enumerate(linears):
             h = h @ s[f"{linear}.weight"].T + s[f"{linear}.bias"]
             if i < len(norms):
-                norm = norms[i]
-                if stats is None:  # train mode: this split's own statistics (biased variance normalizes)
-                    mean, biased = h.mean(0), h.var(0, unbiased=False)
+                if stats is None:  # train mode: this chunk's own statistics (biased variance normalizes)
+                    mean, scale = h.mean(0), h.var(0, unbiased=False)
                     collected.append((mean, h.var(0, unbiased=True)))
-                    scale = biased
                 else:
                     mean, scale = stats[i]
-                h = (h - mean) / torch.sqrt(scale + 1e-5) * s[f"{norm}.weight"] + s[f"{norm}.bias"]
+                h = (h - mean) / torch.sqrt(scale + 1e-5) * s[f"{norms[i]}.weight"] + s[f"{norms[i]}.bias"]
                 h = torch.relu(h)
-        return (h, collected) if stats is None else h
+        return h, collected
 
-    _, stats = forward(train_split.x, None)
-    logits = forward(evaluated.x, stats)
-    return float(F.cross_entropy(logits, evaluated.y))
+    size = chunk or len(train_split)
+    per_chunk = [forward(train_split.x[i : i + size], None)[1] for i in range(0, len(train_split), size)]
+    stats = [
+        (torch.stack([c[layer][0] for c in per_chunk]).mean(0), torch.stack([c[layer][1] for c in per_chunk]).mean(0))
+        for layer in range(len(norms))
+    ]
+    logits, _ = forward(evaluated.x, stats)
+    return float(F.cross_entropy(logits, evaluated.y.long()))
 
 
 @pytest.mark.parametrize("alpha", [-1.0, 1.25, 2.0, 0.5])
@@ -130,3 +137,32 @@ def test_networks_without_running_statistics_need_no_recompute(tiny_data):
     recompute_statistics(model, tiny_data.train, 32)
     assert evaluate(model, tiny_data.train, 1000).loss == before
     assert not any(isinstance(m, nn.BatchNorm1d) and m.running_mean is not None for m in model.modules())
+
+
+COMMITTED = REPO / "plots/interpolation.csv"
+
+
+@pytest.mark.skipif(
+    not (REPO / "models/sb/seed_0.pt").is_file() or not (REPO / "data/dataset.npz").is_file(),
+    reason="the default run's checkpoints and data live in the DVC cache (run `dvc repro` or `dvc pull` first)",
+)
+@pytest.mark.parametrize("alpha", [-1.0, 1.25, 2.0])
+def test_the_committed_default_run_matches_an_independent_recompute(alpha):
+    """plots/interpolation.csv as committed, against the hand-written recompute on the run's own data and
+    seed-`interpolate.seed` checkpoints (available where the default run has been reproduced)."""
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from lbgap.data import from_arrays
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert params["bn_statistics"] == "recompute"
+    seed, chunk = params["interpolate"]["seed"], params["eval_chunk"]
+    small, large = (torch.load(REPO / f"models/{r}/seed_{seed}.pt", weights_only=True)["final"] for r in ("sb", "lb"))
+    with np.load(REPO / "data/dataset.npz") as arrays:
+        data = from_arrays(arrays)
+    blended = {k: (1 - alpha) * small[k].double() + alpha * large[k].double() for k in small if small[k].is_floating_point()}
+    row = pd.read_csv(COMMITTED).set_index("alpha").loc[alpha]
+    assert row.train_loss == pytest.approx(independent_loss(blended, data.train, data.train, chunk), rel=1e-4)
+    assert row.test_loss == pytest.approx(independent_loss(blended, data.train, data.test, chunk), rel=1e-4)
