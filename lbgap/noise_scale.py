@@ -27,7 +27,7 @@ from lbgap.tensors import parameters_of
 class NoiseScale:
     gradient_sq: float  # |G|² estimate
     trace_sigma: float  # tr(Σ) estimate
-    b_simple: float  # tr(Σ) / |G|² (samples); nan when |G|² is not positive
+    b_simple: float  # tr(Σ) / |G|² (samples); nan when either estimate is not positive
 
     @classmethod
     def from_norms(cls, small: int, small_sq: float, big: int, big_sq: float) -> NoiseScale:
@@ -36,7 +36,9 @@ class NoiseScale:
             raise ValueError(f"need 0 < small < big batch sizes (got {small}, {big})")
         gradient_sq = (big * big_sq - small * small_sq) / (big - small)
         trace_sigma = (small_sq - big_sq) / (1 / small - 1 / big)
-        return cls(gradient_sq, trace_sigma, trace_sigma / gradient_sq if gradient_sq > 0 else float("nan"))
+        # both are non-negative by definition; a noisy estimate below zero leaves B_simple undefined
+        positive = gradient_sq > 0 and trace_sigma > 0
+        return cls(gradient_sq, trace_sigma, trace_sigma / gradient_sq if positive else float("nan"))
 
 
 def batch_gradient_sq(model: nn.Module, split: Split, index: torch.Tensor) -> float:

@@ -104,7 +104,9 @@ class Recording(Mapping):
 
 def _keys_read(stage, tmp_path: Path, monkeypatch) -> set[str]:
     """Run the stage's command where none of its inputs exist: it parses every param it needs, then
-    stops at the first missing input (exit 2). The params it read on the way are recorded."""
+    stops at the first missing input (exit 2). The params it read on the way are recorded. This relies on
+    the stages' rule of validating all params before reading any input file (tests/test_bad_input.py
+    holds them to it for bad params); a key first read after the inputs load would go unseen here."""
     module_name, args = _command(stage)
     module = importlib.import_module(module_name)
     read: set[str] = set()

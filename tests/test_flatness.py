@@ -108,6 +108,9 @@ def test_two_batch_noise_scale_formula_recovers_known_moments():
     estimate = NoiseScale.from_norms(8, g2 + tr / 8, 512, g2 + tr / 512)
     assert estimate.gradient_sq == pytest.approx(g2) and estimate.trace_sigma == pytest.approx(tr)
     assert estimate.b_simple == pytest.approx(tr / g2)
+    # noisy norms can make either estimate negative; B_simple is then undefined, not a negative size
+    assert math.isnan(NoiseScale.from_norms(8, 1.0, 512, 1.2).b_simple)  # tr Σ < 0
+    assert math.isnan(NoiseScale.from_norms(8, 10.0, 512, -0.1).b_simple)  # |G|² < 0
 
 
 def test_noise_scale_estimator_matches_per_sample_gradients(tiny_data):

@@ -144,7 +144,7 @@ COMMITTED = REPO / "plots/interpolation.csv"
 
 @pytest.mark.skipif(
     not (REPO / "models/sb/seed_0.pt").is_file() or not (REPO / "data/dataset.npz").is_file(),
-    reason="the default run's checkpoints and data live in the DVC cache (run `dvc repro` or `dvc pull` first)",
+    reason="the default run's checkpoints and data live in the DVC cache, not in git (run `dvc repro` first)",
 )
 @pytest.mark.parametrize("alpha", [-1.0, 1.25, 2.0])
 def test_the_committed_default_run_matches_an_independent_recompute(alpha):
