@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Iterator
@@ -67,6 +68,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
         return pd.read_csv(path)
     except (ValueError, UnicodeDecodeError):  # pandas' EmptyDataError and ParserError are ValueErrors
         raise InputError(f"{path} is not a readable CSV; rebuild it with `dvc repro -f` on the stage that writes it") from None
+
+
+def _null_if_undefined(value):
+    """The headline metrics with NaN/inf as null: strict JSON, which `dvc exp show` and other readers take."""
+    if isinstance(value, dict):
+        return {k: _null_if_undefined(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @contextlib.contextmanager
@@ -354,7 +364,7 @@ it, at seed {rescaled['seed']}'s solutions. Predictions unchanged: largest logit
 
 ![curvilinear path between SB and LB]({link(curvilinear_figure)})
 """
-    write_json(summary, numbers)
+    write_json(summary, _null_if_undefined(numbers))
     write_text(report, text)
 
 

@@ -327,3 +327,12 @@ def test_rescaling_refuses_a_block_the_network_lacks(tmp_path, params_file, mnis
         "--out", out / "r.json", "--params", _bad(params_file, "rescaling.block", 7),
     )
     _assert_refused(result, "block 7 does not exist: the network has 2 BN → ReLU → layer pairs", out)
+
+
+def test_headline_metrics_are_strict_json():
+    """NaN (an undefined noise scale) becomes null in metrics/summary.json, which strict readers require."""
+    from stages.report import _null_if_undefined
+
+    cleaned = _null_if_undefined({"a": float("nan"), "b": {"c": float("inf"), "d": 1.5}, "e": [1]})
+    assert cleaned == {"a": None, "b": {"c": None, "d": 1.5}, "e": [1]}
+    json.loads(json.dumps(cleaned), parse_constant=lambda name: pytest.fail(f"non-strict JSON constant {name}"))
