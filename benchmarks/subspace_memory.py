@@ -3,7 +3,7 @@
     python -m benchmarks.subspace_memory [--model C2] [--subspace-dim 100] [--samples 256] [--max-iter 2]
 
 Builds the network on random CIFAR-shaped inputs (the subspace's memory does not depend on the data),
-then measures φ in a random n × p subspace with the block-generated A of lbgap.subspace. Prints the
+then measures φ in a random n × p subspace with the block-generated A of lbgap.measures.subspace. Prints the
 process's peak resident memory before and after, next to what a dense A and a dense float64 pseudo-
 inverse would have needed, and writes them to benchmarks/results/subspace_memory.json.
 """
@@ -19,8 +19,8 @@ import typer
 from benchmarks.record import write_result
 from lbgap.data import Split
 from lbgap.models import build_model, count_parameters
-from lbgap.sharpness import sharpness_of_model
-from lbgap.subspace import random_subspace
+from lbgap.measures.sharpness import sharpness_of_model
+from lbgap.measures.subspace import random_subspace
 
 GIB = 1024**3
 

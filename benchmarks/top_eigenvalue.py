@@ -17,9 +17,9 @@ from pathlib import Path
 import typer
 
 from benchmarks.record import write_result
-from lbgap.curvature import training_subset
-from lbgap.curvature_config import CurvatureParams
-from lbgap.hessian import hessian_operator, power_iteration, top_eigenvalue_lanczos
+from lbgap.experiments.curvature import training_subset
+from lbgap.params.measures import CurvatureParams
+from lbgap.measures.hessian import hessian_operator, power_iteration, top_eigenvalue_lanczos
 from lbgap.tensors import flatten, parameters_of
 from stages.common import device_for, load_data, load_params, model_for
 

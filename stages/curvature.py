@@ -10,23 +10,12 @@ import pandas as pd
 import typer
 from tqdm import tqdm
 
-from lbgap.curvature import measure_solution, training_subset
-from lbgap.curvature_config import CurvatureParams, NoiseScaleParams
-from lbgap.reporting import eps_key, summarize
-from stages.common import (
-    stage,
-    PARAMS_DEFAULT,
-    ParamsOption,
-    checkpoint_seeds,
-    clear_errors,
-    device_for,
-    load_checkpoint,
-    load_data,
-    load_params,
-    model_for,
-    write_csv,
-    write_json,
-)
+from lbgap.data import training_subset
+from lbgap.experiments.curvature import measure_solution
+from lbgap.params.measures import CurvatureParams
+from lbgap.results import eps_key, summarize
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.outputs import stage, write_csv, write_json
 
 app = typer.Typer(add_completion=False)
 
@@ -43,27 +32,24 @@ def main(
 ) -> None:
     """Measure every checkpoint in `models` on `curvature.samples` training samples."""
     with clear_errors():
-        raw = load_params(params)
-        config = CurvatureParams.parse(raw)
-        NoiseScaleParams.parse(raw)  # refuses `batchnorm: batch` unless the noise scale is skipped
-        dataset = load_data(data)
-        model = model_for(config.model, dataset)
-        states = [load_checkpoint(models, seed, model) for seed in checkpoint_seeds(models)]
-        split = training_subset(dataset.train, config.samples, config.seed).to(device_for(config.model))
+        config = CurvatureParams.parse(load_params(params), measures_noise=True)
+        inputs = load_inputs(config.runtime, data, checkpoints={"runs": (models, None)})
+        split = training_subset(inputs.data.train, config.samples, config.seed)
+        states = inputs.checkpoints["runs"]
 
     rows, nodes = [], []
     with tqdm(total=3 * len(states), desc=f"curvature {models}", unit="part") as bar:
         for state in states:
-            model.load_state_dict(state["final"])
+            inputs.model.load_state_dict(state.final)
             values, density = measure_solution(
-                model, split, config, on_part=lambda part, seed=state["seed"]: (bar.update(), bar.set_postfix_str(f"seed {seed} {part}")),
+                inputs.model, split, config, on_part=lambda part, seed=state.seed: (bar.update(), bar.set_postfix_str(f"seed {seed} {part}")),
             )
-            rows.append({"seed": state["seed"], **values})
-            nodes += [{"seed": state["seed"], "node": float(t), "weight": float(w)} for t, w in zip(density.nodes, density.weights)]
+            rows.append({"seed": state.seed, **values})
+            nodes += [{"seed": state.seed, "node": float(t), "weight": float(w)} for t, w in zip(density.nodes, density.weights)]
     keys = [k for k in rows[0] if k != "seed"]
     summary = summarize(rows, keys)
     write_json(out, {
-        "samples": len(split), "batch_size": states[0]["batch_size"], "epsilon": config.epsilon,
+        "samples": len(split), "batch_size": states[0].batch_size, "epsilon": config.epsilon,
         "per_seed": rows, "summary": summary,
     })
     write_csv(spectrum, pd.DataFrame(nodes))

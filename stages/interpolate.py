@@ -11,22 +11,11 @@ import pandas as pd
 import typer
 from tqdm import tqdm
 
-from lbgap.config import InterpolateParams
-from lbgap.figures import interpolation_figure
-from lbgap.landscape import curvilinear_path, linear_path
-from stages.common import (
-    stage,
-    PARAMS_DEFAULT,
-    ParamsOption,
-    clear_errors,
-    device_for,
-    load_checkpoint,
-    load_data,
-    load_params,
-    model_for,
-    write_csv,
-    write_figure,
-)
+from lbgap.measures.landscape import curvilinear_path, linear_path
+from lbgap.params.measures import InterpolateParams
+from lbgap.report.figures import interpolation_figure
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.outputs import stage, write_csv, write_figure
 
 app = typer.Typer(add_completion=False)
 
@@ -46,23 +35,21 @@ def main(
     """f(α·x_LB + (1−α)·x_SB) over an α grid (and the curvilinear path), BN statistics per `bn_statistics`."""
     with clear_errors():
         config = InterpolateParams.parse(load_params(params))
-        dataset = load_data(data)
-        model = model_for(config.model, dataset)
-        small, large = load_checkpoint(sb_models, config.seed, model), load_checkpoint(lb_models, config.seed, model)
-        dataset = dataset.to(device_for(config.model))
+        inputs = load_inputs(config.runtime, data, checkpoints={"sb": (sb_models, config.seed), "lb": (lb_models, config.seed)})
 
-    alphas = config.alphas
-    title = f"SB (batch {small['batch_size']}) → LB (batch {large['batch_size']}), seed {config.seed}, BN statistics: {config.bn_statistics}"
+    (small,), (large,) = inputs.checkpoints["sb"], inputs.checkpoints["lb"]
+    title = f"SB (batch {small.batch_size}) → LB (batch {large.batch_size}), seed {config.seed}, BN statistics: {config.bn_statistics}"
     for kind, path_of, csv, png in (("linear", linear_path, out, figure), ("curvilinear", curvilinear_path, curved_out, curved_figure)):
-        with tqdm(total=len(alphas), desc=f"{kind} path", unit="point") as bar:
+        with tqdm(total=len(config.alphas), desc=f"{kind} path", unit="point") as bar:
             points = path_of(
-                model, small["final"], large["final"], alphas, dataset, chunk=config.eval_chunk,
+                inputs.model, small.final, large.final, config.alphas, inputs.data, chunk=config.runtime.eval_chunk,
                 on_point=lambda _: bar.update(), bn_statistics=config.bn_statistics,
             )
         curved = kind == "curvilinear"
         # written when the command ends (@stage), so both paths land together or not at all
         write_csv(csv, pd.DataFrame([asdict(p) for p in points]))
         write_figure(png, interpolation_figure(points, f"{title}, curvilinear path" if curved else title, curvilinear=curved))
+
 
 if __name__ == "__main__":
     app()

@@ -8,10 +8,12 @@ from typing import Annotated
 
 import typer
 
-from lbgap.config import DataParams, ParamsError
 from lbgap.data import make_data_set, to_arrays
-from lbgap.sources import DataUnavailable
-from stages.common import stage, PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, write_npz
+from lbgap.data.sources import DataUnavailable
+from lbgap.params import ParamsError
+from lbgap.params.core import DataParams
+from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params
+from stages.outputs import stage, write_npz
 
 app = typer.Typer(add_completion=False)
 

@@ -9,23 +9,14 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from lbgap.curvature import eta_key, training_subset
-from lbgap.curvature_config import RescalingParams
-from lbgap.flatness import dinh_rescale
-from lbgap.rescaling import rescaling_effect
-from stages.common import (
-    stage,
-    PARAMS_DEFAULT,
-    InputError,
-    ParamsOption,
-    clear_errors,
-    device_for,
-    load_checkpoint,
-    load_data,
-    load_params,
-    model_for,
-    write_json,
-)
+from lbgap.data import training_subset
+from lbgap.experiments.rescaling import rescaling_effect
+from lbgap.measures.flatness import dinh_rescale
+from lbgap.params.measures import RescalingParams
+from lbgap.results import eta_key
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from lbgap.params import ParamsError
+from stages.outputs import stage, write_json
 
 app = typer.Typer(add_completion=False)
 
@@ -42,20 +33,19 @@ def main(
     """Rescale block `rescaling.block` by `rescaling.factor`; compare φ, λ_max and adaptive φ."""
     with clear_errors():
         config = RescalingParams.parse(load_params(params))
-        dataset = load_data(data)
-        model = model_for(config.curvature.model, dataset)
-        states = {"sb": load_checkpoint(sb_models, config.seed, model), "lb": load_checkpoint(lb_models, config.seed, model)}
+        pair = {"sb": (sb_models, config.seed), "lb": (lb_models, config.seed)}
+        inputs = load_inputs(config.curvature.runtime, data, checkpoints=pair)
         try:  # refuse a block the network lacks before any work (the weights are loaded later)
-            dinh_rescale(model, config.factor, config.block)
+            dinh_rescale(inputs.model, config.factor, config.block)
         except ValueError as error:
-            raise InputError(f"params: 'rescaling.block': {error}") from None
-        split = training_subset(dataset.train, config.curvature.samples, config.curvature.seed).to(device_for(config.curvature.model))
+            raise ParamsError(f"params: 'rescaling.block': {error}") from None
+        split = training_subset(inputs.data.train, config.curvature.samples, config.curvature.seed)
 
     document = {"factor": config.factor, "block": config.block, "seed": config.seed, "samples": len(split)}
     with tqdm(total=2, desc="rescaling", unit="solution") as bar:
-        for regime, state in states.items():
-            model.load_state_dict(state["final"])
-            document[regime] = rescaling_effect(model, split, config.curvature, config.factor, config.block)
+        for regime, (state,) in inputs.checkpoints.items():
+            inputs.model.load_state_dict(state.final)
+            document[regime] = rescaling_effect(inputs.model, split, config.curvature, config.factor, config.block)
             bar.update()
     document["adaptive_keys"] = [f"adaptive_{eta_key(eta)}" for eta in config.curvature.adaptive_etas]
     write_json(out, document)

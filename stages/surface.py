@@ -11,23 +11,12 @@ import pandas as pd
 import typer
 from tqdm import tqdm
 
-from lbgap.curvature import training_subset
-from lbgap.curvature_config import SurfaceParams
-from lbgap.curvature_figures import surface_figure
-from lbgap.surface import surface_around, surface_through
-from stages.common import (
-    stage,
-    PARAMS_DEFAULT,
-    ParamsOption,
-    clear_errors,
-    device_for,
-    load_checkpoint,
-    load_data,
-    load_params,
-    model_for,
-    write_csv,
-    write_figure,
-)
+from lbgap.data import training_subset
+from lbgap.measures.surface import surface_around, surface_through
+from lbgap.params.measures import SurfaceParams
+from lbgap.report.curvature_figures import surface_figure
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.outputs import stage, write_csv, write_figure
 
 app = typer.Typer(add_completion=False)
 
@@ -50,31 +39,31 @@ def main(
     """Loss on a grid around each solution (two filter-normalized directions) and on the x0–SB–LB plane."""
     with clear_errors():
         config = SurfaceParams.parse(load_params(params))
-        dataset = load_data(data)
-        model = model_for(config.curvature.model, dataset)
-        small, large = load_checkpoint(sb_models, config.seed, model), load_checkpoint(lb_models, config.seed, model)
-        split = training_subset(dataset.train, config.curvature.samples, config.curvature.seed).to(device_for(config.curvature.model))
+        pair = {"sb": (sb_models, config.seed), "lb": (lb_models, config.seed)}
+        inputs = load_inputs(config.curvature.runtime, data, checkpoints=pair)
+        split = training_subset(inputs.data.train, config.curvature.samples, config.curvature.seed)
 
     around = config.axis(-config.span, config.span)
     plane = config.axis(config.plane_min, config.plane_max)
     chunk = config.curvature.eval_chunk
     frames, grids = [], {}
+    (small,), (large,) = inputs.checkpoints["sb"], inputs.checkpoints["lb"]
     with tqdm(total=3 * config.points**2, desc="surfaces", unit="point") as bar:
-        for kind, checkpoint in (("sb", small), ("lb", large)):
-            model.load_state_dict(checkpoint["final"])
+        for kind, (checkpoint,) in inputs.checkpoints.items():
+            inputs.model.load_state_dict(checkpoint.final)
             loss, accuracy = surface_around(
-                model, split, around, seed=config.curvature.seed, chunk=chunk, on_point=bar.update,
+                inputs.model, split, around, seed=config.curvature.seed, chunk=chunk, on_point=bar.update,
                 bn_statistics=config.bn_statistics,
             )
             frames.append(_frame(around, loss, accuracy, kind))
             grids[kind] = loss
         loss, accuracy = surface_through(
-            model, small["x0"], small["final"], large["final"], split, plane, chunk=chunk, on_point=bar.update,
+            inputs.model, small.x0, small.final, large.final, split, plane, chunk=chunk, on_point=bar.update,
             bn_statistics=config.bn_statistics,
         )
         frames.append(_frame(plane, loss, accuracy, "plane"))
         grids["plane"] = loss
-    batches = {"sb": small["batch_size"], "lb": large["batch_size"]}
+    batches = {"sb": small.batch_size, "lb": large.batch_size}
     write_csv(out, pd.concat(frames, ignore_index=True))
     write_figure(figure, surface_figure(around, plane, grids, batches, config.bn_statistics))
 

@@ -1,4 +1,4 @@
-"""Stages `train_sb` and `train_lb`: train one network per seed with the regime's batch size."""
+"""Stages `train@sb` and `train@lb`: train one network per seed with the regime's batch size."""
 
 from __future__ import annotations
 
@@ -7,23 +7,13 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from tqdm import tqdm
 
-from lbgap.config import REGIMES, ParamsError, TrainParams
-from lbgap.reporting import summarize
-from stages.common import (
-    stage,
-    FINAL_KEYS,
-    PARAMS_DEFAULT,
-    ParamsOption,
-    atomic_dir,
-    clear_errors,
-    load_data,
-    load_params,
-    model_for,
-    train_seeds,
-    write_csv,
-    write_json,
-)
+from lbgap.params.core import TrainParams
+from lbgap.results import summarize
+from lbgap.train.seeds import FINAL_KEYS, train_seeds
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.outputs import atomic_dir, stage, write_csv, write_json
 
 app = typer.Typer(add_completion=False)
 
@@ -40,20 +30,23 @@ def main(
 ) -> None:
     """Train `seeds` networks with Adam until the training loss stops improving (or max_epochs)."""
     with clear_errors():
-        if regime not in REGIMES:
-            raise ParamsError(f"regime must be one of {', '.join(REGIMES)} (got {regime!r})")
         config = TrainParams.parse(load_params(params), regime)
-        dataset = load_data(data)
-        config.check_fits(len(dataset.train))
-        model_for(config.model, dataset)  # refuse bad model options before any training
+        inputs = load_inputs(config.runtime, data, batches={config.batch_key: config.batch_size})
 
-    with atomic_dir(models) as folder:
-        finals, records, _ = train_seeds(config, dataset, config.seeds, folder, regime)
-
-    write_json(
-        metrics,
-        {"regime": regime, "batch_size": config.batch_size, "per_seed": finals, "summary": summarize(finals, FINAL_KEYS)},
-    )
+    finals, records = [], []
+    with atomic_dir(models) as folder, tqdm(total=config.seeds * config.train.max_epochs, desc=f"{regime} batch {config.batch_size}", unit="epoch") as bar:
+        runs = train_seeds(
+            inputs.new_model, inputs.data, batch_size=config.batch_size, seeds=config.seeds, config=config.train,
+            amp=config.runtime.amp,
+            on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
+        )
+        for checkpoint, final, history in runs:
+            checkpoint.save(folder)
+            finals.append(final)
+            records += history
+    write_json(metrics, {
+        "regime": regime, "batch_size": config.batch_size, "per_seed": finals, "summary": summarize(finals, FINAL_KEYS),
+    })
     write_csv(curves, pd.DataFrame(records))
 
 

@@ -10,23 +10,12 @@ import pandas as pd
 import typer
 from tqdm import tqdm
 
-from lbgap.config import ParamsError, WarmStartParams
-from lbgap.figures import warm_start_figure
-from lbgap.sharpness import full_space_probe
-from lbgap.warm_start import warm_start
-from stages.common import (
-    stage,
-    PARAMS_DEFAULT,
-    ParamsOption,
-    clear_errors,
-    device_for,
-    load_data,
-    load_params,
-    model_for,
-    write_csv,
-    write_figure,
-    write_json,
-)
+from lbgap.experiments.warm_start import warm_start
+from lbgap.measures.sharpness import full_space_probe
+from lbgap.params.experiments import WarmStartParams
+from lbgap.report.figures import warm_start_figure
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.outputs import stage, write_csv, write_figure, write_json
 
 app = typer.Typer(add_completion=False)
 
@@ -43,23 +32,19 @@ def main(
     """SB for `warm_start.sb_epochs` keeping iterates; LB for `warm_start.lb_epochs` from each; φ of each."""
     with clear_errors():
         config = WarmStartParams.parse(load_params(params))
-        dataset = load_data(data)
-        for key, size in (("small_batch", config.small_batch), ("batch", config.large_batch)):
-            if size > len(dataset.train):
-                raise ParamsError(f"params: '{key}' = {size} exceeds the {len(dataset.train)} training samples")
-        model = model_for(config.model, dataset, config.seed)
-        on_device = dataset.to(device_for(config.model))
+        batches = {"small_batch": config.small_batch, "batch": config.large_batch}
+        inputs = load_inputs(config.runtime, data, batches=batches, seed=config.seed)
 
     probe = full_space_probe(
-        on_device.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,
+        inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,
         seed=config.probe.seed,
     )
     kept = config.sb_epochs // config.every + 1
     with tqdm(total=kept, desc="warm start", unit="LB run") as bar:
         points = warm_start(
-            model, on_device, small_batch=config.small_batch, large_batch=config.large_batch,
+            inputs.model, inputs.data, small_batch=config.small_batch, large_batch=config.large_batch,
             sb_epochs=config.sb_epochs, every=config.every, lb_epochs=config.lb_epochs, config=config.train,
-            seed=config.seed, measure=probe, amp=config.model.amp,
+            seed=config.seed, measure=probe, amp=config.runtime.amp,
             on_point=lambda p: (bar.update(), bar.set_postfix(sb_epochs=p.sb_epochs, lb_test_acc=f"{p.lb_test_accuracy:.4f}")),
         )
     frame = pd.DataFrame([asdict(p) for p in points])

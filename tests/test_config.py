@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lbgap.config import (
+from lbgap.params.core import (
     sweep_batches,
     sweep_drop,
     DataParams,
@@ -130,7 +130,7 @@ CURVATURE_BAD = [
 
 @pytest.mark.parametrize(("key", "value", "message"), CURVATURE_BAD)
 def test_bad_curvature_params_are_refused(key, value, message):
-    from lbgap.curvature_config import CurvatureParams, RescalingParams, SurfaceParams
+    from lbgap.params.measures import CurvatureParams, RescalingParams, SurfaceParams
 
     section = key.split(".")[0]
     parse = {"curvature": CurvatureParams.parse, "rescaling": RescalingParams.parse, "surface": SurfaceParams.parse}[section]
@@ -142,7 +142,7 @@ def test_bad_curvature_params_are_refused(key, value, message):
 def test_curvature_defaults_parse():
     import yaml
 
-    from lbgap.curvature_config import CurvatureParams, RescalingParams, SurfaceParams
+    from lbgap.params.measures import CurvatureParams, RescalingParams, SurfaceParams
     from tests.conftest import REPO
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -58,7 +58,7 @@ from pathlib import Path  # noqa: E402
 
 from torchvision import datasets  # noqa: E402
 
-from lbgap.sources import DataUnavailable, load_image_set, load_npz  # noqa: E402
+from lbgap.data.sources import DataUnavailable, load_image_set, load_npz  # noqa: E402
 from tests.fakes import fake_mnist_arrays, write_fake_cifar, write_fake_mnist  # noqa: E402
 
 

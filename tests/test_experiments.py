@@ -7,14 +7,14 @@ import math
 import pytest
 import torch
 
-from lbgap.batchnorm import recompute_statistics
-from lbgap.evaluation import evaluate
+from lbgap.train.batchnorm import recompute_statistics
+from lbgap.train.evaluation import evaluate
 from lbgap.models import build_model
-from lbgap.sharpness import full_space_probe
-from lbgap.sweep import fixed_budget, sweep_batch, threshold_batch
-from lbgap.training import TrainConfig, train
-from lbgap.trajectory import sharpness_along_training
-from lbgap.warm_start import warm_start
+from lbgap.measures.sharpness import full_space_probe
+from lbgap.experiments.sweep import fixed_budget, sweep_batch, threshold_batch
+from lbgap.train.loop import TrainConfig, train
+from lbgap.experiments.trajectory import sharpness_along_training
+from lbgap.experiments.warm_start import warm_start
 
 CONFIG = TrainConfig(max_epochs=50, patience=1, min_delta=0.0, lr=1e-2)  # patience 1: would stop at once
 

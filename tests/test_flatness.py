@@ -11,16 +11,16 @@ import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from lbgap.evaluation import evaluate
-from lbgap.batchnorm import recompute_statistics
-from lbgap.flatness import dinh_rescale, noise_std, noisy_accuracy, pac_bayes_sigma, rescalable_pairs
-from lbgap.hessian import hessian_operator, top_eigenvalues
+from lbgap.train.evaluation import evaluate
+from lbgap.train.batchnorm import recompute_statistics
+from lbgap.measures.flatness import dinh_rescale, noise_std, noisy_accuracy, pac_bayes_sigma, rescalable_pairs
+from lbgap.measures.hessian import hessian_operator, top_eigenvalues
 from lbgap.models import build_model
-from lbgap.noise_scale import NoiseScale, noise_scale, noise_scale_exact
-from lbgap.sharpness import sharpness, sharpness_of_model
-from lbgap.surface import filter_normalized_direction, surface_around, surface_through
+from lbgap.measures.noise_scale import NoiseScale, noise_scale, noise_scale_exact
+from lbgap.measures.sharpness import sharpness, sharpness_of_model
+from lbgap.measures.surface import filter_normalized_direction, surface_around, surface_through
 from lbgap.tensors import flatten, parameters_of
-from lbgap.training import TrainConfig, train
+from lbgap.train.loop import TrainConfig, train
 from tests.conftest import blobs
 
 

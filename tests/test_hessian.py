@@ -8,7 +8,7 @@ import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from lbgap.hessian import (
+from lbgap.measures.hessian import (
     hessian_operator,
     hutchinson_trace,
     lanczos_quadrature,
@@ -113,7 +113,7 @@ def test_slq_density_moments_match_the_dense_spectrum(problem):
 
 
 def test_lanczos_with_a_tolerance_finds_the_top_eigenvalue_in_fewer_products_than_power(problem):
-    from lbgap.hessian import top_eigenvalue_lanczos
+    from lbgap.measures.hessian import top_eigenvalue_lanczos
 
     matvec, n, dense, w0 = problem
     top = float(np.linalg.eigvalsh(dense.numpy())[-1])

@@ -10,12 +10,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lbgap.batchnorm import recompute_statistics
+from lbgap.train.batchnorm import recompute_statistics
 from lbgap.data import Split
-from lbgap.evaluation import evaluate
-from lbgap.landscape import blend_into, combine_into, curvilinear_path, linear_path
+from lbgap.train.evaluation import evaluate
+from lbgap.measures.landscape import blend_into, combine_into, curvilinear_path, linear_path
 from lbgap.models import build_model
-from lbgap.training import TrainConfig, train
+from lbgap.train.loop import TrainConfig, train
 from tests.conftest import REPO
 
 OPTIONS = {"width": 8, "depth": 2}

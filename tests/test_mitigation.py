@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from lbgap.mitigation import (
+from lbgap.train.strategies import (
     ImageAugmentation,
     SignalAugmentation,
     adversarial_inputs,
@@ -18,7 +18,7 @@ from lbgap.mitigation import (
     step_for,
 )
 from lbgap.models import build_model
-from lbgap.training import TrainConfig, plain_step, train
+from lbgap.train.loop import TrainConfig, plain_step, train
 
 
 def _pair(seed: int = 0):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lbgap.evaluation import evaluate, loss_and_grad
+from lbgap.train.evaluation import evaluate, loss_and_grad
 from lbgap.models import build_model
-from lbgap.sharpness import box_half_widths, random_subspace, sharpness, sharpness_of_model
+from lbgap.measures.sharpness import box_half_widths, random_subspace, sharpness, sharpness_of_model
 from lbgap.tensors import flatten, parameters_of
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lbgap.sharpness import sharpness
-from lbgap.subspace import DenseSubspace, RandomSubspace, random_subspace
+from lbgap.measures.sharpness import sharpness
+from lbgap.measures.subspace import DenseSubspace, RandomSubspace, random_subspace
 
 
 def _streamed(n: int, p: int, seed: int) -> RandomSubspace:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lbgap.models import build_model
-from lbgap.training import TrainConfig, should_stop, train
+from lbgap.train.loop import TrainConfig, should_stop, train
 
 
 @pytest.mark.parametrize(

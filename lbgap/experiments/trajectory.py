@@ -5,7 +5,7 @@ alike early on; as the loss falls, LB sharpness rises fast while SB's stays flat
 BatchNorm: an iterate a few steps into training (x0 itself, or LB after its 10 steps of epoch 1) carries
 running statistics that are mostly the initial ones (momentum 0.1 per step), not its own. With
 `bn_statistics: recompute` (default) each measured iterate gets statistics recomputed from the
-training set (lbgap.batchnorm) for its record and measures; the run's own buffers are restored before
+training set (lbgap.train.batchnorm) for its record and measures; the run's own buffers are restored before
 training goes on, so the trajectory itself is the same in both modes.
 """
 
@@ -16,10 +16,10 @@ from typing import Callable, Sequence
 
 from torch import nn
 
-from lbgap.batchnorm import BN_STATISTICS, kept_buffers, recompute_statistics
+from lbgap.train.batchnorm import BN_STATISTICS, kept_buffers, recompute_statistics
 from lbgap.data import DataSet
-from lbgap.sweep import fixed_budget
-from lbgap.training import EpochRecord, TrainConfig, epoch_record, train
+
+from lbgap.train.loop import EpochRecord, TrainConfig, epoch_record, fixed_budget, train
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class TrajectoryPoint:
     train_accuracy: float  # fraction
     test_accuracy: float  # fraction
     sharpness: float  # φ of the iterate (percent, Metric 2.1)
-    noise_scale: float  # B_simple of the iterate (lbgap.noise_scale); nan when not measured
+    noise_scale: float  # B_simple of the iterate (lbgap.measures.noise_scale); nan when not measured
 
 
 def sharpness_along_training(

@@ -11,6 +11,8 @@ from typing import Mapping
 
 import pandas as pd
 
+from lbgap.report.numbers import REGIME_NAMES
+
 Stat = tuple[float, float]
 
 # Table 2: accuracy (%)
@@ -72,3 +74,16 @@ def comparison_table(net: str, same: bool, ours: Mapping[str, float]) -> str:
             row["this run − paper"] = "—" if value is None else f"{value - mean:+.4g}"
         rows.append(row)
     return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def paper_quantities(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> dict[str, float]:
+    """This run's means keyed like lbgap.report.paper's columns ('train SB', 'full LB eps_1e-03', …)."""
+    out = {}
+    for regime in ("sb", "lb"):
+        name = REGIME_NAMES[regime]
+        for split in ("train", "test"):
+            out[f"{split} {name}"] = 100 * train[regime]["summary"][f"{split}_accuracy"]["mean"]
+        for space, by_eps in sharpness[regime]["summary"].items():
+            for key, stats in by_eps.items():
+                out[f"{space} {name} {key}"] = stats["phi"]["mean"]
+    return out

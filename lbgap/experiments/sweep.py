@@ -13,13 +13,13 @@ interpolation of accuracy in log₂(batch size), to where the accuracy passes be
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from torch import nn
 
 from lbgap.data import DataSet
-from lbgap.training import TrainConfig, train
+from lbgap.train.loop import TrainConfig, fixed_budget, train
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,6 @@ class SweepRun:
     test_accuracy: float  # fraction
     sharpness: float  # φ full space (percent, Metric 2.1)
 
-
-def fixed_budget(config: TrainConfig, epochs: int) -> TrainConfig:
-    """`config` with exactly `epochs` epochs: the stopping rule cannot fire (patience ≥ epochs)."""
-    return replace(config, max_epochs=epochs, patience=epochs)
 
 
 def sweep_batch(

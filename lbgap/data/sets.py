@@ -1,4 +1,4 @@
-"""Data sets as in-memory tensors: the embedded MNIST-1D default, and real data via `lbgap.sources`.
+"""Data sets as in-memory tensors: the embedded MNIST-1D default, and real data via `lbgap.data.sources`.
 
 The embedded default is MNIST-1D (Greydanus 2020): 1-D signals of length 40, ten classes, generated
 locally from ten templates by padding, scaling, translation, correlated noise and shear. We call the
@@ -14,7 +14,7 @@ import torch
 
 from pathlib import Path
 
-from lbgap.sources import CIFAR, MNIST_LIKE, RawData, load_image_set, load_npz
+from lbgap.data.sources import CIFAR, MNIST_LIKE, RawData, load_image_set, load_npz
 
 DATA_SETS = ("mnist1d", *MNIST_LIKE, *CIFAR, "npz")
 
@@ -165,3 +165,12 @@ def from_arrays(arrays) -> DataSet:
         Split(torch.as_tensor(arrays["x_test"]), torch.as_tensor(arrays["y_test"]).long()),
         int(arrays["num_classes"]) if "num_classes" in arrays else 0,
     )
+
+
+def training_subset(split: Split, samples: int | None, seed: int) -> Split:
+    """`samples` training samples drawn without replacement from `seed` (all when None or larger)."""
+    if samples is None or samples >= len(split):
+        return split
+    index = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:samples].sort().values
+    return Split(split.x[index.to(split.x.device)], split.y[index.to(split.y.device)])
+

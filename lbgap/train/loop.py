@@ -14,7 +14,7 @@ best one), since the study is about where the optimizer ends up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from lbgap.data import DataSet
 from lbgap.devices import autocast
-from lbgap.evaluation import evaluate
+from lbgap.train.evaluation import evaluate
 
 
 STREAMS = {"dropout": 1, "attack": 2}  # independent random streams derived from one run seed
@@ -38,16 +38,21 @@ def derived_seed(seed: int, stream: str) -> int:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    max_epochs: int = 100
-    patience: int = 20  # epochs without sufficient improvement before stopping
-    min_delta: float = 1e-3  # improvement of the best training loss (nats) that counts
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    eval_chunk: int = 10_000  # samples per forward pass when evaluating whole splits
+    max_epochs: int
+    patience: int  # epochs without sufficient improvement before stopping
+    min_delta: float  # improvement of the best training loss (nats) that counts
+    lr: float
+    betas: tuple[float, float]
+    eval_chunk: int  # samples per forward pass when evaluating whole splits
+
+
+def fixed_budget(config: TrainConfig, epochs: int) -> TrainConfig:
+    """`config` with exactly `epochs` epochs: the stopping rule cannot fire (patience ≥ epochs)."""
+    return replace(config, max_epochs=epochs, patience=epochs)
 
 
 # One optimization step on a batch: (model, optimizer, inputs, labels) -> the batch's training loss.
-# Mitigation strategies (lbgap.mitigation) supply their own; plain SB/LB training uses `plain_step`.
+# Mitigation strategies (lbgap.remedies, via lbgap.train.registry) supply their own; plain SB/LB training uses `plain_step`.
 Step = Callable[[nn.Module, torch.optim.Optimizer, torch.Tensor, torch.Tensor], torch.Tensor]
 
 

@@ -4,7 +4,7 @@
 (`bach:`, `train.max_epoch:`), a wrong-typed section (`models: abc`, `train.betas: [a, b]`) or a
 non-finite number (`lr: .inf`) ends every stage with one line naming the key — and, for an unknown
 key, the closest known one. Ranges and relations between keys are checked by the stages' typed views
-(lbgap.config, lbgap.curvature_config); this module checks only names and types.
+(lbgap.params.core, lbgap.params.measures); this module checks only names and types.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import math
 from typing import Any, Callable, Mapping
 
 from lbgap.models import list_models, model_options
+from lbgap.params.read import ParamsError
+from lbgap.train.registry import list_strategies
 
 
-class ParamsError(ValueError):
-    """A value in params.yaml is missing, unknown, of the wrong type or out of range."""
 
 
 Check = Callable[[Any], str | None]  # value → what is wrong with it, or None
@@ -65,9 +65,11 @@ def list_of(check: Check, length: int | None = None) -> Check:
 
 INT, NUM = integer, number
 SCHEMA: dict[str, Any] = {
-    "seeds": INT, "batch": INT, "small_batch": INT, "model": string, "eval_chunk": INT, "batchnorm": string,
-    "bn_statistics": string, "device": string, "amp": boolean,
-    "models": "models",  # checked against the model registry (`_check_models`)
+    "seeds": INT, "batch": INT, "small_batch": INT, "mitigation_seeds": INT, "bn_statistics": string,
+    "runtime": {
+        "model": string, "eval_chunk": INT, "batchnorm": string, "device": string, "amp": boolean,
+        "models": "models",  # checked against the model registry (`_check_models`)
+    },
     "data": {
         "name": string, "num_train": optional(INT), "num_test": optional(INT), "seed": INT, "standardize": boolean,
         "root": string, "path": optional(string), "checksums": boolean, "download": boolean,
@@ -87,16 +89,7 @@ SCHEMA: dict[str, Any] = {
     },
     "rescaling": {"factor": NUM, "block": INT, "seed": INT},
     "surface": {"span": NUM, "points": INT, "plane_min": NUM, "plane_max": NUM, "seed": INT},
-    "mitigation": {
-        "seeds": INT,
-        "augmentation": {
-            "signal": {"max_shift": INT, "scale": NUM, "noise": NUM},
-            "image": {"hflip": NUM, "degrees": NUM, "translate": NUM},
-        },
-        "conservative": {"lam": NUM, "inner_steps": INT},
-        "adversarial": {"radius": NUM, "steps": INT},
-        "sam": {"rho": NUM, "adaptive": boolean, "eta": NUM},
-    },
+    "mitigation": "mitigation",  # strategy name → its options (`_check_mitigation`)
 }
 
 
@@ -115,6 +108,8 @@ def _check_section(raw: Any, schema: Mapping[str, Any], prefix: str) -> None:
         expected = schema[key]
         if expected == "models":
             _check_models(value)
+        elif expected == "mitigation":
+            _check_mitigation(value)
         elif isinstance(expected, Mapping):
             _check_section(value, expected, f"{prefix}{key}.")
         elif (problem := expected(value)) is not None:
@@ -124,22 +119,33 @@ def _check_section(raw: Any, schema: Mapping[str, Any], prefix: str) -> None:
 def _check_models(raw: Any) -> None:
     """`models`: registered network name → a mapping of its builder's options (or nothing)."""
     if not isinstance(raw, Mapping):
-        raise ParamsError(f"params: 'models' must be a mapping of network name → options (got {raw!r})")
+        raise ParamsError(f"params: 'runtime.models' must be a mapping of network name → options (got {raw!r})")
     for name, options in raw.items():
         if name not in list_models():
-            raise _unknown(str(name), "models.", list_models())
+            raise _unknown(str(name), "runtime.models.", list_models())
         if options is None:
             continue
         if not isinstance(options, Mapping):
-            raise ParamsError(f"params: 'models.{name}' must be a mapping of options (got {options!r})")
+            raise ParamsError(f"params: 'runtime.models.{name}' must be a mapping of options (got {options!r})")
         known = list(model_options(name))
         for option, value in options.items():
             if option not in known:
                 if not known:
-                    raise ParamsError(f"params: network '{name}' takes no options (got 'models.{name}.{option}')")
-                raise _unknown(str(option), f"models.{name}.", known)
+                    raise ParamsError(f"params: network '{name}' takes no options (got 'runtime.models.{name}.{option}')")
+                raise _unknown(str(option), f"runtime.models.{name}.", known)
             if not (_is_number(value) or isinstance(value, (bool, str))):
-                raise ParamsError(f"params: 'models.{name}.{option}' must be a finite number, true/false or a string (got {value!r})")
+                raise ParamsError(f"params: 'runtime.models.{name}.{option}' must be a finite number, true/false or a string (got {value!r})")
+
+
+def _check_mitigation(raw: Any) -> None:
+    """`mitigation`: registered strategy name → a mapping of its options (typed by MitigationParams)."""
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"params: 'mitigation' must be a mapping of strategy name → options (got {raw!r})")
+    for name, options in raw.items():
+        if name not in list_strategies():
+            raise _unknown(str(name), "mitigation.", list_strategies())
+        if not isinstance(options, Mapping):
+            raise ParamsError(f"params: 'mitigation.{name}' must be a mapping of options (got {options!r})")
 
 
 def check_params(raw: Any) -> None:

@@ -6,7 +6,7 @@ For parameters x ∈ Rⁿ, a matrix A ∈ R^{n×p} and ε > 0:
     φ_{x,f}(ε, A) = 100 · (max_{y ∈ C_ε} f(x + A y) − f(x)) / (1 + f(x))
 
 Full space: A = Iₙ (pass `A=None`; nothing n × n is built). Subspace: `random_subspace` gives A with
-i.i.d. standard-normal entries as an operator that is never stored whole (`lbgap.subspace`: A y, Aᵀ g
+i.i.d. standard-normal entries as an operator that is never stored whole (`lbgap.measures.subspace`: A y, Aᵀ g
 and A⁺x = (AᵀA)⁻¹Aᵀx, the Moore–Penrose pseudo-inverse for A of full column rank, true with
 probability one).
 
@@ -20,8 +20,8 @@ can make no more progress (the record keeps iterations, evaluations and scipy's 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,9 +29,8 @@ from scipy.optimize import Bounds, minimize
 from torch import nn
 
 from lbgap.data import Split
-from lbgap.evaluation import loss_and_grad
-from lbgap.reporting import eps_key, summarize
-from lbgap.subspace import DenseSubspace, Subspace, random_subspace
+from lbgap.train.evaluation import loss_and_grad
+from lbgap.measures.subspace import DenseSubspace, Subspace
 from lbgap.tensors import flatten, parameters_of
 
 # f(w) and ∇f(w) for a flat parameter vector w (n,)
@@ -50,7 +49,7 @@ class Sharpness:
 
 def box_half_widths(x: torch.Tensor, eps: float, A: Subspace | None, offset: float = 1.0) -> np.ndarray:
     """ε (|A⁺x| + offset) as float64 (p,), with A⁺x = x in the full space. The paper's offset is 1;
-    offset η → 0 makes the box scale with the weights (adaptive sharpness, see lbgap.flatness)."""
+    offset η → 0 makes the box scale with the weights (adaptive sharpness, see lbgap.measures.flatness)."""
     coords = x.detach().double().cpu() if A is None else A.pinv_apply(x.detach())
     return (eps * (coords.abs() + offset)).numpy()
 
@@ -145,43 +144,6 @@ def sharpness_of_model(
     )
 
 
-def sharpness_survey(
-    model: nn.Module,
-    solutions: Sequence[tuple[int, Mapping[str, torch.Tensor]]],
-    train: Split,
-    epsilons: Sequence[float],
-    *,
-    subspace_dim: int,
-    max_iter: int,
-    seed: int,
-    chunk: int,
-    on_run: Callable[[str], None] | None = None,
-) -> dict:
-    """φ for every (seed, state_dict) solution, in the full space and in one random subspace, at each ε.
-
-    The same subspace A (drawn from `seed`) serves every solution, so regimes and strategies are measured
-    along the same directions; L-BFGS-B's start for solution k is seeded by `seed + k`. Returns the JSON
-    document the sharpness stages write: per-seed values with iterations and evaluations, and mean ± std.
-    `on_run` is called after each maximization with a short description (for progress bars).
-    """
-    like = parameters_of(model)
-    n = sum(p.numel() for p in like.values())
-    device = next(iter(like.values())).device
-    spaces = {"full": None, "subspace": random_subspace(n, subspace_dim, seed, device)}
-    results: dict[str, dict[str, list[dict]]] = {space: {eps_key(e): [] for e in epsilons} for space in spaces}
-    for solution_seed, state in solutions:
-        model.load_state_dict(state)
-        for space, A in spaces.items():
-            for eps in epsilons:
-                value = sharpness_of_model(model, train, eps, A, chunk=chunk, max_iter=max_iter, seed=seed + solution_seed)
-                results[space][eps_key(eps)].append({"seed": solution_seed, **asdict(value)})
-                if on_run is not None:
-                    on_run(f"seed {solution_seed} {space} ε={eps:g}")
-    summary = {
-        space: {key: summarize(rows, ["phi", "iterations", "evaluations"]) for key, rows in by_eps.items()}
-        for space, by_eps in results.items()
-    }
-    return {"parameters": n, "subspace_dim": subspace_dim, "per_seed": results, "summary": summary}
 
 
 def full_space_probe(train: Split, eps: float, *, chunk: int, max_iter: int, seed: int) -> Callable[[nn.Module], float]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lbgap.curvature import eta_key
-from lbgap.curvature_config import CurvatureParams
+from lbgap.results import eta_key
+from lbgap.params.measures import CurvatureParams
 from lbgap.data import Split
-from lbgap.evaluation import evaluate
-from lbgap.flatness import dinh_rescale
-from lbgap.hessian import hessian_operator, top_eigenvalues
-from lbgap.sharpness import sharpness_of_model
+from lbgap.train.evaluation import evaluate
+from lbgap.measures.flatness import dinh_rescale
+from lbgap.measures.hessian import hessian_operator, top_eigenvalues
+from lbgap.measures.sharpness import sharpness_of_model
 from lbgap.tensors import flatten, parameters_of
 
 

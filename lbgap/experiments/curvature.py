@@ -1,5 +1,5 @@
 """Every curvature and flatness measure of one solution, on one training subset: the numbers the
-curvature stages put beside the paper's φ (see lbgap.hessian, lbgap.flatness, lbgap.noise_scale).
+curvature stages put beside the paper's φ (see lbgap.measures.hessian, lbgap.measures.flatness, lbgap.measures.noise_scale).
 
 All measures use the same f — mean cross-entropy over `split` with the model in eval mode — so they
 differ only in what they ask of it. Keys of the returned dict name the measure and its setting; larger
@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
 from torch import nn
 
-from lbgap.curvature_config import CurvatureParams
+from lbgap.params.measures import CurvatureParams
 from lbgap.data import Split
-from lbgap.flatness import pac_bayes_sigma
-from lbgap.hessian import Quadrature, hessian_operator, hutchinson_trace, slq_density, top_eigenvalues
-from lbgap.noise_scale import noise_scale
-from lbgap.reporting import eps_key
-from lbgap.sharpness import sharpness_of_model
+from lbgap.measures.flatness import pac_bayes_sigma
+from lbgap.measures.hessian import Quadrature, hessian_operator, hutchinson_trace, slq_density, top_eigenvalues
+from lbgap.measures.noise_scale import noise_scale
+from lbgap.results import eps_key, eta_key
+from lbgap.measures.sharpness import sharpness_of_model
 from lbgap.tensors import flatten, parameters_of
-
-
-def eta_key(eta: float) -> str:
-    """0.01 → 'eta_1e-02', 0 → 'eta_0'."""
-    return "eta_0" if eta == 0 else f"eta_{eta:.0e}"
-
 
 def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> tuple[dict[str, float], Quadrature]:
     """Top-k eigenvalues (Lanczos), trace (Hutchinson) and the SLQ density of the Hessian."""
@@ -45,7 +38,6 @@ def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams)
     )
     return out, density
 
-
 def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
     """The paper's φ (full space) over the ε grid, and the adaptive φ at ε for each η."""
     out = {}
@@ -60,7 +52,6 @@ def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams
         out[f"adaptive_{eta_key(eta)}"] = value.phi
     return out
 
-
 def flatness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
     """PAC-Bayes σ (absolute and magnitude-aware) with 1/σ², and the gradient noise scale."""
     out = {}
@@ -71,15 +62,14 @@ def flatness_measures(model: nn.Module, split: Split, settings: CurvatureParams)
         )
         out[f"sigma_{name}"] = result.sigma
         out[f"inverse_sigma_sq_{name}"] = result.inverse_square
-    if settings.noise_batches == 0:  # not measured (e.g. batchnorm: batch, where it is undefined)
+    if settings.noise.batches == 0:  # not measured (e.g. batchnorm: batch, where it is undefined)
         out.update(noise_scale=float("nan"), gradient_sq=float("nan"), trace_sigma=float("nan"))
         return out
     noise = noise_scale(
-        model, split, small=settings.noise_small, big=settings.noise_big, batches=settings.noise_batches, seed=settings.seed,
+        model, split, small=settings.noise.small, big=settings.noise.big, batches=settings.noise.batches, seed=settings.seed,
     )
     out.update(noise_scale=noise.b_simple, gradient_sq=noise.gradient_sq, trace_sigma=noise.trace_sigma)
     return out
-
 
 def measure_solution(
     model: nn.Module, split: Split, settings: CurvatureParams, on_part: Callable[[str], None] | None = None
@@ -96,10 +86,3 @@ def measure_solution(
         on_part("flatness")
     return values, density
 
-
-def training_subset(split: Split, samples: int | None, seed: int) -> Split:
-    """`samples` training samples drawn without replacement from `seed` (all when None or larger)."""
-    if samples is None or samples >= len(split):
-        return split
-    index = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:samples].sort().values
-    return Split(split.x[index.to(split.x.device)], split.y[index.to(split.y.device)])

@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 if TYPE_CHECKING:
-    from lbgap.landscape import PathPoint
+    from lbgap.measures.landscape import PathPoint
 
 COLORS = {"sb": "tab:blue", "lb": "tab:red"}
 LOSS_COLOR, ACCURACY_COLOR = "tab:blue", "tab:red"

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 
-
-def mean_std(values: Iterable[float]) -> dict[str, float | None]:
-    """Mean and sample standard deviation (ddof = 1, as for the paper's 5 runs); std is None for one value."""
-    series = pd.Series(list(values), dtype="float64")
-    std = series.std(ddof=1)
-    return {"mean": float(series.mean()), "std": None if math.isnan(std) else float(std)}
-
-
-def summarize(rows: Sequence[Mapping[str, float]], keys: Sequence[str]) -> dict[str, dict[str, float | None]]:
-    """mean_std of each of `keys` over the per-seed `rows`."""
-    return {key: mean_std(row[key] for row in rows) for key in keys}
+from lbgap.report.numbers import REGIME_NAMES
 
 
 def pm(stats: Mapping[str, float | None], scale: float = 1.0, digits: int = 2) -> str:
@@ -26,57 +16,6 @@ def pm(stats: Mapping[str, float | None], scale: float = 1.0, digits: int = 2) -
     if stats["std"] is None:
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
-
-
-def eps_key(eps: float) -> str:
-    """A column-friendly key for ε: 1e-3 → 'eps_1e-03' (no dots, so DVC column names stay readable)."""
-    return f"eps_{eps:.0e}"
-
-
-REGIME_NAMES = {"sb": "SB", "lb": "LB"}
-
-
-def headline(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> dict:
-    """The numbers `dvc exp show` puts in columns: accuracies in percent, their gap, and mean φ per
-    regime, space and ε with the LB/SB ratio. `train[regime]` / `sharpness[regime]` are the JSON
-    documents the train and sharpness stages write."""
-    test = {r: 100 * train[r]["summary"]["test_accuracy"]["mean"] for r in ("sb", "lb")}
-    out: dict = {
-        "batch": {r: train[r]["batch_size"] for r in ("sb", "lb")},
-        "test_acc_pct": {**test, "gap": test["sb"] - test["lb"]},
-        "train_acc_pct": {r: 100 * train[r]["summary"]["train_accuracy"]["mean"] for r in ("sb", "lb")},
-        "sharpness": {},
-    }
-    for space, by_eps in sharpness["sb"]["summary"].items():
-        out["sharpness"][space] = {}
-        for key in by_eps:
-            sb, lb = (sharpness[r]["summary"][space][key]["phi"]["mean"] for r in ("sb", "lb"))
-            out["sharpness"][space][key] = {"sb": sb, "lb": lb, "lb_over_sb": lb / sb if sb > 0 else None}
-    return out
-
-
-def distance_ratio(train: Mapping[str, Mapping]) -> dict:
-    """‖x_SB − x0‖ / ‖x_LB − x0‖ per seed (SB and LB of one seed share x0) and its mean (paper: 3-10)."""
-    sb = {row["seed"]: row["distance_from_x0"] for row in train["sb"]["per_seed"]}
-    per_seed = [
-        {"seed": row["seed"], "ratio": sb[row["seed"]] / row["distance_from_x0"]}
-        for row in train["lb"]["per_seed"]
-        if row["seed"] in sb and row["distance_from_x0"] > 0
-    ]
-    return {"per_seed": per_seed, **mean_std(r["ratio"] for r in per_seed)}
-
-
-def paper_quantities(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> dict[str, float]:
-    """This run's means keyed like lbgap.paper's columns ('train SB', 'full LB eps_1e-03', …)."""
-    out = {}
-    for regime in ("sb", "lb"):
-        name = REGIME_NAMES[regime]
-        for split in ("train", "test"):
-            out[f"{split} {name}"] = 100 * train[regime]["summary"][f"{split}_accuracy"]["mean"]
-        for space, by_eps in sharpness[regime]["summary"].items():
-            for key, stats in by_eps.items():
-                out[f"{space} {name} {key}"] = stats["phi"]["mean"]
-    return out
 
 
 def _markdown(frame: pd.DataFrame) -> str:

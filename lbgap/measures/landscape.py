@@ -5,7 +5,7 @@ curvilinear path f(sin(απ/2)·x_LB + cos(απ/2)·x_SB).
 
 BatchNorm: every point is a network training did not produce, so by default (`bn_statistics:
 recompute`) its running statistics are recomputed from the training set before it is evaluated
-(lbgap.batchnorm). `interpolate` instead blends the statistics with the weights, as loss-landscape (Li
+(lbgap.train.batchnorm). `interpolate` instead blends the statistics with the weights, as loss-landscape (Li
 et al. 2018) does, clamping extrapolated variances at 0; outside [0, 1] that produces losses of 10⁴–10⁷
 that belong to the clamping, not to the landscape. Integer buffers (BN's `num_batches_tracked`) are a
 counter, not a coordinate, and are left as they are.
@@ -20,9 +20,9 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-from lbgap.batchnorm import settle_statistics
+from lbgap.train.batchnorm import settle_statistics
 from lbgap.data import DataSet
-from lbgap.evaluation import evaluate
+from lbgap.train.evaluation import evaluate
 
 State = Mapping[str, torch.Tensor]
 

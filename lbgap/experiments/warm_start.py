@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from lbgap.data import DataSet
-from lbgap.sweep import fixed_budget
-from lbgap.training import EpochRecord, TrainConfig, train
+
+from lbgap.train.loop import EpochRecord, TrainConfig, fixed_budget, train
 
 
 @dataclass(frozen=True)

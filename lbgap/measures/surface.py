@@ -10,7 +10,7 @@ floating-point tensor is combined with the same coefficients.
 
 BatchNorm: no grid point but the solutions themselves was produced by training, so by default
 (`bn_statistics: recompute`) each point's running statistics are recomputed from the evaluated split
-before it is evaluated (lbgap.batchnorm). `interpolate` keeps the old behaviour: around a solution its
+before it is evaluated (lbgap.train.batchnorm). `interpolate` keeps the old behaviour: around a solution its
 own statistics, on the plane the statistics combined like the weights (variances clamped at 0).
 """
 
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from lbgap.batchnorm import kept_buffers, settle_statistics
+from lbgap.train.batchnorm import kept_buffers, settle_statistics
 from lbgap.data import Split
-from lbgap.evaluation import evaluate
+from lbgap.train.evaluation import evaluate
 from lbgap.tensors import Params, parameters_of
 
 State = Mapping[str, torch.Tensor]

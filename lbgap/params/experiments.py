@@ -1,0 +1,146 @@
+"""Typed views of the experiment sections: the batch-size sweep, warm start, sharpness along training and
+the remedies (`mitigation.<name>`, one per registered strategy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from lbgap.data import DATA_SETS
+from lbgap.params.core import RuntimeParams, TrainParams, bn_statistics, optimizer_config, regime_batch_key
+from lbgap.params.measures import NoiseScaleParams, ProbeParams, SharpnessParams
+from lbgap.params.read import ParamsError, choice, get, integer, integers, number
+from lbgap.train.loop import TrainConfig
+from lbgap.train.registry import Strategy, build_options, get_strategy, list_strategies
+
+
+@dataclass(frozen=True)
+class SweepParams:
+    batch_size: int  # this stage's point of `sweep.batches`
+    epochs: int  # fixed budget
+    seeds: int
+    runtime: RuntimeParams
+    train: TrainConfig  # lr, betas and eval_chunk are used; the budget replaces the stopping rule
+    probe: ProbeParams
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], batch_size: int) -> SweepParams:
+        # Not checked against `sweep.batches`: dvc.yaml's matrix makes one stage per entry, and reading the
+        # list here would make every sweep stage depend on it (adding a batch size would re-run them all).
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ParamsError(f"the sweep's batch size must be an integer >= 1 (got {batch_size!r})")
+        return cls(
+            batch_size=batch_size, epochs=integer(raw, "sweep.epochs", 1), seeds=integer(raw, "sweep.seeds", 1),
+            runtime=RuntimeParams.parse(raw), train=optimizer_config(raw), probe=ProbeParams.parse(raw),
+        )
+
+
+def sweep_batches(raw: Mapping[str, Any]) -> tuple[int, ...]:
+    """`sweep.batches`, the batch sizes of the sweep (read by the report, which collects them all)."""
+    return integers(raw, "sweep.batches", 1)
+
+
+def sweep_drop(raw: Mapping[str, Any]) -> float:
+    """The threshold rule's drop in percentage points (lbgap.experiments.sweep; read by the report)."""
+    return number(raw, "sweep.drop", minimum=0)
+
+
+@dataclass(frozen=True)
+class WarmStartParams:
+    small_batch: int
+    large_batch: int
+    sb_epochs: int
+    every: int  # keep the SB iterate every this many epochs
+    lb_epochs: int  # LB budget from each kept iterate
+    seed: int
+    runtime: RuntimeParams
+    train: TrainConfig
+    probe: ProbeParams
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> WarmStartParams:
+        params = cls(
+            small_batch=integer(raw, "small_batch", 1),
+            large_batch=integer(raw, "batch", 1),
+            sb_epochs=integer(raw, "warm_start.sb_epochs", 1),
+            every=integer(raw, "warm_start.every", 1),
+            lb_epochs=integer(raw, "warm_start.lb_epochs", 1),
+            seed=integer(raw, "warm_start.seed", 0),
+            runtime=RuntimeParams.parse(raw),
+            train=optimizer_config(raw),
+            probe=ProbeParams.parse(raw),
+        )
+        if params.every > params.sb_epochs:
+            raise ParamsError(f"params: 'warm_start.every' = {params.every} exceeds 'warm_start.sb_epochs' = {params.sb_epochs}")
+        return params
+
+
+@dataclass(frozen=True)
+class TrajectoryParams:
+    regime: str
+    batch_key: str
+    batch_size: int
+    at_epochs: tuple[int, ...]  # measure the iterate after these epochs (0 = x0)
+    seed: int
+    runtime: RuntimeParams
+    train: TrainConfig
+    probe: ProbeParams
+    noise: NoiseScaleParams
+    bn_statistics: str  # "recompute" | "interpolate" (lbgap.train.batchnorm)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], regime: str) -> TrajectoryParams:
+        key = regime_batch_key(regime)
+        return cls(
+            regime=regime, batch_key=key, batch_size=integer(raw, key, 1),
+            at_epochs=integers(raw, "trajectory.at", 0), seed=integer(raw, "trajectory.seed", 0),
+            runtime=RuntimeParams.parse(raw), train=optimizer_config(raw), probe=ProbeParams.parse(raw),
+            noise=NoiseScaleParams.parse(raw), bn_statistics=bn_statistics(raw),
+        )
+
+
+def strategy_names(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """The remedies of `mitigation`, in params.yaml's order (dvc.yaml makes one stage each)."""
+    section = get(raw, "mitigation")
+    if not isinstance(section, Mapping):
+        raise ParamsError(f"params: 'mitigation' must be a mapping of strategy name → options (got {section!r})")
+    for name in section:
+        if name not in list_strategies():
+            raise ParamsError(f"params: unknown strategy 'mitigation.{name}'; known: {', '.join(list_strategies())}")
+    return tuple(section)
+
+
+@dataclass(frozen=True)
+class MitigationParams:
+    strategy: Strategy
+    options: Any  # an instance of strategy.options
+    raw_options: dict[str, Any]  # the section as written (reported beside the results)
+    data_name: str  # augmentation depends on it
+    train: TrainParams  # LB training: `batch`, `mitigation_seeds`, `runtime`, `train`
+    sharpness: SharpnessParams
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], name: str) -> MitigationParams:
+        try:
+            strategy = get_strategy(name)
+        except KeyError as error:
+            raise ParamsError(str(error.args[0])) from None
+        section = get(raw, f"mitigation.{name}")
+        try:
+            options = build_options(strategy.options, section, f"mitigation.{name}")
+            data_name = choice(raw, "data.name", DATA_SETS, "data set")
+            strategy.make_step(options, 0, data_name)  # refuses bad combinations before any training
+        except ValueError as error:
+            raise ParamsError(f"params: {error}") from None
+        return cls(
+            strategy=strategy, options=options, raw_options=_plain(section), data_name=data_name,
+            train=TrainParams.parse(raw, "lb", seeds_key="mitigation_seeds"), sharpness=SharpnessParams.parse(raw),
+        )
+
+    def step_for_seed(self, seed: int):
+        return self.strategy.make_step(self.options, seed, self.data_name)
+
+
+def _plain(section: Any) -> Any:
+    """A params section as plain dicts (the stages' Recording views are Mappings, not dicts)."""
+    return {k: _plain(v) for k, v in section.items()} if isinstance(section, Mapping) else section

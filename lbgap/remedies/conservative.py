@@ -1,0 +1,41 @@
+"""Conservative (proximal) training (paper appendix): each step approximately solves a proximal problem
+around the current iterate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch.nn import functional as F
+
+from lbgap.train.loop import Step
+from lbgap.train.registry import register_strategy
+
+
+@dataclass(frozen=True)
+class ConservativeOptions:
+    lam: float  # λ of the proximal term (λ/2)‖x − x_k‖²
+    inner_steps: int  # base-optimizer steps per batch
+
+
+def conservative_step(lam: float, inner_steps: int) -> Step:
+    """x_{k+1} ≈ argmin_x f_B(x) + (λ/2)‖x − x_k‖², solved inexactly by `inner_steps` steps of the
+    base optimizer from x_k on the same batch (paper: λ = 1e-3, 3 steps)."""
+    if lam < 0 or inner_steps < 1:
+        raise ValueError(f"conservative training needs lam >= 0 and inner_steps >= 1 (got lam={lam}, inner_steps={inner_steps})")
+
+    def step(model, optimizer, x, y):
+        anchor = [p.detach().clone() for p in model.parameters()]
+        for _ in range(inner_steps):
+            loss = F.cross_entropy(model(x), y)
+            proximal = sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor))
+            optimizer.zero_grad(set_to_none=True)
+            (loss + 0.5 * lam * proximal).backward()
+            optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+@register_strategy("conservative", ConservativeOptions)
+def conservative(options: ConservativeOptions, seed: int, data_name: str) -> Step:
+    return conservative_step(lam=options.lam, inner_steps=options.inner_steps)

@@ -1,0 +1,79 @@
+"""The run's headline numbers (metrics/summary.json, the columns of `dvc exp show`) from the stages'
+JSON documents."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import pandas as pd
+
+from lbgap.experiments.sweep import Threshold
+from lbgap.results import mean_std
+
+REGIME_NAMES = {"sb": "SB", "lb": "LB"}
+
+
+def headline(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> dict:
+    """The numbers `dvc exp show` puts in columns: accuracies in percent, their gap, and mean φ per
+    regime, space and ε with the LB/SB ratio. `train[regime]` / `sharpness[regime]` are the JSON
+    documents the train and sharpness stages write."""
+    test = {r: 100 * train[r]["summary"]["test_accuracy"]["mean"] for r in ("sb", "lb")}
+    out: dict = {
+        "batch": {r: train[r]["batch_size"] for r in ("sb", "lb")},
+        "test_acc_pct": {**test, "gap": test["sb"] - test["lb"]},
+        "train_acc_pct": {r: 100 * train[r]["summary"]["train_accuracy"]["mean"] for r in ("sb", "lb")},
+        "sharpness": {},
+    }
+    for space, by_eps in sharpness["sb"]["summary"].items():
+        out["sharpness"][space] = {}
+        for key in by_eps:
+            sb, lb = (sharpness[r]["summary"][space][key]["phi"]["mean"] for r in ("sb", "lb"))
+            out["sharpness"][space][key] = {"sb": sb, "lb": lb, "lb_over_sb": lb / sb if sb > 0 else None}
+    return out
+
+
+def distance_ratio(train: Mapping[str, Mapping]) -> dict:
+    """‖x_SB − x0‖ / ‖x_LB − x0‖ per seed (SB and LB of one seed share x0) and its mean (paper: 3-10)."""
+    sb = {row["seed"]: row["distance_from_x0"] for row in train["sb"]["per_seed"]}
+    per_seed = [
+        {"seed": row["seed"], "ratio": sb[row["seed"]] / row["distance_from_x0"]}
+        for row in train["lb"]["per_seed"]
+        if row["seed"] in sb and row["distance_from_x0"] > 0
+    ]
+    return {"per_seed": per_seed, **mean_std(r["ratio"] for r in per_seed)}
+
+
+
+def remedy_numbers(remedies: list[Mapping]) -> dict:
+    """Per remedy: test accuracy (%) and mean φ per space and ε."""
+    return {
+        m["strategy"]: {
+            "test_acc_pct": 100 * m["train"]["summary"]["test_accuracy"]["mean"],
+            "sharpness": {
+                space: {key: stats["phi"]["mean"] for key, stats in by_eps.items()}
+                for space, by_eps in m["sharpness"]["summary"].items()
+            },
+        }
+        for m in remedies
+    }
+
+
+def warm_start_numbers(points: pd.DataFrame) -> dict:
+    return {
+        f"sb_epochs_{row.sb_epochs}": {"lb_test_acc_pct": 100 * row.lb_test_accuracy, "lb_sharpness": row.lb_sharpness}
+        for row in points.itertuples()
+    }
+
+
+def sweep_numbers(threshold: Threshold) -> dict:
+    return {"threshold_batch": threshold.batch_size, "threshold_crossing": threshold.crossing}
+
+
+def null_if_undefined(value: Any) -> Any:
+    """The headline metrics with NaN/inf as null: strict JSON, which `dvc exp show` and other readers take."""
+    if isinstance(value, dict):
+        return {k: null_if_undefined(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,65 @@
+"""Everything the report reads from one run: the stages' documents and tables, and the params they ran with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pandas as pd
+
+from lbgap.experiments.sweep import Threshold, threshold_batch
+from lbgap.params.core import bn_statistics
+from lbgap.params.experiments import SweepParams, sweep_batches, sweep_drop
+from lbgap.report.tables import sweep_frame
+
+
+@dataclass(frozen=True)
+class RunResults:
+    params: Mapping[str, Any]  # params.yaml as the run used it
+    train: dict[str, dict]  # regime ("sb", "lb") → the train stage's JSON
+    curves: dict[str, pd.DataFrame]  # regime → per-epoch records
+    sharpness: dict[str, dict]  # regime → the sharpness stage's JSON
+    remedies: list[dict]  # one mitigate stage's JSON per strategy, in params order
+    sweep: list[dict]  # one sweep stage's JSON per batch size
+    warm_start: dict
+    trajectories: dict[str, pd.DataFrame]  # regime → φ along training
+    curvature: dict[str, dict]  # regime → the curvature stage's JSON
+    spectra: dict[str, pd.DataFrame]  # regime → SLQ nodes and weights
+    epsilon_frames: dict[str, pd.DataFrame]  # regime → φ against ε
+    rescaling: dict
+
+    @property
+    def label(self) -> str:
+        return f"{self.params['runtime']['model']} on {self.params['data']['name']}"
+
+    @property
+    def batch_sizes(self) -> dict[str, int]:
+        return {r: self.train[r]["batch_size"] for r in ("sb", "lb")}
+
+    @property
+    def sweep_points(self) -> pd.DataFrame:
+        return sweep_frame(self.sweep)
+
+    @property
+    def sweep_settings(self) -> SweepParams:
+        return SweepParams.parse(self.params, sweep_batches(self.params)[0])
+
+    @property
+    def threshold(self) -> Threshold:
+        points = self.sweep_points
+        return threshold_batch(points.batch_size.tolist(), points.test_accuracy_mean.tolist(), sweep_drop(self.params))
+
+    @property
+    def bn_statistics(self) -> str:
+        return bn_statistics(self.params)
+
+    @property
+    def first_eps_key(self) -> str:
+        return next(iter(self.sharpness["sb"]["summary"]["full"]))
+
+    def used_params(self) -> dict:
+        """params.yaml as this run used it: `runtime.models` reduced to the chosen network's options."""
+        runtime = dict(self.params["runtime"])
+        chosen = runtime["model"]
+        runtime["models"] = {chosen: (runtime.get("models") or {}).get(chosen)}
+        return {k: (runtime if k == "runtime" else v) for k, v in self.params.items()}
