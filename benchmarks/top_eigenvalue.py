@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 
 from benchmarks.record import write_result
-from lbgap.experiments.curvature import training_subset
+from lbgap.data import training_subset
 from lbgap.params.measures import CurvatureParams
 from lbgap.measures.hessian import hessian_operator, power_iteration, top_eigenvalue_lanczos
 from lbgap.tensors import flatten, parameters_of
@@ -39,16 +39,16 @@ def main(
 
     config = CurvatureParams.parse(load_params(params))
     dataset = load_data(data)
-    model = model_for(config.model, dataset)
+    model = model_for(config.runtime, dataset)
     if checkpoint.is_file():
         model.load_state_dict(torch.load(checkpoint, weights_only=True, map_location="cpu")["final"])
         source = str(checkpoint)
     else:
         source = "untrained network (no checkpoint)"
-    split = training_subset(dataset.train, config.samples, config.seed).to(device_for(config.model))
+    split = training_subset(dataset.train, config.samples, config.seed).to(device_for(config.runtime))
     matvec, n = hessian_operator(model, split, config.eval_chunk)
     like = flatten(parameters_of(model))
-    print(f"{config.model.name}, {n:,} parameters, {len(split)} samples, {source}, tol {tol:g}")
+    print(f"{config.runtime.model}, {n:,} parameters, {len(split)} samples, {source}, tol {tol:g}")
     totals = {"lanczos": 0.0, "power": 0.0}
     runs = []
     for seed in range(seeds):
@@ -63,7 +63,7 @@ def main(
                          "seconds": seconds, "converged": bool(result.converged)})
     print(f"time power / Lanczos: {totals['power'] / totals['lanczos']:.2f}×")
     write_result(f"top_eigenvalue_tol{tol:g}", {
-        "model": config.model.name, "parameters": n, "samples": len(split), "source": source, "tol": tol,
+        "model": config.runtime.model, "parameters": n, "samples": len(split), "source": source, "tol": tol,
         "runs": runs, "seconds": totals, "power_over_lanczos": totals["power"] / totals["lanczos"],
     })
 

@@ -3,13 +3,16 @@ every package the code imports (a package that happens to be installed must not 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ast
 import re
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
 
-from tests.conftest import REPO
+REPO = Path(__file__).resolve().parents[1]  # the repository root
+
 
 LOCAL = {"lbgap", "stages", "tests", "benchmarks"}
 SCANNED = ("lbgap", "stages", "tests", "benchmarks")

@@ -19,7 +19,8 @@ def pm(stats: Mapping[str, float | None], scale: float = 1.0, digits: int = 2) -
 
 
 def _markdown(frame: pd.DataFrame) -> str:
-    return frame.to_markdown(index=False)
+    """`frame` as a markdown table, every cell as formatted here (tabulate would reparse "94.00" as 94)."""
+    return frame.to_markdown(index=False, disable_numparse=True)
 
 
 def accuracy_table(label: str, train: Mapping[str, Mapping]) -> str:

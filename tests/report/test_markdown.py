@@ -1,0 +1,43 @@
+"""lbgap.report.markdown: the report of the committed default run — its sections, links, figures and
+numbers — and how it reads for a run that is not the paper's configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from lbgap.report.markdown import BN_NOTE, FIGURES, build_report, render, threshold_text
+
+
+def _link(name: str) -> str:
+    return f"figures/{name}.png"
+
+
+def test_the_report_has_every_section_and_links_every_figure(committed_run):
+    report = build_report(committed_run, _link)
+    text = report.markdown
+    for section in ("## Accuracy (%) — cf. the paper's Table 2", "## Sharpness φ, full space (A = I) — cf. Table 3",
+                    "## Remedies for the large-batch gap", "## Accuracy and sharpness vs batch size", "## Warm-started large-batch training",
+                    "## Sharpness along training", "## Beyond the paper: curvature and flatness", "### Function-preserving rescaling",
+                    "## Parameters of this run"):
+        assert section in text, section
+    assert set(re.findall(r"\]\(figures/(\w+)\.png\)", text)) == set(FIGURES)
+    assert set(report.figures) < set(FIGURES) and "interpolation" not in report.figures  # drawn by its own stage
+    assert all(f"LB + {name}" in text for name in ("augmentation", "conservative", "adversarial", "sam"))
+    assert "not one of the paper's configurations" in text and BN_NOTE["recompute"] in text
+
+
+def test_the_report_quotes_the_headline_gap_and_the_parameters_it_ran_with(committed_run):
+    text = render(committed_run, _link)
+    gap = build_report(committed_run, _link).summary["test_acc_pct"]["gap"]
+    assert f"Test-accuracy gap SB − LB: **{gap:.2f} points**." in text
+    parameters = text.split("## Parameters of this run")[1]
+    assert "model: mlp" in parameters and "mlp: {width: 256, depth: 3}" in parameters
+
+
+def test_the_threshold_sentence_says_when_there_is_none(committed_run):
+    sentence = threshold_text(committed_run)
+    assert sentence.startswith("Threshold batch size: **") or sentence.startswith("No threshold in the swept range")
+    flat = dataclasses.replace(committed_run, sweep=[
+        {**doc, "summary": {**doc["summary"], "test_accuracy": {"mean": 0.9, "std": None}}} for doc in committed_run.sweep])
+    assert threshold_text(flat).startswith("No threshold in the swept range")

@@ -1,0 +1,322 @@
+"""Each stage command through Typer's CliRunner: help, a tiny full chain, and every bad-param refusal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from stages import curvature, interpolate, mitigate, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, warm_start
+
+runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
+APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app,
+        "sweep": sweep.app, "warm_start": warm_start.app, "trajectory": trajectory.app, "curvature": curvature.app,
+        "rescaling": rescaling.app, "surface": surface.app}
+
+
+def invoke(app, *args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_help(name):
+    result = invoke(APPS[name], "--help")
+    assert result.exit_code == 0
+    assert "--params" in result.output and "Usage" in result.output
+
+
+def _train(tmp: Path, regime: str, data: Path, params: Path):
+    return invoke(
+        train.app, regime, "--data", data, "--models", tmp / f"models/{regime}",
+        "--metrics", tmp / f"metrics/train_{regime}.json", "--curves", tmp / f"plots/train_{regime}.csv",
+        "--params", params,
+    )
+
+def _mitigate(tmp: Path, strategy: str, data: Path, sb_models: Path, params: Path):
+    return invoke(
+        mitigate.app, strategy, "--data", data, "--sb-models", sb_models, "--models", tmp / f"models/mitigation/{strategy}",
+        "--out", tmp / f"metrics/mitigation/{strategy}.json", "--curve", tmp / f"plots/mitigation/{strategy}.csv",
+        "--figure", tmp / f"plots/mitigation/{strategy}.png", "--params", params,
+    )
+
+
+def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
+    data = tmp_path / "data/dataset.npz"
+    assert invoke(prepare.app, "--out", data, "--params", params_file).exit_code == 0
+    for regime in ("sb", "lb"):
+        result = _train(tmp_path, regime, data, params_file)
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in (tmp_path / f"models/{regime}").iterdir()) == ["seed_0.pt", "seed_1.pt"]
+        result = invoke(
+            sharpness.app, "--data", data, "--models", tmp_path / f"models/{regime}",
+            "--out", tmp_path / f"metrics/sharpness_{regime}.json", "--params", params_file,
+        )
+        assert result.exit_code == 0, result.output
+    for seed in (0, 1):  # each seed's SB and LB runs start from the same x0, and seeds differ
+        sb, lb = (torch.load(tmp_path / f"models/{r}/seed_{seed}.pt", weights_only=True) for r in ("sb", "lb"))
+        assert all(torch.equal(sb["x0"][k], lb["x0"][k]) for k in sb["x0"])
+        assert not all(torch.equal(sb["x0"][k], sb["final"][k]) for k in sb["x0"] if sb["x0"][k].is_floating_point())
+    first, second = (torch.load(tmp_path / f"models/sb/seed_{s}.pt", weights_only=True)["x0"] for s in (0, 1))
+    assert not torch.equal(first["net.1.weight"], second["net.1.weight"])
+    trained = json.loads((tmp_path / "metrics/train_lb.json").read_text())
+    assert trained["batch_size"] == 100 and len(trained["per_seed"]) == 2
+    assert trained["per_seed"][0]["distance_from_x0"] > 0
+    sharp = json.loads((tmp_path / "metrics/sharpness_sb.json").read_text())
+    for space in ("full", "subspace"):
+        rows = sharp["per_seed"][space]["eps_1e-03"]
+        assert len(rows) == 2 and all(r["phi"] > 0 and r["evaluations"] >= 2 for r in rows)
+
+    result = invoke(
+        interpolate.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--lb-models", tmp_path / "models/lb",
+        "--out", tmp_path / "plots/interpolation.csv", "--figure", tmp_path / "plots/interpolation.png",
+        "--curved-out", tmp_path / "plots/interpolation_curvilinear.csv", "--curved-figure", tmp_path / "plots/interpolation_curvilinear.png",
+        "--params", params_file,
+    )
+    assert result.exit_code == 0, result.output
+    straight, curved = (pd.read_csv(tmp_path / f"plots/{name}.csv") for name in ("interpolation", "interpolation_curvilinear"))
+    assert len(straight) == len(curved) == 5
+    assert list(straight["alpha"]) == list(curved["alpha"]) and curved["train_loss"].notna().all()
+    assert not np.allclose(straight["train_loss"], curved["train_loss"]), "two different paths"
+
+    for batch in (20, 100):
+        result = invoke(sweep.app, batch, "--data", data, "--out", tmp_path / f"metrics/sweep/b{batch}.json", "--params", params_file)
+        assert result.exit_code == 0, result.output
+    point = json.loads((tmp_path / "metrics/sweep/b100.json").read_text())
+    assert point["batch_size"] == 100 and [r["steps"] for r in point["per_seed"]] == [4, 4]  # 2 epochs · 200/100
+    result = invoke(
+        warm_start.app, "--data", data, "--out", tmp_path / "plots/warm_start.csv", "--metrics", tmp_path / "metrics/warm_start.json",
+        "--figure", tmp_path / "plots/warm_start.png", "--params", params_file,
+    )
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(tmp_path / "plots/warm_start.csv").sb_epochs) == [0, 1, 2]
+    for regime in ("sb", "lb"):
+        result = invoke(trajectory.app, regime, "--data", data, "--out", tmp_path / f"plots/trajectory_{regime}.csv", "--params", params_file)
+        assert result.exit_code == 0, result.output
+    along = pd.read_csv(tmp_path / "plots/trajectory_lb.csv")
+    assert list(along.epoch) == [0, 1, 2] and (along.sharpness > 0).all() and set(along.batch_size) == {100}
+    assert along.noise_scale.notna().all()
+    for regime in ("sb", "lb"):
+        result = invoke(
+            curvature.app, "--data", data, "--models", tmp_path / f"models/{regime}", "--out", tmp_path / f"metrics/curvature_{regime}.json",
+            "--spectrum", tmp_path / f"plots/spectrum_{regime}.csv", "--epsilons", tmp_path / f"plots/epsilon_sensitivity_{regime}.csv", "--params", params_file,
+        )
+        assert result.exit_code == 0, result.output
+    measured = json.loads((tmp_path / "metrics/curvature_lb.json").read_text())
+    assert measured["samples"] == 100 and len(measured["per_seed"]) == 2
+    assert {"lambda_1", "lambda_2", "trace", "phi_eps_1e-03", "adaptive_eta_0", "sigma_absolute", "noise_scale"} <= set(measured["summary"])
+    assert list(pd.read_csv(tmp_path / "plots/epsilon_sensitivity_lb.csv").epsilon) == [0.001, 0.01]
+    result = invoke(
+        rescaling.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--lb-models", tmp_path / "models/lb",
+        "--out", tmp_path / "metrics/rescaling.json", "--params", params_file,
+    )
+    assert result.exit_code == 0, result.output
+    rescaled = json.loads((tmp_path / "metrics/rescaling.json").read_text())
+    assert rescaled["lb"]["max_relative_logit_change"] < 1e-5 and rescaled["sb"]["ratio"]["lambda_1"] > 1
+    result = invoke(
+        surface.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--lb-models", tmp_path / "models/lb",
+        "--out", tmp_path / "plots/surface.csv", "--figure", tmp_path / "plots/surface.png", "--params", params_file,
+    )
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(tmp_path / "plots/surface.csv").surface) == {"sb", "lb", "plane"}
+
+    raw = yaml.safe_load(params_file.read_text())  # one remedy is enough here; the report reads those of params
+    raw["mitigation"] = {"sam": raw["mitigation"]["sam"]}
+    params_file.write_text(yaml.safe_dump(raw))
+    result = _mitigate(tmp_path, "sam", data, tmp_path / "models/sb", params_file)
+    assert result.exit_code == 0, result.output
+    result = invoke(report.app, "--metrics", tmp_path / "metrics", "--plots", tmp_path / "plots", "--report", tmp_path / "report.md", "--params", params_file)
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(tmp_path / "plots/sweep.csv").batch_size) == [20, 100]
+    summary = json.loads((tmp_path / "metrics/summary.json").read_text())
+    assert set(summary["sharpness"]) == {"full", "subspace"}
+    assert summary["test_acc_pct"]["gap"] == pytest.approx(summary["test_acc_pct"]["sb"] - summary["test_acc_pct"]["lb"])
+    sb, lb = (json.loads((tmp_path / f"metrics/train_{r}.json").read_text())["per_seed"] for r in ("sb", "lb"))
+    ratios = [s["distance_from_x0"] / l["distance_from_x0"] for s, l in zip(sb, lb)]
+    assert summary["distance_ratio"]["mean"] == pytest.approx(sum(ratios) / len(ratios))
+    text = (tmp_path / "report.md").read_text()
+    assert "](plots/figures/training_curves.png)" in text and "](plots/interpolation.png)" in text
+    assert "](plots/interpolation_curvilinear.png)" in text and "LB + sam" in text
+    assert "not one of the paper's configurations" in text and "paper F1 (MNIST)" in text
+    assert "curvature" in summary and summary["curvature"]["lambda_1"] > 0
+    for section in ("## Accuracy and sharpness vs batch size", "## Warm-started large-batch training", "## Sharpness along training",
+                    "## Beyond the paper: curvature and flatness", "### Function-preserving rescaling"):
+        assert section in text
+    assert "](plots/figures/sweep.png)" in text and "](plots/warm_start.png)" in text and "](plots/figures/trajectory.png)" in text
+    for png in ("plots/figures/training_curves.png", "plots/figures/sharpness.png", "plots/interpolation.png",
+                "plots/figures/sweep.png", "plots/figures/trajectory.png", "plots/warm_start.png",
+                "plots/figures/hessian_density.png", "plots/figures/epsilon_sensitivity.png", "plots/surface.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def bad(set_key):
+    """bad(params_file, key, value) → the same file with that key set (calls nest)."""
+
+    def make(params_file: Path, key: str, value) -> Path:
+        params_file.write_text(yaml.safe_dump(set_key(yaml.safe_load(params_file.read_text()), key, value)))
+        return params_file
+
+    return make
+
+
+def _assert_refused(result, message: str, out_dir: Path):
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert not out_dir.exists(), "a refused command must write nothing"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("batch", 0, "'batch' must be an integer >= 1"),
+        ("batch", 12.5, "'batch' must be an integer"),
+        ("batch", 10_000, "'batch' = 10000 exceeds the 200 training samples"),
+        ("seeds", 0, "'seeds' must be an integer >= 1"),
+        ("runtime.model", "vgg", "unknown model 'runtime.model: vgg'"),
+        ("runtime.models.mlp.width", 0, "'runtime.models.mlp': mlp needs width >= 1"),
+        ("runtime.batchnorm", "ghost", "unknown batchnorm mode 'runtime.batchnorm: ghost'"),
+        ("runtime.device", "tpu", "unknown device 'runtime.device: tpu'"),
+        ("runtime.amp", "yes", "'runtime.amp' must be true or false"),
+        ("runtime.model", "C1", "C1/C3 needs image inputs"),
+    ],
+)
+def test_train_refuses_bad_params(tmp_path, params_file, mnist1d_file, key, value, message, bad):
+    result = _train(tmp_path / "out", "lb", mnist1d_file, bad(params_file, key, value))
+    _assert_refused(result, message, tmp_path / "out")
+
+
+def test_prepare_refuses_an_unknown_data_set(tmp_path, params_file, bad):
+    result = invoke(prepare.app, "--out", tmp_path / "out/d.npz", "--params", bad(params_file, "data.name", "imagenet"))
+    _assert_refused(result, "unknown data set 'data.name: imagenet'", tmp_path / "out")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_a_missing_gpu_is_one_clear_error(tmp_path, params_file, mnist1d_file, bad):
+    result = _train(tmp_path / "out", "sb", mnist1d_file, bad(params_file, "runtime.device", "cuda"))
+    _assert_refused(result, "device cuda requested but torch finds none", tmp_path / "out")
+
+
+def test_prepare_names_the_missing_files_of_an_absent_data_set(tmp_path, params_file, bad):
+    params = bad(bad(bad(params_file, "data.name", "cifar10"), "data.root", str(tmp_path / "empty")), "data.download", False)
+    result = invoke(prepare.app, "--out", tmp_path / "out/d.npz", "--params", params)
+    _assert_refused(result, "CIFAR10: expected data_batch_1", tmp_path / "out")
+    params = bad(bad(params_file, "data.name", "npz"), "data.path", None)
+    result = invoke(prepare.app, "--out", tmp_path / "out/d.npz", "--params", params)
+    _assert_refused(result, "'data.name: npz' needs 'data.path'", tmp_path / "out")
+
+
+def test_fashion_mnist_through_prepare_and_a_keras_style_batchnorm_network(tmp_path, params_file, fakes, bad):
+    """Fake gzipped IDX files in data.root, read by torchvision; F1 with batch-statistics BatchNorm."""
+    fakes.write_mnist(tmp_path / "root", fakes.mnist_arrays(60, 20), gzipped=True)
+    params = bad(bad(bad(params_file, "data.name", "fashion-mnist"), "data.root", str(tmp_path / "root")), "data.download", False)
+    for key, value in (("data.num_train", 40), ("data.num_test", None), ("runtime.model", "F1"), ("runtime.batchnorm", "batch"),
+                       ("small_batch", 20), ("seeds", 1)):
+        params = bad(params, key, value)
+    result = invoke(prepare.app, "--out", tmp_path / "d.npz", "--params", params)
+    assert result.exit_code == 0, result.output
+    assert "fashion-mnist: 40 train / 20 test samples, input (1, 28, 28), 10 classes" in result.output
+    result = _train(tmp_path / "sb", "sb", tmp_path / "d.npz", params)
+    assert result.exit_code == 0, result.output
+    state = torch.load(tmp_path / "sb/models/sb/seed_0.pt", weights_only=True)["final"]
+    assert not any("running" in name for name in state), "batch-statistics BatchNorm keeps no running averages"
+
+
+def test_sharpness_refuses_non_positive_epsilon(tmp_path, params_file, mnist1d_file, bad):
+    params = bad(params_file, "sharpness.epsilons", [0.001, 0.0])
+    result = invoke(sharpness.app, "--data", mnist1d_file, "--models", tmp_path, "--out", tmp_path / "out/s.json", "--params", params)
+    _assert_refused(result, "every 'sharpness.epsilons' entry must be a finite number > 0", tmp_path / "out")
+
+
+def test_interpolate_refuses_an_empty_alpha_range(tmp_path, params_file, mnist1d_file, bad):
+    params = bad(params_file, "interpolate.alpha_min", 2.0)
+    result = invoke(
+        interpolate.app, "--data", mnist1d_file, "--sb-models", tmp_path, "--lb-models", tmp_path,
+        "--out", tmp_path / "out/i.csv", "--figure", tmp_path / "out/i.png",
+        "--curved-out", tmp_path / "out/c.csv", "--curved-figure", tmp_path / "out/c.png", "--params", params,
+    )
+    _assert_refused(result, "the α range is empty", tmp_path / "out")
+
+
+def test_missing_inputs_are_one_line_errors(tmp_path, params_file):
+    result = _train(tmp_path / "out", "sb", tmp_path / "nope.npz", params_file)
+    _assert_refused(result, "data file not found", tmp_path / "out")
+    result = invoke(sharpness.app, "--data", tmp_path / "nope.npz", "--models", tmp_path, "--out", tmp_path / "out/s.json", "--params", tmp_path / "missing.yaml")
+    _assert_refused(result, "parameter file not found", tmp_path / "out")
+
+
+@pytest.fixture
+def sb_models(tmp_path, params_file, mnist1d_file) -> Path:
+    assert _train(tmp_path / "sb", "sb", mnist1d_file, params_file).exit_code == 0
+    return tmp_path / "sb/models/sb"
+
+
+def test_mitigate_trains_measures_and_plots(tmp_path, params_file, mnist1d_file, sb_models):
+    result = _mitigate(tmp_path / "out", "sam", mnist1d_file, sb_models, params_file)
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "out/metrics/mitigation/sam.json").read_text())
+    assert document["strategy"] == "sam" and document["options"]["rho"] == 0.05
+    assert len(document["train"]["per_seed"]) == 1  # tiny params: mitigation_seeds = 1
+    assert document["sharpness"]["per_seed"]["full"]["eps_1e-03"][0]["phi"] > 0
+    assert (tmp_path / "out/plots/mitigation/sam.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "key", "value", "message"),
+    [
+        ("sam", "mitigation.sam.rho", -0.1, "'mitigation.sam.rho' must be a finite number >= 0"),
+        ("conservative", "mitigation.conservative", {"lam": 0.1}, "missing option 'mitigation.conservative.inner_steps'"),
+        ("adversarial", "mitigation_seeds", 0, "'mitigation_seeds' must be an integer >= 1"),
+        ("adversarial", "mitigation.adversarial.steps", 0, "steps >= 1"),
+        ("conservative", "mitigation.conservative.inner_steps", 0, "inner_steps >= 1"),
+    ],
+)
+def test_mitigate_refuses_bad_params(tmp_path, params_file, mnist1d_file, strategy, key, value, message, bad):
+    result = _mitigate(tmp_path / "out", strategy, mnist1d_file, tmp_path, bad(params_file, key, value))
+    _assert_refused(result, message, tmp_path / "out")
+
+
+def test_mitigate_refuses_an_unknown_strategy_and_augmenting_unknown_data(tmp_path, params_file, bad):
+    features = tmp_path / "features.npz"
+    rng = np.random.default_rng(0)
+    np.savez(features, x_train=rng.normal(size=(200, 5)).astype("float32"), y_train=np.arange(200) % 2,
+             x_test=rng.normal(size=(10, 5)).astype("float32"), y_test=np.arange(10) % 2)
+    result = _mitigate(tmp_path / "out", "dropout", features, tmp_path, params_file)
+    _assert_refused(result, "unknown strategy 'dropout'", tmp_path / "out")
+    own_data = bad(bad(params_file, "data.name", "npz"), "data.path", str(features))
+    result = _mitigate(tmp_path / "out", "augmentation", features, tmp_path, own_data)
+    _assert_refused(result, "no augmentation is defined for data set 'npz'", tmp_path / "out")
+
+
+def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_file, mnist1d_file, bad):
+    raw = yaml.safe_load(params_file.read_text())
+    raw["sweep"]["batches"] = [20, 5000]
+    params_file.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    result = invoke(sweep.app, 5000, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
+    _assert_refused(result, "'sweep.batches' = 5000 exceeds the 200 training samples", out)
+    result = invoke(sweep.app, 0, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
+    _assert_refused(result, "the sweep's batch size must be an integer >= 1", out)
+    result = invoke(
+        warm_start.app, "--data", mnist1d_file, "--out", out / "w.csv", "--metrics", out / "w.json",
+        "--figure", out / "w.png", "--params", bad(params_file, "batch", 500),
+    )
+    _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
+    result = invoke(trajectory.app, "lb", "--data", mnist1d_file, "--out", out / "t.csv", "--params", bad(params_file, "batch", 500))
+    _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
+
+
+def test_rescaling_refuses_a_block_the_network_lacks(tmp_path, params_file, mnist1d_file, sb_models, bad):
+    out = tmp_path / "out"
+    result = invoke(
+        rescaling.app, "--data", mnist1d_file, "--sb-models", sb_models, "--lb-models", sb_models,
+        "--out", out / "r.json", "--params", bad(params_file, "rescaling.block", 7),
+    )
+    _assert_refused(result, "block 7 does not exist: the network has 2 BN → ReLU → layer pairs", out)

@@ -1,0 +1,43 @@
+"""stages.common: the one prologue of every stage — params, data, network, checkpoints, each refused
+with one clear line."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from lbgap.params import ParamsError
+from lbgap.params.core import RuntimeParams
+from lbgap.train.checkpoint import Checkpoint
+from stages.common import InputError, load_inputs, load_params
+
+
+@pytest.fixture
+def runtime(params_file) -> RuntimeParams:
+    return RuntimeParams.parse(load_params(params_file))
+
+
+def test_inputs_are_the_data_the_network_and_the_asked_checkpoints(runtime, mnist1d_file, tmp_path):
+    inputs = load_inputs(runtime, mnist1d_file)
+    assert len(inputs.data.train) == 200 and inputs.device.type == "cpu" and inputs.checkpoints == {}
+    assert inputs.model.state_dict().keys() == inputs.new_model(3).state_dict().keys()
+    for seed in (0, 1):
+        state = inputs.new_model(seed).state_dict()
+        Checkpoint(state, state, batch_size=20, seed=seed).save(tmp_path)
+    loaded = load_inputs(runtime, mnist1d_file, checkpoints={"all": (tmp_path, None), "one": (tmp_path, 1)}).checkpoints
+    assert [c.seed for c in loaded["all"]] == [0, 1] and [c.seed for c in loaded["one"]] == [1]
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_naming_its_key(runtime, mnist1d_file):
+    with pytest.raises(ParamsError, match="'batch' = 201 exceeds the 200 training samples"):
+        load_inputs(runtime, mnist1d_file, batches={"small_batch": 200, "batch": 201})
+
+
+def test_missing_checkpoints_and_bad_params_files_are_input_errors(runtime, mnist1d_file, tmp_path):
+    with pytest.raises(InputError, match="no checkpoints seed_<k>.pt in"):
+        load_inputs(runtime, mnist1d_file, checkpoints={"runs": (tmp_path, None)})
+    with pytest.raises(InputError, match="checkpoint not found"):
+        load_inputs(runtime, mnist1d_file, checkpoints={"runs": (tmp_path, 0)})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump([1, 2]))
+    with pytest.raises(InputError, match="must hold a mapping of parameters"):
+        load_params(tmp_path / "params.yaml")

@@ -1,0 +1,157 @@
+"""dvc.yaml tells DVC the truth: every stage's deps cover every project module its command imports
+(transitively), and its params are exactly the keys it reads — else DVC would serve stale results
+after a code or parameter change, or re-run stages for nothing."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import shlex
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+from dvc.repo import Repo
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[2]  # the repository root
+
+
+runner = CliRunner()
+
+
+def _module_file(name: str) -> Path | None:
+    for candidate in (REPO / (name.replace(".", "/") + ".py"), REPO / name.replace(".", "/") / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def project_imports(path: Path) -> set[Path]:
+    """Files of `lbgap` and `stages` that `path` imports, directly or through each other."""
+    seen: set[Path] = set()
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for node in ast.walk(ast.parse(current.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            todo += [f for n in names if n.split(".")[0] in ("lbgap", "stages") and (f := _module_file(n))]
+    return {p for p in seen if p.stat().st_size}  # empty __init__.py files carry no code
+
+
+@pytest.fixture(scope="module")
+def stages() -> list:
+    with Repo(str(REPO)) as repo:
+        return list(repo.index.stages)
+
+
+def _command(stage) -> tuple[str, list[str]]:
+    words = shlex.split(stage.cmd)
+    assert words[:2] == ["python", "-m"] and words[2].startswith("stages."), stage.cmd
+    return words[2], words[3:]
+
+
+def _covered(path: str, deps: list[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+def test_every_stage_declares_the_modules_it_imports(stages):
+    missing = {}
+    for stage in stages:
+        module, _ = _command(stage)
+        deps = [d.def_path for d in stage.deps]
+        needed = {str(p.relative_to(REPO)) for p in project_imports(_module_file(module))}
+        if lacking := sorted(p for p in needed if not _covered(p, deps)):
+            missing[stage.name] = lacking
+    assert not missing, f"stages whose deps miss modules they import: {missing}"
+
+
+def test_the_import_scan_follows_imports_transitively():
+    """stages/train.py imports lbgap.data.sources only through lbgap.data: a scan that stopped at direct
+    imports would not see it (and the coverage test above could not fail for it)."""
+    assert not any("lbgap.data.sources" in line for line in (REPO / "stages/train.py").read_text().splitlines())
+    assert REPO / "lbgap/data/sources.py" in project_imports(REPO / "stages/train.py")
+
+
+def test_each_remedy_stage_declares_its_own_module_and_no_other(stages):
+    """The registry imports lbgap/remedies/<name>.py by name at run time, which no static scan sees: each
+    mitigate@<name> must declare that module (and only it, so editing one remedy re-runs only its stage)."""
+    mitigate = {s.name.split("@")[1]: [d.def_path for d in s.deps] for s in stages if s.name.startswith("mitigate@")}
+    assert mitigate, "no mitigate stages"
+    for name, deps in mitigate.items():
+        remedies = sorted(d for d in deps if d.startswith("lbgap/remedies"))
+        assert remedies == ["lbgap/remedies/__init__.py", f"lbgap/remedies/{name}.py"], (name, remedies)
+        assert (REPO / f"lbgap/remedies/{name}.py").is_file()
+
+
+class Recording(Mapping):
+    """A read-only view of params that notes the dotted key of every value read (leaves only)."""
+
+    def __init__(self, data: Mapping, read: set[str], prefix: str = ""):
+        self._data, self._read, self._prefix = data, read, prefix
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._data[key]
+        if isinstance(value, Mapping):
+            return Recording(value, self._read, f"{self._prefix}{key}.")
+        self._read.add(f"{self._prefix}{key}")
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def _keys_read(stage, tmp_path: Path, monkeypatch) -> set[str]:
+    """Run the stage's command where none of its inputs exist: it parses every param it needs, then
+    stops at the first missing input (exit 2). The params it read on the way are recorded. This relies on
+    the stages' rule of validating all params before reading any input file (tests/test_bad_input.py
+    holds them to it for bad params); a key first read after the inputs load would go unseen here."""
+    module_name, args = _command(stage)
+    module = importlib.import_module(module_name)
+    read: set[str] = set()
+    real = module.load_params
+    monkeypatch.setattr(module, "load_params", lambda path: Recording(real(path), read))
+    if hasattr(module, "make_data_set"):  # prepare has no input file: stop it before it generates data
+        def refuse(*args, **kwargs):
+            raise module.InputError("stopped by the test")
+        monkeypatch.setattr(module, "make_data_set", refuse)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(module.app, args)
+    assert result.exit_code == 2, f"{stage.name}: {result.output}"
+    return read
+
+
+def _declared(stage) -> list[str]:
+    return [key for d in stage.deps if type(d).__name__ == "ParamsDependency" for key in d.params]
+
+
+def test_every_stage_declares_exactly_the_params_it_reads(stages, tmp_path, monkeypatch):
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    all_keys = set(yaml.safe_load((REPO / "params.yaml").read_text()))
+    problems = {}
+    for stage in stages:
+        declared = _declared(stage)
+        if stage.name == "report":  # it lists the whole params file in the report, so depends on all of it
+            if set(declared) != all_keys:
+                problems["report"] = {"should declare every top-level key": sorted(all_keys ^ set(declared))}
+            continue
+        read = _keys_read(stage, tmp_path, monkeypatch)
+        assert read, f"{stage.name} read no params: the recording is broken"
+        undeclared = sorted(k for k in read if not any(k == d or k.startswith(d + ".") for d in declared))
+        unread = sorted(d for d in declared if not any(k == d or k.startswith(d + ".") or d.startswith(k + ".") for k in read))
+        if undeclared or unread:
+            problems[stage.name] = {"read but not declared": undeclared, "declared but not read": unread}
+    assert not problems, "\n".join(f"{name}: {found}" for name, found in problems.items())

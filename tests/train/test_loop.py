@@ -1,0 +1,101 @@
+"""lbgap.train.loop: the training loop, its stopping rule, fixed budgets and seeding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lbgap.models import build_model
+from lbgap.train.loop import fixed_budget, should_stop, train
+
+
+@pytest.mark.parametrize(
+    ("losses", "patience", "min_delta", "stop"),
+    [
+        ([1.0, 0.5], 2, 0.0, False),  # not enough history yet
+        ([1.0, 0.9, 0.8, 0.7], 2, 0.01, False),  # still improving by 0.1 per epoch
+        ([1.0, 0.5, 0.5, 0.5], 2, 0.0, True),  # flat for `patience` epochs
+        ([1.0, 0.5, 0.6, 0.7], 2, 0.0, True),  # worse for `patience` epochs
+        ([1.0, 0.5, 0.4995, 0.4992], 2, 1e-3, True),  # improving, but by less than min_delta
+        ([1.0, 0.5, 0.4995, 0.4985], 2, 1e-3, False),  # best of the window beats best before by > min_delta
+        ([1.0, 0.5, 0.7, 0.6], 2, 0.0, True),  # the best (0.5) lies before the window of 2
+        ([1.0, 0.5, 0.7, 0.6], 3, 0.0, False),  # a window of 3 includes it: 0.5 < 1.0
+    ],
+)
+def test_should_stop(losses, patience, min_delta, stop):
+    assert should_stop(losses, patience, min_delta) is stop
+
+
+def _model(seed: int = 0):
+    return build_model("mlp", input_shape=(6,), num_classes=3, seed=seed, options={"width": 8, "depth": 1})
+
+
+def test_training_stops_when_the_loss_stops_improving(tiny_data, train_config):
+    # lr = 0 and no BatchNorm (whose running statistics would still move): the loss never changes, so
+    # training must stop after patience + 1 epochs, not at the cap.
+    linear = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options={"depth": 0})
+    history = train(linear, tiny_data, batch_size=16, config=train_config(max_epochs=50, patience=3, lr=0.0), seed=0)
+    assert [r.epoch for r in history] == [0, 1, 2, 3, 4]
+
+
+def test_training_runs_to_the_cap_while_improving_and_learns(tiny_data, train_config):
+    config = train_config(max_epochs=6, patience=3, min_delta=0.0, lr=1e-2)
+    history = train(_model(), tiny_data, batch_size=16, config=config, seed=0)
+    assert history[-1].epoch == 6
+    assert history[-1].train_loss < history[0].train_loss
+    assert history[-1].train_accuracy > 0.8
+
+
+def test_training_is_reproducible_from_its_seed(tiny_data, train_config):
+    runs = []
+    for _ in range(2):
+        model = _model()
+        train(model, tiny_data, batch_size=16, config=train_config(max_epochs=2), seed=4)
+        runs.append(model.state_dict())
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_batch_larger_than_the_training_set_is_refused(tiny_data, train_config):
+    with pytest.raises(ValueError, match="batch size"):
+        train(_model(), tiny_data, batch_size=len(tiny_data.train) + 1, config=train_config(max_epochs=1), seed=0)
+
+
+def test_dropout_masks_come_from_the_run_seed_not_from_what_ran_before(tiny_data, train_config):
+    """Two runs of the same seed give the same weights even if other work consumed the global RNG in
+    between (C1–C4 have dropout), and the caller's RNG is left as it was."""
+
+    def run() -> dict:
+        with torch.random.fork_rng(devices=[]):  # the same x0 each time, drawn without touching our RNG
+            torch.manual_seed(0)
+            model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Linear(16, 3))
+        train(model, tiny_data, batch_size=16, config=train_config(max_epochs=2), seed=4)
+        return {k: v.clone() for k, v in model.state_dict().items()}
+
+    torch.manual_seed(123)
+    first = run()
+    torch.rand(1000)  # what another seed's run would have drawn
+    state = torch.get_rng_state()
+    second = run()
+    assert torch.equal(torch.get_rng_state(), state)
+    for k in first:
+        assert torch.equal(first[k], second[k]), k
+
+
+def _states_equal(a, b) -> bool:
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fixed_budget_trains_exactly_that_many_epochs(tiny_data, budget):
+    history = train(_model(), tiny_data, batch_size=16, config=fixed_budget(budget, 4), seed=0)
+    assert [r.epoch for r in history] == [0, 1, 2, 3, 4]  # patience 1 with a flat loss would stop at 2
+
+
+def test_evaluate_every_keeps_the_trajectory_and_records_less(tiny_data, budget):
+    every, sparse = _model(), _model()
+    full = train(every, tiny_data, batch_size=16, config=fixed_budget(budget, 5), seed=3)
+    few = train(sparse, tiny_data, batch_size=16, config=fixed_budget(budget, 5), seed=3, evaluate_every=2)
+    assert [r.epoch for r in few] == [0, 2, 4, 5]  # every 2 epochs and the last
+    assert few[-1] == full[-1]
+    assert _states_equal(every.state_dict(), sparse.state_dict())
+
+
