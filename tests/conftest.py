@@ -234,3 +234,41 @@ def committed_run():
     from stages.report import read_run
 
     return read_run(load_params(REPO / "params.yaml"), REPO / "metrics", REPO / "plots")
+
+
+@pytest.fixture(scope="session")
+def small_mlp():
+    """small_mlp(seed=0, width=8, depth=1) → an untrained MLP for the 6-feature, 3-class blobs."""
+    return lambda seed=0, width=8, depth=1: build_model("mlp", input_shape=(6,), num_classes=3, seed=seed, options={"width": width, "depth": depth})
+
+
+@pytest.fixture(scope="session")
+def states_equal():
+    """states_equal(a, b) → whether two state_dicts hold bit-identical tensors (a's keys)."""
+    return lambda a, b: all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="session")
+def assert_same_state():
+    """assert_same_state(model_a, model_b): every tensor of their state_dicts bit-identical."""
+
+    def check(a, b) -> None:
+        sa, sb = a.state_dict(), b.state_dict()
+        for name in sa:
+            assert torch.equal(sa[name], sb[name]), name
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def evaluate_recomputed():
+    """evaluate_recomputed(model, split) → loss and accuracy over `split` after recomputing the model's BN
+    statistics on it (how the measures evaluate weights training did not produce)."""
+    from lbgap.train.batchnorm import recompute_statistics
+    from lbgap.train.evaluation import evaluate
+
+    def run(model, split):
+        recompute_statistics(model, split, 1000)
+        return evaluate(model, split, 1000)
+
+    return run

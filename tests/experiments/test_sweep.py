@@ -5,20 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
-from lbgap.models import build_model
 from lbgap.experiments.sweep import sweep_batch, threshold_batch
 from lbgap.train.loop import fixed_budget
 from lbgap.train.loop import train
-
-
-def _model(seed: int = 0):
-    return build_model("mlp", input_shape=(6,), num_classes=3, seed=seed, options={"width": 8, "depth": 1})
-
-
-def _states_equal(a, b) -> bool:
-    return all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize(
@@ -43,12 +33,12 @@ def test_threshold_crossing_interpolates_in_log_batch_size():
     assert math.isclose(result.crossing, 2**8.5)
 
 
-def test_sweep_batch_reports_steps_accuracy_and_the_probe(tiny_data, budget):
+def test_sweep_batch_reports_steps_accuracy_and_the_probe(tiny_data, budget, small_mlp):
     runs = sweep_batch(
-        _model, tiny_data, 32, epochs=3, seeds=2, config=budget, measure=lambda model: 7.0,
+        small_mlp, tiny_data, 32, epochs=3, seeds=2, config=budget, measure=lambda model: 7.0,
     )
     assert [(r.seed, r.steps, r.sharpness) for r in runs] == [(0, 9, 7.0), (1, 9, 7.0)]  # 3 · ⌊96/32⌋
-    reference = _model(1)
+    reference = small_mlp(1)
     end = train(reference, tiny_data, batch_size=32, config=fixed_budget(budget, 3), seed=1)[-1]
     assert runs[1].test_accuracy == end.test_accuracy and runs[1].train_loss == end.train_loss
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from lbgap.train.evaluation import evaluate
-from lbgap.train.batchnorm import recompute_statistics
 from lbgap.measures.flatness import dinh_rescale, noise_std, noisy_accuracy, pac_bayes_sigma, rescalable_pairs
 from lbgap.measures.hessian import hessian_operator, top_eigenvalues
 from lbgap.measures.sharpness import sharpness_of_model
@@ -71,10 +70,5 @@ def test_magnitude_aware_noise_follows_jiang_et_al():
     std = noise_std(weights, 0.5, 1e-3)["w"]
     torch.testing.assert_close(std, torch.tensor([1e-3, math.sqrt(2.25 + 1e-6), math.sqrt(4 + 1e-6)]))
     torch.testing.assert_close(noise_std(weights, 0.5, None)["w"], torch.full((3,), 0.5))
-
-
-def _with_recomputed_statistics(model, split):
-    recompute_statistics(model, split, 1000)
-    return evaluate(model, split, 1000)
 
 

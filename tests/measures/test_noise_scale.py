@@ -9,8 +9,6 @@ import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from lbgap.train.evaluation import evaluate
-from lbgap.train.batchnorm import recompute_statistics
 from lbgap.models import build_model
 from lbgap.measures.noise_scale import NoiseScale, noise_scale, noise_scale_exact
 from lbgap.tensors import parameters_of
@@ -42,10 +40,5 @@ def test_noise_scale_estimator_matches_per_sample_gradients(tiny_data, blobs):
     assert exact.trace_sigma == pytest.approx(float(g.var(0, unbiased=False).sum()), rel=1e-6)
     estimate = noise_scale(model, data, small=4, big=128, batches=400, seed=0)
     assert estimate.b_simple == pytest.approx(exact.b_simple, rel=0.25)  # sampling error of 400 batches
-
-
-def _with_recomputed_statistics(model, split):
-    recompute_statistics(model, split, 1000)
-    return evaluate(model, split, 1000)
 
 

@@ -11,7 +11,6 @@ from lbgap.models import build_model
 from lbgap.measures.sharpness import box_half_widths, sharpness, sharpness_of_model
 from lbgap.measures.subspace import random_subspace
 from lbgap.tensors import flatten, parameters_of
-from lbgap.train.batchnorm import recompute_statistics
 
 
 def quadratic(center: torch.Tensor, curvature: torch.Tensor, offset: float):
@@ -125,10 +124,5 @@ def test_adaptive_box_with_eta_zero_on_a_quadratic_has_the_closed_form_maximum()
     f_x = 0.5 * float((c * x * x).sum())
     expected = 100 * (0.5 * float((c * x * x).sum()) * (1 + eps) ** 2 - f_x) / (1 + f_x)
     assert sharpness(f, x, eps, offset=0.0, max_iter=50).phi == pytest.approx(expected, rel=1e-6)
-
-
-def _with_recomputed_statistics(model, split):
-    recompute_statistics(model, split, 1000)
-    return evaluate(model, split, 1000)
 
 

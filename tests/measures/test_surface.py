@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from lbgap.train.evaluation import evaluate
-from lbgap.train.batchnorm import recompute_statistics
 from lbgap.measures.surface import filter_normalized_direction, surface_around, surface_through
 from lbgap.tensors import parameters_of
 
@@ -23,12 +22,7 @@ def test_filter_normalized_directions_match_filter_norms_and_skip_biases(tiny_da
             torch.testing.assert_close(direction[name].norm(dim=1), w.norm(dim=1))
 
 
-def _with_recomputed_statistics(model, split):
-    recompute_statistics(model, split, 1000)
-    return evaluate(model, split, 1000)
-
-
-def test_surfaces_hit_the_solutions_at_their_coordinates(tiny_data, trained_mlp):
+def test_surfaces_hit_the_solutions_at_their_coordinates(tiny_data, trained_mlp, evaluate_recomputed):
     model = trained_mlp(depth=1)
     at_w = evaluate(model, tiny_data.train, 1000)
     state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -37,7 +31,7 @@ def test_surfaces_hit_the_solutions_at_their_coordinates(tiny_data, trained_mlp)
     loss, accuracy = surface_around(model, tiny_data.train, [-0.5, 0.0, 0.5], seed=0, chunk=1000)
     for k, v in model.state_dict().items():  # restored, buffers included
         torch.testing.assert_close(v, state[k])
-    recomputed = _with_recomputed_statistics(model, tiny_data.train)
+    recomputed = evaluate_recomputed(model, tiny_data.train)
     assert loss[1, 1] == pytest.approx(recomputed.loss) and accuracy[1, 1] == pytest.approx(recomputed.accuracy)
     assert loss[0, 0] != pytest.approx(old[0, 0], rel=1e-6)  # away from w the statistics are recomputed
 
@@ -48,6 +42,6 @@ def test_surfaces_hit_the_solutions_at_their_coordinates(tiny_data, trained_mlp)
     expected = []
     for state in states:
         model.load_state_dict(state)
-        expected.append(_with_recomputed_statistics(model, tiny_data.train).loss)
+        expected.append(evaluate_recomputed(model, tiny_data.train).loss)
     loss, _ = surface_through(model, *states, tiny_data.train, [0.0, 1.0], chunk=1000)
     assert [loss[0, 0], loss[1, 0], loss[0, 1]] == pytest.approx(expected, rel=1e-5)

@@ -10,12 +10,6 @@ from lbgap.remedies.adversarial import (
 )
 
 
-def _assert_same_state(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    for name in sa:
-        assert torch.equal(sa[name], sb[name]), name
-
-
 def test_the_attack_sees_batch_statistics_like_the_update_it_feeds(model_pair):
     """Train mode: BN normalizes with the batch's statistics during the attack (the FGSM step equals the
     sign of the train-mode input gradient), and the running statistics are left alone."""

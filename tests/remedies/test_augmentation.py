@@ -18,12 +18,6 @@ from lbgap.models import build_model
 from lbgap.train.loop import train
 
 
-def _assert_same_state(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    for name in sa:
-        assert torch.equal(sa[name], sb[name]), name
-
-
 def test_augmentation_keeps_shapes_and_is_reproducible_from_its_seed():
     x = torch.randn(32, 40, generator=torch.Generator().manual_seed(0))
     config = SignalAugmentation(max_shift=3, scale=0.2, noise=0.1)

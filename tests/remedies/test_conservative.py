@@ -10,18 +10,12 @@ from lbgap.remedies.conservative import (
 from lbgap.train.loop import plain_step
 
 
-def _assert_same_state(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    for name in sa:
-        assert torch.equal(sa[name], sb[name]), name
-
-
-def test_conservative_with_zero_lambda_and_one_inner_step_is_a_plain_adam_step(model_pair):
+def test_conservative_with_zero_lambda_and_one_inner_step_is_a_plain_adam_step(model_pair, assert_same_state):
     (m1, m2), (o1, o2), x, y = model_pair()
     for _ in range(3):  # a few steps, so Adam's moment estimates matter too
         plain_step(m1, o1, x, y)
         conservative_step(lam=0.0, inner_steps=1)(m2, o2, x, y)
-    _assert_same_state(m1, m2)
+    assert_same_state(m1, m2)
 
 
 def test_conservative_proximal_term_pulls_towards_the_anchor(model_pair):

@@ -11,19 +11,13 @@ from lbgap.remedies.sam import (
 from lbgap.train.loop import plain_step
 
 
-def _assert_same_state(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    for name in sa:
-        assert torch.equal(sa[name], sb[name]), name
-
-
-def test_sam_with_zero_rho_is_the_base_optimizer_step(model_pair):
+def test_sam_with_zero_rho_is_the_base_optimizer_step(model_pair, assert_same_state):
     for adaptive in (False, True):
         (m1, m2), (o1, o2), x, y = model_pair()
         for _ in range(3):
             plain_step(m1, o1, x, y)
             sam_step(rho=0.0, adaptive=adaptive)(m2, o2, x, y)
-        _assert_same_state(m1, m2)  # BatchNorm running statistics included: the second pass is frozen
+        assert_same_state(m1, m2)  # BatchNorm running statistics included: the second pass is frozen
 
 
 def test_sam_takes_the_gradient_at_the_perturbed_point(model_pair):

@@ -15,6 +15,7 @@ def test_the_pooled_density_of_each_regime_has_unit_mass():
         "lb": pd.DataFrame({"seed": [0, 0], "node": [0.2, 3.0], "weight": [0.7, 0.3]}),
     }
     axis = density_figure(spectra, {"sb": 256, "lb": 4000}).axes[0]
+    assert len(axis.get_lines()) == 2
     for line in axis.get_lines():
         x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
         assert abs(np.trapezoid(y, x) - 1) < 1e-3

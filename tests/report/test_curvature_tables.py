@@ -5,10 +5,6 @@ from __future__ import annotations
 from lbgap.report.curvature_tables import measure_rows, measures_table, rescaling_table
 
 
-def _stats(mean):
-    return {"mean": mean, "std": None}
-
-
 def test_each_measure_knows_which_way_is_sharper():
     rows = {key: direction for key, _, direction in measure_rows(
         ["lambda_1", "trace", "phi_eps_1e-03", "adaptive_eta_0", "sigma_absolute", "inverse_sigma_sq_absolute", "noise_scale", "gradient_sq"])}
@@ -18,10 +14,10 @@ def test_each_measure_knows_which_way_is_sharper():
 
 def test_verdicts_follow_each_measures_direction():
     summaries = {
-        "sb": {"lambda_1": _stats(2.0), "sigma_absolute": _stats(0.2), "trace": _stats(5.0), "noise_scale": _stats(100.0)},
-        "lb": {"lambda_1": _stats(20.0), "sigma_absolute": _stats(0.1), "trace": _stats(4.0), "noise_scale": _stats(50.0)},
+        "sb": {"lambda_1": {"mean": 2.0, "std": None}, "sigma_absolute": {"mean": 0.2, "std": None}, "trace": {"mean": 5.0, "std": None}, "noise_scale": {"mean": 100.0, "std": None}},
+        "lb": {"lambda_1": {"mean": 20.0, "std": None}, "sigma_absolute": {"mean": 0.1, "std": None}, "trace": {"mean": 4.0, "std": None}, "noise_scale": {"mean": 50.0, "std": None}},
     }
-    table, numbers = measures_table(summaries, {"sb": _stats(1.0), "lb": _stats(100.0)})
+    table, numbers = measures_table(summaries, {"sb": {"mean": 1.0, "std": None}, "lb": {"mean": 100.0, "std": None}})
     assert numbers["paper_phi"]["agrees"] is True and numbers["paper_phi"]["lb_over_sb"] == 100.0
     assert numbers["lambda_1"]["agrees"] is True
     assert numbers["sigma_absolute"]["agrees"] is True  # a smaller σ at LB: LB sharper, as φ says

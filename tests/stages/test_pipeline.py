@@ -57,8 +57,8 @@ def make_project(root: Path, params: dict) -> Path:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, tiny_params) -> Path:
-    return make_project(tmp_path_factory.mktemp("project"), tiny_params)
+def project(tmp_path_factory, make_tiny_params) -> Path:
+    return make_project(tmp_path_factory.mktemp("project"), make_tiny_params())
 
 
 def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):

@@ -5,25 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lbgap.models import build_model
 from lbgap.train.checkpoint import Checkpoint, CheckpointError, checkpoint_seeds, state_digest
 
 
-def _mlp(seed: int, width: int = 8):
-    return build_model("mlp", input_shape=(6,), num_classes=3, seed=seed, options={"width": width, "depth": 1})
-
-
-def test_a_saved_checkpoint_loads_back_bit_for_bit(tmp_path):
-    x0, final = _mlp(0).state_dict(), _mlp(1).state_dict()
+def test_a_saved_checkpoint_loads_back_bit_for_bit(tmp_path, small_mlp):
+    x0, final = small_mlp(0).state_dict(), small_mlp(1).state_dict()
     path = Checkpoint(x0, final, batch_size=32, seed=4).save(tmp_path)
     assert path.name == "seed_4.pt" and checkpoint_seeds(tmp_path) == [4]
-    loaded = Checkpoint.load(tmp_path, 4, _mlp(0))
+    loaded = Checkpoint.load(tmp_path, 4, small_mlp(0))
     assert (loaded.batch_size, loaded.seed) == (32, 4)
     assert all(torch.equal(loaded.x0[k], x0[k]) and torch.equal(loaded.final[k], final[k]) for k in x0)
 
 
-def test_the_digest_covers_every_byte_name_and_shape():
-    state = _mlp(0).state_dict()
+def test_the_digest_covers_every_byte_name_and_shape(small_mlp):
+    state = small_mlp(0).state_dict()
     digest = state_digest(state, state)
     changed = {k: v.clone() for k, v in state.items()}
     changed["net.1.weight"].view(-1)[3] = torch.nextafter(changed["net.1.weight"].view(-1)[3], torch.tensor(1.0))
@@ -33,11 +28,11 @@ def test_the_digest_covers_every_byte_name_and_shape():
     assert state_digest(state, renamed) != digest
 
 
-def test_damaged_or_foreign_checkpoints_are_refused(tmp_path):
-    state = _mlp(0).state_dict()
+def test_damaged_or_foreign_checkpoints_are_refused(tmp_path, small_mlp):
+    state = small_mlp(0).state_dict()
     Checkpoint(state, state, batch_size=32, seed=0).save(tmp_path)
     with pytest.raises(CheckpointError, match="does not fit the configured network"):
-        Checkpoint.load(tmp_path, 0, _mlp(0, width=9))
+        Checkpoint.load(tmp_path, 0, small_mlp(0, width=9))
     raw = torch.load(tmp_path / "seed_0.pt", weights_only=True)
     raw["final"]["net.1.weight"] += 1.0  # weights changed after the digest was taken
     torch.save(raw, tmp_path / "seed_0.pt")

@@ -10,16 +10,6 @@ from lbgap.models import build_model
 from lbgap.tensors import flatten, parameters_of
 
 
-def quadratic(center: torch.Tensor, curvature: torch.Tensor, offset: float):
-    """f(w) = offset + ½ Σ h_i (w_i − c_i)²: minimum `offset` at c, gradient h ⊙ (w − c)."""
-
-    def f(w: torch.Tensor):
-        d = w - center
-        return offset + 0.5 * float((curvature * d * d).sum()), curvature * d
-
-    return f
-
-
 def test_chunked_loss_and_gradient_match_one_pass_autograd(tiny_data):
     model = build_model("mlp", input_shape=(6,), num_classes=3, seed=1, options={"width": 8, "depth": 1}).eval()
     like = parameters_of(model)

@@ -26,10 +26,6 @@ def test_should_stop(losses, patience, min_delta, stop):
     assert should_stop(losses, patience, min_delta) is stop
 
 
-def _model(seed: int = 0):
-    return build_model("mlp", input_shape=(6,), num_classes=3, seed=seed, options={"width": 8, "depth": 1})
-
-
 def test_training_stops_when_the_loss_stops_improving(tiny_data, train_config):
     # lr = 0 and no BatchNorm (whose running statistics would still move): the loss never changes, so
     # training must stop after patience + 1 epochs, not at the cap.
@@ -38,26 +34,26 @@ def test_training_stops_when_the_loss_stops_improving(tiny_data, train_config):
     assert [r.epoch for r in history] == [0, 1, 2, 3, 4]
 
 
-def test_training_runs_to_the_cap_while_improving_and_learns(tiny_data, train_config):
+def test_training_runs_to_the_cap_while_improving_and_learns(tiny_data, train_config, small_mlp):
     config = train_config(max_epochs=6, patience=3, min_delta=0.0, lr=1e-2)
-    history = train(_model(), tiny_data, batch_size=16, config=config, seed=0)
+    history = train(small_mlp(), tiny_data, batch_size=16, config=config, seed=0)
     assert history[-1].epoch == 6
     assert history[-1].train_loss < history[0].train_loss
     assert history[-1].train_accuracy > 0.8
 
 
-def test_training_is_reproducible_from_its_seed(tiny_data, train_config):
+def test_training_is_reproducible_from_its_seed(tiny_data, train_config, small_mlp):
     runs = []
     for _ in range(2):
-        model = _model()
+        model = small_mlp()
         train(model, tiny_data, batch_size=16, config=train_config(max_epochs=2), seed=4)
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
-def test_batch_larger_than_the_training_set_is_refused(tiny_data, train_config):
+def test_batch_larger_than_the_training_set_is_refused(tiny_data, train_config, small_mlp):
     with pytest.raises(ValueError, match="batch size"):
-        train(_model(), tiny_data, batch_size=len(tiny_data.train) + 1, config=train_config(max_epochs=1), seed=0)
+        train(small_mlp(), tiny_data, batch_size=len(tiny_data.train) + 1, config=train_config(max_epochs=1), seed=0)
 
 
 def test_dropout_masks_come_from_the_run_seed_not_from_what_ran_before(tiny_data, train_config):
@@ -81,21 +77,17 @@ def test_dropout_masks_come_from_the_run_seed_not_from_what_ran_before(tiny_data
         assert torch.equal(first[k], second[k]), k
 
 
-def _states_equal(a, b) -> bool:
-    return all(torch.equal(a[k], b[k]) for k in a)
-
-
-def test_fixed_budget_trains_exactly_that_many_epochs(tiny_data, budget):
-    history = train(_model(), tiny_data, batch_size=16, config=fixed_budget(budget, 4), seed=0)
+def test_fixed_budget_trains_exactly_that_many_epochs(tiny_data, budget, small_mlp):
+    history = train(small_mlp(), tiny_data, batch_size=16, config=fixed_budget(budget, 4), seed=0)
     assert [r.epoch for r in history] == [0, 1, 2, 3, 4]  # patience 1 with a flat loss would stop at 2
 
 
-def test_evaluate_every_keeps_the_trajectory_and_records_less(tiny_data, budget):
-    every, sparse = _model(), _model()
+def test_evaluate_every_keeps_the_trajectory_and_records_less(tiny_data, budget, states_equal, small_mlp):
+    every, sparse = small_mlp(), small_mlp()
     full = train(every, tiny_data, batch_size=16, config=fixed_budget(budget, 5), seed=3)
     few = train(sparse, tiny_data, batch_size=16, config=fixed_budget(budget, 5), seed=3, evaluate_every=2)
     assert [r.epoch for r in few] == [0, 2, 4, 5]  # every 2 epochs and the last
     assert few[-1] == full[-1]
-    assert _states_equal(every.state_dict(), sparse.state_dict())
+    assert states_equal(every.state_dict(), sparse.state_dict())
 
 

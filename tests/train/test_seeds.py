@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import torch
 
-from lbgap.models import build_model
 from lbgap.tensors import distance, parameters_of
 from lbgap.train.loop import train
 from lbgap.train.seeds import FINAL_KEYS, train_seeds
 
 
-def _mlp(seed: int):
-    return build_model("mlp", input_shape=(6,), num_classes=3, seed=seed, options={"width": 8, "depth": 1})
-
-
-def test_each_seed_is_the_run_trained_alone_from_its_own_x0(tiny_data, train_config):
+def test_each_seed_is_the_run_trained_alone_from_its_own_x0(tiny_data, train_config, small_mlp):
     config = train_config(max_epochs=2)
     epochs = []
-    runs = list(train_seeds(_mlp, tiny_data, batch_size=16, seeds=2, config=config, amp=False,
+    runs = list(train_seeds(small_mlp, tiny_data, batch_size=16, seeds=2, config=config, amp=False,
                             on_epoch=lambda seed, record: epochs.append((seed, record.epoch))))
     assert [c.seed for c, _, _ in runs] == [0, 1] and epochs == [(0, 1), (0, 2), (1, 1), (1, 2)]
     for checkpoint, final, history in runs:
-        alone = _mlp(checkpoint.seed)
+        alone = small_mlp(checkpoint.seed)
         assert all(torch.equal(checkpoint.x0[k], v) for k, v in alone.state_dict().items())
         records = train(alone, tiny_data, batch_size=16, config=config, seed=checkpoint.seed)
         assert all(torch.equal(checkpoint.final[k], v) for k, v in alone.state_dict().items())
@@ -31,7 +26,7 @@ def test_each_seed_is_the_run_trained_alone_from_its_own_x0(tiny_data, train_con
     assert not torch.equal(runs[0][0].x0["net.1.weight"], runs[1][0].x0["net.1.weight"])
 
 
-def test_a_remedy_supplies_each_seeds_step(tiny_data, train_config):
+def test_a_remedy_supplies_each_seeds_step(tiny_data, train_config, small_mlp):
     calls = []
 
     def step_for_seed(seed):
@@ -44,5 +39,5 @@ def test_a_remedy_supplies_each_seeds_step(tiny_data, train_config):
             return loss.detach()
         return step
 
-    list(train_seeds(_mlp, tiny_data, batch_size=48, seeds=2, config=train_config(max_epochs=1), amp=False, step_for_seed=step_for_seed))
+    list(train_seeds(small_mlp, tiny_data, batch_size=48, seeds=2, config=train_config(max_epochs=1), amp=False, step_for_seed=step_for_seed))
     assert calls == [0, 0, 1, 1]  # 96 samples / 48 per batch = 2 steps per seed
