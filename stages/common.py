@@ -193,9 +193,10 @@ def load_inputs(
     refusing bad options), load the checkpoints (name → (folder, seed or None for all)), move the data
     to the device."""
     dataset = load_data(data)
-    for key, size in (batches or {}).items():
+    for key, size in (batches or {}).items():  # key: a params key, or a phrase naming one ("'sweep.batches' entry")
+        where = key if " " in key else f"'{key}' ="
         if size > len(dataset.train):
-            raise ParamsError(f"params: '{key}' = {size} exceeds the {len(dataset.train)} training samples")
+            raise ParamsError(f"params: {where} {size} exceeds the {len(dataset.train)} training samples")
     model = model_for(runtime, dataset, seed)
     loaded = {name: load_checkpoints(folder, model, s) for name, (folder, s) in (checkpoints or {}).items()}
     return Inputs(runtime, dataset.to(device_for(runtime)), model, loaded)

@@ -12,10 +12,10 @@ from tqdm import tqdm
 from lbgap.data import training_subset
 from lbgap.experiments.rescaling import rescaling_effect
 from lbgap.measures.flatness import dinh_rescale
+from lbgap.params import ParamsError
 from lbgap.params.measures import RescalingParams
 from lbgap.results import eta_key
 from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
-from lbgap.params import ParamsError
 from stages.outputs import stage, write_json
 
 app = typer.Typer(add_completion=False)

@@ -32,7 +32,7 @@ def main(
     """Train `sweep.seeds` networks with this batch size for `sweep.epochs` epochs; accuracy and φ."""
     with clear_errors():
         config = SweepParams.parse(load_params(params), batch)
-        inputs = load_inputs(config.runtime, data, batches={"sweep.batches": batch})
+        inputs = load_inputs(config.runtime, data, batches={"'sweep.batches' entry": batch})
 
     probe = full_space_probe(
         inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,

@@ -20,7 +20,9 @@ def imports_of(path: Path) -> set[str]:
     """The lbgap modules `path` imports (at any depth of the file, so imports inside functions count)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("lbgap."):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "lbgap":  # from lbgap import data
+            found |= {f"lbgap.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("lbgap."):
             found.add(node.module)
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("lbgap.")}

@@ -12,14 +12,15 @@ from typing import Callable
 
 from torch import nn
 
-from lbgap.params.measures import CurvatureParams
 from lbgap.data import Split
 from lbgap.measures.flatness import pac_bayes_sigma
 from lbgap.measures.hessian import Quadrature, hessian_operator, hutchinson_trace, slq_density, top_eigenvalues
 from lbgap.measures.noise_scale import noise_scale
-from lbgap.results import eps_key, eta_key
 from lbgap.measures.sharpness import sharpness_of_model
+from lbgap.params.measures import CurvatureParams
+from lbgap.results import eps_key, eta_key
 from lbgap.tensors import flatten, parameters_of
+
 
 def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> tuple[dict[str, float], Quadrature]:
     """Top-k eigenvalues (Lanczos), trace (Hutchinson) and the SLQ density of the Hessian."""
@@ -38,6 +39,7 @@ def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams)
     )
     return out, density
 
+
 def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
     """The paper's φ (full space) over the ε grid, and the adaptive φ at ε for each η."""
     out = {}
@@ -51,6 +53,7 @@ def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams
         )
         out[f"adaptive_{eta_key(eta)}"] = value.phi
     return out
+
 
 def flatness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
     """PAC-Bayes σ (absolute and magnitude-aware) with 1/σ², and the gradient noise scale."""
@@ -70,6 +73,7 @@ def flatness_measures(model: nn.Module, split: Split, settings: CurvatureParams)
     )
     out.update(noise_scale=noise.b_simple, gradient_sq=noise.gradient_sq, trace_sigma=noise.trace_sigma)
     return out
+
 
 def measure_solution(
     model: nn.Module, split: Split, settings: CurvatureParams, on_part: Callable[[str], None] | None = None

@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lbgap.results import eta_key
-from lbgap.params.measures import CurvatureParams
 from lbgap.data import Split
-from lbgap.train.evaluation import evaluate
 from lbgap.measures.flatness import dinh_rescale
 from lbgap.measures.hessian import hessian_operator, top_eigenvalues
 from lbgap.measures.sharpness import sharpness_of_model
+from lbgap.params.measures import CurvatureParams
+from lbgap.results import eta_key
 from lbgap.tensors import flatten, parameters_of
+from lbgap.train.evaluation import evaluate
 
 
 def _measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:

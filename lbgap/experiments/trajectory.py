@@ -16,9 +16,8 @@ from typing import Callable, Sequence
 
 from torch import nn
 
-from lbgap.train.batchnorm import BN_STATISTICS, kept_buffers, recompute_statistics
 from lbgap.data import DataSet
-
+from lbgap.train.batchnorm import BN_STATISTICS, kept_buffers, recompute_statistics
 from lbgap.train.loop import EpochRecord, TrainConfig, epoch_record, fixed_budget, train
 
 

@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from lbgap.data import DataSet
-
 from lbgap.train.loop import EpochRecord, TrainConfig, fixed_budget, train
 
 

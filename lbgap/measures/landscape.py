@@ -20,8 +20,8 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-from lbgap.train.batchnorm import settle_statistics
 from lbgap.data import DataSet
+from lbgap.train.batchnorm import settle_statistics
 from lbgap.train.evaluation import evaluate
 
 State = Mapping[str, torch.Tensor]

@@ -29,9 +29,9 @@ from scipy.optimize import Bounds, minimize
 from torch import nn
 
 from lbgap.data import Split
-from lbgap.train.evaluation import loss_and_grad
 from lbgap.measures.subspace import DenseSubspace, Subspace
 from lbgap.tensors import flatten, parameters_of
+from lbgap.train.evaluation import loss_and_grad
 
 # f(w) and ∇f(w) for a flat parameter vector w (n,)
 LossAndGrad = Callable[[torch.Tensor], tuple[float, torch.Tensor]]

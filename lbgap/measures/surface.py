@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from lbgap.train.batchnorm import kept_buffers, settle_statistics
 from lbgap.data import Split
-from lbgap.train.evaluation import evaluate
 from lbgap.tensors import Params, parameters_of
+from lbgap.train.batchnorm import kept_buffers, settle_statistics
+from lbgap.train.evaluation import evaluate
 
 State = Mapping[str, torch.Tensor]
 

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from lbgap.data import DATA_SETS
 from lbgap.devices import DEVICES
-from lbgap.models import BATCHNORM_MODES, list_models
+from lbgap.models import BATCHNORM_MODES, list_models, model_options
 from lbgap.params.read import ParamsError, choice, flag, get, integer, number, size_or_all
 from lbgap.train.batchnorm import BN_STATISTICS
 from lbgap.train.loop import TrainConfig
@@ -66,15 +66,24 @@ class RuntimeParams:
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> RuntimeParams:
         name = choice(raw, "runtime.model", list_models(), "model")
-        options = (get(raw, "runtime.models") or {}).get(name) or {}  # a network without options needs no entry
         return cls(
             model=name,
-            options=dict(options),
+            options=network_options(raw, name),
             batchnorm=choice(raw, "runtime.batchnorm", BATCHNORM_MODES, "batchnorm mode"),
             device=choice(raw, "runtime.device", DEVICES, "device"),
             amp=flag(raw, "runtime.amp"),
             eval_chunk=integer(raw, "runtime.eval_chunk", 1),
         )
+
+
+def network_options(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """`runtime.models.<name>`: every option of the network's builder, set here (the builders' own
+    defaults are not used, so params.yaml says what ran); a network without options needs no entry."""
+    wanted = model_options(name)
+    options = (get(raw, "runtime.models") or {}).get(name) or {}
+    if missing := [option for option in wanted if option not in options]:
+        raise ParamsError(f"params: missing key 'runtime.models.{name}.{missing[0]}' (network '{name}' takes {', '.join(wanted)})")
+    return dict(options)
 
 
 def bn_statistics(raw: Mapping[str, Any]) -> str:

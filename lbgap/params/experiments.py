@@ -9,9 +9,10 @@ from typing import Any, Mapping
 from lbgap.data import DATA_SETS
 from lbgap.params.core import RuntimeParams, TrainParams, bn_statistics, optimizer_config, regime_batch_key
 from lbgap.params.measures import NoiseScaleParams, ProbeParams, SharpnessParams
+from lbgap.params.options import read_options
 from lbgap.params.read import ParamsError, choice, get, integer, integers, number
+from lbgap.remedies.registry import Strategy, get_strategy, list_strategies
 from lbgap.train.loop import TrainConfig
-from lbgap.train.registry import Strategy, build_options, get_strategy, list_strategies
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,14 @@ class MitigationParams:
             strategy = get_strategy(name)
         except KeyError as error:
             raise ParamsError(str(error.args[0])) from None
-        section = get(raw, f"mitigation.{name}")
-        try:
-            options = build_options(strategy.options, section, f"mitigation.{name}")
-            data_name = choice(raw, "data.name", DATA_SETS, "data set")
-            strategy.make_step(options, 0, data_name)  # refuses bad combinations before any training
+        options = read_options(raw, f"mitigation.{name}", strategy.options)
+        data_name = choice(raw, "data.name", DATA_SETS, "data set")
+        try:  # refuse bad combinations (and a remedy undefined for this data) before any training
+            strategy.make_step(options, 0, data_name)
         except ValueError as error:
-            raise ParamsError(f"params: {error}") from None
+            raise ParamsError(f"params: 'mitigation.{name}': {error}") from None
         return cls(
-            strategy=strategy, options=options, raw_options=_plain(section), data_name=data_name,
+            strategy=strategy, options=options, raw_options=_plain(get(raw, f"mitigation.{name}")), data_name=data_name,
             train=TrainParams.parse(raw, "lb", seeds_key="mitigation_seeds"), sharpness=SharpnessParams.parse(raw),
         )
 

@@ -4,6 +4,7 @@ key is an error, not a silent fallback."""
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any, Mapping, Sequence
 
@@ -21,13 +22,25 @@ def get(raw: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def _is_number(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def unknown_key(key: str, prefix: str, known: list[str]) -> ParamsError:
+    """The error for a key params.yaml does not know, suggesting the closest known one."""
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f"; known here: {', '.join(known)}"
+    return ParamsError(f"params: unknown key '{prefix}{key}'{hint}")
 
 
 def integer(raw: Mapping[str, Any], key: str, minimum: int) -> int:
     value = get(raw, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ParamsError(f"params: '{key}' must be an integer >= {minimum} (got {value!r})")
     return value
 
@@ -35,7 +48,7 @@ def integer(raw: Mapping[str, Any], key: str, minimum: int) -> int:
 def number(raw: Mapping[str, Any], key: str, *, minimum: float | None = None, positive: bool = False) -> float:
     """A finite number; `positive`: > 0; `minimum`: >= minimum."""
     value = get(raw, key)
-    if not _is_number(value):
+    if not is_number(value):
         raise ParamsError(f"params: '{key}' must be a finite number (got {value!r})")
     if positive and not value > 0:
         raise ParamsError(f"params: '{key}' must be > 0 (got {value})")
@@ -80,6 +93,6 @@ def numbers(raw: Mapping[str, Any], key: str, *, positive: bool, first_only: boo
     if not isinstance(values, list) or not values:
         raise ParamsError(f"params: '{key}' must be a non-empty list (got {values!r})")
     for value in values[:1] if first_only else values:
-        if not _is_number(value) or value < 0 or (positive and value == 0):
+        if not is_number(value) or value < 0 or (positive and value == 0):
             raise ParamsError(f"params: every '{key}' entry must be a finite number {'> 0' if positive else '>= 0'} (got {value!r})")
     return tuple(float(v) for v in (values[:1] if first_only else values))

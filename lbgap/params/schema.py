@@ -1,42 +1,29 @@
 """The shape of params.yaml: every key lbgap knows and the type of its value.
 
 `check_params` walks a parsed params file against `SCHEMA` before any stage reads it, so a typo
-(`bach:`, `train.max_epoch:`), a wrong-typed section (`models: abc`, `train.betas: [a, b]`) or a
+(`bach:`, `train.max_epoch:`), a wrong-typed section (`runtime.models: abc`, `train.betas: [a, b]`) or a
 non-finite number (`lr: .inf`) ends every stage with one line naming the key — and, for an unknown
 key, the closest known one. Ranges and relations between keys are checked by the stages' typed views
-(lbgap.params.core, lbgap.params.measures); this module checks only names and types.
+(lbgap.params.core, .measures, .experiments, .options); this module checks only names and types.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
 from typing import Any, Callable, Mapping
 
 from lbgap.models import list_models, model_options
-from lbgap.params.read import ParamsError
-from lbgap.train.registry import list_strategies
-
-
-
+from lbgap.params.read import ParamsError, is_int, is_number, unknown_key
+from lbgap.remedies.registry import list_strategies
 
 Check = Callable[[Any], str | None]  # value → what is wrong with it, or None
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def integer(v: Any) -> str | None:
-    return None if _is_int(v) else "must be an integer"
+    return None if is_int(v) else "must be an integer"
 
 
 def number(v: Any) -> str | None:
-    return None if _is_number(v) else "must be a finite number"
+    return None if is_number(v) else "must be a finite number"
 
 
 def boolean(v: Any) -> str | None:
@@ -93,18 +80,12 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def _unknown(key: str, prefix: str, known: list[str]) -> ParamsError:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f"; known here: {', '.join(known)}"
-    return ParamsError(f"params: unknown key '{prefix}{key}'{hint}")
-
-
 def _check_section(raw: Any, schema: Mapping[str, Any], prefix: str) -> None:
     if not isinstance(raw, Mapping):
         raise ParamsError(f"params: '{prefix.rstrip('.') or 'the file'}' must be a mapping of keys (got {raw!r})")
     for key, value in raw.items():
         if not isinstance(key, str) or key not in schema:
-            raise _unknown(str(key), prefix, list(schema))
+            raise unknown_key(str(key), prefix, list(schema))
         expected = schema[key]
         if expected == "models":
             _check_models(value)
@@ -122,7 +103,7 @@ def _check_models(raw: Any) -> None:
         raise ParamsError(f"params: 'runtime.models' must be a mapping of network name → options (got {raw!r})")
     for name, options in raw.items():
         if name not in list_models():
-            raise _unknown(str(name), "runtime.models.", list_models())
+            raise unknown_key(str(name), "runtime.models.", list_models())
         if options is None:
             continue
         if not isinstance(options, Mapping):
@@ -132,8 +113,8 @@ def _check_models(raw: Any) -> None:
             if option not in known:
                 if not known:
                     raise ParamsError(f"params: network '{name}' takes no options (got 'runtime.models.{name}.{option}')")
-                raise _unknown(str(option), f"runtime.models.{name}.", known)
-            if not (_is_number(value) or isinstance(value, (bool, str))):
+                raise unknown_key(str(option), f"runtime.models.{name}.", known)
+            if not (is_number(value) or isinstance(value, (bool, str))):
                 raise ParamsError(f"params: 'runtime.models.{name}.{option}' must be a finite number, true/false or a string (got {value!r})")
 
 
@@ -143,7 +124,7 @@ def _check_mitigation(raw: Any) -> None:
         raise ParamsError(f"params: 'mitigation' must be a mapping of strategy name → options (got {raw!r})")
     for name, options in raw.items():
         if name not in list_strategies():
-            raise _unknown(str(name), "mitigation.", list_strategies())
+            raise unknown_key(str(name), "mitigation.", list_strategies())
         if not isinstance(options, Mapping):
             raise ParamsError(f"params: 'mitigation.{name}' must be a mapping of options (got {options!r})")
 

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lbgap.remedies.registry import register_strategy
 from lbgap.train.batchnorm import kept_buffers
 from lbgap.train.loop import Step, derived_seed, plain_step
-from lbgap.train.registry import register_strategy
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from lbgap.remedies.registry import register_strategy
 from lbgap.train.loop import Step, plain_step
-from lbgap.train.registry import register_strategy
 
 SIGNAL_DATA = ("mnist1d",)
 IMAGE_DATA = ("mnist", "fashion-mnist", "cifar10", "cifar100")
@@ -76,10 +76,6 @@ def augmentation_step(config: SignalAugmentation | ImageAugmentation, seed: int)
         return plain_step(model, optimizer, augment(x, config, generator), y)
 
     return step
-
-
-# ---------------------------------------------------------------------------------------------------
-# Conservative (proximal) training
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from torch.nn import functional as F
 
+from lbgap.remedies.registry import register_strategy
 from lbgap.train.loop import Step
-from lbgap.train.registry import register_strategy
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from lbgap.remedies.registry import register_strategy
 from lbgap.train.batchnorm import kept_buffers
 from lbgap.train.loop import Step
-from lbgap.train.registry import register_strategy
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lbgap.report.figures import COLORS, plt  # noqa: F401 (Agg backend set there)
 from lbgap.measures.hessian import Quadrature, smooth_density
+from lbgap.report.figures import COLORS, plt  # noqa: F401 (Agg backend set there)
 
 
 def density_figure(spectra: Mapping[str, pd.DataFrame], batch_sizes: Mapping[str, int], width_fraction: float = 0.01) -> Figure:

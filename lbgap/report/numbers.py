@@ -44,7 +44,6 @@ def distance_ratio(train: Mapping[str, Mapping]) -> dict:
     return {"per_seed": per_seed, **mean_std(r["ratio"] for r in per_seed)}
 
 
-
 def remedy_numbers(remedies: list[Mapping]) -> dict:
     """Per remedy: test accuracy (%) and mean φ per space and ε."""
     return {

@@ -52,7 +52,7 @@ def fixed_budget(config: TrainConfig, epochs: int) -> TrainConfig:
 
 
 # One optimization step on a batch: (model, optimizer, inputs, labels) -> the batch's training loss.
-# Mitigation strategies (lbgap.remedies, via lbgap.train.registry) supply their own; plain SB/LB training uses `plain_step`.
+# Mitigation strategies (lbgap.remedies, via lbgap.remedies.registry) supply their own; plain SB/LB training uses `plain_step`.
 Step = Callable[[nn.Module, torch.optim.Optimizer, torch.Tensor, torch.Tensor], torch.Tensor]
 
 

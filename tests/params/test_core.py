@@ -41,7 +41,7 @@ def test_bad_params_are_refused_with_a_clear_message(kind, key, value, message, 
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("key", ["train.patience", "runtime.device", "data.download", "runtime.eval_chunk"])
+@pytest.mark.parametrize("key", ["train.patience", "runtime.device", "data.download", "runtime.eval_chunk", "runtime.models.mlp.depth"])
 def test_a_missing_key_is_named_not_defaulted(key, tiny_params):
     *parents, last = key.split(".")
     node = tiny_params
@@ -63,6 +63,9 @@ def test_the_runtime_section_chooses_the_network_and_its_options(tiny_params, se
     runtime = RuntimeParams.parse(tiny_params)
     assert (runtime.model, runtime.options) == ("mlp", {"width": 16, "depth": 2})
     assert RuntimeParams.parse(set_key(tiny_params, "runtime.model", "F1")).options == {}  # no entry: no options
+    del tiny_params["runtime"]["models"]["mlp"]
+    with pytest.raises(ParamsError, match="missing key 'runtime.models.mlp.width' \\(network 'mlp' takes width, depth\\)"):
+        RuntimeParams.parse(set_key(tiny_params, "runtime.model", "mlp"))  # the builder's own defaults are not used
 
 
 def test_the_fixed_budget_view_reads_only_adam_and_the_chunk(tiny_params):

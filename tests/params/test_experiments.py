@@ -26,14 +26,16 @@ BAD = [
     (WarmStartParams.parse, "warm_start.lb_epochs", 0, "'warm_start.lb_epochs' must be an integer >= 1"),
     (lambda raw: TrajectoryParams.parse(raw, "lb"), "trajectory.at", [0, -1], "every 'trajectory.at' entry must be an integer >= 0"),
     (lambda raw: TrajectoryParams.parse(raw, "mb"), "trajectory.seed", 0, "unknown regime 'mb'"),
-    (lambda raw: MitigationParams.parse(raw, "sam"), "mitigation.sam.rho", -0.1, "'mitigation.sam.rho' must be a finite number >= 0"),
+    (lambda raw: MitigationParams.parse(raw, "sam"), "mitigation.sam.rho", -0.1, "'mitigation.sam.rho' must be >= 0 (got -0.1)"),
     (lambda raw: MitigationParams.parse(raw, "sam"), "mitigation.sam.adaptive", 1, "'mitigation.sam.adaptive' must be true or false"),
-    (lambda raw: MitigationParams.parse(raw, "conservative"), "mitigation.conservative", {"lam": 0.1}, "missing option 'mitigation.conservative.inner_steps'"),
+    (lambda raw: MitigationParams.parse(raw, "conservative"), "mitigation.conservative", {"lam": 0.1}, "missing key 'mitigation.conservative.inner_steps'"),
     (lambda raw: MitigationParams.parse(raw, "conservative"), "mitigation.conservative.inner_steps", 0, "inner_steps >= 1"),
-    (lambda raw: MitigationParams.parse(raw, "adversarial"), "mitigation.adversarial.steps", 1.5, "'mitigation.adversarial.steps' must be an integer >= 0"),
+    (lambda raw: MitigationParams.parse(raw, "adversarial"), "mitigation.adversarial.steps", 1.5, "'mitigation.adversarial.steps' must be an integer >= 0 (got 1.5)"),
     (lambda raw: MitigationParams.parse(raw, "adversarial"), "mitigation_seeds", 0, "'mitigation_seeds' must be an integer >= 1"),
-    (lambda raw: MitigationParams.parse(raw, "augmentation"), "mitigation.augmentation.signal.shift", 1, "unknown option 'mitigation.augmentation.signal.shift'"),
+    (lambda raw: MitigationParams.parse(raw, "augmentation"), "mitigation.augmentation.signal.shift", 1, "unknown key 'mitigation.augmentation.signal.shift' (did you mean 'mitigation.augmentation.signal.max_shift'?)"),
     (lambda raw: MitigationParams.parse(raw, "dropout"), "seeds", 2, "unknown strategy 'dropout'; known: adversarial, augmentation"),
+    (lambda raw: MitigationParams.parse(raw, "augmentation"), "data.name", "npz", "params: 'mitigation.augmentation': no augmentation is defined for data set 'npz'"),
+    (lambda raw: MitigationParams.parse(raw, "sam"), "data.name", "cifar7", "params: unknown data set 'data.name: cifar7'"),
 ]
 
 
@@ -41,7 +43,7 @@ BAD = [
 def test_bad_experiment_params_are_refused(parse, key, value, message, tiny_params, set_key):
     with pytest.raises(ParamsError) as error:
         parse(set_key(tiny_params, key, value))
-    assert message in str(error.value) and "\n" not in str(error.value)
+    assert message in str(error.value) and "\n" not in str(error.value) and "params: params:" not in str(error.value)
 
 
 def test_experiments_measure_with_the_first_epsilon_and_the_regimes_batch(tiny_params):

@@ -271,8 +271,8 @@ def test_mitigate_trains_measures_and_plots(tmp_path, params_file, mnist1d_file,
 @pytest.mark.parametrize(
     ("strategy", "key", "value", "message"),
     [
-        ("sam", "mitigation.sam.rho", -0.1, "'mitigation.sam.rho' must be a finite number >= 0"),
-        ("conservative", "mitigation.conservative", {"lam": 0.1}, "missing option 'mitigation.conservative.inner_steps'"),
+        ("sam", "mitigation.sam.rho", -0.1, "'mitigation.sam.rho' must be >= 0 (got -0.1)"),
+        ("conservative", "mitigation.conservative", {"lam": 0.1}, "missing key 'mitigation.conservative.inner_steps'"),
         ("adversarial", "mitigation_seeds", 0, "'mitigation_seeds' must be an integer >= 1"),
         ("adversarial", "mitigation.adversarial.steps", 0, "steps >= 1"),
         ("conservative", "mitigation.conservative.inner_steps", 0, "inner_steps >= 1"),
@@ -301,7 +301,7 @@ def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_fi
     params_file.write_text(yaml.safe_dump(raw))
     out = tmp_path / "out"
     result = invoke(sweep.app, 5000, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
-    _assert_refused(result, "'sweep.batches' = 5000 exceeds the 200 training samples", out)
+    _assert_refused(result, "'sweep.batches' entry 5000 exceeds the 200 training samples", out)
     result = invoke(sweep.app, 0, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
     _assert_refused(result, "the sweep's batch size must be an integer >= 1", out)
     result = invoke(

@@ -124,7 +124,7 @@ from dataclasses import dataclass
 
 from torch.nn import functional as F
 
-from lbgap.train.registry import register_strategy
+from lbgap.remedies.registry import register_strategy
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""lbgap.remedies.registry: a remedy is one registered step factory with typed options, found by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from lbgap.remedies.registry import get_strategy, list_strategies, register_strategy
+from lbgap.train.loop import plain_step
+
+
+@dataclass(frozen=True)
+class Options:
+    rate: float
+    enabled: bool
+
+
+def test_the_shipped_remedies_are_listed_without_importing_and_found_by_name():
+    assert {"augmentation", "conservative", "adversarial", "sam"} <= set(list_strategies())
+    assert "registry" not in list_strategies()
+    sam = get_strategy("sam")
+    assert sam.name == "sam" and sam.options.__name__ == "SamOptions"
+    with pytest.raises(KeyError, match="unknown strategy 'sma'; known: adversarial, augmentation"):
+        get_strategy("sma")
+
+
+def test_a_registered_strategy_is_found_with_its_options_and_factory():
+    @register_strategy("registry_test_toy", Options)
+    def toy(options: Options, seed: int, data_name: str):
+        return plain_step
+
+    assert "registry_test_toy" in list_strategies()
+    strategy = get_strategy("registry_test_toy")
+    assert strategy.options is Options and strategy.make_step(Options(1.0, True), 0, "mnist1d") is plain_step
+
+
+def test_options_must_be_dataclasses_of_supported_types_and_names_unique():
+    with pytest.raises(TypeError, match="must be a dataclass"):
+        register_strategy("registry_test_bad", dict)
+
+    @dataclass(frozen=True)
+    class Named:
+        label: str
+
+    with pytest.raises(TypeError, match="option strategy 'registry_test_str'.label has type"):
+        register_strategy("registry_test_str", Named)
+
+    @register_strategy("registry_test_twice", Options)
+    def first(options, seed, data_name):
+        return plain_step
+
+    with pytest.raises(ValueError, match="registered twice"):
+        @register_strategy("registry_test_twice", Options)
+        def second(options, seed, data_name):
+            return plain_step
