@@ -11,6 +11,7 @@ import copy
 import gzip
 import pickle
 import struct
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -272,3 +273,11 @@ def evaluate_recomputed():
         return evaluate(model, split, 1000)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Figures a test built are closed after it (the stages close theirs when they save them)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -124,7 +124,7 @@ def test_the_committed_default_run_matches_an_independent_recompute(alpha):
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["bn_statistics"] == "recompute"
-    seed, chunk = params["interpolate"]["seed"], params["eval_chunk"]
+    seed, chunk = params["interpolate"]["seed"], params["runtime"]["eval_chunk"]
     small, large = (torch.load(REPO / f"models/{r}/seed_{seed}.pt", weights_only=True)["final"] for r in ("sb", "lb"))
     with np.load(REPO / "data/dataset.npz") as arrays:
         data = from_arrays(arrays)
