@@ -78,7 +78,7 @@ class MLP(nn.Module):
 
 
 @register_model("mlp")
-def mlp(*, input_shape: tuple[int, ...], num_classes: int, width: int = 256, depth: int = 3) -> MLP:
+def mlp(*, input_shape: tuple[int, ...], num_classes: int, width: int, depth: int) -> MLP:
     if width < 1 or depth < 0:
         raise ValueError(f"mlp needs width >= 1 and depth >= 0 (got width={width}, depth={depth})")
     return MLP(math.prod(input_shape), num_classes, width, depth)

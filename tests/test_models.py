@@ -15,7 +15,8 @@ def _input_shape(name: str) -> tuple[int, ...]:
 @pytest.mark.parametrize("name", list_models())
 def test_forward_backward_every_parameter_gets_a_gradient(name):
     shape = _input_shape(name)
-    model = get_model(name, input_shape=shape, num_classes=10)
+    options = {"width": 16, "depth": 2} if name == "mlp" else {}  # the other networks take no options
+    model = get_model(name, input_shape=shape, num_classes=10, **options)
     logits = model(torch.randn(4, *shape))
     assert logits.shape == (4, 10) and torch.isfinite(logits).all()
     logits.logsumexp(dim=1).mean().backward()

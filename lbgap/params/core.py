@@ -80,7 +80,7 @@ def network_options(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     """`runtime.models.<name>`: every option of the network's builder, set here (the builders' own
     defaults are not used, so params.yaml says what ran); a network without options needs no entry."""
     wanted = model_options(name)
-    options = (get(raw, "runtime.models") or {}).get(name) or {}
+    options = get(raw, "runtime.models").get(name) or {}  # a mapping: the schema refuses anything else
     if missing := [option for option in wanted if option not in options]:
         raise ParamsError(f"params: missing key 'runtime.models.{name}.{missing[0]}' (network '{name}' takes {', '.join(wanted)})")
     return dict(options)

@@ -10,7 +10,7 @@ from lbgap.data import DATA_SETS
 from lbgap.params.core import RuntimeParams, TrainParams, bn_statistics, optimizer_config, regime_batch_key
 from lbgap.params.measures import NoiseScaleParams, ProbeParams, SharpnessParams
 from lbgap.params.options import read_options
-from lbgap.params.read import ParamsError, choice, get, integer, integers, number
+from lbgap.params.read import ParamsError, choice, get, integer, integers, number, unknown_key
 from lbgap.remedies.registry import Strategy, get_strategy, list_strategies
 from lbgap.train.loop import TrainConfig
 
@@ -107,7 +107,7 @@ def strategy_names(raw: Mapping[str, Any]) -> tuple[str, ...]:
         raise ParamsError(f"params: 'mitigation' must be a mapping of strategy name → options (got {section!r})")
     for name in section:
         if name not in list_strategies():
-            raise ParamsError(f"params: unknown strategy 'mitigation.{name}'; known: {', '.join(list_strategies())}")
+            raise unknown_key(str(name), "mitigation.", list_strategies())
     return tuple(section)
 
 

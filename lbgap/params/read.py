@@ -1,6 +1,7 @@
 """The one set of validators every typed view of params.yaml uses: read a dotted key and check its
-range, or raise ParamsError with one line naming the key. Defaults live in params.yaml only: a missing
-key is an error, not a silent fallback."""
+range, or raise ParamsError with one line naming the key ("params: …"). Defaults live in params.yaml
+only: a missing key is an error, not a silent fallback. (Errors about a command's own arguments — a
+regime, a strategy, a sweep batch size — name the argument instead and carry no "params:" prefix.)"""
 
 from __future__ import annotations
 

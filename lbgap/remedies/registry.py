@@ -3,7 +3,7 @@
 A remedy is one module `lbgap/remedies/<name>.py` that calls `register_strategy(name, Options)` on a
 factory `(options, seed, data_name) -> Step`, plus one section `mitigation.<name>` in params.yaml whose
 keys are the fields of `Options` (a frozen dataclass whose fields are int, float, bool or a nested such
-dataclass; lbgap.params.options reads and checks them). dvc.yaml's `mitigate` stage iterates over the
+dataclass; lbgap.params.options reads and checks them: numbers, integers included, must be >= 0). dvc.yaml's `mitigate` stage iterates over the
 `mitigation` section and the report reads every remedy's results, so nothing else needs to change.
 Modules are imported when their remedy is asked for, so a stage depends on its own remedy's code only.
 

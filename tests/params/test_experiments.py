@@ -66,5 +66,5 @@ def test_the_remedies_come_in_params_order(tiny_params):
     tiny_params["mitigation"] = {"sam": tiny_params["mitigation"]["sam"], "conservative": tiny_params["mitigation"]["conservative"]}
     assert strategy_names(tiny_params) == ("sam", "conservative")
     tiny_params["mitigation"]["dropout"] = {}
-    with pytest.raises(ParamsError, match="unknown strategy 'mitigation.dropout'"):
+    with pytest.raises(ParamsError, match="unknown key 'mitigation.dropout'; known here: adversarial, augmentation"):
         strategy_names(tiny_params)

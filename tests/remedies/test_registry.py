@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from lbgap.remedies import registry
 from lbgap.remedies.registry import get_strategy, list_strategies, register_strategy
 from lbgap.train.loop import plain_step
 
@@ -14,6 +15,12 @@ from lbgap.train.loop import plain_step
 class Options:
     rate: float
     enabled: bool
+
+
+@pytest.fixture(autouse=True)
+def scratch_registry(monkeypatch):
+    """What a test registers is gone after it: the registry the other tests see stays the shipped one."""
+    monkeypatch.setattr(registry, "_STRATEGIES", dict(registry._STRATEGIES))
 
 
 def test_the_shipped_remedies_are_listed_without_importing_and_found_by_name():

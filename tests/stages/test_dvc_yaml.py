@@ -78,6 +78,20 @@ def test_every_stage_declares_the_modules_it_imports(stages):
     assert not missing, f"stages whose deps miss modules they import: {missing}"
 
 
+def test_every_declared_code_dep_is_imported(stages):
+    """The other direction: a code dep no import reaches would re-run the stage for nothing. (A remedy's
+    module is imported by name at run time; the next test holds those to their own stage.)"""
+    extra = {}
+    for stage in stages:
+        module, _ = _command(stage)
+        needed = {str(p.relative_to(REPO)) for p in project_imports(_module_file(module))}
+        code = [d.def_path for d in stage.deps if d.def_path.startswith(("lbgap", "stages")) and "${" not in d.def_path]
+        unused = [d for d in code if not any(_covered(n, [d]) for n in needed)]
+        if unused := [d for d in unused if not (stage.name.startswith("mitigate@") and d.startswith("lbgap/remedies/"))]:
+            extra[stage.name] = unused
+    assert not extra, f"stages declaring code they never import: {extra}"
+
+
 def test_the_import_scan_follows_imports_transitively():
     """stages/train.py imports lbgap.data.sources only through lbgap.data: a scan that stopped at direct
     imports would not see it (and the coverage test above could not fail for it)."""
@@ -119,7 +133,7 @@ class Recording(Mapping):
 def _keys_read(stage, tmp_path: Path, monkeypatch) -> set[str]:
     """Run the stage's command where none of its inputs exist: it parses every param it needs, then
     stops at the first missing input (exit 2). The params it read on the way are recorded. This relies on
-    the stages' rule of validating all params before reading any input file (tests/test_bad_input.py
+    the stages' rule of validating all params before reading any input file (tests/stages/test_bad_input.py
     holds them to it for bad params); a key first read after the inputs load would go unseen here."""
     module_name, args = _command(stage)
     module = importlib.import_module(module_name)

@@ -29,7 +29,7 @@ def test_should_stop(losses, patience, min_delta, stop):
 def test_training_stops_when_the_loss_stops_improving(tiny_data, train_config):
     # lr = 0 and no BatchNorm (whose running statistics would still move): the loss never changes, so
     # training must stop after patience + 1 epochs, not at the cap.
-    linear = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options={"depth": 0})
+    linear = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options={"width": 1, "depth": 0})
     history = train(linear, tiny_data, batch_size=16, config=train_config(max_epochs=50, patience=3, lr=0.0), seed=0)
     assert [r.epoch for r in history] == [0, 1, 2, 3, 4]
 
