@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -72,25 +73,28 @@ class Costs:
     def _batch(self, size: int):
         return torch.randn(size, *self.input_shape), torch.randint(0, self.classes, (size,))
 
+    @cache
     def step(self, batch: int) -> float:
         """Forward and backward of the mean cross-entropy on one batch (train mode)."""
         x, y = self._batch(batch)
         self.model.train()
         return counted(lambda: F.cross_entropy(self.model(x), y).backward())
 
+    @cached_property
     def forward_per_sample(self) -> float:
         x, _ = self._batch(256)
         self.model.eval()
         with torch.no_grad():
             return counted(lambda: self.model(x)) / 256
 
+    @cached_property
     def gradient_per_sample(self) -> float:
         return self.step(256) / 256
 
 
 def stage_flops(name: str, root: Path, raw: dict, costs: Costs, n_train: int, n_test: int) -> tuple[float | None, str]:
     """FLOPs stage `name` performed, from its outputs in `root`, and what was counted."""
-    fwd, grad = costs.forward_per_sample(), costs.gradient_per_sample()
+    fwd, grad = costs.forward_per_sample, costs.gradient_per_sample
     whole = (n_train + n_test) * fwd  # one record: both splits, eval mode
 
     def training(per_seed: list[dict], batch: int, factor: float = 1.0) -> float:

@@ -6,6 +6,8 @@ from typing import Mapping
 
 import pandas as pd
 
+from lbgap.report.tables import pm_significant
+
 
 def measure_rows(keys: list[str]) -> list[tuple[str, str, bool | None]]:
     """(key, label, direction) for the curvature stages' summary keys that are reported: direction is
@@ -30,12 +32,6 @@ def measure_rows(keys: list[str]) -> list[tuple[str, str, bool | None]]:
     return rows
 
 
-def _cell(stats: Mapping[str, float | None]) -> str:
-    mean, std = stats["mean"], stats["std"]
-    text = f"{mean:.4g}"
-    return text if std is None else f"{text} ± {std:.2g}"
-
-
 def measures_table(summaries: Mapping[str, Mapping[str, Mapping]], paper_phi: Mapping[str, Mapping] | None = None) -> tuple[str, dict]:
     """The table (markdown) and, per measure, {sb, lb, lb_over_sb, agrees}: `agrees` is True when the
     measure calls LB the sharper solution, as the paper's φ does. `summaries[regime][key]` are
@@ -52,7 +48,7 @@ def measures_table(summaries: Mapping[str, Mapping[str, Mapping]], paper_phi: Ma
         agrees = None if sharper_if_larger is None or ratio is None else (ratio > 1) == sharper_if_larger
         numbers[key] = {"sb": sb, "lb": lb, "lb_over_sb": ratio, "agrees": agrees}
         rows.append({
-            "measure": label, "SB": _cell(stats["sb"]), "LB": _cell(stats["lb"]),
+            "measure": label, "SB": pm_significant(stats["sb"]), "LB": pm_significant(stats["lb"]),
             "LB / SB": "—" if ratio is None else f"{ratio:.3g}",
             "LB sharper?": "—" if agrees is None else ("yes" if agrees else "**no**"),
         })

@@ -20,6 +20,7 @@ from lbgap.report.tables import (
     mitigation_rows,
     mitigation_table,
     pm,
+    pm_significant,
     points_table,
     run_table,
     sharpness_table,
@@ -60,10 +61,6 @@ class Report:
     markdown: str
     figures: dict[str, Figure]  # name → figure, saved as <name>.png in the figures folder
     sweep: pd.DataFrame  # one row per batch size
-
-
-def _pm_plain(stats: dict) -> str:
-    return f"{stats['mean']:.4g}" if stats["std"] is None else f"{stats['mean']:.4g} ± {stats['std']:.2g}"
 
 
 def summary_numbers(run: RunResults) -> dict:
@@ -218,7 +215,7 @@ measure calls LB the sharper solution, as the paper's φ does (for σ, larger me
 
 {table}
 
-Gradient noise scale B_simple: SB {_pm_plain(noise['sb'])}, LB {_pm_plain(noise['lb'])} samples
+Gradient noise scale B_simple: SB {pm_significant(noise['sb'])}, LB {pm_significant(noise['lb'])} samples
 (McCandlish et al.: batches much larger than B_simple stop saving steps), beside the sweep's threshold
 batch size: {'none in range' if threshold.batch_size is None else threshold.batch_size}.
 

@@ -18,6 +18,12 @@ def pm(stats: Mapping[str, float | None], scale: float = 1.0, digits: int = 2) -
     return f"{mean:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
 
 
+def pm_significant(stats: Mapping[str, float | None]) -> str:
+    """'mean ± std' in significant digits (4 for the mean, 2 for the std), for values of any magnitude."""
+    text = f"{stats['mean']:.4g}"
+    return text if stats["std"] is None else f"{text} ± {stats['std']:.2g}"
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     """`frame` as a markdown table, every cell as formatted here (tabulate would reparse "94.00" as 94)."""
     return frame.to_markdown(index=False, disable_numparse=True)
