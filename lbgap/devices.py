@@ -35,3 +35,10 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Free bytes on `device` as its driver reports them (CUDA); None where torch cannot tell (CPU, MPS)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return None

@@ -9,7 +9,7 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Mapping
+from typing import Annotated, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -138,6 +138,20 @@ def load_checkpoints(folder: Path, model: nn.Module, seed: int | None = None) ->
     except CheckpointError as error:
         fix = "" if "not found" in str(error) else f"; {_fix(folder, _writer_of(folder))}"
         raise InputError(f"{error}{fix}") from None
+
+
+def kept_iterates(checkpoint: Checkpoint, epochs: Sequence[int], writer: str, key: str) -> list[tuple[int, dict]]:
+    """(epoch, weights) of `checkpoint` at each of `epochs` (0 = x0). An epoch the run never reached (it
+    stopped earlier) is an InputError naming the run, the epoch it stopped at and the params `key`."""
+    reached = max(checkpoint.iterates, default=0)
+    missing = [e for e in epochs if e and e not in checkpoint.iterates]
+    if missing:
+        raise InputError(
+            f"{writer} seed {checkpoint.seed} kept no iterate after epoch(s) {', '.join(map(str, missing))}: its "
+            f"training stopped by the stopping rule before them (its last kept iterate is epoch {reached}); lower '{key}' or raise "
+            "'train.patience' (a run lasts at least patience + 1 epochs)"
+        )
+    return [(e, checkpoint.iterate(e)) for e in epochs]
 
 
 @dataclass

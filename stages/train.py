@@ -9,9 +9,12 @@ import pandas as pd
 import typer
 from tqdm import tqdm
 
+from lbgap.devices import free_memory
 from lbgap.params.core import TrainParams
+from lbgap.params.experiments import kept_epochs
 from lbgap.results import summarize
 from lbgap.train.seeds import FINAL_KEYS, train_seeds
+from lbgap.train.together import fits_together
 from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
 from stages.outputs import atomic_dir, stage, write_csv, write_json
 
@@ -23,21 +26,24 @@ app = typer.Typer(add_completion=False)
 def main(
     regime: Annotated[str, typer.Argument(help="sb (batch size from `small_batch`) or lb (from `batch`).")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
-    models: Annotated[Path, typer.Option(help="Folder for the checkpoints seed_<k>.pt (x0 and final weights).")],
+    models: Annotated[Path, typer.Option(help="Folder for the checkpoints seed_<k>.pt (x0, final weights, kept iterates).")],
     metrics: Annotated[Path, typer.Option(help="JSON file for per-seed final metrics and mean ± std.")],
     curves: Annotated[Path, typer.Option(help="CSV file for per-epoch train/test loss and accuracy.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """Train `seeds` networks with Adam until the training loss stops improving (or max_epochs)."""
+    """Train `seeds` networks with Adam until the training loss stops improving (or max_epochs), keeping
+    the iterates that trajectory (and, for SB, warm_start) measure."""
     with clear_errors():
-        config = TrainParams.parse(load_params(params), regime)
+        raw = load_params(params)
+        config, keep = TrainParams.parse(raw, regime), kept_epochs(raw)
         inputs = load_inputs(config.runtime, data, batches={config.batch_key: config.batch_size})
 
+    together = fits_together(inputs.model, inputs.data.input_shape, config.batch_size, config.seeds, free_memory(inputs.device))
     finals, records = [], []
     with atomic_dir(models) as folder, tqdm(total=config.seeds * config.train.max_epochs, desc=f"{regime} batch {config.batch_size}", unit="epoch") as bar:
         runs = train_seeds(
             inputs.new_model, inputs.data, batch_size=config.batch_size, seeds=config.seeds, config=config.train,
-            amp=config.runtime.amp,
+            amp=config.runtime.amp, keep_epochs=keep, together=together,
             on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
         )
         for checkpoint, final, history in runs:
@@ -45,7 +51,7 @@ def main(
             finals.append(final)
             records += history
     write_json(metrics, {
-        "regime": regime, "batch_size": config.batch_size, "per_seed": finals, "summary": summarize(finals, FINAL_KEYS),
+        "regime": regime, "batch_size": config.batch_size, "seeds_together": together, "per_seed": finals, "summary": summarize(finals, FINAL_KEYS),
     })
     write_csv(curves, pd.DataFrame(records))
 

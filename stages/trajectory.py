@@ -14,7 +14,7 @@ from lbgap.experiments.trajectory import sharpness_along_training
 from lbgap.measures.noise_scale import noise_scale
 from lbgap.measures.sharpness import full_space_probe
 from lbgap.params.experiments import TrajectoryParams
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, kept_iterates, load_inputs, load_params
 from stages.outputs import stage, write_csv
 
 app = typer.Typer(add_completion=False)
@@ -25,22 +25,23 @@ app = typer.Typer(add_completion=False)
 def main(
     regime: Annotated[str, typer.Argument(help="sb (batch size from `small_batch`) or lb (from `batch`).")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
+    models: Annotated[Path, typer.Option(help="Checkpoint folder of the regime's runs (train@<regime>), with kept iterates.")],
     out: Annotated[Path, typer.Option(help="CSV file: epoch, training loss, accuracies, φ.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """Train seed `trajectory.seed` for max(`trajectory.at`) epochs; φ after each epoch in `trajectory.at`."""
+    """φ of run `trajectory.seed`'s iterates after each epoch in `trajectory.at` (kept by train@<regime>)."""
     with clear_errors():
         config = TrajectoryParams.parse(load_params(params), regime)
-        inputs = load_inputs(config.runtime, data, batches={config.batch_key: config.batch_size}, seed=config.seed)
+        inputs = load_inputs(
+            config.runtime, data, batches={config.batch_key: config.batch_size}, checkpoints={regime: (models, config.seed)},
+        )
+        iterates = kept_iterates(inputs.checkpoints[regime][0], config.at_epochs, f"train@{regime}", "trajectory.at")
 
-    probe = full_space_probe(
-        inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,
-        seed=config.probe.seed,
-    )
-    with tqdm(total=len(set(config.at_epochs)), desc=f"trajectory {regime} batch {config.batch_size}", unit="point") as bar:
+    chunk = config.runtime.eval_chunk
+    probe = full_space_probe(inputs.data.train, config.probe.epsilon, chunk=chunk, max_iter=config.probe.max_iter, seed=config.probe.seed)
+    with tqdm(total=len(iterates), desc=f"trajectory {regime} batch {config.batch_size}", unit="point") as bar:
         points = sharpness_along_training(
-            inputs.model, inputs.data, batch_size=config.batch_size, at_epochs=config.at_epochs, config=config.train,
-            seed=config.seed, measure=probe, amp=config.runtime.amp,
+            inputs.model, inputs.data, iterates, chunk=chunk, measure=probe,
             on_point=lambda p: (bar.update(), bar.set_postfix(epoch=p.epoch, phi=f"{p.sharpness:.3g}")),
             noise=None if config.noise.batches == 0 else lambda m: noise_scale(
                 m, inputs.data.train, small=config.noise.small, big=config.noise.big, batches=config.noise.batches,

@@ -14,7 +14,7 @@ from lbgap.experiments.warm_start import warm_start
 from lbgap.measures.sharpness import full_space_probe
 from lbgap.params.experiments import WarmStartParams
 from lbgap.report.figures import warm_start_figure
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, kept_iterates, load_inputs, load_params
 from stages.outputs import stage, write_csv, write_figure, write_json
 
 app = typer.Typer(add_completion=False)
@@ -24,27 +24,27 @@ app = typer.Typer(add_completion=False)
 @stage
 def main(
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
+    sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs (train@sb), with kept iterates.")],
     out: Annotated[Path, typer.Option(help="CSV file: one row per kept SB iterate.")],
     metrics: Annotated[Path, typer.Option(help="JSON file: the same rows and the settings.")],
     figure: Annotated[Path, typer.Option(help="PNG file for the plot.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """SB for `warm_start.sb_epochs` keeping iterates; LB for `warm_start.lb_epochs` from each; φ of each."""
+    """LB for `warm_start.lb_epochs` from SB run `warm_start.seed`'s iterates every `every` epochs; φ of each."""
     with clear_errors():
         config = WarmStartParams.parse(load_params(params))
         batches = {"small_batch": config.small_batch, "batch": config.large_batch}
-        inputs = load_inputs(config.runtime, data, batches=batches, seed=config.seed)
+        inputs = load_inputs(config.runtime, data, batches=batches, checkpoints={"sb": (sb_models, config.seed)})
+        iterates = kept_iterates(inputs.checkpoints["sb"][0], config.sb_iterates, "train@sb", "warm_start.sb_epochs")
 
     probe = full_space_probe(
         inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,
         seed=config.probe.seed,
     )
-    kept = config.sb_epochs // config.every + 1
-    with tqdm(total=kept, desc="warm start", unit="LB run") as bar:
+    with tqdm(total=len(iterates), desc="warm start", unit="LB run") as bar:
         points = warm_start(
-            inputs.model, inputs.data, small_batch=config.small_batch, large_batch=config.large_batch,
-            sb_epochs=config.sb_epochs, every=config.every, lb_epochs=config.lb_epochs, config=config.train,
-            seed=config.seed, measure=probe, amp=config.runtime.amp,
+            inputs.model, inputs.data, iterates, large_batch=config.large_batch, lb_epochs=config.lb_epochs,
+            config=config.train, seed=config.seed, measure=probe, amp=config.runtime.amp,
             on_point=lambda p: (bar.update(), bar.set_postfix(sb_epochs=p.sb_epochs, lb_test_acc=f"{p.lb_test_accuracy:.4f}")),
         )
     frame = pd.DataFrame([asdict(p) for p in points])

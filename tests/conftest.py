@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import os
 import pickle
 import struct
 import sys
@@ -26,6 +27,12 @@ from lbgap.models import build_model
 from lbgap.train.loop import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two xdist workers share the machine's cores: one thread each (and in the stages they start, which
+    # inherit the variable) instead of both oversubscribing them; tiny networks gain nothing from two.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 def _blobs(n: int, seed: int, features: int = 6, classes: int = 3) -> Split:

@@ -16,7 +16,7 @@ from lbgap.data import Split
 from lbgap.measures.flatness import pac_bayes_sigma
 from lbgap.measures.hessian import Quadrature, hessian_operator, hutchinson_trace, slq_density, top_eigenvalues
 from lbgap.measures.noise_scale import noise_scale
-from lbgap.measures.sharpness import sharpness_of_model
+from lbgap.measures.sharpness import model_loss, sharpness_of_model
 from lbgap.params.measures import CurvatureParams
 from lbgap.results import eps_key, eta_key
 from lbgap.tensors import flatten, parameters_of
@@ -43,13 +43,16 @@ def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams)
 def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
     """The paper's φ (full space) over the ε grid, and the adaptive φ at ε for each η."""
     out = {}
+    loss_at_x = model_loss(model, split, settings.eval_chunk)  # shared by every φ below
     for eps in settings.epsilons:
-        value = sharpness_of_model(model, split, eps, None, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=settings.seed)
+        value = sharpness_of_model(
+            model, split, eps, None, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=settings.seed, loss_at_x=loss_at_x,
+        )
         out[f"phi_{eps_key(eps)}"] = value.phi
     for eta in settings.adaptive_etas:
         value = sharpness_of_model(
             model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter,
-            seed=settings.seed, offset=eta,
+            seed=settings.seed, offset=eta, loss_at_x=loss_at_x,
         )
         out[f"adaptive_{eta_key(eta)}"] = value.phi
     return out

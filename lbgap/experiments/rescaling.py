@@ -8,7 +8,7 @@ from torch import nn
 from lbgap.data import Split
 from lbgap.measures.flatness import dinh_rescale
 from lbgap.measures.hessian import hessian_operator, top_eigenvalues
-from lbgap.measures.sharpness import sharpness_of_model
+from lbgap.measures.sharpness import model_loss, sharpness_of_model
 from lbgap.params.measures import CurvatureParams
 from lbgap.results import eta_key
 from lbgap.tensors import flatten, parameters_of
@@ -19,11 +19,15 @@ def _measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict
     matvec, n = hessian_operator(model, split, settings.eval_chunk)
     like = flatten(parameters_of(model))
     out = {"lambda_1": float(top_eigenvalues(matvec, n, 1, iterations=settings.lanczos_steps, seed=settings.seed, like=like)[0])}
-    out["phi"] = sharpness_of_model(model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=settings.seed).phi
+    loss_at_x = model_loss(model, split, settings.eval_chunk)  # shared by the φ below
+    out["phi"] = sharpness_of_model(
+        model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=settings.seed,
+        loss_at_x=loss_at_x,
+    ).phi
     for eta in settings.adaptive_etas:
         out[f"adaptive_{eta_key(eta)}"] = sharpness_of_model(
             model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter,
-            seed=settings.seed, offset=eta,
+            seed=settings.seed, offset=eta, loss_at_x=loss_at_x,
         ).phi
     return out
 

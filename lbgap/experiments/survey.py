@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lbgap.data import Split
-from lbgap.measures.sharpness import sharpness_of_model
+from lbgap.measures.sharpness import model_loss, sharpness_of_model
 from lbgap.measures.subspace import random_subspace
 from lbgap.results import eps_key, summarize
 from lbgap.tensors import parameters_of
@@ -42,9 +42,12 @@ def sharpness_survey(
     results: dict[str, dict[str, list[dict]]] = {space: {eps_key(e): [] for e in epsilons} for space in spaces}
     for solution_seed, state in solutions:
         model.load_state_dict(state)
+        loss_at_x = model_loss(model, train, chunk)  # one f(x) for every space and ε at this solution
         for space, A in spaces.items():
             for eps in epsilons:
-                value = sharpness_of_model(model, train, eps, A, chunk=chunk, max_iter=max_iter, seed=seed + solution_seed)
+                value = sharpness_of_model(
+                    model, train, eps, A, chunk=chunk, max_iter=max_iter, seed=seed + solution_seed, loss_at_x=loss_at_x,
+                )
                 results[space][eps_key(eps)].append({"seed": solution_seed, **asdict(value)})
                 if on_run is not None:
                     on_run(f"seed {solution_seed} {space} ε={eps:g}")

@@ -2,23 +2,28 @@
 training loss, and (beyond the paper) each iterate's gradient noise scale. The paper found SB and LB
 alike early on; as the loss falls, LB sharpness rises fast while SB's stays flat, then falls.
 
+The iterates are those the train stage kept (lbgap.train.seeds `keep_epochs`): the run measured here is
+the regime's own training run, not a second one trained for the purpose. Up to the epoch it stopped at,
+a run under the stopping rule passes through exactly the iterates of a fixed-budget run with the same
+seed (the rule only decides when to stop), so nothing about the paper's experiment changes.
+
 BatchNorm: an iterate a few steps into training (x0 itself, or LB after its 10 steps of epoch 1) carries
 running statistics that are mostly the initial ones (momentum 0.1 per step), not its own. With
 `bn_statistics: recompute` (default) each measured iterate gets statistics recomputed from the
-training set (lbgap.train.batchnorm) for its record and measures; the run's own buffers are restored before
-training goes on, so the trajectory itself is the same in both modes.
+training set (lbgap.train.batchnorm) for its record and measures; "interpolate" keeps the run's own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
+import torch
 from torch import nn
 
 from lbgap.data import DataSet
-from lbgap.train.batchnorm import BN_STATISTICS, kept_buffers, recompute_statistics
-from lbgap.train.loop import EpochRecord, TrainConfig, epoch_record, fixed_budget, train
+from lbgap.train.batchnorm import BN_STATISTICS, recompute_statistics
+from lbgap.train.loop import epoch_record
 
 
 @dataclass(frozen=True)
@@ -34,48 +39,34 @@ class TrajectoryPoint:
 def sharpness_along_training(
     model: nn.Module,
     data: DataSet,
+    iterates: Sequence[tuple[int, Mapping[str, torch.Tensor]]],
     *,
-    batch_size: int,
-    at_epochs: Sequence[int],
-    config: TrainConfig,
-    seed: int,
+    chunk: int,
     measure: Callable[[nn.Module], float],
-    amp: bool = False,
     on_point: Callable[[TrajectoryPoint], None] | None = None,
     noise: Callable[[nn.Module], float] | None = None,
     bn_statistics: str = "recompute",
 ) -> list[TrajectoryPoint]:
-    """Train `model` for max(at_epochs) epochs (fixed budget) and measure the iterate after each epoch in
-    `at_epochs` (0 = the initial point) with `measure(model)` (and its gradient noise scale with
-    `noise(model)` when given). `bn_statistics` "recompute" re-evaluates each measured iterate with
-    BN statistics recomputed from `data.train`; "interpolate" keeps the run's own. Returns the points
-    in epoch order."""
+    """Measure each (epoch, state_dict) of `iterates` (one run's, epoch 0 = x0): its loss and accuracies
+    on both splits (eval mode, `chunk` samples per forward pass), `measure(model)` and, when given,
+    `noise(model)`. `bn_statistics` "recompute" first recomputes the BN statistics from `data.train`;
+    "interpolate" keeps the iterate's own. `model` is left at the last iterate. Returns the points in
+    the order given."""
     if bn_statistics not in BN_STATISTICS:
         raise ValueError(f"bn_statistics must be one of {', '.join(BN_STATISTICS)} (got {bn_statistics!r})")
-    wanted = sorted(set(at_epochs))
-    if not wanted or wanted[0] < 0:
-        raise ValueError(f"at_epochs must be non-empty epochs >= 0 (got {list(at_epochs)})")
+    if not iterates:
+        raise ValueError("no iterates to measure")
     points: list[TrajectoryPoint] = []
-
-    def visit(record: EpochRecord) -> None:
-        if record.epoch not in wanted:
-            return
-        with kept_buffers(model):
-            was_training = model.training
-            if bn_statistics == "recompute":
-                recompute_statistics(model, data.train, config.eval_chunk)
-                record = epoch_record(model, data, record.epoch, config.eval_chunk)
-            point = TrajectoryPoint(
-                record.epoch, record.train_loss, record.train_accuracy, record.test_accuracy, measure(model),
-                float("nan") if noise is None else noise(model),
-            )
-            model.train(was_training)
+    for epoch, state in iterates:
+        model.load_state_dict(state)
+        if bn_statistics == "recompute":
+            recompute_statistics(model, data.train, chunk)
+        record = epoch_record(model, data, epoch, chunk)
+        point = TrajectoryPoint(
+            epoch, record.train_loss, record.train_accuracy, record.test_accuracy, measure(model),
+            float("nan") if noise is None else noise(model),
+        )
         points.append(point)
         if on_point is not None:
             on_point(point)
-
-    if wanted[0] == 0:  # train() evaluates x0 too but passes only later epochs to on_epoch
-        visit(epoch_record(model, data, 0, config.eval_chunk))
-    if wanted[-1] > 0:
-        train(model, data, batch_size=batch_size, config=fixed_budget(config, wanted[-1]), seed=seed, amp=amp, on_epoch=visit)
     return points

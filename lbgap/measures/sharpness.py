@@ -31,7 +31,7 @@ from torch import nn
 from lbgap.data import Split
 from lbgap.measures.subspace import DenseSubspace, Subspace
 from lbgap.tensors import flatten, parameters_of
-from lbgap.train.evaluation import loss_and_grad
+from lbgap.train.evaluation import loss_and_grad, loss_at
 
 # f(w) and ∇f(w) for a flat parameter vector w (n,)
 LossAndGrad = Callable[[torch.Tensor], tuple[float, torch.Tensor]]
@@ -64,13 +64,15 @@ def sharpness(
     seed: int = 0,
     on_evaluation: Callable[[], None] | None = None,
     offset: float = 1.0,
+    loss_at_x: float | None = None,
 ) -> Sharpness:
     """φ_{x,f}(ε, A) for f given as `f(w) -> (loss, grad)` over flat parameters w (n,) float32 on any device.
 
     `A` is a `Subspace` operator, an explicit (n, p) tensor, or None for the full space.
     `on_evaluation` is called after each f evaluation (for progress bars). `offset` replaces the 1 in
     the box ε(|A⁺x| + 1); it must be > 0 or every coordinate must be non-zero (a zero-width box side
-    is allowed: that coordinate is then held fixed).
+    is allowed: that coordinate is then held fixed). `loss_at_x`: f(x) when the caller has it (one
+    evaluation fewer; several ε and subspaces at one solution share it).
     """
     if eps <= 0:
         raise ValueError(f"epsilon must be > 0 (got {eps})")
@@ -80,7 +82,8 @@ def sharpness(
     if offset < 0:
         raise ValueError(f"offset must be >= 0 (got {offset})")
     half = box_half_widths(x, eps, A, offset)
-    loss_at_x, _ = f(x)
+    if loss_at_x is None:
+        loss_at_x, _ = f(x)
     best = {"loss": loss_at_x}
 
     def negative_f(y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -125,23 +128,34 @@ def sharpness_of_model(
     seed: int = 0,
     on_evaluation: Callable[[], None] | None = None,
     offset: float = 1.0,
+    loss_at_x: float | None = None,
 ) -> Sharpness:
     """φ of `model` at its current weights, f = mean cross-entropy over the whole `train` split with
     the model in eval mode (dropout off; BatchNorm as the model was built: running statistics, or
     batch statistics of each `chunk` for networks built with batchnorm "batch"). `train` must be on
-    the model's device."""
+    the model's device. f(x) is `loss_at_x` when given (`model_loss`), else one forward pass."""
     model.eval()
     like = parameters_of(model)
+    x = flatten(like)
     return sharpness(
         lambda w: loss_and_grad(model, w, like, train, chunk),
-        flatten(like),
+        x,
         eps,
         A,
         max_iter=max_iter,
         seed=seed,
         on_evaluation=on_evaluation,
         offset=offset,
+        loss_at_x=loss_at(model, x, like, train, chunk) if loss_at_x is None else loss_at_x,
     )
+
+
+def model_loss(model: nn.Module, train: Split, chunk: int) -> float:
+    """f at the model's current weights, as `sharpness_of_model` defines it (eval mode, whole split):
+    compute it once and pass it as `loss_at_x` to every φ at the same weights."""
+    model.eval()
+    like = parameters_of(model)
+    return loss_at(model, flatten(like), like, train, chunk)
 
 
 

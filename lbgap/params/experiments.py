@@ -46,17 +46,36 @@ def sweep_drop(raw: Mapping[str, Any]) -> float:
     return number(raw, "sweep.drop", minimum=0)
 
 
+def _run_seed(raw: Mapping[str, Any], key: str) -> int:
+    """`key`, a seed of the train stages' runs (0 .. seeds-1): the experiment measures that run's iterates."""
+    seed, seeds = integer(raw, key, 0), integer(raw, "seeds", 1)
+    if seed >= seeds:
+        raise ParamsError(f"params: '{key}' = {seed} names no run: the train stages run seeds 0 .. {seeds - 1} ('seeds' = {seeds})")
+    return seed
+
+
+def _reached(raw: Mapping[str, Any], key: str, epoch: int) -> None:
+    max_epochs = integer(raw, "train.max_epochs", 1)
+    if epoch > max_epochs:
+        raise ParamsError(f"params: '{key}' asks for epoch {epoch}, beyond 'train.max_epochs' = {max_epochs}")
+
+
 @dataclass(frozen=True)
 class WarmStartParams:
     small_batch: int
     large_batch: int
     sb_epochs: int
-    every: int  # keep the SB iterate every this many epochs
+    every: int  # continue from the SB iterate every this many epochs
     lb_epochs: int  # LB budget from each kept iterate
-    seed: int
+    seed: int  # the train@sb run whose iterates are continued (and the LB runs' sample order)
     runtime: RuntimeParams
     train: TrainConfig
     probe: ProbeParams
+
+    @property
+    def sb_iterates(self) -> tuple[int, ...]:
+        """The SB epochs to continue from: 0, every, 2·every, … ≤ sb_epochs."""
+        return tuple(range(0, self.sb_epochs + 1, self.every))
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> WarmStartParams:
@@ -66,13 +85,14 @@ class WarmStartParams:
             sb_epochs=integer(raw, "warm_start.sb_epochs", 1),
             every=integer(raw, "warm_start.every", 1),
             lb_epochs=integer(raw, "warm_start.lb_epochs", 1),
-            seed=integer(raw, "warm_start.seed", 0),
+            seed=_run_seed(raw, "warm_start.seed"),
             runtime=RuntimeParams.parse(raw),
             train=optimizer_config(raw),
             probe=ProbeParams.parse(raw),
         )
         if params.every > params.sb_epochs:
             raise ParamsError(f"params: 'warm_start.every' = {params.every} exceeds 'warm_start.sb_epochs' = {params.sb_epochs}")
+        _reached(raw, "warm_start.sb_epochs", params.sb_epochs)
         return params
 
 
@@ -81,10 +101,9 @@ class TrajectoryParams:
     regime: str
     batch_key: str
     batch_size: int
-    at_epochs: tuple[int, ...]  # measure the iterate after these epochs (0 = x0)
-    seed: int
+    at_epochs: tuple[int, ...]  # measure the iterate after these epochs (0 = x0), ascending, distinct
+    seed: int  # the train@<regime> run whose iterates are measured
     runtime: RuntimeParams
-    train: TrainConfig
     probe: ProbeParams
     noise: NoiseScaleParams
     bn_statistics: str  # "recompute" | "interpolate" (lbgap.train.batchnorm)
@@ -92,12 +111,24 @@ class TrajectoryParams:
     @classmethod
     def parse(cls, raw: Mapping[str, Any], regime: str) -> TrajectoryParams:
         key = regime_batch_key(regime)
+        at_epochs = tuple(sorted(set(integers(raw, "trajectory.at", 0))))
+        _reached(raw, "trajectory.at", at_epochs[-1])
         return cls(
             regime=regime, batch_key=key, batch_size=integer(raw, key, 1),
-            at_epochs=integers(raw, "trajectory.at", 0), seed=integer(raw, "trajectory.seed", 0),
-            runtime=RuntimeParams.parse(raw), train=optimizer_config(raw), probe=ProbeParams.parse(raw),
+            at_epochs=at_epochs, seed=_run_seed(raw, "trajectory.seed"),
+            runtime=RuntimeParams.parse(raw), probe=ProbeParams.parse(raw),
             noise=NoiseScaleParams.parse(raw), bn_statistics=bn_statistics(raw),
         )
+
+
+def kept_epochs(raw: Mapping[str, Any]) -> tuple[int, ...]:
+    """The epochs (≥ 1, ascending) after which the train stages keep every seed's iterate: those that
+    trajectory@sb/lb measure and those of the SB run that warm_start continues from (x0 is always
+    kept). Trained once, measured many times: neither experiment trains those runs again. Both regimes
+    keep the same epochs, so one params list serves train@sb and train@lb (a few extra LB iterates)."""
+    every, sb_epochs = integer(raw, "warm_start.every", 1), integer(raw, "warm_start.sb_epochs", 1)
+    epochs = set(integers(raw, "trajectory.at", 0)) | set(range(0, sb_epochs + 1, every))
+    return tuple(sorted(e for e in epochs if e > 0))
 
 
 def strategy_names(raw: Mapping[str, Any]) -> tuple[str, ...]:

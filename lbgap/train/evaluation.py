@@ -37,6 +37,18 @@ def evaluate(model: nn.Module, split: Split, chunk: int) -> Evaluation:
     return Evaluation(total_loss / len(split), correct / len(split))
 
 
+@torch.no_grad()
+def loss_at(model: nn.Module, flat: torch.Tensor, like: Params, split: Split, chunk: int) -> float:
+    """f(w) alone, with the arithmetic of `loss_and_grad` (same chunks, same sum), so the two agree
+    bit for bit — one forward pass where no gradient is needed."""
+    named = unflatten(flat.detach(), like)
+    total = 0.0
+    for start in range(0, len(split), chunk):
+        x, y = split.x[start : start + chunk], split.y[start : start + chunk]
+        total += (F.cross_entropy(functional_call(model, named, (x,)), y, reduction="sum") / len(split)).item()
+    return total
+
+
 def loss_and_grad(model: nn.Module, flat: torch.Tensor, like: Params, split: Split, chunk: int) -> tuple[float, torch.Tensor]:
     """f(w) = mean cross-entropy over all of `split` with parameters w = `flat` (n,), and ∇f(w) (n,).
 

@@ -4,7 +4,7 @@ order, trained by the same loop."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Callable, Iterator
+from typing import Callable, Collection, Iterator
 
 from torch import nn
 
@@ -12,6 +12,7 @@ from lbgap.data import DataSet
 from lbgap.tensors import distance, parameters_of
 from lbgap.train.checkpoint import Checkpoint
 from lbgap.train.loop import EpochRecord, Step, TrainConfig, plain_step, train
+from lbgap.train.together import train_together
 
 FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
 
@@ -30,18 +31,51 @@ def train_seeds(
     amp: bool,
     step_for_seed: Callable[[int], Step] = lambda seed: plain_step,
     on_epoch: Callable[[int, EpochRecord], None] | None = None,
+    keep_epochs: Collection[int] = (),
+    together: bool = False,
 ) -> Iterator[tuple[Checkpoint, dict, list[dict]]]:
     """Train seeds 0 .. seeds-1 in turn: `make_model(seed)` draws the initial point (on `data`'s device),
-    `step_for_seed(seed)` the update. Yields per seed its Checkpoint (CPU tensors), its final metrics
-    (the last record with ‖x − x0‖, keys FINAL_KEYS and 'seed') and every epoch's record as dicts."""
+    `step_for_seed(seed)` the update. Yields per seed its Checkpoint (CPU tensors; its iterates are the
+    weights after each epoch ≥ 1 in `keep_epochs` that the run reached), its final metrics (the last
+    record with ‖x − x0‖, keys FINAL_KEYS and 'seed') and every epoch's record as dicts.
+    `together`: all seeds at once (lbgap.train.together; plain steps only, see `fits_together`)."""
+    if together:
+        if step_for_seed(0) is not plain_step:
+            raise ValueError("seeds train together with plain Adam steps only (a remedy's step trains one by one)")
+        yield from _train_together(make_model, data, batch_size=batch_size, seeds=seeds, config=config, amp=amp,
+                                   on_epoch=on_epoch, keep_epochs=keep_epochs)
+        return
     for seed in range(seeds):
         model = make_model(seed)
         x0 = _cpu(model)
-        history = train(
-            model, data, batch_size=batch_size, config=config, seed=seed, step=step_for_seed(seed), amp=amp,
-            on_epoch=None if on_epoch is None else (lambda record, seed=seed: on_epoch(seed, record)),
-        )
+        iterates: dict[int, dict] = {}
+
+        def visit(record: EpochRecord, seed: int = seed) -> None:
+            if record.epoch in keep_epochs:
+                iterates[record.epoch] = _cpu(model)
+            if on_epoch is not None:
+                on_epoch(seed, record)
+
+        history = train(model, data, batch_size=batch_size, config=config, seed=seed, step=step_for_seed(seed), amp=amp, on_epoch=visit)
         model.cpu()
-        final = {"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0)}
-        checkpoint = Checkpoint(x0, {k: v.detach().clone() for k, v in model.state_dict().items()}, batch_size, seed)
-        yield checkpoint, final, [{"seed": seed, **asdict(r)} for r in history]
+        yield _finished(model, x0, history, iterates, batch_size, seed)
+
+
+def _finished(model: nn.Module, x0: dict, history: list[EpochRecord], iterates: dict, batch_size: int, seed: int) -> tuple[Checkpoint, dict, list[dict]]:
+    final = {"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0)}
+    return Checkpoint(x0, _cpu(model), batch_size, seed, iterates), final, [{"seed": seed, **asdict(r)} for r in history]
+
+
+def _train_together(
+    make_model: Callable[[int], nn.Module], data: DataSet, *, batch_size: int, seeds: int, config: TrainConfig, amp: bool,
+    on_epoch: Callable[[int, EpochRecord], None] | None, keep_epochs: Collection[int],
+) -> Iterator[tuple[Checkpoint, dict, list[dict]]]:
+    models = [make_model(seed) for seed in range(seeds)]
+    x0s = [_cpu(model) for model in models]
+    histories, kept = train_together(
+        models, data, batch_size=batch_size, config=config, seeds=list(range(seeds)), on_epoch=on_epoch,
+        keep_epochs=keep_epochs, amp=amp,
+    )
+    for seed, model in enumerate(models):
+        model.cpu()
+        yield _finished(model, x0s[seed], histories[seed], kept[seed], batch_size, seed)

@@ -1,48 +1,65 @@
-"""lbgap.experiments.trajectory: sharpness of one run's iterates along training."""
+"""lbgap.experiments.trajectory: sharpness of one run's kept iterates."""
 
 from __future__ import annotations
 
-
 import pytest
-import torch
 
+from lbgap.experiments.trajectory import sharpness_along_training
+from lbgap.measures.sharpness import full_space_probe
 from lbgap.train.batchnorm import recompute_statistics
 from lbgap.train.evaluation import evaluate
-from lbgap.measures.sharpness import full_space_probe
-from lbgap.train.loop import fixed_budget
-from lbgap.train.loop import train
-from lbgap.experiments.trajectory import sharpness_along_training
+from lbgap.train.loop import fixed_budget, train
+from lbgap.train.seeds import train_seeds
 
 
-def test_sharpness_along_training_measures_the_iterates_at_the_chosen_epochs(tiny_data, budget, small_mlp):
+@pytest.fixture
+def kept_run(tiny_data, budget, small_mlp):
+    """Seed 0's run of train_seeds with the iterates after epochs 1 and 3 kept, and the checkpoint."""
+    ((checkpoint, _, _),) = list(train_seeds(
+        lambda seed: small_mlp(), tiny_data, batch_size=16, seeds=1, config=fixed_budget(budget, 3), amp=False,
+        keep_epochs={1, 3},
+    ))
+    return checkpoint
+
+
+def test_the_kept_iterates_are_those_of_a_fixed_budget_run(tiny_data, budget, small_mlp, kept_run, states_equal):
+    for epochs in (1, 3):  # trained again from scratch, independently, for exactly that many epochs
+        reference = small_mlp()
+        train(reference, tiny_data, batch_size=16, config=fixed_budget(budget, epochs), seed=0)
+        assert states_equal(kept_run.iterate(epochs), reference.state_dict())
+    assert states_equal(kept_run.iterate(0), small_mlp().state_dict())
+    with pytest.raises(KeyError, match="epoch 2 was not kept"):
+        kept_run.iterate(2)
+
+
+def test_sharpness_along_training_measures_each_iterate_with_its_own_statistics(tiny_data, small_mlp, kept_run):
     probe = full_space_probe(tiny_data.train, 1e-3, chunk=1000, max_iter=3, seed=0)
-    points = sharpness_along_training(
-        small_mlp(), tiny_data, batch_size=16, at_epochs=[3, 0, 1], config=budget, seed=2, measure=probe,
-        bn_statistics="interpolate",
-    )
-    assert [p.epoch for p in points] == [0, 1, 3]
-    assert points[0].sharpness == pytest.approx(probe(small_mlp()))  # epoch 0 is x0 itself
-
-    reference = small_mlp()
-    history = train(reference, tiny_data, batch_size=16, config=fixed_budget(budget, 3), seed=2)
-    assert points[-1].train_loss == history[-1].train_loss
-    assert points[-1].sharpness == pytest.approx(probe(reference))
-    assert all(p.sharpness >= 0 for p in points)
-
-
-def test_sharpness_along_training_recomputes_statistics_without_changing_the_run(tiny_data, budget, small_mlp):
-    probe = full_space_probe(tiny_data.train, 1e-3, chunk=1000, max_iter=3, seed=0)
+    epochs = [0, 1, 3]
     model = small_mlp()
-    points = sharpness_along_training(
-        model, tiny_data, batch_size=16, at_epochs=[0, 3], config=budget, seed=2, measure=probe,
+    points = sharpness_along_training(model, tiny_data, [(e, kept_run.iterate(e)) for e in epochs], chunk=1000, measure=probe)
+    assert [p.epoch for p in points] == epochs
+    for point, epoch in zip(points, epochs):
+        reference = small_mlp()
+        reference.load_state_dict(kept_run.iterate(epoch))
+        recompute_statistics(reference, tiny_data.train, 1000)
+        assert point.train_loss == pytest.approx(evaluate(reference, tiny_data.train, 1000).loss)
+        assert point.test_accuracy == pytest.approx(evaluate(reference, tiny_data.test, 1000).accuracy)
+        assert point.sharpness == pytest.approx(probe(reference))
+        assert point.sharpness >= 0 and point.noise_scale != point.noise_scale  # nan: not asked for
+    assert points[0].train_loss != points[-1].train_loss
+
+
+def test_interpolate_mode_keeps_the_iterates_own_statistics(tiny_data, small_mlp, kept_run):
+    probe = full_space_probe(tiny_data.train, 1e-3, chunk=1000, max_iter=3, seed=0)
+    (point,) = sharpness_along_training(
+        small_mlp(), tiny_data, [(3, kept_run.iterate(3))], chunk=1000, measure=probe, bn_statistics="interpolate",
+        noise=lambda model: 7.0,
     )
     reference = small_mlp()
-    train(reference, tiny_data, batch_size=16, config=fixed_budget(budget, 3), seed=2)
-    for k, v in reference.state_dict().items():  # the run itself, buffers included, is untouched
-        torch.testing.assert_close(model.state_dict()[k], v, rtol=0, atol=0)
-    recompute_statistics(reference, tiny_data.train, budget.eval_chunk)
-    assert points[-1].train_loss == pytest.approx(evaluate(reference, tiny_data.train, 1000).loss)
-    assert points[-1].sharpness == pytest.approx(probe(reference))
-    x0 = small_mlp()
-    recompute_statistics(x0, tiny_data.train, budget.eval_chunk)
-    assert points[0].train_loss == pytest.approx(evaluate(x0, tiny_data.train, 1000).loss)
+    reference.load_state_dict(kept_run.iterate(3))
+    assert point.train_loss == evaluate(reference, tiny_data.train, 1000).loss
+    assert point.noise_scale == 7.0
+    with pytest.raises(ValueError, match="bn_statistics"):
+        sharpness_along_training(small_mlp(), tiny_data, [(0, kept_run.x0)], chunk=1000, measure=probe, bn_statistics="nope")
+    with pytest.raises(ValueError, match="no iterates"):
+        sharpness_along_training(small_mlp(), tiny_data, [], chunk=1000, measure=probe)

@@ -8,7 +8,7 @@ import torch
 
 from lbgap.train.evaluation import evaluate
 from lbgap.models import build_model
-from lbgap.measures.sharpness import box_half_widths, sharpness, sharpness_of_model
+from lbgap.measures.sharpness import box_half_widths, model_loss, sharpness, sharpness_of_model
 from lbgap.measures.subspace import random_subspace
 from lbgap.tensors import flatten, parameters_of
 
@@ -109,6 +109,21 @@ def test_model_sharpness_uses_the_whole_training_set_in_eval_mode(tiny_data):
     A = random_subspace(flatten(parameters_of(model)).numel(), 3, seed=0)
     sub = sharpness_of_model(model, tiny_data.train, 1e-3, A, chunk=1000, max_iter=5, seed=0)
     assert 0 < sub.phi
+
+
+def test_a_shared_loss_at_x_changes_nothing_but_the_evaluation_count(tiny_data):
+    model = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options={"width": 8, "depth": 2})
+    alone = sharpness_of_model(model, tiny_data.train, 1e-3, chunk=40, max_iter=5, seed=0)
+    shared = sharpness_of_model(model, tiny_data.train, 1e-3, chunk=40, max_iter=5, seed=0, loss_at_x=model_loss(model, tiny_data.train, 40))
+    assert shared == alone  # every field, bit for bit
+
+
+def test_a_given_loss_at_x_is_not_evaluated_again():
+    f = quadratic(torch.zeros(3), torch.ones(3), 0.5)
+    calls = []
+    result = sharpness(lambda w: (calls.append(1), f(w))[1], torch.zeros(3), 0.1, max_iter=3, seed=0, loss_at_x=0.5)
+    assert len(calls) == result.evaluations  # only L-BFGS-B's own evaluations
+    assert result.loss_at_x == 0.5 and result.phi > 0
 
 
 def test_adaptive_box_with_eta_zero_on_a_quadratic_has_the_closed_form_maximum():

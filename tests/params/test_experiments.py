@@ -10,6 +10,7 @@ from lbgap.params.experiments import (
     SweepParams,
     TrajectoryParams,
     WarmStartParams,
+    kept_epochs,
     strategy_names,
     sweep_batches,
     sweep_drop,
@@ -26,6 +27,11 @@ BAD = [
     (WarmStartParams.parse, "warm_start.lb_epochs", 0, "'warm_start.lb_epochs' must be an integer >= 1"),
     (lambda raw: TrajectoryParams.parse(raw, "lb"), "trajectory.at", [0, -1], "every 'trajectory.at' entry must be an integer >= 0"),
     (lambda raw: TrajectoryParams.parse(raw, "mb"), "trajectory.seed", 0, "unknown regime 'mb'"),
+    (lambda raw: TrajectoryParams.parse(raw, "sb"), "trajectory.seed", 2, "'trajectory.seed' = 2 names no run: the train stages run seeds 0 .. 1"),
+    (lambda raw: TrajectoryParams.parse(raw, "sb"), "trajectory.at", [0, 5000], "'trajectory.at' asks for epoch 5000, beyond 'train.max_epochs'"),
+    (WarmStartParams.parse, "warm_start.seed", 7, "'warm_start.seed' = 7 names no run"),
+    (WarmStartParams.parse, "train.max_epochs", 1, "'warm_start.sb_epochs' asks for epoch 2, beyond 'train.max_epochs' = 1"),
+    (kept_epochs, "warm_start.every", 0, "'warm_start.every' must be an integer >= 1"),
     (lambda raw: MitigationParams.parse(raw, "sam"), "mitigation.sam.rho", -0.1, "'mitigation.sam.rho' must be >= 0 (got -0.1)"),
     (lambda raw: MitigationParams.parse(raw, "sam"), "mitigation.sam.adaptive", 1, "'mitigation.sam.adaptive' must be true or false"),
     (lambda raw: MitigationParams.parse(raw, "conservative"), "mitigation.conservative", {"lam": 0.1}, "missing key 'mitigation.conservative.inner_steps'"),
@@ -51,6 +57,14 @@ def test_experiments_measure_with_the_first_epsilon_and_the_regimes_batch(tiny_p
     assert TrajectoryParams.parse(tiny_params, "sb").batch_size == tiny_params["small_batch"]
     warm = WarmStartParams.parse(tiny_params)
     assert (warm.small_batch, warm.large_batch) == (tiny_params["small_batch"], tiny_params["batch"])
+
+
+def test_the_train_stages_keep_what_trajectory_and_warm_start_measure(tiny_params, set_key):
+    params = set_key(set_key(tiny_params, "trajectory.at", [8, 0, 3, 3]), "warm_start.sb_epochs", 6)
+    params = set_key(set_key(params, "warm_start.every", 4), "train.max_epochs", 10)
+    assert kept_epochs(params) == (3, 4, 8)  # x0 (epoch 0) is kept anyway
+    assert TrajectoryParams.parse(params, "lb").at_epochs == (0, 3, 8)
+    assert WarmStartParams.parse(params).sb_iterates == (0, 4)
 
 
 def test_a_remedy_is_its_registered_dataclass_trained_at_the_lb_batch(tiny_params):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
+from lbgap.train.checkpoint import Checkpoint
 from stages import curvature, interpolate, mitigate, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, warm_start
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
@@ -90,13 +92,16 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     point = json.loads((tmp_path / "metrics/sweep/b100.json").read_text())
     assert point["batch_size"] == 100 and [r["steps"] for r in point["per_seed"]] == [4, 4]  # 2 epochs · 200/100
     result = invoke(
-        warm_start.app, "--data", data, "--out", tmp_path / "plots/warm_start.csv", "--metrics", tmp_path / "metrics/warm_start.json",
+        warm_start.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--out", tmp_path / "plots/warm_start.csv", "--metrics", tmp_path / "metrics/warm_start.json",
         "--figure", tmp_path / "plots/warm_start.png", "--params", params_file,
     )
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(tmp_path / "plots/warm_start.csv").sb_epochs) == [0, 1, 2]
     for regime in ("sb", "lb"):
-        result = invoke(trajectory.app, regime, "--data", data, "--out", tmp_path / f"plots/trajectory_{regime}.csv", "--params", params_file)
+        result = invoke(
+            trajectory.app, regime, "--data", data, "--models", tmp_path / f"models/{regime}",
+            "--out", tmp_path / f"plots/trajectory_{regime}.csv", "--params", params_file,
+        )
         assert result.exit_code == 0, result.output
     along = pd.read_csv(tmp_path / "plots/trajectory_lb.csv")
     assert list(along.epoch) == [0, 1, 2] and (along.sharpness > 0).all() and set(along.batch_size) == {100}
@@ -295,7 +300,7 @@ def test_mitigate_refuses_an_unknown_strategy_and_augmenting_unknown_data(tmp_pa
     _assert_refused(result, "no augmentation is defined for data set 'npz'", tmp_path / "out")
 
 
-def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_file, mnist1d_file, bad):
+def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_file, mnist1d_file, sb_models, bad):
     raw = yaml.safe_load(params_file.read_text())
     raw["sweep"]["batches"] = [20, 5000]
     params_file.write_text(yaml.safe_dump(raw))
@@ -305,12 +310,29 @@ def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_fi
     result = invoke(sweep.app, 0, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
     _assert_refused(result, "the sweep's batch size must be an integer >= 1", out)
     result = invoke(
-        warm_start.app, "--data", mnist1d_file, "--out", out / "w.csv", "--metrics", out / "w.json",
+        warm_start.app, "--data", mnist1d_file, "--sb-models", sb_models, "--out", out / "w.csv", "--metrics", out / "w.json",
         "--figure", out / "w.png", "--params", bad(params_file, "batch", 500),
     )
     _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
-    result = invoke(trajectory.app, "lb", "--data", mnist1d_file, "--out", out / "t.csv", "--params", bad(params_file, "batch", 500))
+    result = invoke(
+        trajectory.app, "lb", "--data", mnist1d_file, "--models", sb_models, "--out", out / "t.csv",
+        "--params", bad(params_file, "batch", 500),
+    )
     _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
+
+
+def test_experiments_refuse_iterates_the_run_never_reached(tmp_path, params_file, mnist1d_file, sb_models, bad):
+    out, stopped = tmp_path / "out", tmp_path / "stopped"
+    stopped.mkdir()  # seed 0's run without its kept iterates, as if the stopping rule had ended it after epoch 0
+    replace(Checkpoint.load(sb_models, 0), iterates={}).save(stopped)
+    result = invoke(
+        warm_start.app, "--data", mnist1d_file, "--sb-models", stopped, "--out", out / "w.csv", "--metrics", out / "w.json",
+        "--figure", out / "w.png", "--params", params_file,
+    )
+    _assert_refused(result, "train@sb seed 0 kept no iterate after epoch(s) 1, 2", out)
+    assert "lower 'warm_start.sb_epochs' or raise 'train.patience'" in result.output
+    result = invoke(trajectory.app, "sb", "--data", mnist1d_file, "--models", stopped, "--out", out / "t.csv", "--params", params_file)
+    _assert_refused(result, "kept no iterate after epoch(s) 1, 2", out)
 
 
 def test_rescaling_refuses_a_block_the_network_lacks(tmp_path, params_file, mnist1d_file, sb_models, bad):

@@ -9,12 +9,13 @@ from lbgap.train.checkpoint import Checkpoint, CheckpointError, checkpoint_seeds
 
 
 def test_a_saved_checkpoint_loads_back_bit_for_bit(tmp_path, small_mlp):
-    x0, final = small_mlp(0).state_dict(), small_mlp(1).state_dict()
-    path = Checkpoint(x0, final, batch_size=32, seed=4).save(tmp_path)
+    x0, final, middle = small_mlp(0).state_dict(), small_mlp(1).state_dict(), small_mlp(2).state_dict()
+    path = Checkpoint(x0, final, batch_size=32, seed=4, iterates={5: middle}).save(tmp_path)
     assert path.name == "seed_4.pt" and checkpoint_seeds(tmp_path) == [4]
     loaded = Checkpoint.load(tmp_path, 4, small_mlp(0))
-    assert (loaded.batch_size, loaded.seed) == (32, 4)
+    assert (loaded.batch_size, loaded.seed, list(loaded.iterates)) == (32, 4, [5])
     assert all(torch.equal(loaded.x0[k], x0[k]) and torch.equal(loaded.final[k], final[k]) for k in x0)
+    assert all(torch.equal(loaded.iterate(5)[k], middle[k]) and torch.equal(loaded.iterate(0)[k], x0[k]) for k in x0)
 
 
 def test_the_digest_covers_every_byte_name_and_shape(small_mlp):
@@ -26,14 +27,21 @@ def test_the_digest_covers_every_byte_name_and_shape(small_mlp):
     assert state_digest(changed, state) != state_digest(state, changed)  # which state is which matters
     renamed = {("x." + k): v for k, v in state.items()}
     assert state_digest(state, renamed) != digest
+    assert state_digest(state, state, {1: changed}) != state_digest(state, state, {1: state})  # the iterates too
+    assert state_digest(state, state, {1: state}) != state_digest(state, state, {2: state})  # and their epochs
 
 
 def test_damaged_or_foreign_checkpoints_are_refused(tmp_path, small_mlp):
     state = small_mlp(0).state_dict()
-    Checkpoint(state, state, batch_size=32, seed=0).save(tmp_path)
+    Checkpoint(state, state, batch_size=32, seed=0, iterates={3: small_mlp(3).state_dict()}).save(tmp_path)
     with pytest.raises(CheckpointError, match="does not fit the configured network"):
         Checkpoint.load(tmp_path, 0, small_mlp(0, width=9))
     raw = torch.load(tmp_path / "seed_0.pt", weights_only=True)
+    raw["iterates"][3]["net.1.weight"] += 1.0  # a kept iterate changed after the digest was taken
+    torch.save(raw, tmp_path / "seed_0.pt")
+    with pytest.raises(CheckpointError, match="do not match their sha256"):
+        Checkpoint.load(tmp_path, 0)
+    raw["iterates"][3]["net.1.weight"] -= 1.0
     raw["final"]["net.1.weight"] += 1.0  # weights changed after the digest was taken
     torch.save(raw, tmp_path / "seed_0.pt")
     with pytest.raises(CheckpointError, match="do not match their sha256"):

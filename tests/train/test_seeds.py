@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from lbgap.tensors import distance, parameters_of
@@ -41,3 +42,28 @@ def test_a_remedy_supplies_each_seeds_step(tiny_data, train_config, small_mlp):
 
     list(train_seeds(small_mlp, tiny_data, batch_size=48, seeds=2, config=train_config(max_epochs=1), amp=False, step_for_seed=step_for_seed))
     assert calls == [0, 0, 1, 1]  # 96 samples / 48 per batch = 2 steps per seed
+
+
+def test_seeds_trained_together_yield_the_same_runs(tiny_data, train_config, small_mlp):
+    from lbgap.data import DataSet, Split
+
+    data = DataSet(Split(tiny_data.train.x.double(), tiny_data.train.y), Split(tiny_data.test.x.double(), tiny_data.test.y))
+    config = train_config(max_epochs=3)  # float64: see tests/train/test_together.py
+    make = lambda seed: small_mlp(seed).double()  # noqa: E731
+    alone = list(train_seeds(make, data, batch_size=16, seeds=2, config=config, amp=False, keep_epochs={2}))
+    together = list(train_seeds(make, data, batch_size=16, seeds=2, config=config, amp=False, keep_epochs={2}, together=True))
+    for (a, a_final, a_history), (b, b_final, b_history) in zip(alone, together):
+        assert a.seed == b.seed and list(a.iterates) == list(b.iterates) == [2]
+        assert all(torch.equal(a.x0[k], b.x0[k]) for k in a.x0)
+        for k in a.final:
+            torch.testing.assert_close(b.final[k], a.final[k], rtol=1e-7, atol=1e-9)
+            torch.testing.assert_close(b.iterates[2][k], a.iterates[2][k], rtol=1e-7, atol=1e-9)
+        assert [r["epoch"] for r in a_history] == [r["epoch"] for r in b_history] and b_final["epoch"] == a_final["epoch"]
+        assert b_final["train_loss"] == pytest.approx(a_final["train_loss"], rel=1e-9)
+
+
+def test_a_remedy_cannot_train_together(tiny_data, train_config, small_mlp):
+    step = lambda model, optimizer, x, y: None  # noqa: E731
+    with pytest.raises(ValueError, match="plain Adam steps only"):
+        next(train_seeds(small_mlp, tiny_data, batch_size=16, seeds=2, config=train_config(max_epochs=1), amp=False,
+                         step_for_seed=lambda seed: step, together=True))

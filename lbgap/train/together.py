@@ -1,0 +1,160 @@
+"""The seeds of a regime trained at once: one vmapped forward/backward over stacked weights.
+
+`torch.func.stack_module_state` stacks the seeds' parameters and BatchNorm buffers along a new leading
+dimension (S, …); `vmap` over `functional_call` runs every seed's own batch through its own weights in
+one call per layer (batched matmuls instead of S small ones). Adam is elementwise, so one Adam over
+the stacked tensors is S independent Adams. Each seed keeps what makes it a separate run: its sample
+order (its own generator, as in `lbgap.train.loop.train`), its optimizer state, its records and its
+stopping epoch — a seed whose stopping rule fired is frozen (its slice is written back after every
+later step) while the others go on. The result equals one-by-one training to float tolerance
+(batched and single matmuls may round differently); tests/train/test_together.py checks it.
+
+Only plain Adam steps on networks without dropout (dropout masks come from one global stream, which
+vmap cannot split the way one-by-one runs draw it). Whether this pays depends on the device: on a GPU
+small per-seed kernels are launch-bound and stacking them helps; on this project's 2-core CPU a
+vmapped step measured slower than the seeds one after the other (benchmarks/seeds.py), so
+`fits_together` also takes the device into account.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable, Collection, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+from torch.nn import functional as F
+
+from lbgap.data import DataSet, Split
+from lbgap.devices import autocast
+from lbgap.train.evaluation import Evaluation
+from lbgap.train.loop import EpochRecord, TrainConfig, should_stop
+
+State = dict[str, torch.Tensor]
+
+
+def training_bytes(model: nn.Module, input_shape: tuple[int, ...], batch_size: int, seeds: int) -> int:
+    """Estimated peak bytes of training `seeds` copies of `model` together on batches of `batch_size`
+    inputs of `input_shape`: per seed, weights, gradients and Adam's two moments (4 × parameters), plus
+    every leaf module's output for the batch, kept for the backward pass and once more for its gradient
+    (2 ×); float32. The outputs are counted on a forward pass of two zero inputs."""
+    outputs: list[int] = []
+    leaves = [m for m in model.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(lambda module, inputs, output: outputs.append(output.numel())) for m in leaves]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((2, *input_shape), device=next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    per_sample = sum(outputs) // 2
+    parameters = sum(p.numel() for p in model.parameters())
+    return 4 * seeds * (4 * parameters + 2 * batch_size * per_sample)
+
+
+def fits_together(model: nn.Module, input_shape: tuple[int, ...], batch_size: int, seeds: int, free_bytes: int | None) -> bool:
+    """Whether to train the seeds together: more than one seed, no dropout, the model on an accelerator
+    (on the CPU it measured slower, see the module docstring) and the estimate within half of
+    `free_bytes`, the device's free memory (None: unknown, then no)."""
+    device = next(model.parameters()).device
+    if seeds < 2 or device.type == "cpu" or free_bytes is None:
+        return False
+    if any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules()):
+        return False
+    return training_bytes(model, input_shape, batch_size, seeds) <= free_bytes // 2
+
+
+def _slice(tensors: dict[str, torch.Tensor], index: int) -> State:
+    return {name: t[index].detach().clone() for name, t in tensors.items()}
+
+
+@torch.no_grad()
+def evaluate_together(base: nn.Module, params: dict, buffers: dict, split: Split, chunk: int) -> list[Evaluation]:
+    """`lbgap.train.evaluation.evaluate` for every seed at once (eval mode): per seed, mean cross-entropy
+    and accuracy over `split`, `chunk` samples per vmapped forward pass."""
+    base.eval()
+    logits_of = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)), in_dims=(0, 0, None))
+    seeds = next(iter(params.values())).shape[0]
+    losses, correct = [0.0] * seeds, [0] * seeds
+    for start in range(0, len(split), chunk):
+        x, y = split.x[start : start + chunk], split.y[start : start + chunk]
+        logits = logits_of(params, buffers, x)  # (S, chunk, classes)
+        for s in range(seeds):
+            losses[s] += F.cross_entropy(logits[s], y, reduction="sum").item()
+            correct[s] += (logits[s].argmax(dim=1) == y).sum().item()
+    return [Evaluation(losses[s] / len(split), correct[s] / len(split)) for s in range(seeds)]
+
+
+def train_together(
+    models: Sequence[nn.Module],
+    data: DataSet,
+    *,
+    batch_size: int,
+    config: TrainConfig,
+    seeds: Sequence[int],
+    on_epoch: Callable[[int, EpochRecord], None] | None = None,
+    keep_epochs: Collection[int] = (),
+    amp: bool = False,
+) -> tuple[list[list[EpochRecord]], list[dict[int, State]]]:
+    """Train `models[i]` with sample order `seeds[i]` as `lbgap.train.loop.train` would, all at once (`amp`:
+    its bfloat16 autocast on CUDA); the
+    models are left at their final weights (eval mode). Returns per seed its records (epoch 0 first) and
+    its kept iterates (epoch → state_dict, CPU), for the epochs ≥ 1 of `keep_epochs` it reached."""
+    if len(models) != len(seeds) or not models:
+        raise ValueError(f"one seed per model (got {len(models)} models, {len(seeds)} seeds)")
+    n = len(data.train)
+    if not 0 < batch_size <= n:
+        raise ValueError(f"batch size must be in [1, {n}] (got {batch_size})")
+    device = data.train.x.device
+    base = copy.deepcopy(models[0]).to("meta")
+    params, buffers = stack_module_state(list(models))  # (S, …) each; params are leaves that require grad
+    optimizer = torch.optim.Adam(list(params.values()), lr=config.lr, betas=config.betas)
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    def batch_loss(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(functional_call(base, (p, b), (x,)), y)
+
+    losses_of = vmap(batch_loss, in_dims=(0, 0, 0, 0))
+
+    def records(epoch: int) -> list[EpochRecord]:
+        train = evaluate_together(base, params, buffers, data.train, config.eval_chunk)
+        test = evaluate_together(base, params, buffers, data.test, config.eval_chunk)
+        return [EpochRecord(epoch, a.loss, a.accuracy, b.loss, b.accuracy) for a, b in zip(train, test)]
+
+    histories = [[record] for record in records(0)]
+    kept: list[dict[int, State]] = [{} for _ in models]
+    frozen: dict[int, State] = {}  # seed index → its weights and buffers when its stopping rule fired
+    for epoch in range(1, config.max_epochs + 1):
+        base.train()
+        orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
+        for start in range(0, n - batch_size + 1, batch_size):
+            index = orders[:, start : start + batch_size]  # (S, batch)
+            with autocast(device, amp):
+                losses = losses_of(params, buffers, data.train.x[index], data.train.y[index])
+            optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()  # seeds do not interact: each slice gets its own mean loss's gradient
+            optimizer.step()
+            with torch.no_grad():
+                for s, state in frozen.items():  # a finished run stops changing
+                    for name, t in (*params.items(), *buffers.items()):
+                        t[s].copy_(state[name])
+        for s, record in enumerate(records(epoch)):
+            if s in frozen:
+                continue
+            histories[s].append(record)
+            if epoch in keep_epochs:
+                kept[s][epoch] = {k: v.cpu() for k, v in _slice({**params, **buffers}, s).items()}
+            if on_epoch is not None:
+                on_epoch(seeds[s], record)
+            if should_stop([r.train_loss for r in histories[s][1:]], config.patience, config.min_delta):
+                frozen[s] = _slice({**params, **buffers}, s)
+        if len(frozen) == len(models):
+            break
+    for s, model in enumerate(models):
+        model.load_state_dict(frozen.get(s) or _slice({**params, **buffers}, s))
+        model.eval()
+    return histories, kept
