@@ -31,24 +31,39 @@ MatVec = Callable[[torch.Tensor], torch.Tensor]  # v (n,) ↦ H v (n,)
 def hessian_operator(model: nn.Module, split: Split, chunk: int) -> tuple[MatVec, int]:
     """(v ↦ ∇²f(w) v, n) for f = mean cross-entropy of `model` over `split` at its current weights w.
 
-    Each product costs about two gradient evaluations over the split. The model is put in eval mode."""
+    When the split fits in one chunk (the curvature subset does), the gradient's graph is built once
+    and every product is one more backward pass through it (double backpropagation, graph retained);
+    otherwise each product recomputes it chunk by chunk (about two gradient evaluations over the
+    split), so memory stays that of one chunk. The model is put in eval mode."""
     model.eval()
     like = parameters_of(model)
     w0 = flatten(like)
 
-    def matvec(v: torch.Tensor) -> torch.Tensor:
+    def chunk_gradient(w: torch.Tensor, start: int) -> torch.Tensor:
+        x, y = split.x[start : start + chunk], split.y[start : start + chunk]
+        loss = F.cross_entropy(functional_call(model, unflatten(w, like), (x,)), y, reduction="sum") / len(split)
+        (grad,) = torch.autograd.grad(loss, w, create_graph=True)
+        return grad
+
+    if len(split) <= chunk:
         w = w0.clone().requires_grad_(True)
-        named = unflatten(w, like)
+        grad = chunk_gradient(w, 0)  # one graph for every product
+
+        def matvec(v: torch.Tensor) -> torch.Tensor:
+            (hv,) = torch.autograd.grad(grad @ v, w, retain_graph=True)
+            return hv
+
+        return matvec, w0.numel()
+
+    def matvec_by_chunks(v: torch.Tensor) -> torch.Tensor:
+        w = w0.clone().requires_grad_(True)
         total = torch.zeros_like(w0)
         for start in range(0, len(split), chunk):
-            x, y = split.x[start : start + chunk], split.y[start : start + chunk]
-            loss = F.cross_entropy(functional_call(model, named, (x,)), y, reduction="sum") / len(split)
-            (grad,) = torch.autograd.grad(loss, w, create_graph=True)
-            (hv,) = torch.autograd.grad(grad @ v, w)
+            (hv,) = torch.autograd.grad(chunk_gradient(w, start) @ v, w)
             total += hv
         return total
 
-    return matvec, w0.numel()
+    return matvec_by_chunks, w0.numel()
 
 
 def _random_unit(n: int, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:

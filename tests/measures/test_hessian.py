@@ -39,18 +39,28 @@ def problem(blobs):
 
     dense = torch.autograd.functional.hessian(f, w0)
     matvec, n = hessian_operator(model, split, chunk=25)  # chunks that do not divide 64
-    return matvec, n, dense, w0
+    return matvec, n, dense, w0, model, split
 
 
 def test_hessian_vector_products_match_the_dense_hessian(problem):
-    matvec, n, dense, w0 = problem
+    matvec, n, dense, w0, _, _ = problem
     v = torch.randn(n, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     assert n == dense.shape[0]
     torch.testing.assert_close(matvec(v), dense @ v, rtol=1e-8, atol=1e-10)
 
 
+def test_one_retained_graph_gives_the_products_of_the_chunked_operator(problem):
+    matvec, n, dense, w0, model, split = problem
+    one_graph, _ = hessian_operator(model, split, chunk=len(split))  # built once, reused
+    generator = torch.Generator().manual_seed(2)
+    for _ in range(3):  # the graph survives several products
+        v = torch.randn(n, dtype=torch.float64, generator=generator)
+        torch.testing.assert_close(one_graph(v), dense @ v, rtol=1e-8, atol=1e-10)
+        torch.testing.assert_close(one_graph(v), matvec(v), rtol=1e-10, atol=1e-12)
+
+
 def test_lanczos_top_eigenvalues_match_the_dense_spectrum(problem):
-    matvec, n, dense, w0 = problem
+    matvec, n, dense, w0, _, _ = problem
     exact = np.sort(np.linalg.eigvalsh(dense.numpy()))[::-1]
     top = top_eigenvalues(matvec, n, 3, iterations=n, seed=0, like=w0)
     np.testing.assert_allclose(top, exact[:3], rtol=1e-4)
@@ -58,7 +68,7 @@ def test_lanczos_top_eigenvalues_match_the_dense_spectrum(problem):
 
 
 def test_power_iteration_finds_the_dominant_eigenvalue(problem):
-    matvec, n, dense, w0 = problem
+    matvec, n, dense, w0, _, _ = problem
     eigenvalues = np.linalg.eigvalsh(dense.numpy())
     dominant = eigenvalues[np.argmax(np.abs(eigenvalues))]
     result = power_iteration(matvec, n, tol=1e-10, max_iter=5000, seed=0, like=w0)
@@ -67,7 +77,7 @@ def test_power_iteration_finds_the_dominant_eigenvalue(problem):
 
 
 def test_hutchinson_probes_are_exact_quadratic_forms_and_the_estimate_meets_its_tolerance(problem):
-    matvec, n, dense, w0 = problem
+    matvec, n, dense, w0, _, _ = problem
     trace = float(torch.trace(dense))
     one = hutchinson_trace(matvec, n, tol=0.0, min_probes=1, max_probes=1, seed=3, like=w0)
     z = (torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(3)) * 2 - 1).double()
@@ -84,7 +94,7 @@ def test_hutchinson_is_exact_for_a_diagonal_matrix():
 
 
 def test_lanczos_quadrature_reproduces_the_moments_of_the_start_vector(problem):
-    matvec, n, dense, w0 = problem
+    matvec, n, dense, w0, _, _ = problem
     v = torch.randn(n, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     m = 6
     nodes, weights = lanczos_quadrature(matvec, v, m)
@@ -95,7 +105,7 @@ def test_lanczos_quadrature_reproduces_the_moments_of_the_start_vector(problem):
 
 
 def test_slq_density_moments_match_the_dense_spectrum(problem):
-    matvec, n, dense, w0 = problem
+    matvec, n, dense, w0, _, _ = problem
     eigenvalues = np.linalg.eigvalsh(dense.numpy())
     # started from the n unit vectors, the pooled quadrature's k-th moment is tr(Hᵏ)/n exactly (k ≤ 2m − 1)
     units = list(torch.eye(n, dtype=torch.float64))
@@ -114,7 +124,7 @@ def test_slq_density_moments_match_the_dense_spectrum(problem):
 def test_lanczos_with_a_tolerance_finds_the_top_eigenvalue_in_fewer_products_than_power(problem):
     from lbgap.measures.hessian import top_eigenvalue_lanczos
 
-    matvec, n, dense, w0 = problem
+    matvec, n, dense, w0, _, _ = problem
     top = float(np.linalg.eigvalsh(dense.numpy())[-1])
     lanczos_result = top_eigenvalue_lanczos(matvec, n, tol=1e-8, max_iter=n, seed=0, like=w0)
     power_result = power_iteration(matvec, n, tol=1e-8, max_iter=5000, seed=0, like=w0)
