@@ -23,7 +23,7 @@ from lbgap.devices import resolve_device
 from lbgap.models import build_model
 from lbgap.params import ParamsError, check_params
 from lbgap.params.core import RuntimeParams
-from lbgap.train.checkpoint import Checkpoint, CheckpointError, checkpoint_seeds
+from lbgap.train.checkpoint import Checkpoint, CheckpointError, Iterates, checkpoint_seeds
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="Parameter file to read.")]
 PARAMS_DEFAULT = Path("params.yaml")
@@ -140,18 +140,27 @@ def load_checkpoints(folder: Path, model: nn.Module, seed: int | None = None) ->
         raise InputError(f"{error}{fix}") from None
 
 
-def kept_iterates(checkpoint: Checkpoint, epochs: Sequence[int], writer: str, key: str) -> list[tuple[int, dict]]:
-    """(epoch, weights) of `checkpoint` at each of `epochs` (0 = x0). An epoch the run never reached (it
-    stopped earlier) is an InputError naming the run, the epoch it stopped at and the params `key`."""
-    reached = max(checkpoint.iterates, default=0)
-    missing = [e for e in epochs if e and e not in checkpoint.iterates]
-    if missing:
+def kept_iterates(
+    folder: Path, seed: int, model: nn.Module, epochs: Sequence[int], writer: str, key: str,
+) -> list[tuple[int, dict]]:
+    """(epoch, weights) of run `seed`'s iterates in `folder` (written by `writer`) at each of `epochs`,
+    checked to fit `model`. An epoch the run never reached (its stopping rule ended it earlier) or one
+    not kept (the folder is from other params) is an InputError naming the run, the epochs and the fix."""
+    try:
+        kept = Iterates.load(folder, seed, model)
+    except CheckpointError as error:
+        raise InputError(f"{error}; {_fix(folder, writer)}") from None
+    missing = [e for e in epochs if e not in kept.states]
+    beyond = [e for e in missing if e > kept.stopped_at]
+    if beyond:
         raise InputError(
-            f"{writer} seed {checkpoint.seed} kept no iterate after epoch(s) {', '.join(map(str, missing))}: its "
-            f"training stopped by the stopping rule before them (its last kept iterate is epoch {reached}); lower '{key}' or raise "
-            "'train.patience' (a run lasts at least patience + 1 epochs)"
+            f"{writer} seed {seed} stopped after epoch {kept.stopped_at} (its stopping rule), before epoch(s) "
+            f"{', '.join(map(str, beyond))} that '{key}' asks for; ask for epochs up to {kept.stopped_at}, or let "
+            "the runs last longer ('train.patience', 'train.min_delta': a run lasts at least patience + 1 epochs)"
         )
-    return [(e, checkpoint.iterate(e)) for e in epochs]
+    if missing:
+        raise InputError(f"{folder} keeps no iterate after epoch(s) {', '.join(map(str, missing))}; {_fix(folder, writer)}")
+    return [(e, kept.iterate(e)) for e in epochs]
 
 
 @dataclass

@@ -45,7 +45,7 @@ def main(
 
     finals, solutions = [], []
     with atomic_dir(models) as folder, tqdm(total=lb.seeds * lb.train.max_epochs, desc=strategy, unit="epoch") as bar:
-        for checkpoint, final, _ in train_seeds(
+        for checkpoint, _, final, _ in train_seeds(
             inputs.new_model, inputs.data, batch_size=lb.batch_size, seeds=lb.seeds, config=lb.train, amp=lb.runtime.amp,
             step_for_seed=config.step_for_seed, on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, test_acc=f"{r.test_accuracy:.4f}")),
         ):

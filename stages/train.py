@@ -26,7 +26,8 @@ app = typer.Typer(add_completion=False)
 def main(
     regime: Annotated[str, typer.Argument(help="sb (batch size from `small_batch`) or lb (from `batch`).")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
-    models: Annotated[Path, typer.Option(help="Folder for the checkpoints seed_<k>.pt (x0, final weights, kept iterates).")],
+    models: Annotated[Path, typer.Option(help="Folder for the checkpoints seed_<k>.pt (x0 and final weights).")],
+    iterates: Annotated[Path, typer.Option(help="Folder for the kept iterates seed_<k>.pt (for trajectory and warm_start).")],
     metrics: Annotated[Path, typer.Option(help="JSON file for per-seed final metrics and mean ± std.")],
     curves: Annotated[Path, typer.Option(help="CSV file for per-epoch train/test loss and accuracy.")],
     params: ParamsOption = PARAMS_DEFAULT,
@@ -40,14 +41,15 @@ def main(
 
     together = fits_together(inputs.model, inputs.data.input_shape, config.batch_size, config.seeds, free_memory(inputs.device))
     finals, records = [], []
-    with atomic_dir(models) as folder, tqdm(total=config.seeds * config.train.max_epochs, desc=f"{regime} batch {config.batch_size}", unit="epoch") as bar:
+    with atomic_dir(models) as folder, atomic_dir(iterates) as iterates_folder, tqdm(total=config.seeds * config.train.max_epochs, desc=f"{regime} batch {config.batch_size}", unit="epoch") as bar:
         runs = train_seeds(
             inputs.new_model, inputs.data, batch_size=config.batch_size, seeds=config.seeds, config=config.train,
             amp=config.runtime.amp, keep_epochs=keep, together=together,
             on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
         )
-        for checkpoint, final, history in runs:
+        for checkpoint, kept, final, history in runs:
             checkpoint.save(folder)
+            kept.save(iterates_folder)
             finals.append(final)
             records += history
     write_json(metrics, {

@@ -25,23 +25,21 @@ app = typer.Typer(add_completion=False)
 def main(
     regime: Annotated[str, typer.Argument(help="sb (batch size from `small_batch`) or lb (from `batch`).")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
-    models: Annotated[Path, typer.Option(help="Checkpoint folder of the regime's runs (train@<regime>), with kept iterates.")],
+    iterates: Annotated[Path, typer.Option(help="Iterates folder of the regime's runs (written by train@<regime>).")],
     out: Annotated[Path, typer.Option(help="CSV file: epoch, training loss, accuracies, φ.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """φ of run `trajectory.seed`'s iterates after each epoch in `trajectory.at` (kept by train@<regime>)."""
     with clear_errors():
         config = TrajectoryParams.parse(load_params(params), regime)
-        inputs = load_inputs(
-            config.runtime, data, batches={config.batch_key: config.batch_size}, checkpoints={regime: (models, config.seed)},
-        )
-        iterates = kept_iterates(inputs.checkpoints[regime][0], config.at_epochs, f"train@{regime}", "trajectory.at")
+        inputs = load_inputs(config.runtime, data, batches={config.batch_key: config.batch_size})
+        kept = kept_iterates(iterates, config.seed, inputs.model, config.at_epochs, f"train@{regime}", "trajectory.at")
 
     chunk = config.runtime.eval_chunk
     probe = full_space_probe(inputs.data.train, config.probe.epsilon, chunk=chunk, max_iter=config.probe.max_iter, seed=config.probe.seed)
-    with tqdm(total=len(iterates), desc=f"trajectory {regime} batch {config.batch_size}", unit="point") as bar:
+    with tqdm(total=len(kept), desc=f"trajectory {regime} batch {config.batch_size}", unit="point") as bar:
         points = sharpness_along_training(
-            inputs.model, inputs.data, iterates, chunk=chunk, measure=probe,
+            inputs.model, inputs.data, kept, chunk=chunk, measure=probe,
             on_point=lambda p: (bar.update(), bar.set_postfix(epoch=p.epoch, phi=f"{p.sharpness:.3g}")),
             noise=None if config.noise.batches == 0 else lambda m: noise_scale(
                 m, inputs.data.train, small=config.noise.small, big=config.noise.big, batches=config.noise.batches,

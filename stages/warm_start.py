@@ -24,7 +24,7 @@ app = typer.Typer(add_completion=False)
 @stage
 def main(
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
-    sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs (train@sb), with kept iterates.")],
+    sb_iterates: Annotated[Path, typer.Option(help="Iterates folder of the SB runs (written by train@sb).")],
     out: Annotated[Path, typer.Option(help="CSV file: one row per kept SB iterate.")],
     metrics: Annotated[Path, typer.Option(help="JSON file: the same rows and the settings.")],
     figure: Annotated[Path, typer.Option(help="PNG file for the plot.")],
@@ -34,8 +34,8 @@ def main(
     with clear_errors():
         config = WarmStartParams.parse(load_params(params))
         batches = {"small_batch": config.small_batch, "batch": config.large_batch}
-        inputs = load_inputs(config.runtime, data, batches=batches, checkpoints={"sb": (sb_models, config.seed)})
-        iterates = kept_iterates(inputs.checkpoints["sb"][0], config.sb_iterates, "train@sb", "warm_start.sb_epochs")
+        inputs = load_inputs(config.runtime, data, batches=batches)
+        iterates = kept_iterates(sb_iterates, config.seed, inputs.model, config.sb_iterates, "train@sb", "warm_start.sb_epochs")
 
     probe = full_space_probe(
         inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,

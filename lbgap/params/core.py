@@ -92,9 +92,9 @@ def bn_statistics(raw: Mapping[str, Any]) -> str:
 
 
 def optimizer_config(raw: Mapping[str, Any]) -> TrainConfig:
-    """Adam's settings and `runtime.eval_chunk` only, for the fixed-budget experiments (sweep, warm start,
-    trajectory): they replace the epoch cap and the stopping rule (lbgap.train.loop.fixed_budget), so they
-    neither read nor depend on `train.max_epochs`, `.patience` or `.min_delta`."""
+    """Adam's settings and `runtime.eval_chunk` only, for the fixed-budget training of the sweep and of the
+    warm start's LB runs: they replace the epoch cap and the stopping rule (lbgap.train.loop.fixed_budget),
+    so this reads neither `train.max_epochs` nor `.patience` nor `.min_delta`."""
     betas = get(raw, "train.betas")
     numbers = isinstance(betas, list) and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in betas)
     if not (numbers and len(betas) == 2 and all(0 <= b < 1 for b in betas)):

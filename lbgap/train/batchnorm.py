@@ -43,8 +43,8 @@ def recompute_statistics(model: nn.Module, split: Split, chunk: int, *, seed: in
         return
     chunks = (split.x[start : start + chunk] for start in range(0, len(split), chunk))
     device = split.x.device
-    # fork the RNG of the device too: torch.manual_seed reseeds CUDA, and a training run that is measured
-    # mid-way (lbgap.experiments.trajectory) must find its dropout stream where it left it
+    # fork the RNG of the device too: torch.manual_seed reseeds CUDA, and whoever calls this in the middle
+    # of its own random draws (a training run, say) must find its stream where it left it
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         update_bn(chunks, model)

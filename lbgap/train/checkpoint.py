@@ -1,8 +1,10 @@
-"""A trained run on disk: its initial point x0, its final weights, the batch size, the seed, and the
-iterates kept along the way (epoch → weights) for the experiments that measure them (trajectory, warm
-start) instead of training the same run again.
+"""A trained run on disk: its initial point x0, its final weights, the batch size and the seed
+(`Checkpoint`); and, in a folder of their own, the iterates it passed through at chosen epochs
+(`Iterates`), which the trajectory and warm-start experiments measure instead of training the run again.
+Kept apart so that changing which epochs are kept leaves the checkpoint's bytes, and so every stage that
+reads only the checkpoint, untouched.
 
-torch.load does not verify tensor data, so a checkpoint carries a sha256 of both state_dicts: a flipped
+torch.load does not verify tensor data, so both files carry a sha256 of their state_dicts: a flipped
 bit inside a weight is refused instead of loading silently.
 """
 
@@ -18,23 +20,55 @@ import torch
 from torch import nn
 
 State = dict[str, torch.Tensor]
-KEYS = {"x0", "final", "iterates", "batch_size", "seed", "sha256"}
+KEYS = {"x0", "final", "batch_size", "seed", "sha256"}
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, corrupt or does not fit the network."""
 
 
-def state_digest(x0: State, final: State, iterates: dict[int, State] | None = None) -> str:
-    """sha256 over the state_dicts' names, dtypes, shapes and tensor bytes (x0, final, then the iterates
-    by epoch)."""
+def _digest(labelled: list[tuple[str, State]]) -> str:
     digest = hashlib.sha256()
-    labelled = [("x0", x0), ("final", final)] + [(f"epoch_{e}", iterates[e]) for e in sorted(iterates or {})]
     for label, state in labelled:
         for name in sorted(state):
             digest.update(f"{label}/{name}/{state[name].dtype}/{tuple(state[name].shape)}".encode())
             digest.update(state[name].detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def state_digest(x0: State, final: State) -> str:
+    """sha256 over both state_dicts' names, dtypes, shapes and tensor bytes."""
+    return _digest([("x0", x0), ("final", final)])
+
+
+def iterates_digest(states: dict[int, State]) -> str:
+    """sha256 over the iterates, labelled by epoch, in epoch order."""
+    return _digest([(f"epoch_{e}", states[e]) for e in sorted(states)])
+
+
+def _read(path: Path, keys: set[str]) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        raw = torch.load(path, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError):
+        raise CheckpointError(f"checkpoint {path} is unreadable (truncated or corrupt)") from None
+    if not isinstance(raw, dict) or not keys <= set(raw):
+        raise CheckpointError(f"checkpoint {path} lacks {', '.join(sorted(keys))}")
+    return raw
+
+
+def _tensors_only(*states: object) -> bool:
+    return all(isinstance(s, dict) and all(isinstance(t, torch.Tensor) for t in s.values()) for s in states)
+
+
+def _check_fit(path: Path, labelled: list[tuple[str, State]], model: nn.Module) -> None:
+    expected = model.state_dict()
+    for key, state in labelled:
+        if set(state) != set(expected) or any(state[k].shape != v.shape for k, v in expected.items()):
+            raise CheckpointError(
+                f"checkpoint {path} does not fit the configured network (its '{key}' weights differ in names or shapes)"
+            )
 
 
 def checkpoint_path(folder: Path, seed: int) -> Path:
@@ -52,22 +86,13 @@ class Checkpoint:
     final: State  # the weights training ended at, CPU tensors
     batch_size: int
     seed: int
-    iterates: dict[int, State]  # epoch (≥ 1) → the weights after it, CPU tensors; may be empty
-
-    def iterate(self, epoch: int) -> State:
-        """The weights after `epoch` epochs (0: x0). KeyError naming the kept epochs when not kept."""
-        if epoch == 0:
-            return self.x0
-        if epoch not in self.iterates:
-            raise KeyError(f"epoch {epoch} was not kept (kept: 0, {', '.join(map(str, sorted(self.iterates)))})")
-        return self.iterates[epoch]
 
     def save(self, folder: Path) -> Path:
-        """Write seed_<seed>.pt in `folder` ({x0, final, iterates, batch_size, seed, sha256}); returns its path."""
+        """Write seed_<seed>.pt in `folder` ({x0, final, batch_size, seed, sha256}); returns its path."""
         path = checkpoint_path(folder, self.seed)
         torch.save(
-            {"x0": self.x0, "final": self.final, "iterates": self.iterates, "batch_size": self.batch_size,
-             "seed": self.seed, "sha256": state_digest(self.x0, self.final, self.iterates)},
+            {"x0": self.x0, "final": self.final, "batch_size": self.batch_size, "seed": self.seed,
+             "sha256": state_digest(self.x0, self.final)},
             path,
         )
         return path
@@ -77,25 +102,47 @@ class Checkpoint:
         """Read seed_<seed>.pt from `folder`, verify its digest and, when `model` is given, that both states
         fit it (names and shapes). Any problem is a CheckpointError naming the file."""
         path = checkpoint_path(folder, seed)
-        if not path.is_file():
-            raise CheckpointError(f"checkpoint not found: {path}")
-        try:
-            raw = torch.load(path, weights_only=True, map_location="cpu")
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError):
-            raise CheckpointError(f"checkpoint {path} is unreadable (truncated or corrupt)") from None
-        if not isinstance(raw, dict) or not KEYS <= set(raw):
-            raise CheckpointError(f"checkpoint {path} lacks {', '.join(sorted(KEYS))}")
-        states = [raw["x0"], raw["final"]] + (list(raw["iterates"].values()) if isinstance(raw["iterates"], dict) else [None])
-        tensors_only = all(isinstance(state, dict) and all(isinstance(t, torch.Tensor) for t in state.values()) for state in states)
-        if not tensors_only or state_digest(raw["x0"], raw["final"], raw["iterates"]) != raw["sha256"]:
+        raw = _read(path, KEYS)
+        if not _tensors_only(raw["x0"], raw["final"]) or state_digest(raw["x0"], raw["final"]) != raw["sha256"]:
             raise CheckpointError(f"checkpoint {path} is corrupt (its weights do not match their sha256)")
         if model is not None:
-            expected = model.state_dict()
-            labelled = [("x0", raw["x0"]), ("final", raw["final"])] + [(f"epoch {e}", it) for e, it in raw["iterates"].items()]
-            for key, state in labelled:
-                if set(state) != set(expected) or any(state[k].shape != v.shape for k, v in expected.items()):
-                    raise CheckpointError(
-                        f"checkpoint {path} does not fit the configured network (its '{key}' weights differ in names or shapes)"
-                    )
-        iterates = {int(e): state for e, state in raw["iterates"].items()}
-        return cls(raw["x0"], raw["final"], int(raw["batch_size"]), int(raw["seed"]), iterates)
+            _check_fit(path, [("x0", raw["x0"]), ("final", raw["final"])], model)
+        return cls(raw["x0"], raw["final"], int(raw["batch_size"]), int(raw["seed"]))
+
+
+ITERATES_KEYS = {"seed", "stopped_at", "states", "sha256"}
+
+
+@dataclass(frozen=True)
+class Iterates:
+    """One run's weights after chosen epochs: epoch → state_dict (CPU tensors), epoch 0 being x0."""
+
+    seed: int
+    stopped_at: int  # the last epoch the run trained (its stopping rule fired, or max_epochs)
+    states: dict[int, State]
+
+    def iterate(self, epoch: int) -> State:
+        """The weights after `epoch` epochs; KeyError naming the kept epochs when not kept."""
+        if epoch not in self.states:
+            raise KeyError(f"epoch {epoch} was not kept (kept: {', '.join(map(str, sorted(self.states)))})")
+        return self.states[epoch]
+
+    def save(self, folder: Path) -> Path:
+        """Write seed_<seed>.pt in `folder` ({seed, stopped_at, states, sha256}); returns its path."""
+        path = checkpoint_path(folder, self.seed)
+        torch.save({"seed": self.seed, "stopped_at": self.stopped_at, "states": self.states,
+                    "sha256": iterates_digest(self.states)}, path)
+        return path
+
+    @classmethod
+    def load(cls, folder: Path, seed: int, model: nn.Module | None = None) -> Iterates:
+        """Read seed_<seed>.pt from `folder`, verify its digest and, when `model` is given, that every state
+        fits it. Any problem is a CheckpointError naming the file."""
+        path = checkpoint_path(folder, seed)
+        raw = _read(path, ITERATES_KEYS)
+        states = raw["states"]
+        if not isinstance(states, dict) or not _tensors_only(*states.values()) or iterates_digest(states) != raw["sha256"]:
+            raise CheckpointError(f"checkpoint {path} is corrupt (its weights do not match their sha256)")
+        if model is not None:
+            _check_fit(path, [(f"epoch {e}", state) for e, state in states.items()], model)
+        return cls(int(raw["seed"]), int(raw["stopped_at"]), {int(e): state for e, state in states.items()})

@@ -10,7 +10,7 @@ from torch import nn
 
 from lbgap.data import DataSet
 from lbgap.tensors import distance, parameters_of
-from lbgap.train.checkpoint import Checkpoint
+from lbgap.train.checkpoint import Checkpoint, Iterates
 from lbgap.train.loop import EpochRecord, Step, TrainConfig, plain_step, train
 from lbgap.train.together import train_together
 
@@ -33,10 +33,10 @@ def train_seeds(
     on_epoch: Callable[[int, EpochRecord], None] | None = None,
     keep_epochs: Collection[int] = (),
     together: bool = False,
-) -> Iterator[tuple[Checkpoint, dict, list[dict]]]:
+) -> Iterator[tuple[Checkpoint, Iterates, dict, list[dict]]]:
     """Train seeds 0 .. seeds-1 in turn: `make_model(seed)` draws the initial point (on `data`'s device),
-    `step_for_seed(seed)` the update. Yields per seed its Checkpoint (CPU tensors; its iterates are the
-    weights after each epoch ≥ 1 in `keep_epochs` that the run reached), its final metrics (the last
+    `step_for_seed(seed)` the update. Yields per seed its Checkpoint (CPU tensors), its Iterates (x0 and
+    the weights after each epoch of `keep_epochs` that the run reached), its final metrics (the last
     record with ‖x − x0‖, keys FINAL_KEYS and 'seed') and every epoch's record as dicts.
     `together`: all seeds at once (lbgap.train.together; plain steps only, see `fits_together`)."""
     if together:
@@ -61,15 +61,18 @@ def train_seeds(
         yield _finished(model, x0, history, iterates, batch_size, seed)
 
 
-def _finished(model: nn.Module, x0: dict, history: list[EpochRecord], iterates: dict, batch_size: int, seed: int) -> tuple[Checkpoint, dict, list[dict]]:
+def _finished(
+    model: nn.Module, x0: dict, history: list[EpochRecord], iterates: dict, batch_size: int, seed: int,
+) -> tuple[Checkpoint, Iterates, dict, list[dict]]:
     final = {"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0)}
-    return Checkpoint(x0, _cpu(model), batch_size, seed, iterates), final, [{"seed": seed, **asdict(r)} for r in history]
+    kept = Iterates(seed, history[-1].epoch, {0: x0, **iterates})
+    return Checkpoint(x0, _cpu(model), batch_size, seed), kept, final, [{"seed": seed, **asdict(r)} for r in history]
 
 
 def _train_together(
     make_model: Callable[[int], nn.Module], data: DataSet, *, batch_size: int, seeds: int, config: TrainConfig, amp: bool,
     on_epoch: Callable[[int, EpochRecord], None] | None, keep_epochs: Collection[int],
-) -> Iterator[tuple[Checkpoint, dict, list[dict]]]:
+) -> Iterator[tuple[Checkpoint, Iterates, dict, list[dict]]]:
     models = [make_model(seed) for seed in range(seeds)]
     x0s = [_cpu(model) for model in models]
     histories, kept = train_together(

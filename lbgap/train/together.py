@@ -6,14 +6,19 @@ one call per layer (batched matmuls instead of S small ones). Adam is elementwis
 the stacked tensors is S independent Adams. Each seed keeps what makes it a separate run: its sample
 order (its own generator, as in `lbgap.train.loop.train`), its optimizer state, its records and its
 stopping epoch — a seed whose stopping rule fired is frozen (its slice is written back after every
-later step) while the others go on. The result equals one-by-one training to float tolerance
-(batched and single matmuls may round differently); tests/train/test_together.py checks it.
+later step) while the others go on. In float64 the result equals one-by-one training to ~1e-9
+(tests/train/test_together.py). In float32 it does not, bit for bit or to a fixed tolerance: batched
+and single matmuls round differently, and Adam turns that rounding into O(lr) steps for biases in front
+of BatchNorm (their true gradient is 0), so the two paths are two equally valid runs of the same seed,
+as a CPU and a GPU run are. The train stages record which path ran (`seeds_together` in their metrics).
 
 Only plain Adam steps on networks without dropout (dropout masks come from one global stream, which
 vmap cannot split the way one-by-one runs draw it). Whether this pays depends on the device: on a GPU
 small per-seed kernels are launch-bound and stacking them helps; on this project's 2-core CPU a
-vmapped step measured slower than the seeds one after the other (benchmarks/seeds.py), so
-`fits_together` also takes the device into account.
+vmapped step measured slower than the seeds one after the other (benchmarks/seeds.py,
+benchmarks/results/seeds.json), so `fits_together` also takes the device into account. The memory
+estimate covers training; evaluation runs seeds × `eval_chunk` samples per pass on top of it, which
+the half-of-free-memory margin absorbs for the paper's networks.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from lbgap.train.seeds import train_seeds
 
 
 def test_warm_start_from_epoch_zero_is_a_cold_lb_run_and_later_points_start_from_sb_iterates(tiny_data, budget, small_mlp):
-    ((sb_run, _, _),) = list(train_seeds(
+    ((_, sb_run, _, _),) = list(train_seeds(
         lambda seed: small_mlp(), tiny_data, batch_size=8, seeds=1, config=fixed_budget(budget, 4), amp=False,
         keep_epochs={2, 4},
     ))

@@ -77,7 +77,7 @@ def workspace(tmp_path_factory, make_tiny_params) -> Path:
         folder.mkdir(parents=True)
         for seed in range(params["seeds"]):
             model = build_model("mlp", input_shape=(40,), num_classes=10, seed=seed, options=params["runtime"]["models"]["mlp"])
-            Checkpoint(model.state_dict(), model.state_dict(), batch_size=20, seed=seed, iterates={}).save(folder)
+            Checkpoint(model.state_dict(), model.state_dict(), batch_size=20, seed=seed).save(folder)
     for _, _, _, _, outs in STAGES:
         for out in outs:
             path = root / out
@@ -163,7 +163,7 @@ def test_corrupt_inputs_name_the_file_and_the_fix(workspace, monkeypatch, target
             np.savez(handle, **arrays)
     elif corruption == "wrong shape":  # a checkpoint of another width
         model = build_model("mlp", input_shape=(40,), num_classes=10, seed=0, options={"width": 7, "depth": 2})
-        Checkpoint(model.state_dict(), model.state_dict(), batch_size=20, seed=0, iterates={}).save(path.parent)
+        Checkpoint(model.state_dict(), model.state_dict(), batch_size=20, seed=0).save(path.parent)
     else:
         path.write_bytes(CORRUPTIONS[corruption](good))
     readers = [(n, m, a) for n, m, a, inputs, _ in STAGES if any(target == i or target.startswith(i + "/") for i in inputs)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from lbgap.train.checkpoint import Checkpoint
+from lbgap.train.checkpoint import Iterates
 from stages import curvature, interpolate, mitigate, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, warm_start
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
@@ -35,7 +34,7 @@ def test_help(name):
 
 def _train(tmp: Path, regime: str, data: Path, params: Path):
     return invoke(
-        train.app, regime, "--data", data, "--models", tmp / f"models/{regime}",
+        train.app, regime, "--data", data, "--models", tmp / f"models/{regime}", "--iterates", tmp / f"models/{regime}_iterates",
         "--metrics", tmp / f"metrics/train_{regime}.json", "--curves", tmp / f"plots/train_{regime}.csv",
         "--params", params,
     )
@@ -92,14 +91,14 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     point = json.loads((tmp_path / "metrics/sweep/b100.json").read_text())
     assert point["batch_size"] == 100 and [r["steps"] for r in point["per_seed"]] == [4, 4]  # 2 epochs · 200/100
     result = invoke(
-        warm_start.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--out", tmp_path / "plots/warm_start.csv", "--metrics", tmp_path / "metrics/warm_start.json",
+        warm_start.app, "--data", data, "--sb-iterates", tmp_path / "models/sb_iterates", "--out", tmp_path / "plots/warm_start.csv", "--metrics", tmp_path / "metrics/warm_start.json",
         "--figure", tmp_path / "plots/warm_start.png", "--params", params_file,
     )
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(tmp_path / "plots/warm_start.csv").sb_epochs) == [0, 1, 2]
     for regime in ("sb", "lb"):
         result = invoke(
-            trajectory.app, regime, "--data", data, "--models", tmp_path / f"models/{regime}",
+            trajectory.app, regime, "--data", data, "--iterates", tmp_path / f"models/{regime}_iterates",
             "--out", tmp_path / f"plots/trajectory_{regime}.csv", "--params", params_file,
         )
         assert result.exit_code == 0, result.output
@@ -310,29 +309,37 @@ def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_fi
     result = invoke(sweep.app, 0, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
     _assert_refused(result, "the sweep's batch size must be an integer >= 1", out)
     result = invoke(
-        warm_start.app, "--data", mnist1d_file, "--sb-models", sb_models, "--out", out / "w.csv", "--metrics", out / "w.json",
+        warm_start.app, "--data", mnist1d_file, "--sb-iterates", sb_models, "--out", out / "w.csv", "--metrics", out / "w.json",
         "--figure", out / "w.png", "--params", bad(params_file, "batch", 500),
     )
     _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
     result = invoke(
-        trajectory.app, "lb", "--data", mnist1d_file, "--models", sb_models, "--out", out / "t.csv",
+        trajectory.app, "lb", "--data", mnist1d_file, "--iterates", sb_models, "--out", out / "t.csv",
         "--params", bad(params_file, "batch", 500),
     )
     _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
 
 
 def test_experiments_refuse_iterates_the_run_never_reached(tmp_path, params_file, mnist1d_file, sb_models, bad):
-    out, stopped = tmp_path / "out", tmp_path / "stopped"
-    stopped.mkdir()  # seed 0's run without its kept iterates, as if the stopping rule had ended it after epoch 0
-    replace(Checkpoint.load(sb_models, 0), iterates={}).save(stopped)
+    out, iterates = tmp_path / "out", sb_models.parent / "sb_iterates"
+    kept = Iterates.load(iterates, 0)
+    stopped = tmp_path / "stopped"  # seed 0's iterates as if its stopping rule had ended the run after epoch 1
+    stopped.mkdir()
+    Iterates(0, 1, {e: s for e, s in kept.states.items() if e <= 1}).save(stopped)
     result = invoke(
-        warm_start.app, "--data", mnist1d_file, "--sb-models", stopped, "--out", out / "w.csv", "--metrics", out / "w.json",
+        warm_start.app, "--data", mnist1d_file, "--sb-iterates", stopped, "--out", out / "w.csv", "--metrics", out / "w.json",
         "--figure", out / "w.png", "--params", params_file,
     )
-    _assert_refused(result, "train@sb seed 0 kept no iterate after epoch(s) 1, 2", out)
-    assert "lower 'warm_start.sb_epochs' or raise 'train.patience'" in result.output
-    result = invoke(trajectory.app, "sb", "--data", mnist1d_file, "--models", stopped, "--out", out / "t.csv", "--params", params_file)
-    _assert_refused(result, "kept no iterate after epoch(s) 1, 2", out)
+    _assert_refused(result, "train@sb seed 0 stopped after epoch 1 (its stopping rule), before epoch(s) 2 that 'warm_start.sb_epochs' asks for", out)
+    result = invoke(trajectory.app, "sb", "--data", mnist1d_file, "--iterates", stopped, "--out", out / "t.csv", "--params", params_file)
+    _assert_refused(result, "stopped after epoch 1 (its stopping rule), before epoch(s) 2 that 'trajectory.at' asks for", out)
+    other = tmp_path / "other"  # kept under other params: epoch 1 missing although the run went on
+    other.mkdir()
+    Iterates(0, kept.stopped_at, {e: s for e, s in kept.states.items() if e != 1}).save(other)
+    result = invoke(trajectory.app, "sb", "--data", mnist1d_file, "--iterates", other, "--out", out / "t.csv", "--params", params_file)
+    _assert_refused(result, "keeps no iterate after epoch(s) 1; restore it with `dvc checkout", out)
+    result = invoke(trajectory.app, "sb", "--data", mnist1d_file, "--iterates", tmp_path / "none", "--out", out / "t.csv", "--params", params_file)
+    _assert_refused(result, "checkpoint not found", out)
 
 
 def test_rescaling_refuses_a_block_the_network_lacks(tmp_path, params_file, mnist1d_file, sb_models, bad):

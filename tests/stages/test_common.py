@@ -23,7 +23,7 @@ def test_inputs_are_the_data_the_network_and_the_asked_checkpoints(runtime, mnis
     assert inputs.model.state_dict().keys() == inputs.new_model(3).state_dict().keys()
     for seed in (0, 1):
         state = inputs.new_model(seed).state_dict()
-        Checkpoint(state, state, batch_size=20, seed=seed, iterates={}).save(tmp_path)
+        Checkpoint(state, state, batch_size=20, seed=seed).save(tmp_path)
     loaded = load_inputs(runtime, mnist1d_file, checkpoints={"all": (tmp_path, None), "one": (tmp_path, 1)}).checkpoints
     assert [c.seed for c in loaded["all"]] == [0, 1] and [c.seed for c in loaded["one"]] == [1]
 

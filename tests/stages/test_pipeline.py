@@ -17,7 +17,7 @@ from torchvision import datasets
 REPO = Path(__file__).resolve().parents[2]  # the repository root
 
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("project")]  # one worker builds the module's project
+pytestmark = pytest.mark.pipeline
 STRATEGIES = list(yaml.safe_load((REPO / "params.yaml").read_text())["mitigation"])  # the remedies, as params lists them
 MITIGATE = [f"mitigate@{s}" for s in STRATEGIES]
 EXPERIMENTS = ["sweep@20", "sweep@100", "warm_start", "trajectory@sb", "trajectory@lb"]  # tiny_params' sweep
@@ -56,66 +56,9 @@ def make_project(root: Path, params: dict) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")  # not "module": an xdist worker may run other modules' tests in between,
-def project(tmp_path_factory, make_tiny_params) -> Path:  # and pytest would then build (and repro) it again
+@pytest.fixture(scope="session")
+def project(tmp_path_factory, make_tiny_params) -> Path:
     return make_project(tmp_path_factory.mktemp("project"), make_tiny_params())
-
-
-def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(project):
-    output = dvc(project, "repro")
-    assert ran(output) == STAGES
-    summary = json.loads((project / "metrics/summary.json").read_text())
-    assert summary["batch"] == {"sb": 20, "lb": 100}
-    assert "Data and pipelines are up to date" in dvc(project, "status")
-    run(project, "git", "add", "-A")
-    run(project, "git", "commit", "-qm", "baseline results")
-
-    output = dvc(project, "exp", "run", "-S", "batch=50")
-    assert ran(output) == [
-        "train@lb", "sharpness@lb", "interpolate", *MITIGATE, "warm_start", "trajectory@lb", "curvature@lb", "rescaling", "surface",
-        "report",
-    ]
-    assert "Stage 'prepare' didn't change" in output and "Stage 'train@sb' didn't change" in output
-    assert json.loads((project / "metrics/summary.json").read_text())["batch"]["lb"] == 50
-
-    shown = json.loads(dvc(project, "exp", "show", "--json"))
-    batches = set()
-    for commit in shown:
-        runs = [commit] + [exp for group in (commit.get("experiments") or []) for exp in group["revs"]]
-        for entry in runs:
-            data = (entry.get("data") or {})
-            summary = data.get("metrics", {}).get("metrics/summary.json", {}).get("data")
-            if summary:
-                batches.add(summary["batch"]["lb"])
-    assert batches == {100, 50}
-
-    plots = json.loads(dvc(project, "plots", "diff", "--json"))
-    assert not plots.get("errors"), plots.get("errors")
-    rendered = plots["data"]
-    for name in ("Training curves, test accuracy", "plots/interpolation.png", "plots/interpolation_curvilinear.png",
-                 "plots/figures/sharpness.png",
-                 "plots/figures/mitigation.png", "plots/mitigation/sam.png",
-                 "Test accuracy vs batch size (mean over seeds)", "Sharpness vs batch size (mean over seeds)",
-                 "plots/figures/sweep.png", "Warm start, test accuracy vs SB epochs before LB",
-                 "Warm start, sharpness of the LB solution vs SB epochs", "plots/warm_start.png",
-                 "Sharpness vs training loss along training (SB and LB)", "plots/figures/trajectory.png",
-                 "Sharpness phi vs epsilon (full space, mean over seeds)", "plots/figures/hessian_density.png",
-                 "plots/figures/epsilon_sensitivity.png", "plots/surface.png"):
-        assert name in rendered, sorted(rendered)
-    for name in ("Training curves, test accuracy", "Test accuracy vs batch size (mean over seeds)",
-                 "Warm start, sharpness of the LB solution vs SB epochs", "Sharpness vs training loss along training (SB and LB)"):
-        revisions = {rev for item in rendered[name] for rev in item["revisions"]}
-        assert revisions == {"HEAD", "workspace"}, name
-
-
-def test_one_strategys_param_reruns_only_that_strategy(project):
-    dvc(project, "repro")  # no-op when the test above ran first
-    output = dvc(project, "exp", "run", "-S", "mitigation.sam.rho=0.1")
-    assert ran(output) == ["mitigate@sam", "report"]
-    summary = json.loads((project / "metrics/summary.json").read_text())
-    assert set(summary["mitigation"]) == set(STRATEGIES)
-    report = (project / "report.md").read_text()
-    assert all(f"LB + {s}" in report for s in STRATEGIES)
 
 
 TOY_REMEDY = '''"""A toy remedy: plain Adam steps on the loss scaled by `factor`."""
@@ -145,67 +88,132 @@ def toy(options: ToyOptions, seed: int, data_name: str):
 '''
 
 
-def test_a_new_remedy_is_one_module_and_one_params_entry(project):
-    """Drop a module into lbgap/remedies/ and add `mitigation.toy`: dvc.yaml's foreach makes its stage,
-    the report reads its results, and nothing else re-runs."""
-    dvc(project, "repro")
-    before = (project / "params.yaml").read_text()
-    (project / "lbgap/remedies/toy.py").write_text(TOY_REMEDY)
-    params = yaml.safe_load(before)
-    params["mitigation"]["toy"] = {"factor": 2.0}
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    output = dvc(project, "repro")
-    assert ran(output) == ["mitigate@toy", "report"]
-    assert "toy" in json.loads((project / "metrics/summary.json").read_text())["mitigation"]
-    assert "LB + toy" in (project / "report.md").read_text()
-    (project / "params.yaml").write_text(before)  # as the workspace was (not HEAD's: no stage should re-run)
-    (project / "lbgap/remedies/toy.py").unlink()
+class TestOneProject:
+    """One tiny project, built once per worker (session fixture `project`), through DVC's workflow. A
+    class, so pytest-xdist (--dist loadscope) runs these tests on one worker, in order."""
+
+    def test_repro_then_an_lb_experiment_reruns_only_the_lb_side(self, project):
+        output = dvc(project, "repro")
+        assert ran(output) == STAGES
+        summary = json.loads((project / "metrics/summary.json").read_text())
+        assert summary["batch"] == {"sb": 20, "lb": 100}
+        assert "Data and pipelines are up to date" in dvc(project, "status")
+        run(project, "git", "add", "-A")
+        run(project, "git", "commit", "-qm", "baseline results")
+
+        output = dvc(project, "exp", "run", "-S", "batch=50")
+        assert ran(output) == [
+            "train@lb", "sharpness@lb", "interpolate", *MITIGATE, "warm_start", "trajectory@lb", "curvature@lb", "rescaling", "surface",
+            "report",
+        ]
+        assert "Stage 'prepare' didn't change" in output and "Stage 'train@sb' didn't change" in output
+        assert json.loads((project / "metrics/summary.json").read_text())["batch"]["lb"] == 50
+
+        shown = json.loads(dvc(project, "exp", "show", "--json"))
+        batches = set()
+        for commit in shown:
+            runs = [commit] + [exp for group in (commit.get("experiments") or []) for exp in group["revs"]]
+            for entry in runs:
+                data = (entry.get("data") or {})
+                summary = data.get("metrics", {}).get("metrics/summary.json", {}).get("data")
+                if summary:
+                    batches.add(summary["batch"]["lb"])
+        assert batches == {100, 50}
+
+        plots = json.loads(dvc(project, "plots", "diff", "--json"))
+        assert not plots.get("errors"), plots.get("errors")
+        rendered = plots["data"]
+        for name in ("Training curves, test accuracy", "plots/interpolation.png", "plots/interpolation_curvilinear.png",
+                     "plots/figures/sharpness.png",
+                     "plots/figures/mitigation.png", "plots/mitigation/sam.png",
+                     "Test accuracy vs batch size (mean over seeds)", "Sharpness vs batch size (mean over seeds)",
+                     "plots/figures/sweep.png", "Warm start, test accuracy vs SB epochs before LB",
+                     "Warm start, sharpness of the LB solution vs SB epochs", "plots/warm_start.png",
+                     "Sharpness vs training loss along training (SB and LB)", "plots/figures/trajectory.png",
+                     "Sharpness phi vs epsilon (full space, mean over seeds)", "plots/figures/hessian_density.png",
+                     "plots/figures/epsilon_sensitivity.png", "plots/surface.png"):
+            assert name in rendered, sorted(rendered)
+        for name in ("Training curves, test accuracy", "Test accuracy vs batch size (mean over seeds)",
+                     "Warm start, sharpness of the LB solution vs SB epochs", "Sharpness vs training loss along training (SB and LB)"):
+            revisions = {rev for item in rendered[name] for rev in item["revisions"]}
+            assert revisions == {"HEAD", "workspace"}, name
 
 
-def test_a_new_batch_size_in_the_sweep_runs_only_that_point(project):
-    dvc(project, "repro")
-    output = dvc(project, "exp", "run", "-S", "sweep.batches=[20,50,100]")
-    assert ran(output) == ["sweep@50", "report"]
-    sweep = (project / "plots/sweep.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in sweep[1:]] == ["20", "50", "100"]
-    assert "sweep" in json.loads((project / "metrics/summary.json").read_text())
+    def test_one_strategys_param_reruns_only_that_strategy(self, project):
+        dvc(project, "repro")  # no-op when the test above ran first
+        output = dvc(project, "exp", "run", "-S", "mitigation.sam.rho=0.1")
+        assert ran(output) == ["mitigate@sam", "report"]
+        summary = json.loads((project / "metrics/summary.json").read_text())
+        assert set(summary["mitigation"]) == set(STRATEGIES)
+        report = (project / "report.md").read_text()
+        assert all(f"LB + {s}" in report for s in STRATEGIES)
 
 
-@pytest.mark.xdist_group("c1")  # its own project: runs on the other worker, beside the tests above
-def test_c1_on_fake_cifar10_one_epoch_end_to_end(tmp_path, tiny_params, fakes):
-    """The paper's C1 through every stage where the network's structure matters, on tiny CIFAR-10 pickles
-    read by torchvision's own parser (checksums off: the fake files cannot match torchvision's MD5s):
-    data, training, φ in the full space and a subspace, the paths (BN statistics of conv layers), image
-    augmentation, Hessian products through convolutions, the conv rescaling, filter-normalized surfaces.
-    The other stages (sweep, warm start, trajectory, the other remedies, the report) train and measure
-    with the same code for any network and run in the tests above; with C1's 1.76 M weights each of their
-    sharpness maximizations would cost seconds of scipy's per-variable set-up alone."""
-    fakes.write_cifar(tmp_path / "datasets", datasets.CIFAR10, per_batch=20)  # 100 train, 20 test images
-    params = tiny_params
-    params.update(batch=50, small_batch=25, seeds=1)
-    params["runtime"].update(model="C1", eval_chunk=60)
-    params["data"].update(name="cifar10", num_train=None, num_test=None, standardize=False, root="datasets",
-                          checksums=False, download=False)
-    params["train"].update(max_epochs=1)
-    params["sharpness"].update(subspace_dim=2, max_iter=1, epsilons=[0.001])
-    params["interpolate"].update(points=3)
-    params["curvature"].update(
-        samples=40, epsilons=[0.001], adaptive_eta=[0.0], lanczos={"top_k": 1, "steps": 2}, trace={"tol": 0.5, "max_probes": 2},
-        density={"runs": 1, "steps": 2}, pac_bayes={"max_drop": 0.1, "draws": 1, "steps": 2, "epsilon": 0.001},
-        noise_scale={"small": 2, "big": 8, "batches": 1},
-    )
-    params["surface"].update(points=2)
-    project = make_project(tmp_path, params)
-    output = dvc(project, "repro", "sharpness@lb", "interpolate", "mitigate@augmentation", "curvature@lb", "rescaling", "surface")
-    assert ran(output) == [
-        "prepare", "train@sb", "train@lb", "sharpness@lb", "interpolate", "mitigate@augmentation", "curvature@lb", "rescaling", "surface",
-    ]
-    sharp = json.loads((project / "metrics/sharpness_lb.json").read_text())
-    assert sharp["parameters"] == 1_757_834
-    train = json.loads((project / "metrics/train_sb.json").read_text())
-    assert train["per_seed"][0]["epoch"] == 1
-    augmented = json.loads((project / "metrics/mitigation/augmentation.json").read_text())
-    assert augmented["train"]["per_seed"][0]["epoch"] == 1
-    assert (project / "plots/surface.png").read_bytes()[:4] == b"\x89PNG"
-    rescaled = json.loads((project / "metrics/rescaling.json").read_text())
-    assert rescaled["lb"]["max_relative_logit_change"] < 1e-4  # BN → ReLU → max-pool → conv keeps the function
+
+
+    def test_a_new_remedy_is_one_module_and_one_params_entry(self, project):
+        """Drop a module into lbgap/remedies/ and add `mitigation.toy`: dvc.yaml's foreach makes its stage,
+        the report reads its results, and nothing else re-runs."""
+        dvc(project, "repro")
+        before = (project / "params.yaml").read_text()
+        (project / "lbgap/remedies/toy.py").write_text(TOY_REMEDY)
+        params = yaml.safe_load(before)
+        params["mitigation"]["toy"] = {"factor": 2.0}
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        output = dvc(project, "repro")
+        assert ran(output) == ["mitigate@toy", "report"]
+        assert "toy" in json.loads((project / "metrics/summary.json").read_text())["mitigation"]
+        assert "LB + toy" in (project / "report.md").read_text()
+        (project / "params.yaml").write_text(before)  # as the workspace was (not HEAD's: no stage should re-run)
+        (project / "lbgap/remedies/toy.py").unlink()
+
+
+    def test_a_new_batch_size_in_the_sweep_runs_only_that_point(self, project):
+        dvc(project, "repro")
+        output = dvc(project, "exp", "run", "-S", "sweep.batches=[20,50,100]")
+        assert ran(output) == ["sweep@50", "report"]
+        sweep = (project / "plots/sweep.csv").read_text().splitlines()
+        assert [line.split(",")[0] for line in sweep[1:]] == ["20", "50", "100"]
+        assert "sweep" in json.loads((project / "metrics/summary.json").read_text())
+
+
+class TestC1:
+    """C1 on its own project: a scope of its own, so xdist runs it on the other worker, beside the above."""
+
+    def test_c1_on_fake_cifar10_one_epoch_end_to_end(self, tmp_path, tiny_params, fakes):
+        """The paper's C1 through every stage where the network's structure matters, on tiny CIFAR-10 pickles
+        read by torchvision's own parser (checksums off: the fake files cannot match torchvision's MD5s):
+        data, training, φ in the full space and a subspace, the paths (BN statistics of conv layers), image
+        augmentation, Hessian products through convolutions, the conv rescaling, filter-normalized surfaces.
+        The other stages (sweep, warm start, trajectory, the other remedies, the report) train and measure
+        with the same code for any network and run in the tests above; with C1's 1.76 M weights each of their
+        sharpness maximizations would cost seconds of scipy's per-variable set-up alone."""
+        fakes.write_cifar(tmp_path / "datasets", datasets.CIFAR10, per_batch=20)  # 100 train, 20 test images
+        params = tiny_params
+        params.update(batch=50, small_batch=25, seeds=1)
+        params["runtime"].update(model="C1", eval_chunk=60)
+        params["data"].update(name="cifar10", num_train=None, num_test=None, standardize=False, root="datasets",
+                              checksums=False, download=False)
+        params["train"].update(max_epochs=1)
+        params["sharpness"].update(subspace_dim=2, max_iter=1, epsilons=[0.001])
+        params["interpolate"].update(points=3)
+        params["curvature"].update(
+            samples=40, epsilons=[0.001], adaptive_eta=[0.0], lanczos={"top_k": 1, "steps": 2}, trace={"tol": 0.5, "max_probes": 2},
+            density={"runs": 1, "steps": 2}, pac_bayes={"max_drop": 0.1, "draws": 1, "steps": 2, "epsilon": 0.001},
+            noise_scale={"small": 2, "big": 8, "batches": 1},
+        )
+        params["surface"].update(points=2)
+        project = make_project(tmp_path, params)
+        output = dvc(project, "repro", "sharpness@lb", "interpolate", "mitigate@augmentation", "curvature@lb", "rescaling", "surface")
+        assert ran(output) == [
+            "prepare", "train@sb", "train@lb", "sharpness@lb", "interpolate", "mitigate@augmentation", "curvature@lb", "rescaling", "surface",
+        ]
+        sharp = json.loads((project / "metrics/sharpness_lb.json").read_text())
+        assert sharp["parameters"] == 1_757_834
+        train = json.loads((project / "metrics/train_sb.json").read_text())
+        assert train["per_seed"][0]["epoch"] == 1
+        augmented = json.loads((project / "metrics/mitigation/augmentation.json").read_text())
+        assert augmented["train"]["per_seed"][0]["epoch"] == 1
+        assert (project / "plots/surface.png").read_bytes()[:4] == b"\x89PNG"
+        rescaled = json.loads((project / "metrics/rescaling.json").read_text())
+        assert rescaled["lb"]["max_relative_logit_change"] < 1e-4  # BN → ReLU → max-pool → conv keeps the function

@@ -5,17 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lbgap.train.checkpoint import Checkpoint, CheckpointError, checkpoint_seeds, state_digest
+from lbgap.train.checkpoint import Checkpoint, CheckpointError, Iterates, checkpoint_seeds, iterates_digest, state_digest
 
 
 def test_a_saved_checkpoint_loads_back_bit_for_bit(tmp_path, small_mlp):
-    x0, final, middle = small_mlp(0).state_dict(), small_mlp(1).state_dict(), small_mlp(2).state_dict()
-    path = Checkpoint(x0, final, batch_size=32, seed=4, iterates={5: middle}).save(tmp_path)
+    x0, final = small_mlp(0).state_dict(), small_mlp(1).state_dict()
+    path = Checkpoint(x0, final, batch_size=32, seed=4).save(tmp_path)
     assert path.name == "seed_4.pt" and checkpoint_seeds(tmp_path) == [4]
     loaded = Checkpoint.load(tmp_path, 4, small_mlp(0))
-    assert (loaded.batch_size, loaded.seed, list(loaded.iterates)) == (32, 4, [5])
+    assert (loaded.batch_size, loaded.seed) == (32, 4)
     assert all(torch.equal(loaded.x0[k], x0[k]) and torch.equal(loaded.final[k], final[k]) for k in x0)
-    assert all(torch.equal(loaded.iterate(5)[k], middle[k]) and torch.equal(loaded.iterate(0)[k], x0[k]) for k in x0)
 
 
 def test_the_digest_covers_every_byte_name_and_shape(small_mlp):
@@ -27,21 +26,14 @@ def test_the_digest_covers_every_byte_name_and_shape(small_mlp):
     assert state_digest(changed, state) != state_digest(state, changed)  # which state is which matters
     renamed = {("x." + k): v for k, v in state.items()}
     assert state_digest(state, renamed) != digest
-    assert state_digest(state, state, {1: changed}) != state_digest(state, state, {1: state})  # the iterates too
-    assert state_digest(state, state, {1: state}) != state_digest(state, state, {2: state})  # and their epochs
 
 
 def test_damaged_or_foreign_checkpoints_are_refused(tmp_path, small_mlp):
     state = small_mlp(0).state_dict()
-    Checkpoint(state, state, batch_size=32, seed=0, iterates={3: small_mlp(3).state_dict()}).save(tmp_path)
+    Checkpoint(state, state, batch_size=32, seed=0).save(tmp_path)
     with pytest.raises(CheckpointError, match="does not fit the configured network"):
         Checkpoint.load(tmp_path, 0, small_mlp(0, width=9))
     raw = torch.load(tmp_path / "seed_0.pt", weights_only=True)
-    raw["iterates"][3]["net.1.weight"] += 1.0  # a kept iterate changed after the digest was taken
-    torch.save(raw, tmp_path / "seed_0.pt")
-    with pytest.raises(CheckpointError, match="do not match their sha256"):
-        Checkpoint.load(tmp_path, 0)
-    raw["iterates"][3]["net.1.weight"] -= 1.0
     raw["final"]["net.1.weight"] += 1.0  # weights changed after the digest was taken
     torch.save(raw, tmp_path / "seed_0.pt")
     with pytest.raises(CheckpointError, match="do not match their sha256"):
@@ -51,3 +43,24 @@ def test_damaged_or_foreign_checkpoints_are_refused(tmp_path, small_mlp):
         Checkpoint.load(tmp_path, 0)
     with pytest.raises(CheckpointError, match="not found"):
         Checkpoint.load(tmp_path, 1)
+
+
+def test_iterates_load_back_bit_for_bit_and_damage_is_refused(tmp_path, small_mlp):
+    states = {0: small_mlp(0).state_dict(), 4: small_mlp(1).state_dict(), 9: small_mlp(2).state_dict()}
+    path = Iterates(seed=2, stopped_at=30, states=states).save(tmp_path)
+    assert path.name == "seed_2.pt"
+    loaded = Iterates.load(tmp_path, 2, small_mlp(0))
+    assert (loaded.seed, loaded.stopped_at, sorted(loaded.states)) == (2, 30, [0, 4, 9])
+    assert all(torch.equal(loaded.iterate(e)[k], states[e][k]) for e in states for k in states[e])
+    with pytest.raises(KeyError, match=r"epoch 5 was not kept \(kept: 0, 4, 9\)"):
+        loaded.iterate(5)
+    assert iterates_digest(states) != iterates_digest({0: states[0], 5: states[4], 9: states[9]})  # epochs count
+    with pytest.raises(CheckpointError, match="does not fit the configured network"):
+        Iterates.load(tmp_path, 2, small_mlp(0, width=9))
+    raw = torch.load(path, weights_only=True)
+    raw["states"][9]["net.1.weight"] += 1.0
+    torch.save(raw, path)
+    with pytest.raises(CheckpointError, match="do not match their sha256"):
+        Iterates.load(tmp_path, 2)
+    with pytest.raises(CheckpointError, match="lacks"):
+        Checkpoint.load(tmp_path, 2)  # an iterates file is not a checkpoint

@@ -15,8 +15,8 @@ def test_each_seed_is_the_run_trained_alone_from_its_own_x0(tiny_data, train_con
     epochs = []
     runs = list(train_seeds(small_mlp, tiny_data, batch_size=16, seeds=2, config=config, amp=False,
                             on_epoch=lambda seed, record: epochs.append((seed, record.epoch))))
-    assert [c.seed for c, _, _ in runs] == [0, 1] and epochs == [(0, 1), (0, 2), (1, 1), (1, 2)]
-    for checkpoint, final, history in runs:
+    assert [c.seed for c, _, _, _ in runs] == [0, 1] and epochs == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    for checkpoint, kept, final, history in runs:
         alone = small_mlp(checkpoint.seed)
         assert all(torch.equal(checkpoint.x0[k], v) for k, v in alone.state_dict().items())
         records = train(alone, tiny_data, batch_size=16, config=config, seed=checkpoint.seed)
@@ -24,6 +24,7 @@ def test_each_seed_is_the_run_trained_alone_from_its_own_x0(tiny_data, train_con
         assert set(FINAL_KEYS) <= set(final) and final["epoch"] == 2 == records[-1].epoch
         assert final["distance_from_x0"] == distance(parameters_of(alone), checkpoint.x0) > 0
         assert [row["epoch"] for row in history] == [0, 1, 2] and {row["seed"] for row in history} == {checkpoint.seed}
+        assert kept.seed == checkpoint.seed and kept.stopped_at == 2 and sorted(kept.states) == [0]
     assert not torch.equal(runs[0][0].x0["net.1.weight"], runs[1][0].x0["net.1.weight"])
 
 
@@ -52,12 +53,12 @@ def test_seeds_trained_together_yield_the_same_runs(tiny_data, train_config, sma
     make = lambda seed: small_mlp(seed).double()  # noqa: E731
     alone = list(train_seeds(make, data, batch_size=16, seeds=2, config=config, amp=False, keep_epochs={2}))
     together = list(train_seeds(make, data, batch_size=16, seeds=2, config=config, amp=False, keep_epochs={2}, together=True))
-    for (a, a_final, a_history), (b, b_final, b_history) in zip(alone, together):
-        assert a.seed == b.seed and list(a.iterates) == list(b.iterates) == [2]
+    for (a, a_kept, a_final, a_history), (b, b_kept, b_final, b_history) in zip(alone, together):
+        assert a.seed == b.seed and sorted(a_kept.states) == sorted(b_kept.states) == [0, 2]
         assert all(torch.equal(a.x0[k], b.x0[k]) for k in a.x0)
         for k in a.final:
             torch.testing.assert_close(b.final[k], a.final[k], rtol=1e-7, atol=1e-9)
-            torch.testing.assert_close(b.iterates[2][k], a.iterates[2][k], rtol=1e-7, atol=1e-9)
+            torch.testing.assert_close(b_kept.iterate(2)[k], a_kept.iterate(2)[k], rtol=1e-7, atol=1e-9)
         assert [r["epoch"] for r in a_history] == [r["epoch"] for r in b_history] and b_final["epoch"] == a_final["epoch"]
         assert b_final["train_loss"] == pytest.approx(a_final["train_loss"], rel=1e-9)
 
