@@ -176,6 +176,16 @@ class TestOneProject:
         assert [line.split(",")[0] for line in sweep[1:]] == ["20", "50", "100"]
         assert "sweep" in json.loads((project / "metrics/summary.json").read_text())
 
+    def test_other_trajectory_epochs_retrain_but_rerun_only_what_measures_iterates(self, project):
+        """Kept iterates live apart from the checkpoints: the train stages run again (they keep other
+        epochs), reproduce their checkpoints bit for bit, and DVC skips every stage that reads only those."""
+        dvc(project, "repro")
+        output = dvc(project, "exp", "run", "-S", "trajectory.at=[0,2]")
+        assert ran(output) == ["train@sb", "train@lb", "warm_start", "trajectory@sb", "trajectory@lb", "report"]
+        assert "Stage 'sharpness@sb' didn't change" in output and "Stage 'mitigate@sam' didn't change" in output
+        along = (project / "plots/trajectory_sb.csv").read_text().splitlines()
+        assert [line.split(",")[2] for line in along[1:]] == ["0", "2"]
+
 
 class TestC1:
     """C1 on its own project: a scope of its own, so xdist runs it on the other worker, beside the above."""
