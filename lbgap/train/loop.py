@@ -46,6 +46,13 @@ class TrainConfig:
     eval_chunk: int  # samples per forward pass when evaluating whole splits
 
 
+def adam(parameters: list[torch.Tensor], config: TrainConfig) -> torch.optim.Adam:
+    """Adam with `config`'s learning rate and betas. Fused (one kernel for all tensors' updates) on the CPU
+    and CUDA: the same update rule, about 13 % less time per SB step on the 2-core CPU (docs/performance.md)."""
+    fused = all(p.device.type in ("cpu", "cuda") for p in parameters)
+    return torch.optim.Adam(parameters, lr=config.lr, betas=config.betas, fused=fused or None)
+
+
 def fixed_budget(config: TrainConfig, epochs: int) -> TrainConfig:
     """`config` with exactly `epochs` epochs: the stopping rule cannot fire (patience ≥ epochs)."""
     return replace(config, max_epochs=epochs, patience=epochs)
@@ -120,7 +127,7 @@ def train(
         raise ValueError(f"batch size must be in [1, {n}] (got {batch_size})")
     generator = torch.Generator().manual_seed(seed)  # on the CPU: the same sample order on every device
     device = data.train.x.device
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    optimizer = adam(list(model.parameters()), config)
     # Dropout masks come from this run's seed, not from whatever ran before in the same process (C1–C4
     # have dropout); the caller's global RNG is left as it was. The stream is derived from the seed so it
     # does not replay the one that drew x0 (lbgap.models.build_model seeds with `seed` itself).

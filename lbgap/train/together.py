@@ -34,7 +34,7 @@ from torch.nn import functional as F
 from lbgap.data import DataSet, Split
 from lbgap.devices import autocast
 from lbgap.train.evaluation import Evaluation
-from lbgap.train.loop import EpochRecord, TrainConfig, should_stop
+from lbgap.train.loop import EpochRecord, TrainConfig, adam, should_stop
 
 State = dict[str, torch.Tensor]
 
@@ -117,7 +117,7 @@ def train_together(
     device = data.train.x.device
     base = copy.deepcopy(models[0]).to("meta")
     params, buffers = stack_module_state(list(models))  # (S, …) each; params are leaves that require grad
-    optimizer = torch.optim.Adam(list(params.values()), lr=config.lr, betas=config.betas)
+    optimizer = adam(list(params.values()), config)
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
 
     def batch_loss(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

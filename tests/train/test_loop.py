@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lbgap.models import build_model
-from lbgap.train.loop import fixed_budget, should_stop, train
+from lbgap.train.loop import adam, fixed_budget, plain_step, should_stop, train
 
 
 @pytest.mark.parametrize(
@@ -91,3 +91,19 @@ def test_evaluate_every_keeps_the_trajectory_and_records_less(tiny_data, budget,
     assert states_equal(every.state_dict(), sparse.state_dict())
 
 
+
+
+def test_the_fused_adam_is_adams_update(model_pair, train_config):
+    # float64: in float32 the two round differently, and Adam turns that rounding into O(lr) steps for the
+    # biases in front of BatchNorm (their true gradient is 0), as in tests/train/test_together.py
+    (a, b), _, x, y = model_pair(seed=3)
+    a, b, x = a.double(), b.double(), x.double()
+    fused = adam(list(a.parameters()), train_config(lr=1e-2))
+    unfused = torch.optim.Adam(b.parameters(), lr=1e-2, betas=(0.9, 0.999))
+    assert fused.defaults["fused"] and not unfused.defaults["fused"]
+    for _ in range(5):
+        for model, optimizer in ((a, fused), (b, unfused)):
+            plain_step(model, optimizer, x, y)
+    for name, value in b.state_dict().items():
+        torch.testing.assert_close(a.state_dict()[name], value, rtol=1e-9, atol=1e-12)
+    assert not torch.allclose(a.state_dict()["net.1.weight"], model_pair(seed=3)[0][0].state_dict()["net.1.weight"].double())
