@@ -177,12 +177,14 @@ class TestOneProject:
         assert "sweep" in json.loads((project / "metrics/summary.json").read_text())
 
     def test_other_trajectory_epochs_retrain_but_rerun_only_what_measures_iterates(self, project):
-        """Kept iterates live apart from the checkpoints: the train stages run again (they keep other
+        """Kept iterates live apart from the checkpoints: the train stages run again (they may keep other
         epochs), reproduce their checkpoints bit for bit, and DVC skips every stage that reads only those."""
         dvc(project, "repro")
         output = dvc(project, "exp", "run", "-S", "trajectory.at=[0,2]")
-        assert ran(output) == ["train@sb", "train@lb", "warm_start", "trajectory@sb", "trajectory@lb", "report"]
-        assert "Stage 'sharpness@sb' didn't change" in output and "Stage 'mitigate@sam' didn't change" in output
+        # the warm start's epochs (1, 2 in tiny params) keep epoch 2 kept, so its iterates come out the same too
+        assert ran(output) == ["train@sb", "train@lb", "trajectory@sb", "trajectory@lb", "report"]
+        for skipped in ("sharpness@sb", "mitigate@sam", "curvature@lb", "warm_start"):
+            assert f"Stage '{skipped}' didn't change" in output
         along = (project / "plots/trajectory_sb.csv").read_text().splitlines()
         assert [line.split(",")[2] for line in along[1:]] == ["0", "2"]
 
@@ -215,9 +217,9 @@ class TestC1:
         params["surface"].update(points=2)
         project = make_project(tmp_path, params)
         output = dvc(project, "repro", "sharpness@lb", "interpolate", "mitigate@augmentation", "curvature@lb", "rescaling", "surface")
-        assert ran(output) == [
+        assert sorted(ran(output)) == sorted([  # dvc orders several targets' stages its own way
             "prepare", "train@sb", "train@lb", "sharpness@lb", "interpolate", "mitigate@augmentation", "curvature@lb", "rescaling", "surface",
-        ]
+        ])
         sharp = json.loads((project / "metrics/sharpness_lb.json").read_text())
         assert sharp["parameters"] == 1_757_834
         train = json.loads((project / "metrics/train_sb.json").read_text())
