@@ -214,6 +214,15 @@ def fakes() -> SimpleNamespace:
     return SimpleNamespace(mnist_arrays=fake_mnist_arrays, write_mnist=write_fake_mnist, write_cifar=write_fake_cifar)
 
 
+@pytest.fixture
+def data64(tiny_data) -> DataSet:
+    """The blobs in float64. In float32 the batched and single matmuls round differently, and Adam turns
+    that rounding into visible steps for the biases in front of BatchNorm (their true gradient is 0, so
+    m/√v of pure rounding noise is O(1)); in float64 the noise sits far below Adam's ε and the two
+    ways of training must agree to ~1e-9 — any real difference (sample order, state, stopping) would not."""
+    return DataSet(Split(tiny_data.train.x.double(), tiny_data.train.y), Split(tiny_data.test.x.double(), tiny_data.test.y))
+
+
 @pytest.fixture(scope="session")
 def budget(train_config) -> TrainConfig:
     """Adam at 1e-2 with patience 1, which would stop at once: fixed budgets must override it."""

@@ -45,11 +45,8 @@ def test_a_remedy_supplies_each_seeds_step(tiny_data, train_config, small_mlp):
     assert calls == [0, 0, 1, 1]  # 96 samples / 48 per batch = 2 steps per seed
 
 
-def test_seeds_trained_together_yield_the_same_runs(tiny_data, train_config, small_mlp):
-    from lbgap.data import DataSet, Split
-
-    data = DataSet(Split(tiny_data.train.x.double(), tiny_data.train.y), Split(tiny_data.test.x.double(), tiny_data.test.y))
-    config = train_config(max_epochs=3)  # float64: see tests/train/test_together.py
+def test_seeds_trained_together_yield_the_same_runs(data64, train_config, small_mlp):
+    data, config = data64, train_config(max_epochs=3)  # float64: see the data64 fixture
     make = lambda seed: small_mlp(seed).double()  # noqa: E731
     alone = list(train_seeds(make, data, batch_size=16, seeds=2, config=config, amp=False, keep_epochs={2}))
     together = list(train_seeds(make, data, batch_size=16, seeds=2, config=config, amp=False, keep_epochs={2}, together=True))

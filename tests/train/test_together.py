@@ -6,21 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from lbgap.data import DataSet, Split
 from lbgap.train.loop import fixed_budget, train
 from lbgap.train.together import evaluate_together, fits_together, train_together, training_bytes
 from lbgap.train.evaluation import evaluate
 
 SEEDS = [0, 1, 2]
-
-
-@pytest.fixture
-def data64(tiny_data):
-    """The blobs in float64. In float32 the batched and single matmuls round differently, and Adam turns
-    that rounding into visible steps for the biases in front of BatchNorm (their true gradient is 0, so
-    m/√v of pure rounding noise is O(1)); in float64 the noise sits far below Adam's ε and the two
-    ways of training must agree to ~1e-9 — any real difference (sample order, state, stopping) would not."""
-    return DataSet(Split(tiny_data.train.x.double(), tiny_data.train.y), Split(tiny_data.test.x.double(), tiny_data.test.y))
 
 
 @pytest.fixture
