@@ -3,6 +3,7 @@ survey and parametric plot (from the SB solution) as for plain training."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -17,11 +18,50 @@ from lbgap.params.experiments import MitigationParams
 from lbgap.params.measures import InterpolateParams
 from lbgap.report.figures import interpolation_figure
 from lbgap.results import summarize
+from lbgap.train.checkpoint import Iterates, checkpoint_seeds
 from lbgap.train.seeds import FINAL_KEYS, train_seeds
+from lbgap.params.read import ParamsError
 from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
 from stages.outputs import atomic_dir, stage, write_csv, write_figure, write_json
 
 app = typer.Typer(add_completion=False)
+
+
+SUMMARY_KEYS = [*FINAL_KEYS, "updates", "samples", "seconds"]
+
+
+def _stopped_at(folder: Path, seeds: int) -> dict[int, int]:
+    """Seed → the epoch train@sb's run of that seed stopped at (seeds it did not run are left out)."""
+    return {seed: Iterates.load(folder, seed).stopped_at for seed in checkpoint_seeds(folder) if seed < seeds}
+
+
+def _train(inputs, config: MitigationParams, batch_size: int, folder: Path, sb_epochs: dict[int, int], bar) -> tuple[list, list]:
+    """Train the remedy's seeds at `batch_size` into `folder`: (per-seed final metrics with updates, samples
+    and wall seconds; (seed, final weights) per seed)."""
+    lb, n = config.train, len(inputs.data.train)
+    finals, solutions = [], []
+    clock = time.perf_counter()
+    runs = train_seeds(
+        inputs.new_model, inputs.data, batch_size=batch_size, seeds=lb.seeds, config=lb.train, amp=lb.runtime.amp,
+        recipe_for_seed=lambda seed: config.recipe(seed, batch_size, train_size=n, sb_epochs=sb_epochs.get(seed)),
+        on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, batch=r.batch_size, test_acc=f"{r.test_accuracy:.4f}")),
+    )
+    for checkpoint, _, final, _ in runs:
+        now = time.perf_counter()
+        finals.append({**final, "seconds": round(now - clock, 2)})
+        clock = now
+        checkpoint.save(folder)
+        solutions.append((checkpoint.seed, checkpoint.final))
+    return finals, solutions
+
+
+def _survey(inputs, config: MitigationParams, solutions: list, label: str) -> dict:
+    s, lb = config.sharpness, config.train
+    with tqdm(total=len(solutions) * 2 * len(s.epsilons), desc=f"sharpness {label}", unit="run") as bar:
+        return sharpness_survey(
+            inputs.model, solutions, inputs.data.train, s.epsilons, subspace_dim=s.subspace_dim, max_iter=s.max_iter,
+            seed=s.seed, chunk=lb.runtime.eval_chunk, on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
+        )
 
 
 @app.command()
@@ -30,45 +70,56 @@ def main(
     strategy: Annotated[str, typer.Argument(help="A remedy of lbgap/remedies/ with a section `mitigation.<strategy>`.")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
     sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs (for the parametric plot).")],
-    models: Annotated[Path, typer.Option(help="Folder for this strategy's checkpoints.")],
+    sb_iterates: Annotated[Path, typer.Option(help="Iterates folder of the SB runs (the epoch each stopped at).")],
+    models: Annotated[Path, typer.Option(help="Folder for this strategy's checkpoints (its SB runs in <folder>/sb).")],
     out: Annotated[Path, typer.Option(help="JSON file: training metrics and sharpness, per seed and mean ± std.")],
-    curve: Annotated[Path, typer.Option(help="CSV file: the parametric plot from SB (α=0) to this strategy (α=1).")],
+    curve: Annotated[Path, typer.Option(help="CSV file: the parametric plot from SB (α=0; the strategy's own SB run when it has one) to this strategy (α=1).")],
     figure: Annotated[Path, typer.Option(help="PNG file of that plot.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """Train `mitigation_seeds` LB networks with `strategy`, then measure test accuracy and sharpness."""
+    """Train `mitigation_seeds` LB networks with `strategy` (and SB ones, for a change compared at both batch
+    sizes), then measure test accuracy and sharpness."""
     with clear_errors():
         raw = load_params(params)
         config, path = MitigationParams.parse(raw, strategy), InterpolateParams.parse(raw, seeds_key="mitigation_seeds")
         lb = config.train
-        inputs = load_inputs(lb.runtime, data, batches={lb.batch_key: lb.batch_size}, checkpoints={"sb": (sb_models, path.seed)})
-
-    finals, solutions = [], []
-    with atomic_dir(models) as folder, tqdm(total=lb.seeds * lb.train.max_epochs, desc=strategy, unit="epoch") as bar:
-        for checkpoint, _, final, _ in train_seeds(
-            inputs.new_model, inputs.data, batch_size=lb.batch_size, seeds=lb.seeds, config=lb.train, amp=lb.runtime.amp,
-            step_for_seed=config.step_for_seed, on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, test_acc=f"{r.test_accuracy:.4f}")),
-        ):
-            checkpoint.save(folder)
-            finals.append(final)
-            solutions.append((checkpoint.seed, checkpoint.final))
-    s = config.sharpness
-    with tqdm(total=len(solutions) * 2 * len(s.epsilons), desc=f"sharpness {strategy}", unit="run") as bar:
-        survey = sharpness_survey(
-            inputs.model, solutions, inputs.data.train, s.epsilons, subspace_dim=s.subspace_dim, max_iter=s.max_iter,
-            seed=s.seed, chunk=lb.runtime.eval_chunk, on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
+        inputs = load_inputs(
+            lb.runtime, data, batches={lb.batch_key: lb.batch_size, "small_batch": config.small_batch},
+            checkpoints={"sb": (sb_models, path.seed)},
         )
-    (small,) = inputs.checkpoints["sb"]
+        sb_epochs = _stopped_at(sb_iterates, lb.seeds)
+        batches = {"lb": lb.batch_size} | ({"sb": config.small_batch} if config.strategy.with_small_batch else {})
+        for seed in range(lb.seeds):  # refuse what only the real run sizes reveal (a run with no SB run to match)
+            for batch_size in batches.values():
+                try:
+                    config.recipe(seed, batch_size, train_size=len(inputs.data.train), sb_epochs=sb_epochs.get(seed))
+                except ValueError as error:
+                    raise ParamsError(f"params: 'mitigation.{strategy}': {error}") from None
+
+    trained = {}
+    with atomic_dir(models) as folder, tqdm(total=len(batches) * lb.seeds * lb.train.max_epochs, desc=strategy, unit="epoch") as bar:
+        for regime, batch_size in batches.items():
+            where = folder if regime == "lb" else folder / "sb"
+            where.mkdir(exist_ok=True)
+            trained[regime] = _train(inputs, config, batch_size, where, sb_epochs, bar)
+    results = {
+        regime: {"batch_size": batch_size, "train": {"per_seed": trained[regime][0], "summary": summarize(trained[regime][0], SUMMARY_KEYS)},
+                 "sharpness": _survey(inputs, config, trained[regime][1], f"{strategy} {regime}")}
+        for regime, batch_size in batches.items()
+    }
+    # from the remedy's own SB run when it has one (an optimizer, an initialization), else from plain SB
+    (plain,) = inputs.checkpoints["sb"]
+    small, label = (trained["sb"][1][path.seed][1], f"SB {strategy}") if "sb" in trained else (plain.final, "SB")
     points = linear_path(
-        inputs.model, small.final, solutions[path.seed][1], path.alphas, inputs.data, chunk=lb.runtime.eval_chunk,
+        inputs.model, small, trained["lb"][1][path.seed][1], path.alphas, inputs.data, chunk=lb.runtime.eval_chunk,
         bn_statistics=path.bn_statistics,
     )
-    title = f"SB (batch {small.batch_size}) → LB {strategy} (batch {lb.batch_size}), seed {path.seed}"
+    title = f"{label} (batch {config.small_batch}) → LB {strategy} (batch {lb.batch_size}), seed {path.seed}"
     write_csv(curve, pd.DataFrame([asdict(p) for p in points]))
     write_figure(figure, interpolation_figure(points, title, right_label=strategy))
     write_json(out, {
-        "strategy": strategy, "options": config.raw_options, "batch_size": lb.batch_size,
-        "train": {"per_seed": finals, "summary": summarize(finals, FINAL_KEYS)}, "sharpness": survey,
+        "strategy": strategy, "options": config.raw_options, **results.pop("lb"),
+        **({"small_batch": results["sb"]} if "sb" in results else {}),
     })
 
 

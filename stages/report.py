@@ -37,6 +37,8 @@ def read_run(raw: dict, metrics: Path, plots: Path) -> RunResults:
         spectra={r: read_csv(plots / f"spectrum_{r}.csv") for r in regimes},
         epsilon_frames={r: read_csv(plots / f"epsilon_sensitivity_{r}.csv") for r in regimes},
         rescaling=read_json(metrics / "rescaling.json"),
+        predictors=read_json(metrics / "predictors.json"),
+        solutions=read_csv(plots / "predictors.csv"),
     )
 
 
@@ -59,6 +61,8 @@ def main(
             raise InputError(f"an input of the report lacks an expected field ({type(error).__name__}: {error}); "
                              "re-run the stages that write its inputs (`dvc repro`)") from None
     write_csv(plots / "sweep.csv", built.sweep)
+    write_csv(plots / "remedies.csv", built.remedies)
+    write_csv(plots / "predictors_tau.csv", built.predictors_tau)
     for name, figure in built.figures.items():
         write_figure(paths[name], figure)
     write_json(metrics / "summary.json", built.summary)

@@ -15,7 +15,7 @@ from lbgap.measures.sharpness import full_space_probe
 from lbgap.params.experiments import SweepParams
 from lbgap.results import summarize
 from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
-from stages.outputs import stage, write_json
+from stages.outputs import atomic_dir, stage, write_json
 
 app = typer.Typer(add_completion=False)
 SWEEP_KEYS = ["train_loss", "train_accuracy", "test_accuracy", "sharpness"]
@@ -27,6 +27,7 @@ def main(
     batch: Annotated[int, typer.Argument(help="The batch size, one of `sweep.batches`.")],
     data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
     out: Annotated[Path, typer.Option(help="JSON file for per-seed results and mean ± std.")],
+    models: Annotated[Path, typer.Option(help="Folder for the checkpoints seed_<k>.pt (for the predictors stage).")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """Train `sweep.seeds` networks with this batch size for `sweep.epochs` epochs; accuracy and φ."""
@@ -38,10 +39,10 @@ def main(
         inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,
         seed=config.probe.seed,
     )
-    with tqdm(total=config.seeds, desc=f"sweep batch {batch}", unit="seed") as bar:
+    with atomic_dir(models) as folder, tqdm(total=config.seeds, desc=f"sweep batch {batch}", unit="seed") as bar:
         runs = sweep_batch(
             inputs.new_model, inputs.data, batch, epochs=config.epochs,
-            seeds=config.seeds, config=config.train, measure=probe, amp=config.runtime.amp,
+            seeds=config.seeds, config=config.train, measure=probe, amp=config.runtime.amp, keep=lambda c: c.save(folder),
             on_seed=lambda run: (bar.update(), bar.set_postfix(test_acc=f"{run.test_accuracy:.4f}", phi=f"{run.sharpness:.3g}")),
         )
     rows = [asdict(run) for run in runs]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -47,13 +48,18 @@ def main(
             amp=config.runtime.amp, keep_epochs=keep, together=together,
             on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
         )
+        start = clock = time.perf_counter()
         for checkpoint, kept, final, history in runs:
+            now = time.perf_counter()
+            finals.append({**final, "seconds": round(now - clock, 2)})
+            clock = now
             checkpoint.save(folder)
             kept.save(iterates_folder)
-            finals.append(final)
             records += history
+        if together:  # one wall time for all seeds: each gets an equal share
+            finals = [{**f, "seconds": round((clock - start) / len(finals), 2)} for f in finals]
     write_json(metrics, {
-        "regime": regime, "batch_size": config.batch_size, "seeds_together": together, "per_seed": finals, "summary": summarize(finals, FINAL_KEYS),
+        "regime": regime, "batch_size": config.batch_size, "seeds_together": together, "per_seed": finals, "summary": summarize(finals, [*FINAL_KEYS, "updates", "samples", "seconds"]),
     })
     write_csv(curves, pd.DataFrame(records))
 

@@ -14,8 +14,9 @@ from lbgap.experiments.warm_start import warm_start
 from lbgap.measures.sharpness import full_space_probe
 from lbgap.params.experiments import WarmStartParams
 from lbgap.report.figures import warm_start_figure
+from lbgap.train.checkpoint import Checkpoint
 from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, kept_iterates, load_inputs, load_params
-from stages.outputs import stage, write_csv, write_figure, write_json
+from stages.outputs import atomic_dir, stage, write_csv, write_figure, write_json
 
 app = typer.Typer(add_completion=False)
 
@@ -28,6 +29,7 @@ def main(
     out: Annotated[Path, typer.Option(help="CSV file: one row per kept SB iterate.")],
     metrics: Annotated[Path, typer.Option(help="JSON file: the same rows and the settings.")],
     figure: Annotated[Path, typer.Option(help="PNG file for the plot.")],
+    models: Annotated[Path, typer.Option(help="Folder for the LB solutions, sb_<epochs>/seed_<seed>.pt (for the predictors stage).")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """LB for `warm_start.lb_epochs` from SB run `warm_start.seed`'s iterates every `every` epochs; φ of each."""
@@ -41,11 +43,18 @@ def main(
         inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,
         seed=config.probe.seed,
     )
-    with tqdm(total=len(iterates), desc="warm start", unit="LB run") as bar:
+    x0 = dict(iterates)[0]  # the SB run's initial point (its epoch 0 is always among the iterates)
+
+    def keep(sb_epochs: int, final: dict) -> None:
+        (folder / f"sb_{sb_epochs}").mkdir()
+        Checkpoint(x0, final, config.large_batch, config.seed).save(folder / f"sb_{sb_epochs}")
+
+    with atomic_dir(models) as folder, tqdm(total=len(iterates), desc="warm start", unit="LB run") as bar:
         points = warm_start(
             inputs.model, inputs.data, iterates, large_batch=config.large_batch, lb_epochs=config.lb_epochs,
             config=config.train, seed=config.seed, measure=probe, amp=config.runtime.amp,
             on_point=lambda p: (bar.update(), bar.set_postfix(sb_epochs=p.sb_epochs, lb_test_acc=f"{p.lb_test_accuracy:.4f}")),
+            keep=keep,
         )
     frame = pd.DataFrame([asdict(p) for p in points])
     write_csv(out, frame)

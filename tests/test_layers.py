@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]  # the repository root
 # bottom to top. params sits above the registries it validates names against (data sets, models, devices,
 # BN modes, remedies) and builds the training loop's config; evaluation and batchnorm live with training.
-LAYERS = ["results", "tensors", "devices", "data", "models", "train", "remedies", "params", "measures", "experiments", "report"]
+LAYERS = ["results", "tensors", "devices", "data", "models", "train", "measures", "remedies", "params", "experiments", "report"]
 
 
 def layer_of(module: str) -> str:

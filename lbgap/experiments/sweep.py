@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 from torch import nn
 
 from lbgap.data import DataSet
+from lbgap.train.checkpoint import Checkpoint, cpu_state
 from lbgap.train.loop import TrainConfig, fixed_budget, train
 
 
@@ -45,12 +46,15 @@ def sweep_batch(
     measure: Callable[[nn.Module], float],
     amp: bool = False,
     on_seed: Callable[[SweepRun], None] | None = None,
+    keep: Callable[[Checkpoint], None] | None = None,
 ) -> list[SweepRun]:
     """Train `make_model(seed)` for seeds 0 .. seeds-1 with `batch_size` for exactly `epochs` epochs
-    (evaluated only at the end) and measure each solution's sharpness with `measure(model)`."""
+    (evaluated only at the end) and measure each solution's sharpness with `measure(model)`; `keep`
+    receives each run's Checkpoint (CPU tensors)."""
     runs = []
     for seed in range(seeds):
         model = make_model(seed)
+        x0 = cpu_state(model)
         history = train(
             model, data, batch_size=batch_size, config=fixed_budget(config, epochs), seed=seed, amp=amp,
             evaluate_every=epochs,
@@ -61,6 +65,8 @@ def sweep_batch(
             end.test_accuracy, measure(model),
         )
         runs.append(run)
+        if keep is not None:
+            keep(Checkpoint(x0, cpu_state(model), batch_size, seed))
         if on_seed is not None:
             on_seed(run)
     return runs

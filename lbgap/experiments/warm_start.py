@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from lbgap.data import DataSet
+from lbgap.train.checkpoint import cpu_state
 from lbgap.train.loop import TrainConfig, fixed_budget, train
 
 
@@ -45,10 +46,11 @@ def warm_start(
     measure: Callable[[nn.Module], float],
     amp: bool = False,
     on_point: Callable[[WarmStartPoint], None] | None = None,
+    keep: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
 ) -> list[WarmStartPoint]:
     """From each (SB epochs, state_dict) of `sb_iterates`, train `lb_epochs` epochs with `large_batch`
-    (sample order from `seed`) and measure the LB solution with `measure(model)`. `model` is left at the
-    last LB solution."""
+    (sample order from `seed`) and measure the LB solution with `measure(model)`; `keep` receives (SB
+    epochs, the LB solution's state_dict on the CPU). `model` is left at the last LB solution."""
     points = []
     for sb_epochs, state in sb_iterates:
         model.load_state_dict(state)
@@ -61,6 +63,8 @@ def warm_start(
             sb_epochs, sb_record.train_loss, sb_record.test_accuracy, lb_end.train_loss, lb_end.test_accuracy, measure(model),
         )
         points.append(point)
+        if keep is not None:
+            keep(sb_epochs, cpu_state(model))
         if on_point is not None:
             on_point(point)
     return points

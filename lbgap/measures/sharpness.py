@@ -84,6 +84,9 @@ def sharpness(
     half = box_half_widths(x, eps, A, offset)
     if loss_at_x is None:
         loss_at_x, _ = f(x)
+    if not (np.isfinite(half).all() and np.isfinite(loss_at_x)):  # a diverged run: no box, no maximum
+        nan = float("nan")
+        return Sharpness(nan, float(loss_at_x), nan, 0, 0, "not measured: non-finite weights or loss")
     best = {"loss": loss_at_x}
 
     def negative_f(y: np.ndarray) -> tuple[float, np.ndarray]:

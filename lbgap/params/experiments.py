@@ -8,10 +8,11 @@ from typing import Any, Mapping
 
 from lbgap.data import DATA_SETS
 from lbgap.params.core import RuntimeParams, TrainParams, bn_statistics, optimizer_config, regime_batch_key
-from lbgap.params.measures import NoiseScaleParams, ProbeParams, SharpnessParams
+from lbgap.params.measures import CurvatureParams, NoiseScaleParams, ProbeParams, SharpnessParams
 from lbgap.params.options import read_options
 from lbgap.params.read import ParamsError, choice, get, integer, integers, number, unknown_key
-from lbgap.remedies.registry import Strategy, get_strategy, list_strategies
+from lbgap.remedies.registry import Run, Strategy, get_strategy, list_strategies
+from lbgap.train.recipe import Recipe
 from lbgap.train.loop import TrainConfig
 
 
@@ -132,14 +133,22 @@ def kept_epochs(raw: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 def strategy_names(raw: Mapping[str, Any]) -> tuple[str, ...]:
-    """The remedies of `mitigation`, in params.yaml's order (dvc.yaml makes one stage each)."""
+    """The remedies that run: `remedies`, in its order (dvc.yaml makes one stage each), each a registered
+    strategy with its options in `mitigation.<name>`."""
+    names = get(raw, "remedies")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ParamsError(f"params: 'remedies' must be a list of strategy names (got {names!r})")
     section = get(raw, "mitigation")
     if not isinstance(section, Mapping):
         raise ParamsError(f"params: 'mitigation' must be a mapping of strategy name → options (got {section!r})")
-    for name in section:
+    for name in names:
         if name not in list_strategies():
-            raise unknown_key(str(name), "mitigation.", list_strategies())
-    return tuple(section)
+            raise unknown_key(name, "remedies: ", list_strategies())
+        if name not in section:
+            raise ParamsError(f"params: 'remedies' names {name!r}, which has no section 'mitigation.{name}'")
+    if len(set(names)) != len(names):
+        raise ParamsError(f"params: 'remedies' lists a strategy twice ({names!r})")
+    return tuple(names)
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,7 @@ class MitigationParams:
     options: Any  # an instance of strategy.options
     raw_options: dict[str, Any]  # the section as written (reported beside the results)
     data_name: str  # augmentation depends on it
+    small_batch: int  # the SB batch size (schedules start there; `with_small_batch` remedies also train at it)
     train: TrainParams  # LB training: `batch`, `mitigation_seeds`, `runtime`, `train`
     sharpness: SharpnessParams
 
@@ -158,20 +168,66 @@ class MitigationParams:
         except KeyError as error:
             raise ParamsError(str(error.args[0])) from None
         options = read_options(raw, f"mitigation.{name}", strategy.options)
-        data_name = choice(raw, "data.name", DATA_SETS, "data set")
-        try:  # refuse bad combinations (and a remedy undefined for this data) before any training
-            strategy.make_step(options, 0, data_name)
-        except ValueError as error:
-            raise ParamsError(f"params: 'mitigation.{name}': {error}") from None
-        return cls(
-            strategy=strategy, options=options, raw_options=_plain(get(raw, f"mitigation.{name}")), data_name=data_name,
+        params = cls(
+            strategy=strategy, options=options, raw_options=_plain(get(raw, f"mitigation.{name}")),
+            data_name=choice(raw, "data.name", DATA_SETS, "data set"), small_batch=integer(raw, "small_batch", 1),
             train=TrainParams.parse(raw, "lb", seeds_key="mitigation_seeds"), sharpness=SharpnessParams.parse(raw),
         )
+        try:  # refuse bad options (and a remedy undefined for this data) before any training; the training
+            # set's size and the SB runs' lengths are not known yet: placeholders, which no factory checks
+            params.recipe(0, params.train.batch_size, train_size=params.train.batch_size, sb_epochs=params.train.train.max_epochs)
+        except ValueError as error:
+            raise ParamsError(f"params: 'mitigation.{name}': {error}") from None
+        return params
 
-    def step_for_seed(self, seed: int):
-        return self.strategy.make_step(self.options, seed, self.data_name)
+    def recipe(self, seed: int, batch_size: int, *, train_size: int, sb_epochs: int | None = None) -> Recipe:
+        """How run `seed` of this remedy trains at `batch_size` (`sb_epochs`: the epochs train@sb's run of
+        this seed trained, for the remedies that match it)."""
+        run = Run(
+            seed=seed, data_name=self.data_name, batch_size=batch_size, small_batch=self.small_batch,
+            large_batch=self.train.batch_size, train_size=train_size, max_epochs=self.train.train.max_epochs,
+            sb_epochs=sb_epochs,
+        )
+        return self.strategy.make_recipe(self.options, run)
 
 
 def _plain(section: Any) -> Any:
     """A params section as plain dicts (the stages' Recording views are Mappings, not dicts)."""
     return {k: _plain(v) for k, v in section.items()} if isinstance(section, Mapping) else section
+
+
+@dataclass(frozen=True)
+class PredictorParams:
+    """Stage predictors: which solutions exist (from the sections that trained them) and how they are measured."""
+
+    seeds: int  # train@sb and train@lb runs
+    remedies: tuple[tuple[str, bool], ...]  # (name, also trained at small_batch), in `remedies` order
+    mitigation_seeds: int
+    sweep_batches: tuple[int, ...]
+    sweep_seeds: int
+    warm_start_epochs: tuple[int, ...]  # the SB epochs warm_start continued from
+    curvature: CurvatureParams  # the subset, every measure's settings
+    sharpness: SharpnessParams  # φ's ε, subspace and L-BFGS-B settings
+    min_train_accuracy: float  # fraction: solutions below it stay in the table but out of the τ
+    bootstrap: int  # resamples for each τ's interval
+    confidence: float  # of the interval, in (0, 1)
+    seed: int  # of the bootstrap
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> PredictorParams:
+        params = cls(
+            seeds=integer(raw, "seeds", 1),
+            remedies=tuple((name, get_strategy(name).with_small_batch) for name in strategy_names(raw)),
+            mitigation_seeds=integer(raw, "mitigation_seeds", 1),
+            sweep_batches=sweep_batches(raw), sweep_seeds=integer(raw, "sweep.seeds", 1),
+            warm_start_epochs=WarmStartParams.parse(raw).sb_iterates,
+            curvature=CurvatureParams.parse(raw, measures_noise=True), sharpness=SharpnessParams.parse(raw),
+            min_train_accuracy=number(raw, "predictors.min_train_accuracy", minimum=0),
+            bootstrap=integer(raw, "predictors.bootstrap", 1), confidence=number(raw, "predictors.confidence", minimum=0),
+            seed=integer(raw, "predictors.seed", 0),
+        )
+        if params.min_train_accuracy > 1:
+            raise ParamsError(f"params: 'predictors.min_train_accuracy' is a fraction in [0, 1] (got {params.min_train_accuracy})")
+        if not 0 < params.confidence < 1:
+            raise ParamsError(f"params: 'predictors.confidence' must be in (0, 1) (got {params.confidence})")
+        return params

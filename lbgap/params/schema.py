@@ -76,7 +76,9 @@ SCHEMA: dict[str, Any] = {
     },
     "rescaling": {"factor": NUM, "block": INT, "seed": INT},
     "surface": {"span": NUM, "points": INT, "plane_min": NUM, "plane_max": NUM, "seed": INT},
+    "remedies": list_of(string),  # the entries of `mitigation` that run (`strategy_names`)
     "mitigation": "mitigation",  # strategy name → its options (`_check_mitigation`)
+    "predictors": {"min_train_accuracy": NUM, "bootstrap": INT, "confidence": NUM, "seed": INT},
 }
 
 

@@ -8,9 +8,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lbgap.remedies.registry import register_strategy
+from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.batchnorm import kept_buffers
-from lbgap.train.loop import Step, derived_seed, plain_step
+from lbgap.train.loop import derived_seed
+from lbgap.train.recipe import Recipe, Step, plain_step
 
 
 @dataclass(frozen=True)
@@ -59,5 +60,5 @@ def adversarial_step(radius: float, steps: int, seed: int = 0) -> Step:
 
 
 @register_strategy("adversarial", AdversarialOptions)
-def adversarial(options: AdversarialOptions, seed: int, data_name: str) -> Step:
-    return adversarial_step(radius=options.radius, steps=options.steps, seed=seed)
+def adversarial(options: AdversarialOptions, run: Run) -> Recipe:
+    return Recipe(step=adversarial_step(radius=options.radius, steps=options.steps, seed=run.seed))

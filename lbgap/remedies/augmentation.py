@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lbgap.remedies.registry import register_strategy
-from lbgap.train.loop import Step, plain_step
+from lbgap.remedies.registry import Run, register_strategy
+from lbgap.train.recipe import Recipe, Step, plain_step
 
 SIGNAL_DATA = ("mnist1d",)
 IMAGE_DATA = ("mnist", "fashion-mnist", "cifar10", "cifar100")
@@ -87,14 +87,14 @@ class AugmentationOptions:
 
 
 @register_strategy("augmentation", AugmentationOptions)
-def augmentation(options: AugmentationOptions, seed: int, data_name: str) -> Step:
+def augmentation(options: AugmentationOptions, run: Run) -> Recipe:
     """Signal augmentation for mnist1d, image augmentation for the image data sets; for others (npz)
     no augmentation is defined and asking for one is a ValueError."""
-    if data_name in SIGNAL_DATA:
-        return augmentation_step(options.signal, seed)
-    if data_name in IMAGE_DATA:
-        return augmentation_step(options.image, seed)
+    if run.data_name in SIGNAL_DATA:
+        return Recipe(step=augmentation_step(options.signal, run.seed))
+    if run.data_name in IMAGE_DATA:
+        return Recipe(step=augmentation_step(options.image, run.seed))
     raise ValueError(
-        f"no augmentation is defined for data set {data_name!r} "
+        f"no augmentation is defined for data set {run.data_name!r} "
         f"(signal: {', '.join(SIGNAL_DATA)}; image: {', '.join(IMAGE_DATA)})"
     )

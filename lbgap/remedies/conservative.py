@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from torch.nn import functional as F
 
-from lbgap.remedies.registry import register_strategy
-from lbgap.train.loop import Step
+from lbgap.remedies.registry import Run, register_strategy
+from lbgap.train.recipe import Recipe, Step
 
 
 @dataclass(frozen=True)
@@ -37,5 +37,5 @@ def conservative_step(lam: float, inner_steps: int) -> Step:
 
 
 @register_strategy("conservative", ConservativeOptions)
-def conservative(options: ConservativeOptions, seed: int, data_name: str) -> Step:
-    return conservative_step(lam=options.lam, inner_steps=options.inner_steps)
+def conservative(options: ConservativeOptions, run: Run) -> Recipe:
+    return Recipe(step=conservative_step(lam=options.lam, inner_steps=options.inner_steps))

@@ -1,10 +1,13 @@
 """The registry of remedies for the large-batch gap ("strategies"), in the style of the model registry.
 
 A remedy is one module `lbgap/remedies/<name>.py` that calls `register_strategy(name, Options)` on a
-factory `(options, seed, data_name) -> Step`, plus one section `mitigation.<name>` in params.yaml whose
+factory `(options, run: Run) -> Recipe` (lbgap.train.recipe: the step, optimizer and schedules of one
+training run), plus one section `mitigation.<name>` in params.yaml whose
 keys are the fields of `Options` (a frozen dataclass whose fields are int, float, bool or a nested such
 dataclass; lbgap.params.options reads and checks them: numbers, integers included, must be >= 0). dvc.yaml's `mitigate` stage iterates over the
-`mitigation` section and the report reads every remedy's results, so nothing else needs to change.
+`remedies` list and the report reads every remedy's results, so nothing else needs to change.
+`with_small_batch=True` registers a change of training that is compared at both batch sizes (an
+optimizer, an initialization): the stage then trains it at `small_batch` as well as at `batch`.
 Modules are imported when their remedy is asked for, so a stage depends on its own remedy's code only.
 
 A factory must not draw from the global random state: the mitigate stage calls it once with seed 0 to
@@ -21,21 +24,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from lbgap.train.loop import Step
+from lbgap.train.recipe import Recipe
 
 FOLDER = Path(__file__).resolve().parent
 NOT_REMEDIES = {"registry"}  # modules of this folder that are not remedies
 OPTION_TYPES = (int, float, bool)  # besides nested dataclasses of these
 
-# (options, run seed, data set name) -> the training step of one run
-StepFactory = Callable[[Any, int, str], Step]
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a remedy may know about the run it configures."""
+
+    seed: int
+    data_name: str
+    batch_size: int  # this run's batch size (`batch`, or `small_batch` for the SB side of a comparison)
+    small_batch: int  # `small_batch`
+    large_batch: int  # `batch`
+    train_size: int  # training samples (updates per epoch = train_size // batch)
+    max_epochs: int  # `train.max_epochs`
+    sb_epochs: int | None = None  # epochs the train@sb run of this seed trained (None when not known)
+
+
+# (options, run) -> how that run trains
+RecipeFactory = Callable[[Any, Run], Recipe]
 
 
 @dataclass(frozen=True)
 class Strategy:
     name: str
     options: type  # frozen dataclass: the typed view of `mitigation.<name>`
-    make_step: StepFactory
+    make_recipe: RecipeFactory
+    with_small_batch: bool = False  # also trained at `small_batch` (a change compared at both batch sizes)
 
 
 _STRATEGIES: dict[str, Strategy] = {}
@@ -51,16 +71,16 @@ def _check_option_types(options: type, where: str) -> None:
             raise TypeError(f"option {where}.{field} has type {kind!r}; options are int, float, bool or nested dataclasses")
 
 
-def register_strategy(name: str, options: type) -> Callable[[StepFactory], StepFactory]:
-    """Decorator: register the step factory of remedy `name`, configured by the dataclass `options`."""
+def register_strategy(name: str, options: type, *, with_small_batch: bool = False) -> Callable[[RecipeFactory], RecipeFactory]:
+    """Decorator: register the recipe factory of remedy `name`, configured by the dataclass `options`."""
     _check_option_types(options, f"strategy {name!r}")
 
-    def register(make_step: StepFactory) -> StepFactory:
+    def register(make_recipe: RecipeFactory) -> RecipeFactory:
         known = _STRATEGIES.get(name)
-        if known is not None and known.make_step.__qualname__ != make_step.__qualname__:
+        if known is not None and known.make_recipe.__qualname__ != make_recipe.__qualname__:
             raise ValueError(f"strategy {name!r} is registered twice")
-        _STRATEGIES[name] = Strategy(name, options, make_step)
-        return make_step
+        _STRATEGIES[name] = Strategy(name, options, make_recipe, with_small_batch)
+        return make_recipe
 
     return register
 

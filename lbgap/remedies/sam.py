@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from lbgap.remedies.registry import register_strategy
+from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.batchnorm import kept_buffers
-from lbgap.train.loop import Step
+from lbgap.train.recipe import Recipe, Step
 
 
 @dataclass(frozen=True)
@@ -52,5 +52,5 @@ def sam_step(rho: float, adaptive: bool = False, eta: float = 0.01) -> Step:
 
 
 @register_strategy("sam", SamOptions)
-def sam(options: SamOptions, seed: int, data_name: str) -> Step:
-    return sam_step(rho=options.rho, adaptive=options.adaptive, eta=options.eta)
+def sam(options: SamOptions, run: Run) -> Recipe:
+    return Recipe(step=sam_step(rho=options.rho, adaptive=options.adaptive, eta=options.eta))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,6 +15,8 @@ from lbgap.report.curvature_tables import measures_table, rescaling_table
 from lbgap.report.figures import mitigation_figure, sharpness_figure, sweep_figure, training_curves_figure, trajectory_figure
 from lbgap.report.numbers import distance_ratio, headline, null_if_undefined, remedy_numbers, sweep_numbers, warm_start_numbers
 from lbgap.report.paper import DATA_OF, comparison_table, paper_row, paper_quantities
+from lbgap.report.predictors import measure_name, tau_figure, tau_plot_data, tau_table
+from lbgap.report.remedies import gap_closed_figures, gap_closed_table
 from lbgap.report.run import RunResults
 from lbgap.report.tables import (
     accuracy_table,
@@ -42,7 +45,7 @@ BN_NOTE = {  # how BN statistics were set where training did not produce the wei
     ),
 }
 # every figure the report links: its own (run_figures) and those other stages draw
-FIGURES = ("mitigation", "sweep", "trajectory", "hessian_density", "epsilon_sensitivity", "training_curves", "sharpness",
+FIGURES = ("mitigation", "gap_closed", "updates", "predictors", "sweep", "trajectory", "hessian_density", "epsilon_sensitivity", "training_curves", "sharpness",
            "interpolation", "curvilinear", "warm_start", "surface")
 TRAJECTORY_COLUMNS = {
     "epoch": ("epoch", 1, 0), "train loss": ("train_loss", 1, 4), "test accuracy (%)": ("test_accuracy", 100, 2),
@@ -61,6 +64,8 @@ class Report:
     markdown: str
     figures: dict[str, Figure]  # name → figure, saved as <name>.png in the figures folder
     sweep: pd.DataFrame  # one row per batch size
+    remedies: pd.DataFrame  # the gap-closed table: plain SB, plain LB, every remedy
+    predictors_tau: pd.DataFrame  # τ of every measure with the gap (plots/predictors_tau.csv)
 
 
 def summary_numbers(run: RunResults) -> dict:
@@ -69,6 +74,11 @@ def summary_numbers(run: RunResults) -> dict:
     ratio = distance_ratio(run.train)
     numbers["distance_ratio"] = {"mean": ratio["mean"], "std": ratio["std"]}
     numbers["mitigation"] = remedy_numbers(run.remedies)
+    for row in run.gap_closed.iloc[2:].itertuples():
+        numbers["mitigation"][row.training]["gap_closed_pct"] = row.gap_closed
+    numbers["predictors"] = {
+        r.measure: {"tau_gap_all": r.tau_all, "tau_gap_within": r.tau_within} for r in run.taus.itertuples()
+    }
     numbers["sweep"] = sweep_numbers(run.threshold)
     numbers["warm_start"] = warm_start_numbers(pd.DataFrame(run.warm_start["points"]))
     numbers["trajectory"] = {r: {"final_sharpness": float(t.sharpness.iloc[-1])} for r, t in run.trajectories.items()}
@@ -96,7 +106,65 @@ def run_figures(run: RunResults) -> dict[str, Figure]:
         "training_curves": training_curves_figure(run.curves, batch_sizes),
         "sharpness": sharpness_figure({r: run.sharpness[r]["summary"] for r in ("sb", "lb")}, batch_sizes),
         "mitigation": mitigation_figure(bars),
+        **gap_closed_figures(run.gap_closed),
+        "predictors": tau_figure(run.taus, run.predictors["confidence"]),
     }
+
+
+def remedies_text(frame: pd.DataFrame) -> str:
+    """Which remedies closed at least half of the gap, which none; diverged runs; the remedies compared at both
+    batch sizes by their own gap. Only when the plain gap exceeds twice the seeds' combined spread."""
+    sb, lb = frame.iloc[0], frame.iloc[1]
+    spread = math.hypot(*(0.0 if math.isnan(v) else v for v in (sb.test_accuracy_std, lb.test_accuracy_std)))
+    gap = sb.test_accuracy - lb.test_accuracy
+    if not gap > 2 * spread:
+        return (f"The plain SB − LB gap ({gap:.2f} points) is not larger than twice the seeds' spread ({spread:.2f}): "
+                "no remedy can be said to close it.")
+    remedies = frame.iloc[2:]
+    ok = remedies[~remedies.diverged]
+    half = [f"{r.training} ({r.gap_closed:.0f} %)" for r in ok.itertuples() if r.gap_closed >= 50]
+    none = [f"{r.training} ({r.gap_closed:.0f} %)" for r in ok.itertuples() if r.gap_closed <= 0]
+    text = (f"Closed at least half of the gap: {', '.join(half) or 'none'}. "
+            f"Did not help (0 % or less): {', '.join(none) or 'none'}.")
+    if remedies.diverged.any():
+        text += f" Diverged (non-finite training loss; stopped there): {', '.join(remedies.training[remedies.diverged])}."
+    if "own_gap" in remedies:
+        both = remedies[remedies.own_gap.notna()]
+        if len(both):
+            text += (" Compared at both batch sizes with their own SB run (plain Adam's gap: " f"{gap:.2f} points): "
+                     + ", ".join(f"{r.training} {r.own_gap:.2f}" for r in both.itertuples()) + ".")
+    text += (" One seed per remedy unless `mitigation_seeds` says more: a difference of a point or so is within"
+             " a seed's spread.") if remedies.test_accuracy_std.isna().all() else ""
+    return text
+
+
+def predictors_text(taus: pd.DataFrame) -> str:
+    """The measures by verdict (the control, the train loss, apart)."""
+    verdicts = ("predicts", "separates batch sizes only", "inverse", "separates batch sizes only, inversely", "not tested within batch", "no")
+    measures = taus[taus.measure != "train_loss"]
+    groups = {v: [measure_name(m) for m in measures.measure[measures.verdict == v]] for v in verdicts}
+    control = taus[taus.measure == "train_loss"]
+    text = (
+        f"Survive with batch size held fixed (interval above 0 within batch): {', '.join(groups['predicts']) or 'none'}. "
+        f"Only separate batch sizes (interval above 0 over all solutions, not within): {', '.join(groups['separates batch sizes only']) or 'none'}. "
+        f"Rank inversely within batch: {', '.join(groups['inverse']) or 'none'}; over all solutions only: "
+        f"{', '.join(groups['separates batch sizes only, inversely']) or 'none'}. No reliable ranking: {', '.join(groups['no']) or 'none'}."
+    )
+    if groups["not tested within batch"]:
+        text += f" Not tested within batch (no group of ≥ 3): {', '.join(groups['not tested within batch'])}."
+    if len(control):
+        row = control.iloc[0]
+        text += (f" The control — the final train loss, i.e. how far training went — has τ {row.tau_all:+.2f} over all and "
+                 f"{row.tau_within:+.2f} within batch: a measure is informative beyond it only where it does better.")
+    return text
+
+
+def left_out_text(predictors: dict) -> str:
+    """Which solutions did not fit the training set, and so are not ranked."""
+    left = predictors["left_out"]
+    head = (f"{predictors['included']} of {predictors['solutions']} solutions reach {100 * predictors['min_train_accuracy']:g} % train "
+            "accuracy and are ranked (`predictors.min_train_accuracy`)")
+    return head + (f"; left out: {', '.join(left)}." if left else ".")
 
 
 def threshold_text(run: RunResults) -> str:
@@ -111,7 +179,10 @@ def threshold_text(run: RunResults) -> str:
 
 def build_report(run: RunResults, link: Callable[[str], str]) -> Report:
     """`link(name)`: the path, relative to the report, of figure `name` (every name in FIGURES)."""
-    return Report(null_if_undefined(summary_numbers(run)), render(run, link), run_figures(run), run.sweep_points)
+    return Report(
+        null_if_undefined(summary_numbers(run)), render(run, link), run_figures(run), run.sweep_points, run.gap_closed,
+        tau_plot_data(run.taus),
+    )
 
 
 def render(run: RunResults, link: Callable[[str], str]) -> str:
@@ -169,6 +240,47 @@ LB training with each remedy ({len(remedies[0]['train']['per_seed']) if remedies
 {mitigation_table(mitigation_rows(train, sharp, remedies))}
 
 ![remedies]({link('mitigation')})
+
+## What closes the gap? Remedies beyond the paper
+
+Every remedy's LB runs ({len(remedies[0]['train']['per_seed']) if remedies else 0} seed(s) each) beside plain SB and LB (Adam, as in the paper).
+Gap closed = (accuracy − LB) / (SB − LB): 0 % is no better than plain LB, 100 % as good as plain SB.
+φ: full space at the first ε (the remedy's sharpness stage); λ_max: top Hessian eigenvalue on the predictors
+subset; updates and samples: what training did; wall: seconds of training per seed on this machine.
+"own SB / own gap": remedies compared at both batch sizes (an optimizer, an initialization) also train at
+SB; their own gap is their SB − LB accuracy.
+
+{gap_closed_table(run.gap_closed)}
+
+{remedies_text(run.gap_closed)}
+
+![gap closed vs sharpness]({link('gap_closed')})
+
+![accuracy vs updates]({link('updates')})
+
+## Which measure predicts generalization?
+
+Every solution this run trained — SB and LB runs, every remedy (and its SB side), every sweep point,
+every warm start — measured on the same {run.predictors['samples']}-sample training subset, and each
+measure's Kendall τ with the generalization gap (train − test accuracy, points) and with the test loss, with
+{100 * run.predictors['confidence']:g} % percentile-bootstrap intervals ({run.predictors['bootstrap']} resamples; Jiang et al. 2020). "all": every
+solution; "within batch": τ inside each group of solutions that share their (final) batch size, averaged with
+weights = the group's pairs, over groups of ≥ 3 (solutions per batch size: {', '.join(f'{b}: {k}' for b, k in run.predictors['batch_sizes'].items())})
+— does the measure still rank when batch size is held fixed? Every measure is oriented larger = sharper
+(1/σ² for the PAC-Bayes σ), except the noise scale, which is not a sharpness. Verdicts: *predicts* — the
+within-batch interval lies above 0; *separates batch sizes only* — the interval over all solutions lies
+above 0 but the within-batch one does not (*…, inversely*: below 0); *inverse* — the within-batch interval
+lies below 0; *no* — none of these. The intervals resample solutions as if independent, which they are not (runs of one seed
+share x0; the warm starts share one SB run), and about 15 measures × 2 targets × 2 scopes are judged,
+each at {100 * run.predictors['confidence']:g} %: read them as descriptive, not as tests.
+
+{left_out_text(run.predictors)}
+
+{tau_table(run.taus)}
+
+{predictors_text(run.taus)}
+
+![Kendall τ of each measure]({link('predictors')})
 
 ## Accuracy and sharpness vs batch size
 

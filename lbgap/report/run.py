@@ -10,6 +10,8 @@ import pandas as pd
 from lbgap.experiments.sweep import Threshold, threshold_batch
 from lbgap.params.core import bn_statistics
 from lbgap.params.experiments import SweepParams, sweep_batches, sweep_drop
+from lbgap.report.predictors import tau_frame
+from lbgap.report.remedies import gap_closed_frame
 from lbgap.report.tables import sweep_frame
 
 
@@ -27,6 +29,8 @@ class RunResults:
     spectra: dict[str, pd.DataFrame]  # regime → SLQ nodes and weights
     epsilon_frames: dict[str, pd.DataFrame]  # regime → φ against ε
     rescaling: dict
+    predictors: dict  # the predictors stage's JSON (τ of every measure)
+    solutions: pd.DataFrame  # the predictors stage's table: one row per solution
 
     @property
     def label(self) -> str:
@@ -52,6 +56,15 @@ class RunResults:
     @property
     def bn_statistics(self) -> str:
         return bn_statistics(self.params)
+
+    @property
+    def gap_closed(self) -> pd.DataFrame:
+        lambda_max = self.solutions.groupby("family")["lambda_max"].mean().to_dict()
+        return gap_closed_frame(self.train, self.sharpness, self.remedies, lambda_max)
+
+    @property
+    def taus(self) -> pd.DataFrame:
+        return tau_frame(self.predictors["tau"])
 
     @property
     def first_eps_key(self) -> str:

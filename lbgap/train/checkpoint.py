@@ -71,6 +71,11 @@ def _check_fit(path: Path, labelled: list[tuple[str, State]], model: nn.Module) 
             )
 
 
+def cpu_state(model: nn.Module) -> State:
+    """A copy of `model`'s state_dict on the CPU (detached)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 def checkpoint_path(folder: Path, seed: int) -> Path:
     return folder / f"seed_{seed}.pt"
 

@@ -14,20 +14,21 @@ best one), since the study is about where the optimizer ends up.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from lbgap.data import DataSet
 from lbgap.devices import autocast
 from lbgap.train.evaluation import evaluate
+from lbgap.train.recipe import PLAIN, Recipe
 
 
-STREAMS = {"dropout": 1, "attack": 2}  # independent random streams derived from one run seed
+STREAMS = {"dropout": 1, "attack": 2, "init": 3}  # independent random streams derived from one run seed
 
 
 def derived_seed(seed: int, stream: str) -> int:
@@ -46,30 +47,9 @@ class TrainConfig:
     eval_chunk: int  # samples per forward pass when evaluating whole splits
 
 
-def adam(parameters: list[torch.Tensor], config: TrainConfig) -> torch.optim.Adam:
-    """Adam with `config`'s learning rate and betas. Fused (one kernel for all tensors' updates) on the CPU
-    and CUDA: the same update rule, about 13 % less time per SB step on the 2-core CPU (docs/performance.md)."""
-    fused = all(p.device.type in ("cpu", "cuda") for p in parameters)
-    return torch.optim.Adam(parameters, lr=config.lr, betas=config.betas, fused=fused or None)
-
-
 def fixed_budget(config: TrainConfig, epochs: int) -> TrainConfig:
     """`config` with exactly `epochs` epochs: the stopping rule cannot fire (patience ≥ epochs)."""
     return replace(config, max_epochs=epochs, patience=epochs)
-
-
-# One optimization step on a batch: (model, optimizer, inputs, labels) -> the batch's training loss.
-# Mitigation strategies (lbgap.remedies, via lbgap.remedies.registry) supply their own; plain SB/LB training uses `plain_step`.
-Step = Callable[[nn.Module, torch.optim.Optimizer, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def plain_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of the batch, one gradient, one optimizer step."""
-    loss = F.cross_entropy(model(x), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
 
 
 @dataclass(frozen=True)
@@ -79,6 +59,15 @@ class EpochRecord:
     train_accuracy: float
     test_loss: float
     test_accuracy: float
+    updates: int = 0  # parameter updates so far
+    samples: int = 0  # training samples processed so far (updates × their batch sizes)
+    batch_size: int = 0  # of the epoch's updates (0 for epoch 0)
+
+
+def diverged(record: EpochRecord) -> bool:
+    """A non-finite training loss: the run has diverged (its weights overflowed) and will not come back, so
+    training stops there and the run's metrics carry the non-finite loss."""
+    return not math.isfinite(record.train_loss)
 
 
 def should_stop(train_losses: Sequence[float], patience: int, min_delta: float) -> bool:
@@ -90,10 +79,12 @@ def should_stop(train_losses: Sequence[float], patience: int, min_delta: float) 
     return min(train_losses[-patience:]) >= best_before - min_delta
 
 
-def epoch_record(model: nn.Module, data: DataSet, epoch: int, chunk: int) -> EpochRecord:
-    """Loss and accuracy of `model` on both splits (eval mode), labelled with `epoch`."""
+def epoch_record(
+    model: nn.Module, data: DataSet, epoch: int, chunk: int, updates: int = 0, samples: int = 0, batch_size: int = 0,
+) -> EpochRecord:
+    """Loss and accuracy of `model` on both splits (eval mode), labelled with `epoch` and the counts so far."""
     train, test = evaluate(model, data.train, chunk), evaluate(model, data.test, chunk)
-    return EpochRecord(epoch, train.loss, train.accuracy, test.loss, test.accuracy)
+    return EpochRecord(epoch, train.loss, train.accuracy, test.loss, test.accuracy, updates, samples, batch_size)
 
 
 def train(
@@ -103,50 +94,71 @@ def train(
     batch_size: int,
     config: TrainConfig,
     seed: int,
-    step: Step = plain_step,
+    recipe: Recipe = PLAIN,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     amp: bool = False,
-    evaluate_every: int = 1,
+    evaluate_every: int | None = None,
 ) -> list[EpochRecord]:
-    """Train `model` in place with Adam on mini-batches of `batch_size` drawn without replacement.
+    """Train `model` in place on mini-batches of `batch_size` drawn without replacement.
 
-    `model` and `data` must be on the same device. `step` performs the update on each batch (default:
-    a plain Adam step); `amp` runs it under bfloat16 autocast on CUDA (lbgap.devices).
+    `model` and `data` must be on the same device. `recipe` (lbgap.train.recipe) sets the update step, the
+    optimizer and the schedules; the default is plain Adam at a constant learning rate and batch size.
+    `amp` runs each step under bfloat16 autocast on CUDA (lbgap.devices).
     `seed` fixes the order of the samples and the dropout masks (the initial weights are fixed by whoever
     built `model`).
-    The last incomplete batch of an epoch is dropped so every step uses exactly `batch_size` samples.
+    The last incomplete batch of an epoch is dropped so every step uses exactly the epoch's batch size.
     Returns one record per evaluated epoch, starting with epoch 0 (the untrained model). Whole-split
     evaluation costs about as much as an epoch of large-batch steps, so fixed-budget runs that only need
-    the end point pass `evaluate_every` > 1: records are then taken every that many epochs and after the
-    last one, and `on_epoch` and the stopping rule see only those (patience counts records).
+    the end point pass `evaluate_every` > 1 (default: the recipe's): records are then taken every that many
+    epochs and after the last one, and `on_epoch` and the stopping rule see only those (patience counts records).
     """
-    if evaluate_every < 1:
-        raise ValueError(f"evaluate_every must be >= 1 (got {evaluate_every})")
+    every = recipe.evaluate_every if evaluate_every is None else evaluate_every
+    if every < 1:
+        raise ValueError(f"evaluate_every must be >= 1 (got {every})")
     n = len(data.train)
-    if not 0 < batch_size <= n:
-        raise ValueError(f"batch size must be in [1, {n}] (got {batch_size})")
+    check_batch_size(batch_size, n)
     generator = torch.Generator().manual_seed(seed)  # on the CPU: the same sample order on every device
     device = data.train.x.device
-    optimizer = adam(list(model.parameters()), config)
+    optimizer = recipe.optimizer(list(model.parameters()), config.lr, config.betas)
+    updates = samples = 0
+    initial_lr = [group["lr"] for group in optimizer.param_groups]  # the schedule's factor multiplies these
     # Dropout masks come from this run's seed, not from whatever ran before in the same process (C1–C4
     # have dropout); the caller's global RNG is left as it was. The stream is derived from the seed so it
     # does not replay the one that drew x0 (lbgap.models.build_model seeds with `seed` itself).
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(derived_seed(seed, "dropout"))
         history = [epoch_record(model, data, 0, config.eval_chunk)]
-        for epoch in range(1, config.max_epochs + 1):
+        epochs_done = 0.0  # fractional, for the learning-rate schedule
+        max_epochs = config.max_epochs if recipe.max_epochs is None else recipe.max_epochs
+        for epoch in range(1, max_epochs + 1):
+            size = batch_size if recipe.batch_size is None else check_batch_size(recipe.batch_size(epoch, model, data.train), n)
             model.train()
             order = torch.randperm(n, generator=generator).to(device)
-            for start in range(0, n - batch_size + 1, batch_size):
-                index = order[start : start + batch_size]
+            steps = n // size
+            for start in range(0, n - size + 1, size):
+                if recipe.learning_rate is not None:
+                    factor = recipe.learning_rate(epochs_done)
+                    for group, lr in zip(optimizer.param_groups, initial_lr):
+                        group["lr"] = lr * factor
+                index = order[start : start + size]
                 with autocast(device, amp):
-                    step(model, optimizer, data.train.x[index], data.train.y[index])
-            if epoch % evaluate_every and epoch < config.max_epochs:
+                    recipe.step(model, optimizer, data.train.x[index], data.train.y[index])
+                epochs_done += 1 / steps
+                updates, samples = updates + 1, samples + size
+            epochs_done = float(epoch)  # no drift from summing 1/steps
+            if epoch % every and epoch < max_epochs:
                 continue
-            history.append(epoch_record(model, data, epoch, config.eval_chunk))
+            history.append(epoch_record(model, data, epoch, config.eval_chunk, updates, samples, size))
             if on_epoch is not None:
                 on_epoch(history[-1])
-            if should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta):
+            if diverged(history[-1]) or should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta):
                 break
     model.eval()
     return history
+
+
+def check_batch_size(batch_size: int, n: int) -> int:
+    """`batch_size`, or ValueError when it is not in [1, n] (n training samples)."""
+    if not 0 < batch_size <= n:
+        raise ValueError(f"batch size must be in [1, {n}] (got {batch_size})")
+    return batch_size

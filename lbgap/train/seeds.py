@@ -10,15 +10,12 @@ from torch import nn
 
 from lbgap.data import DataSet
 from lbgap.tensors import distance, parameters_of
-from lbgap.train.checkpoint import Checkpoint, Iterates
-from lbgap.train.loop import EpochRecord, Step, TrainConfig, plain_step, train
+from lbgap.train.checkpoint import Checkpoint, Iterates, cpu_state
+from lbgap.train.loop import EpochRecord, TrainConfig, train
+from lbgap.train.recipe import PLAIN, Recipe
 from lbgap.train.together import train_together
 
 FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
-
-
-def _cpu(model: nn.Module) -> dict:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def train_seeds(
@@ -29,34 +26,37 @@ def train_seeds(
     seeds: int,
     config: TrainConfig,
     amp: bool,
-    step_for_seed: Callable[[int], Step] = lambda seed: plain_step,
+    recipe_for_seed: Callable[[int], Recipe] = lambda seed: PLAIN,
     on_epoch: Callable[[int, EpochRecord], None] | None = None,
     keep_epochs: Collection[int] = (),
     together: bool = False,
 ) -> Iterator[tuple[Checkpoint, Iterates, dict, list[dict]]]:
     """Train seeds 0 .. seeds-1 in turn: `make_model(seed)` draws the initial point (on `data`'s device),
-    `step_for_seed(seed)` the update. Yields per seed its Checkpoint (CPU tensors), its Iterates (x0 and
+    `recipe_for_seed(seed)` how it trains (lbgap.train.recipe; its `prepare` is applied to the built network
+    before x0 is taken). Yields per seed its Checkpoint (CPU tensors), its Iterates (x0 and
     the weights after each epoch of `keep_epochs` that the run reached), its final metrics (the last
     record with ‖x − x0‖, keys FINAL_KEYS and 'seed') and every epoch's record as dicts.
     `together`: all seeds at once (lbgap.train.together; plain steps only, see `fits_together`)."""
     if together:
-        if step_for_seed(0) is not plain_step:
-            raise ValueError("seeds train together with plain Adam steps only (a remedy's step trains one by one)")
+        if not recipe_for_seed(0).is_plain:
+            raise ValueError("seeds train together with plain Adam steps only (a remedy's recipe trains one by one)")
         yield from _train_together(make_model, data, batch_size=batch_size, seeds=seeds, config=config, amp=amp,
                                    on_epoch=on_epoch, keep_epochs=keep_epochs)
         return
     for seed in range(seeds):
-        model = make_model(seed)
-        x0 = _cpu(model)
+        recipe = recipe_for_seed(seed)
+        model = make_model(seed) if recipe.prepare is None else recipe.prepare(make_model(seed))
+        x0 = cpu_state(model)
         iterates: dict[int, dict] = {}
 
         def visit(record: EpochRecord, seed: int = seed) -> None:
             if record.epoch in keep_epochs:
-                iterates[record.epoch] = _cpu(model)
+                iterates[record.epoch] = cpu_state(model)
             if on_epoch is not None:
                 on_epoch(seed, record)
 
-        history = train(model, data, batch_size=batch_size, config=config, seed=seed, step=step_for_seed(seed), amp=amp, on_epoch=visit)
+        history = train(model, data, batch_size=batch_size, config=config, seed=seed, recipe=recipe, amp=amp,
+                        on_epoch=visit)
         model.cpu()
         yield _finished(model, x0, history, iterates, batch_size, seed)
 
@@ -66,7 +66,7 @@ def _finished(
 ) -> tuple[Checkpoint, Iterates, dict, list[dict]]:
     final = {"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0)}
     kept = Iterates(seed, history[-1].epoch, {0: x0, **iterates})
-    return Checkpoint(x0, _cpu(model), batch_size, seed), kept, final, [{"seed": seed, **asdict(r)} for r in history]
+    return Checkpoint(x0, cpu_state(model), batch_size, seed), kept, final, [{"seed": seed, **asdict(r)} for r in history]
 
 
 def _train_together(
@@ -74,7 +74,7 @@ def _train_together(
     on_epoch: Callable[[int, EpochRecord], None] | None, keep_epochs: Collection[int],
 ) -> Iterator[tuple[Checkpoint, Iterates, dict, list[dict]]]:
     models = [make_model(seed) for seed in range(seeds)]
-    x0s = [_cpu(model) for model in models]
+    x0s = [cpu_state(model) for model in models]
     histories, kept = train_together(
         models, data, batch_size=batch_size, config=config, seeds=list(range(seeds)), on_epoch=on_epoch,
         keep_epochs=keep_epochs, amp=amp,

@@ -34,7 +34,8 @@ from torch.nn import functional as F
 from lbgap.data import DataSet, Split
 from lbgap.devices import autocast
 from lbgap.train.evaluation import Evaluation
-from lbgap.train.loop import EpochRecord, TrainConfig, adam, should_stop
+from lbgap.train.loop import EpochRecord, TrainConfig, diverged, should_stop
+from lbgap.train.recipe import adam
 
 State = dict[str, torch.Tensor]
 
@@ -117,7 +118,7 @@ def train_together(
     device = data.train.x.device
     base = copy.deepcopy(models[0]).to("meta")
     params, buffers = stack_module_state(list(models))  # (S, …) each; params are leaves that require grad
-    optimizer = adam(list(params.values()), config)
+    optimizer = adam(list(params.values()), config.lr, config.betas)
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
 
     def batch_loss(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -128,7 +129,8 @@ def train_together(
     def records(epoch: int) -> list[EpochRecord]:
         train = evaluate_together(base, params, buffers, data.train, config.eval_chunk)
         test = evaluate_together(base, params, buffers, data.test, config.eval_chunk)
-        return [EpochRecord(epoch, a.loss, a.accuracy, b.loss, b.accuracy) for a, b in zip(train, test)]
+        updates = epoch * (n // batch_size)
+        return [EpochRecord(epoch, a.loss, a.accuracy, b.loss, b.accuracy, updates, updates * batch_size, batch_size if epoch else 0) for a, b in zip(train, test)]
 
     histories = [[record] for record in records(0)]
     kept: list[dict[int, State]] = [{} for _ in models]
@@ -155,7 +157,7 @@ def train_together(
                 kept[s][epoch] = {k: v.cpu() for k, v in _slice({**params, **buffers}, s).items()}
             if on_epoch is not None:
                 on_epoch(seeds[s], record)
-            if should_stop([r.train_loss for r in histories[s][1:]], config.patience, config.min_delta):
+            if diverged(record) or should_stop([r.train_loss for r in histories[s][1:]], config.patience, config.min_delta):
                 frozen[s] = _slice({**params, **buffers}, s)
         if len(frozen) == len(models):
             break

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -141,3 +143,10 @@ def test_adaptive_box_with_eta_zero_on_a_quadratic_has_the_closed_form_maximum()
     assert sharpness(f, x, eps, offset=0.0, max_iter=50).phi == pytest.approx(expected, rel=1e-6)
 
 
+
+
+def test_a_diverged_solution_is_not_measured():
+    """Non-finite weights (a run whose loss overflowed) give φ = nan instead of an error from the box."""
+    x = torch.tensor([1.0, float("nan"), 2.0])
+    result = sharpness(lambda w: (float((w**2).sum()), 2 * w), x, 1e-3)
+    assert math.isnan(result.phi) and result.evaluations == 0 and "non-finite" in result.message

@@ -39,7 +39,7 @@ BAD = [
     (lambda raw: MitigationParams.parse(raw, "adversarial"), "mitigation.adversarial.steps", 1.5, "'mitigation.adversarial.steps' must be an integer >= 0 (got 1.5)"),
     (lambda raw: MitigationParams.parse(raw, "adversarial"), "mitigation_seeds", 0, "'mitigation_seeds' must be an integer >= 1"),
     (lambda raw: MitigationParams.parse(raw, "augmentation"), "mitigation.augmentation.signal.shift", 1, "unknown key 'mitigation.augmentation.signal.shift' (did you mean 'mitigation.augmentation.signal.max_shift'?)"),
-    (lambda raw: MitigationParams.parse(raw, "dropout"), "seeds", 2, "unknown strategy 'dropout'; known: adversarial, augmentation"),
+    (lambda raw: MitigationParams.parse(raw, "dropout"), "seeds", 2, "unknown strategy 'dropout'; known: adamw, adaptive_batch, adversarial"),
     (lambda raw: MitigationParams.parse(raw, "augmentation"), "data.name", "npz", "params: 'mitigation.augmentation': no augmentation is defined for data set 'npz'"),
     (lambda raw: MitigationParams.parse(raw, "sam"), "data.name", "cifar7", "params: unknown data set 'data.name: cifar7'"),
 ]
@@ -72,13 +72,20 @@ def test_a_remedy_is_its_registered_dataclass_trained_at_the_lb_batch(tiny_param
     assert config.options == SamOptions(rho=0.05, adaptive=False, eta=0.01)
     assert config.raw_options == {"rho": 0.05, "adaptive": False, "eta": 0.01}
     assert (config.train.batch_size, config.train.seeds) == (tiny_params["batch"], tiny_params["mitigation_seeds"])
-    assert callable(config.step_for_seed(3))
+    assert callable(config.recipe(3, 100, train_size=200).step) and config.small_batch == tiny_params["small_batch"]
 
 
-def test_the_remedies_come_in_params_order(tiny_params):
-    assert strategy_names(tiny_params) == ("augmentation", "conservative", "adversarial", "sam")
-    tiny_params["mitigation"] = {"sam": tiny_params["mitigation"]["sam"], "conservative": tiny_params["mitigation"]["conservative"]}
+def test_the_remedies_come_in_the_order_of_remedies(tiny_params):
+    assert strategy_names(tiny_params) == ("augmentation", "sam", "growing_batch", "sgd")
+    tiny_params["remedies"] = ["sam", "conservative"]
     assert strategy_names(tiny_params) == ("sam", "conservative")
-    tiny_params["mitigation"]["dropout"] = {}
-    with pytest.raises(ParamsError, match="unknown key 'mitigation.dropout'; known here: adversarial, augmentation"):
+    tiny_params["remedies"] = ["sam", "dropout"]
+    with pytest.raises(ParamsError, match="unknown key 'remedies: dropout'; known here: adamw, adaptive_batch"):
+        strategy_names(tiny_params)
+    del tiny_params["mitigation"]["sam"]
+    tiny_params["remedies"] = ["sam"]
+    with pytest.raises(ParamsError, match="'remedies' names 'sam', which has no section 'mitigation.sam'"):
+        strategy_names(tiny_params)
+    tiny_params["remedies"] = ["sgd", "sgd"]
+    with pytest.raises(ParamsError, match="lists a strategy twice"):
         strategy_names(tiny_params)

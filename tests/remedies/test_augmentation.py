@@ -15,7 +15,9 @@ from lbgap.remedies.augmentation import (
     augmentation,
 )
 from lbgap.models import build_model
+from lbgap.remedies.registry import Run
 from lbgap.train.loop import train
+from lbgap.train.recipe import Recipe
 
 
 def test_augmentation_keeps_shapes_and_is_reproducible_from_its_seed():
@@ -34,7 +36,7 @@ def test_augmentation_keeps_shapes_and_is_reproducible_from_its_seed():
 def test_augmentation_step_trains_with_labels_unchanged_and_refuses_images(tiny_data, train_config):
     model = build_model("mlp", input_shape=(6,), num_classes=3, seed=0, options={"width": 8, "depth": 1})
     step = augmentation_step(SignalAugmentation(max_shift=1, scale=0.1, noise=0.05), seed=0)
-    history = train(model, tiny_data, batch_size=16, config=train_config(max_epochs=3, lr=1e-2), seed=0, step=step)
+    history = train(model, tiny_data, batch_size=16, config=train_config(max_epochs=3, lr=1e-2), seed=0, recipe=Recipe(step=step))
     assert history[-1].train_loss < history[0].train_loss
     optimizer = torch.optim.Adam(model.parameters())
     with pytest.raises(ValueError, match="SignalAugmentation needs inputs of rank 2"):
@@ -68,8 +70,8 @@ def test_image_augmentation_with_certain_flip_and_no_affine_is_a_mirror():
 def test_augmentation_is_chosen_by_data_set_and_refused_for_npz():
     options = AugmentationOptions(SignalAugmentation(max_shift=1, scale=0.1, noise=0.0), ImageAugmentation(hflip=0.5, degrees=10, translate=0.2))
     model = build_model("C1", input_shape=(3, 32, 32), num_classes=10, seed=0)
-    step = augmentation(options, seed=0, data_name="cifar10")
+    step = augmentation(options, Run(0, "cifar10", 4, 4, 4, 4, 1)).step
     loss = step(model, torch.optim.Adam(model.parameters()), torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 3]))
     assert torch.isfinite(loss)
     with pytest.raises(ValueError, match="no augmentation is defined for data set 'npz'"):
-        augmentation(options, seed=0, data_name="npz")
+        augmentation(options, Run(0, "npz", 4, 4, 4, 4, 1))

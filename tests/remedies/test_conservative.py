@@ -7,7 +7,7 @@ import torch
 from lbgap.remedies.conservative import (
     conservative_step,
 )
-from lbgap.train.loop import plain_step
+from lbgap.train.recipe import plain_step
 
 
 def test_conservative_with_zero_lambda_and_one_inner_step_is_a_plain_adam_step(model_pair, assert_same_state):

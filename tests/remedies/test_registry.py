@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 
 from lbgap.remedies import registry
-from lbgap.remedies.registry import get_strategy, list_strategies, register_strategy
-from lbgap.train.loop import plain_step
+from lbgap.remedies.registry import Run, get_strategy, list_strategies, register_strategy
+from lbgap.train.recipe import PLAIN
 
 
 @dataclass(frozen=True)
@@ -28,18 +28,19 @@ def test_the_shipped_remedies_are_listed_without_importing_and_found_by_name():
     assert "registry" not in list_strategies()
     sam = get_strategy("sam")
     assert sam.name == "sam" and sam.options.__name__ == "SamOptions"
-    with pytest.raises(KeyError, match="unknown strategy 'sma'; known: adversarial, augmentation"):
+    with pytest.raises(KeyError, match="unknown strategy .sma.; known: adamw, adaptive_batch, adversarial, augmentation"):
         get_strategy("sma")
 
 
 def test_a_registered_strategy_is_found_with_its_options_and_factory():
     @register_strategy("registry_test_toy", Options)
-    def toy(options: Options, seed: int, data_name: str):
-        return plain_step
+    def toy(options: Options, run: Run):
+        return PLAIN
 
     assert "registry_test_toy" in list_strategies()
     strategy = get_strategy("registry_test_toy")
-    assert strategy.options is Options and strategy.make_step(Options(1.0, True), 0, "mnist1d") is plain_step
+    assert strategy.options is Options and strategy.make_recipe(Options(1.0, True), Run(0, "mnist1d", 4, 4, 4, 4, 1)) is PLAIN
+    assert not strategy.with_small_batch
 
 
 def test_options_must_be_dataclasses_of_supported_types_and_names_unique():
@@ -54,10 +55,10 @@ def test_options_must_be_dataclasses_of_supported_types_and_names_unique():
         register_strategy("registry_test_str", Named)
 
     @register_strategy("registry_test_twice", Options)
-    def first(options, seed, data_name):
-        return plain_step
+    def first(options, run):
+        return PLAIN
 
     with pytest.raises(ValueError, match="registered twice"):
         @register_strategy("registry_test_twice", Options)
-        def second(options, seed, data_name):
-            return plain_step
+        def second(options, run):
+            return PLAIN

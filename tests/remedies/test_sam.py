@@ -8,7 +8,7 @@ from torch.nn import functional as F
 from lbgap.remedies.sam import (
     sam_step,
 )
-from lbgap.train.loop import plain_step
+from lbgap.train.recipe import plain_step
 
 
 def test_sam_with_zero_rho_is_the_base_optimizer_step(model_pair, assert_same_state):

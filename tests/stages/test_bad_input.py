@@ -194,7 +194,7 @@ def test_report_inputs_missing_fields_are_one_error(workspace, monkeypatch):
     from stages import report
 
     (name, module, args, _, _), = [s for s in STAGES if s[0] == "report"]
-    monkeypatch.setattr(report, "read_run", lambda raw, metrics, plots: RunResults(raw, *({} for _ in range(11))))
+    monkeypatch.setattr(report, "read_run", lambda raw, metrics, plots: RunResults(raw, *({} for _ in range(13))))
     before = _snapshot(workspace)
     _assert_refused(_invoke(workspace, module, args, monkeypatch), before, workspace, "lacks an expected field")
 

@@ -13,12 +13,14 @@ import yaml
 from typer.testing import CliRunner
 
 from lbgap.train.checkpoint import Iterates
-from stages import curvature, interpolate, mitigate, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, warm_start
+from stages import (
+    curvature, interpolate, mitigate, predictors, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, warm_start,
+)
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
 APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app,
         "sweep": sweep.app, "warm_start": warm_start.app, "trajectory": trajectory.app, "curvature": curvature.app,
-        "rescaling": rescaling.app, "surface": surface.app}
+        "rescaling": rescaling.app, "surface": surface.app, "predictors": predictors.app}
 
 
 def invoke(app, *args):
@@ -41,7 +43,8 @@ def _train(tmp: Path, regime: str, data: Path, params: Path):
 
 def _mitigate(tmp: Path, strategy: str, data: Path, sb_models: Path, params: Path):
     return invoke(
-        mitigate.app, strategy, "--data", data, "--sb-models", sb_models, "--models", tmp / f"models/mitigation/{strategy}",
+        mitigate.app, strategy, "--data", data, "--sb-models", sb_models, "--sb-iterates", sb_models.parent / "sb_iterates",
+        "--models", tmp / f"models/mitigation/{strategy}",
         "--out", tmp / f"metrics/mitigation/{strategy}.json", "--curve", tmp / f"plots/mitigation/{strategy}.csv",
         "--figure", tmp / f"plots/mitigation/{strategy}.png", "--params", params,
     )
@@ -86,13 +89,16 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     assert not np.allclose(straight["train_loss"], curved["train_loss"]), "two different paths"
 
     for batch in (20, 100):
-        result = invoke(sweep.app, batch, "--data", data, "--out", tmp_path / f"metrics/sweep/b{batch}.json", "--params", params_file)
+        result = invoke(
+            sweep.app, batch, "--data", data, "--out", tmp_path / f"metrics/sweep/b{batch}.json", "--models", tmp_path / f"models/sweep/b{batch}",
+            "--params", params_file,
+        )
         assert result.exit_code == 0, result.output
     point = json.loads((tmp_path / "metrics/sweep/b100.json").read_text())
     assert point["batch_size"] == 100 and [r["steps"] for r in point["per_seed"]] == [4, 4]  # 2 epochs · 200/100
     result = invoke(
         warm_start.app, "--data", data, "--sb-iterates", tmp_path / "models/sb_iterates", "--out", tmp_path / "plots/warm_start.csv", "--metrics", tmp_path / "metrics/warm_start.json",
-        "--figure", tmp_path / "plots/warm_start.png", "--params", params_file,
+        "--figure", tmp_path / "plots/warm_start.png", "--models", tmp_path / "models/warm_start", "--params", params_file,
     )
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(tmp_path / "plots/warm_start.csv").sb_epochs) == [0, 1, 2]
@@ -129,11 +135,27 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     assert result.exit_code == 0, result.output
     assert set(pd.read_csv(tmp_path / "plots/surface.csv").surface) == {"sb", "lb", "plane"}
 
-    raw = yaml.safe_load(params_file.read_text())  # one remedy is enough here; the report reads those of params
-    raw["mitigation"] = {"sam": raw["mitigation"]["sam"]}
+    raw = yaml.safe_load(params_file.read_text())  # two remedies are enough here; the report reads those of params
+    raw["remedies"] = ["sam", "sgd"]
     params_file.write_text(yaml.safe_dump(raw))
-    result = _mitigate(tmp_path, "sam", data, tmp_path / "models/sb", params_file)
+    for strategy in raw["remedies"]:
+        result = _mitigate(tmp_path, strategy, data, tmp_path / "models/sb", params_file)
+        assert result.exit_code == 0, result.output
+    with_sb = json.loads((tmp_path / "metrics/mitigation/sgd.json").read_text())  # sgd is compared at both batch sizes
+    assert with_sb["batch_size"] == 100 and with_sb["small_batch"]["batch_size"] == 20
+    assert sorted(p.name for p in (tmp_path / "models/mitigation/sgd/sb").iterdir()) == ["seed_0.pt"]
+    assert with_sb["train"]["per_seed"][0]["updates"] == 3 * 2 and with_sb["small_batch"]["train"]["per_seed"][0]["updates"] == 3 * 10
+    result = invoke(
+        predictors.app, "--data", data, "--models", tmp_path / "models", "--out", tmp_path / "metrics/predictors.json",
+        "--table", tmp_path / "plots/predictors.csv", "--params", params_file,
+    )
     assert result.exit_code == 0, result.output
+    solutions = pd.read_csv(tmp_path / "plots/predictors.csv")
+    # 2 SB + 2 LB + sam + sgd at LB and SB + 2 sweep points × 2 seeds + 3 warm starts
+    assert len(solutions) == 2 + 2 + 1 + 2 + 4 + 3 and set(solutions.family) == {"sb", "lb", "sam", "sgd", "sgd sb", "sweep", "warm_start"}
+    assert solutions.included.all()  # tiny params rank every solution (min_train_accuracy 0)
+    taus = json.loads((tmp_path / "metrics/predictors.json").read_text())["tau"]
+    assert {(t["measure"], t["target"], t["scope"]) for t in taus} >= {("lambda_max", "gap", "within"), ("phi_full_eps_1e-03", "test_loss", "all")}
     result = invoke(report.app, "--metrics", tmp_path / "metrics", "--plots", tmp_path / "plots", "--report", tmp_path / "report.md", "--params", params_file)
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(tmp_path / "plots/sweep.csv").batch_size) == [20, 100]
@@ -146,6 +168,10 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     text = (tmp_path / "report.md").read_text()
     assert "](plots/figures/training_curves.png)" in text and "](plots/interpolation.png)" in text
     assert "](plots/interpolation_curvilinear.png)" in text and "LB + sam" in text
+    assert "## What closes the gap?" in text and "## Which measure predicts generalization?" in text
+    assert set(summary["mitigation"]) == {"sam", "sgd"} and "gap_closed_pct" in summary["mitigation"]["sgd"]
+    assert "lambda_max" in summary["predictors"]
+    assert list(pd.read_csv(tmp_path / "plots/remedies.csv").training)[2:] == ["sam", "sgd"]
     assert "not one of the paper's configurations" in text and "paper F1 (MNIST)" in text
     assert "curvature" in summary and summary["curvature"]["lambda_1"] > 0
     for section in ("## Accuracy and sharpness vs batch size", "## Warm-started large-batch training", "## Sharpness along training",
@@ -154,7 +180,8 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     assert "](plots/figures/sweep.png)" in text and "](plots/warm_start.png)" in text and "](plots/figures/trajectory.png)" in text
     for png in ("plots/figures/training_curves.png", "plots/figures/sharpness.png", "plots/interpolation.png",
                 "plots/figures/sweep.png", "plots/figures/trajectory.png", "plots/warm_start.png",
-                "plots/figures/hessian_density.png", "plots/figures/epsilon_sensitivity.png", "plots/surface.png"):
+                "plots/figures/hessian_density.png", "plots/figures/epsilon_sensitivity.png", "plots/surface.png",
+                "plots/figures/gap_closed.png", "plots/figures/updates.png", "plots/figures/predictors.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -304,13 +331,13 @@ def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_fi
     raw["sweep"]["batches"] = [20, 5000]
     params_file.write_text(yaml.safe_dump(raw))
     out = tmp_path / "out"
-    result = invoke(sweep.app, 5000, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
+    result = invoke(sweep.app, 5000, "--data", mnist1d_file, "--out", out / "b.json", "--models", out / "m", "--params", params_file)
     _assert_refused(result, "'sweep.batches' entry 5000 exceeds the 200 training samples", out)
-    result = invoke(sweep.app, 0, "--data", mnist1d_file, "--out", out / "b.json", "--params", params_file)
+    result = invoke(sweep.app, 0, "--data", mnist1d_file, "--out", out / "b.json", "--models", out / "m", "--params", params_file)
     _assert_refused(result, "the sweep's batch size must be an integer >= 1", out)
     result = invoke(
         warm_start.app, "--data", mnist1d_file, "--sb-iterates", sb_models, "--out", out / "w.csv", "--metrics", out / "w.json",
-        "--figure", out / "w.png", "--params", bad(params_file, "batch", 500),
+        "--figure", out / "w.png", "--models", out / "m", "--params", bad(params_file, "batch", 500),
     )
     _assert_refused(result, "'batch' = 500 exceeds the 200 training samples", out)
     result = invoke(
@@ -328,7 +355,7 @@ def test_experiments_refuse_iterates_the_run_never_reached(tmp_path, params_file
     Iterates(0, 1, {e: s for e, s in kept.states.items() if e <= 1}).save(stopped)
     result = invoke(
         warm_start.app, "--data", mnist1d_file, "--sb-iterates", stopped, "--out", out / "w.csv", "--metrics", out / "w.json",
-        "--figure", out / "w.png", "--params", params_file,
+        "--figure", out / "w.png", "--models", out / "m", "--params", params_file,
     )
     _assert_refused(result, "train@sb seed 0 stopped after epoch 1 (its stopping rule), before epoch(s) 2 that 'warm_start.sb_epochs' asks for", out)
     result = invoke(trajectory.app, "sb", "--data", mnist1d_file, "--iterates", stopped, "--out", out / "t.csv", "--params", params_file)

@@ -18,11 +18,12 @@ REPO = Path(__file__).resolve().parents[2]  # the repository root
 
 
 pytestmark = pytest.mark.pipeline
-STRATEGIES = list(yaml.safe_load((REPO / "params.yaml").read_text())["mitigation"])  # the remedies, as params lists them
+STRATEGIES = ["augmentation", "sam", "growing_batch", "sgd"]  # the remedies of tests/conftest.py's tiny params
 MITIGATE = [f"mitigate@{s}" for s in STRATEGIES]
 EXPERIMENTS = ["sweep@20", "sweep@100", "warm_start", "trajectory@sb", "trajectory@lb"]  # tiny_params' sweep
 BEYOND = ["curvature@sb", "curvature@lb", "rescaling", "surface"]
-STAGES = ["prepare", "train@sb", "train@lb", "sharpness@sb", "sharpness@lb", "interpolate", *MITIGATE, *EXPERIMENTS, *BEYOND, "report"]
+STAGES = ["prepare", "train@sb", "train@lb", "sharpness@sb", "sharpness@lb", "interpolate", *MITIGATE, *EXPERIMENTS, *BEYOND,
+          "predictors", "report"]
 
 
 def run(cwd: Path, *args: str) -> str:
@@ -67,7 +68,8 @@ from dataclasses import dataclass
 
 from torch.nn import functional as F
 
-from lbgap.remedies.registry import register_strategy
+from lbgap.remedies.registry import Run, register_strategy
+from lbgap.train.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class ToyOptions:
 
 
 @register_strategy("toy", ToyOptions)
-def toy(options: ToyOptions, seed: int, data_name: str):
+def toy(options: ToyOptions, run: Run) -> Recipe:
     def step(model, optimizer, x, y):
         loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
@@ -84,7 +86,7 @@ def toy(options: ToyOptions, seed: int, data_name: str):
         optimizer.step()
         return loss.detach()
 
-    return step
+    return Recipe(step=step)
 '''
 
 
@@ -104,7 +106,7 @@ class TestOneProject:
         output = dvc(project, "exp", "run", "-S", "batch=50")
         assert ran(output) == [
             "train@lb", "sharpness@lb", "interpolate", *MITIGATE, "warm_start", "trajectory@lb", "curvature@lb", "rescaling", "surface",
-            "report",
+            "predictors", "report",
         ]
         assert "Stage 'prepare' didn't change" in output and "Stage 'train@sb' didn't change" in output
         assert json.loads((project / "metrics/summary.json").read_text())["batch"]["lb"] == 50
@@ -142,7 +144,7 @@ class TestOneProject:
     def test_one_strategys_param_reruns_only_that_strategy(self, project):
         dvc(project, "repro")  # no-op when the test above ran first
         output = dvc(project, "exp", "run", "-S", "mitigation.sam.rho=0.1")
-        assert ran(output) == ["mitigate@sam", "report"]
+        assert ran(output) == ["mitigate@sam", "predictors", "report"]
         summary = json.loads((project / "metrics/summary.json").read_text())
         assert set(summary["mitigation"]) == set(STRATEGIES)
         report = (project / "report.md").read_text()
@@ -152,16 +154,17 @@ class TestOneProject:
 
 
     def test_a_new_remedy_is_one_module_and_one_params_entry(self, project):
-        """Drop a module into lbgap/remedies/ and add `mitigation.toy`: dvc.yaml's foreach makes its stage,
-        the report reads its results, and nothing else re-runs."""
+        """Drop a module into lbgap/remedies/, add `mitigation.toy` and name it in `remedies`: dvc.yaml's foreach
+        makes its stage, the predictors stage and the report read its results, and nothing else re-runs."""
         dvc(project, "repro")
         before = (project / "params.yaml").read_text()
         (project / "lbgap/remedies/toy.py").write_text(TOY_REMEDY)
         params = yaml.safe_load(before)
         params["mitigation"]["toy"] = {"factor": 2.0}
+        params["remedies"].append("toy")
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         output = dvc(project, "repro")
-        assert ran(output) == ["mitigate@toy", "report"]
+        assert ran(output) == ["mitigate@toy", "predictors", "report"]
         assert "toy" in json.loads((project / "metrics/summary.json").read_text())["mitigation"]
         assert "LB + toy" in (project / "report.md").read_text()
         (project / "params.yaml").write_text(before)  # as the workspace was (not HEAD's: no stage should re-run)
@@ -171,7 +174,7 @@ class TestOneProject:
     def test_a_new_batch_size_in_the_sweep_runs_only_that_point(self, project):
         dvc(project, "repro")
         output = dvc(project, "exp", "run", "-S", "sweep.batches=[20,50,100]")
-        assert ran(output) == ["sweep@50", "report"]
+        assert ran(output) == ["sweep@50", "predictors", "report"]
         sweep = (project / "plots/sweep.csv").read_text().splitlines()
         assert [line.split(",")[0] for line in sweep[1:]] == ["20", "50", "100"]
         assert "sweep" in json.loads((project / "metrics/summary.json").read_text())
@@ -183,7 +186,7 @@ class TestOneProject:
         output = dvc(project, "exp", "run", "-S", "trajectory.at=[0,2]")
         # the warm start's epochs (1, 2 in tiny params) keep epoch 2 kept, so its iterates come out the same too
         assert ran(output) == ["train@sb", "train@lb", "trajectory@sb", "trajectory@lb", "report"]
-        for skipped in ("sharpness@sb", "mitigate@sam", "curvature@lb", "warm_start"):
+        for skipped in ("sharpness@sb", "mitigate@sam", "curvature@lb", "warm_start", "predictors"):
             assert f"Stage '{skipped}' didn't change" in output
         along = (project / "plots/trajectory_sb.csv").read_text().splitlines()
         assert [line.split(",")[2] for line in along[1:]] == ["0", "2"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from lbgap.models import build_model
-from lbgap.train.loop import adam, fixed_budget, plain_step, should_stop, train
+from lbgap.train.loop import fixed_budget, should_stop, train
+from lbgap.train.recipe import adam, plain_step
 
 
 @pytest.mark.parametrize(
@@ -98,7 +101,7 @@ def test_the_fused_adam_is_adams_update(model_pair, train_config):
     # biases in front of BatchNorm (their true gradient is 0), as in tests/train/test_together.py
     (a, b), _, x, y = model_pair(seed=3)
     a, b, x = a.double(), b.double(), x.double()
-    fused = adam(list(a.parameters()), train_config(lr=1e-2))
+    fused = adam(list(a.parameters()), 1e-2, (0.9, 0.999))
     unfused = torch.optim.Adam(b.parameters(), lr=1e-2, betas=(0.9, 0.999))
     assert fused.defaults["fused"] and not unfused.defaults["fused"]
     for _ in range(5):
@@ -107,3 +110,11 @@ def test_the_fused_adam_is_adams_update(model_pair, train_config):
     for name, value in b.state_dict().items():
         torch.testing.assert_close(a.state_dict()[name], value, rtol=1e-9, atol=1e-12)
     assert not torch.allclose(a.state_dict()["net.1.weight"], model_pair(seed=3)[0][0].state_dict()["net.1.weight"].double())
+
+
+def test_a_diverging_run_stops_at_its_first_non_finite_loss(small_mlp, tiny_data, train_config):
+    """Adam at lr 1e30 overflows the weights: the run stops at the first record with a non-finite loss
+    instead of training on to max_epochs."""
+    history = train(small_mlp(), tiny_data, batch_size=16, config=train_config(max_epochs=50, patience=50, lr=1e30), seed=0)
+    assert not math.isfinite(history[-1].train_loss) and len(history) < 51
+    assert all(math.isfinite(r.train_loss) for r in history[:-1])

@@ -7,6 +7,7 @@ import torch
 
 from lbgap.tensors import distance, parameters_of
 from lbgap.train.loop import train
+from lbgap.train.recipe import Recipe
 from lbgap.train.seeds import FINAL_KEYS, train_seeds
 
 
@@ -41,7 +42,8 @@ def test_a_remedy_supplies_each_seeds_step(tiny_data, train_config, small_mlp):
             return loss.detach()
         return step
 
-    list(train_seeds(small_mlp, tiny_data, batch_size=48, seeds=2, config=train_config(max_epochs=1), amp=False, step_for_seed=step_for_seed))
+    list(train_seeds(small_mlp, tiny_data, batch_size=48, seeds=2, config=train_config(max_epochs=1), amp=False,
+                     recipe_for_seed=lambda seed: Recipe(step=step_for_seed(seed))))
     assert calls == [0, 0, 1, 1]  # 96 samples / 48 per batch = 2 steps per seed
 
 
@@ -64,4 +66,4 @@ def test_a_remedy_cannot_train_together(tiny_data, train_config, small_mlp):
     step = lambda model, optimizer, x, y: None  # noqa: E731
     with pytest.raises(ValueError, match="plain Adam steps only"):
         next(train_seeds(small_mlp, tiny_data, batch_size=16, seeds=2, config=train_config(max_epochs=1), amp=False,
-                         step_for_seed=lambda seed: step, together=True))
+                         recipe_for_seed=lambda seed: Recipe(step=step), together=True))

@@ -1,0 +1,52 @@
+"""Batch-size schedules: growing (Smith et al.), SB → LB hybrid and adaptive (McCandlish et al.)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lbgap.remedies.adaptive_batch import AdaptiveBatchOptions, NoiseEstimate, adaptive_batch, next_batch
+from lbgap.remedies.growing_batch import GrowingBatchOptions, growing_batch, growing_schedule
+from lbgap.remedies.hybrid import HybridOptions, hybrid
+from lbgap.train.loop import train
+
+
+def test_the_growing_schedule_starts_at_sb_and_ends_at_lb():
+    schedule = growing_schedule(256, 4000, factor=2.0, every=5)
+    sizes = [schedule(epoch, None, None) for epoch in range(1, 41)]
+    assert sizes[0] == 256 and sizes[-1] == 4000
+    assert sizes[:5] == [256] * 5 and sizes[5] == 512 and sizes[20] == 4000 and sizes[19] == 2048
+    assert all(a <= b for a, b in zip(sizes, sizes[1:]))
+
+
+def test_a_growing_run_records_its_batch_sizes_and_samples(run, small_mlp, tiny_data, train_config):
+    recipe = growing_batch(GrowingBatchOptions(factor=2.0, every=1), run())
+    history = train(small_mlp(), tiny_data, batch_size=48, config=train_config(max_epochs=4), seed=0, recipe=recipe)
+    assert [r.batch_size for r in history[1:]] == [12, 24, 48, 48]
+    assert history[-1].updates == 8 + 4 + 2 + 2 and history[-1].samples == 4 * 96
+
+
+def test_the_hybrid_trains_sb_for_its_fraction_of_the_budget_then_lb(run):
+    schedule = hybrid(HybridOptions(sb_fraction=0.2), run(max_epochs=20)).batch_size
+    assert [schedule(e, None, None) for e in range(1, 8)] == [12, 12, 12, 12, 48, 48, 48]
+    with pytest.raises(ValueError):
+        hybrid(HybridOptions(sb_fraction=1.5), run())
+
+
+def test_the_adaptive_batch_grows_toward_b_simple_never_shrinks_never_exceeds_lb():
+    assert next_batch(256, 1000.4, 4000) == 1000
+    assert next_batch(1000, 300.0, 4000) == 1000  # never shrinks
+    assert next_batch(1000, 1e6, 4000) == 4000
+    assert next_batch(512, math.nan, 4000) == 512  # an undefined estimate keeps the batch
+
+
+def test_an_adaptive_run_measures_the_noise_scale_between_epochs(run, small_mlp, tiny_data, train_config):
+    recipe = adaptive_batch(AdaptiveBatchOptions(every=1, noise=NoiseEstimate(small=4, big=32, batches=4)), run())
+    sizes = []
+    for _ in range(2):  # the same run twice: the measurements are seeded
+        history = train(small_mlp(), tiny_data, batch_size=48, config=train_config(max_epochs=4), seed=0, recipe=recipe)
+        sizes.append([r.batch_size for r in history[1:]])
+    assert sizes[0] == sizes[1]
+    assert sizes[0][0] == 12 and all(12 <= a <= b <= 48 for a, b in zip(sizes[0], sizes[0][1:]))
+    assert sizes[0][-1] > 12, "the blobs' noise scale exceeds 12 samples once the loss has fallen"
