@@ -76,7 +76,7 @@ def test_a_remedy_is_its_registered_dataclass_trained_at_the_lb_batch(tiny_param
 
 
 def test_the_remedies_come_in_the_order_of_remedies(tiny_params):
-    assert strategy_names(tiny_params) == ("augmentation", "sam", "growing_batch", "sgd")
+    assert strategy_names(tiny_params) == ("sam", "sgd")
     tiny_params["remedies"] = ["sam", "conservative"]
     assert strategy_names(tiny_params) == ("sam", "conservative")
     tiny_params["remedies"] = ["sam", "dropout"]
