@@ -122,10 +122,12 @@ def remedies_text(frame: pd.DataFrame) -> str:
                 "no remedy can be said to close it.")
     remedies = frame.iloc[2:]
     ok = remedies[~remedies.diverged]
+    # within two of plain LB's seed standard deviations of plain LB: no measurable help
+    floor = 200 * (0.0 if math.isnan(lb.test_accuracy_std) else lb.test_accuracy_std) / gap
     half = [f"{r.training} ({r.gap_closed:.0f} %)" for r in ok.itertuples() if r.gap_closed >= 50]
-    none = [f"{r.training} ({r.gap_closed:.0f} %)" for r in ok.itertuples() if r.gap_closed <= 0]
+    none = [f"{r.training} ({r.gap_closed:.0f} %)" for r in ok.itertuples() if r.gap_closed <= floor]
     text = (f"Closed at least half of the gap: {', '.join(half) or 'none'}. "
-            f"Did not help (0 % or less): {', '.join(none) or 'none'}.")
+            f"No measurable help (at most {floor:.0f} %, two of plain LB's seed standard deviations): {', '.join(none) or 'none'}.")
     if remedies.diverged.any():
         text += f" Diverged (non-finite training loss; stopped there): {', '.join(remedies.training[remedies.diverged])}."
     if "own_gap" in remedies:
