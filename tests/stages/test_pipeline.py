@@ -45,7 +45,8 @@ def make_project(root: Path, params: dict) -> Path:
     """A git + DVC project in `root` with the repository's code and pipeline and these params, committed."""
     for name in ("lbgap", "stages"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore", ".dvc/plots/seeds.json"):
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore", ".dvc/plots/seeds.json",
+                 ".dvc/plots/offline.html"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, root / name)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -1,0 +1,78 @@
+"""Offline `dvc plots`: the committed HTML template inlines Vega, Vega-Lite and Vega-Embed, and the page
+`dvc plots diff` writes renders every chart in headless Chromium with the network blocked."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stages.offline_plots import offline_template
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / ".dvc/plots/offline.html"
+
+
+def test_the_template_keeps_dvcs_placeholders_and_escapes_the_bundle():
+    page = offline_template('window.vegaEmbed = 1; const s = "</script>"; const o = {a: 1};', "1.0")
+    assert "{plot_divs}" in page and "{refresh_tag}" in page and "{scripts}" not in page
+    assert "<\\/script>" in page and page.count("</script>") == 1  # only the element's own end tag
+    assert "const o = {a: 1};" in page  # DVC fills placeholders by plain replacement: braces stay as written
+
+
+def test_the_committed_template_needs_no_network_and_is_the_configured_one():
+    page = TEMPLATE.read_text(encoding="utf8")
+    assert "{plot_divs}" in page and "window.vegaEmbed=" in page
+    assert not re.search(r"<script[^>]+src=", page), "no script loaded from elsewhere"
+    config = (REPO / ".dvc/config").read_text()
+    assert re.search(r"\[plots\]\s+html_template = plots/offline.html", config)
+
+
+def _browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")
+    return sync_playwright, chromium
+
+
+@pytest.mark.pipeline
+def test_dvc_plots_diff_renders_every_chart_offline(tmp_path):
+    sync_playwright, chromium = _browser()
+    out = tmp_path / "dvc_plots"
+    result = subprocess.run([sys.executable, "-m", "dvc", "plots", "diff", "-o", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    html = (out / "index.html").read_text(encoding="utf8")
+    charts = len(re.findall(r"vegaEmbed\('#", html))  # one call per chart in DVC's divs (the bundle defines it)
+    assert charts >= 10, charts
+    errors, requests = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        context = browser.new_context(offline=True)
+
+        def only_files(route):
+            requests.append(route.request.url)
+            route.continue_() if route.request.url.startswith("file:") else route.abort()
+
+        context.route("**/*", only_files)
+        page = context.new_page()
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((out / "index.html").as_uri(), wait_until="load")
+        # a drawn chart: a .vega-embed holding Vega's rendered view (an svg or canvas of class "marks")
+        drawn = "[...document.querySelectorAll('.vega-embed')].filter(e => e.querySelector('svg.marks, canvas.marks')).length"
+        page.wait_for_function(f"{drawn} >= {charts}", timeout=30_000)
+        rendered = page.evaluate(drawn)
+        images = page.evaluate("document.images.length")
+        loaded = page.evaluate("[...document.images].filter(i => i.complete && i.naturalWidth > 0).length")
+        browser.close()
+    assert rendered == charts and images >= 5 and loaded == images, (rendered, charts, loaded, images)
+    assert not errors, errors
+    assert all(url.startswith("file:") for url in requests), [u for u in requests if not u.startswith("file:")]
