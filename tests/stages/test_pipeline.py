@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,58 @@ class TestC1:
         assert (project / "plots/surface.png").read_bytes()[:4] == b"\x89PNG"
         rescaled = json.loads((project / "metrics/rescaling.json").read_text())
         assert rescaled["lb"]["max_relative_logit_change"] < 1e-4  # BN → ReLU → max-pool → conv keeps the function
+
+
+class TestSharing:
+    """DVC's own engines for parallel experiments and sharing results, on a project of its own (a scope of its
+    own: xdist runs it beside the others). Only `prepare` and `train@lb` are reproduced: queueing, pushing
+    and pulling do not depend on which stages there are, and every stage start costs seconds."""
+
+    def test_queue_two_experiments_run_them_in_parallel_and_share_them(self, tmp_path, tiny_params):
+        project = make_project(tmp_path / "project", tiny_params)
+        dvc(project, "repro", "train@lb")
+        # a DVC remote (a local folder) holds the data and checkpoints; a bare git repository the code and experiments
+        storage, origin = tmp_path / "storage", tmp_path / "origin.git"
+        dvc(project, "remote", "add", "-d", "shared", str(storage))
+        run(tmp_path, "git", "init", "-q", "--bare", str(origin))
+        run(project, "git", "remote", "add", "origin", str(origin))
+        run(project, "git", "add", "-A")
+        run(project, "git", "commit", "-qm", "baseline: train@lb")
+        run(project, "git", "push", "-q", "origin", "HEAD:main")
+        dvc(project, "push")
+
+        # a fresh clone gets the baseline from the remote instead of recomputing it
+        clone = tmp_path / "clone"
+        run(tmp_path, "git", "clone", "-q", "-b", "main", str(origin), str(clone))
+        dvc(clone, "pull", "prepare", "train@lb")  # the stages dvc.lock records here
+        assert (clone / "models/lb/seed_0.pt").read_bytes() == (project / "models/lb/seed_0.pt").read_bytes()
+        assert "Data and pipelines are up to date" in dvc(clone, "status", "train@lb")
+
+        # two queued experiments, two workers
+        for name, batch in (("lb50", 50), ("lb40", 40)):
+            dvc(project, "exp", "run", "--queue", "-n", name, "-S", f"batch={batch}", "train@lb")
+        dvc(project, "queue", "start", "-j", "2")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            status = dvc(project, "queue", "status")
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(2)
+        assert status.count("Success") == 2, status
+        shown = json.loads(dvc(project, "exp", "show", "--json"))
+        names = {exp["name"] for commit in shown for group in (commit.get("experiments") or []) for exp in group["revs"]}
+        assert {"lb50", "lb40"} <= names
+
+        # share one: push it (code to git, outputs to the DVC remote), pull it into the clone
+        dvc(project, "exp", "push", "origin", "lb50")
+        dvc(clone, "exp", "pull", "origin", "lb50")
+        pulled = json.loads(dvc(clone, "exp", "show", "--json"))
+        assert "lb50" in {exp["name"] for commit in pulled for group in (commit.get("experiments") or []) for exp in group["revs"]}
+        (ref,) = run(clone, "git", "for-each-ref", "--format=%(refname)", "refs/exps").split()
+        assert ref.endswith("/lb50")
+        assert json.loads(run(clone, "git", "show", f"{ref}:metrics/train_lb.json"))["batch_size"] == 50
+        # the experiment's checkpoints came along from the DVC remote: their directory manifest is in the clone's cache
+        lock = yaml.safe_load(run(clone, "git", "show", f"{ref}:dvc.lock"))
+        (models,) = [o for o in lock["stages"]["train@lb"]["outs"] if o["path"] == "models/lb"]
+        md5 = models["md5"]
+        assert (clone / ".dvc/cache/files/md5" / md5[:2] / md5[2:]).is_file()
