@@ -22,22 +22,44 @@ from lbgap.results import eps_key, eta_key
 from lbgap.tensors import flatten, parameters_of
 
 
-def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> tuple[dict[str, float], Quadrature]:
-    """Top-k eigenvalues (Lanczos), trace (Hutchinson) and the SLQ density of the Hessian."""
-    matvec, n = hessian_operator(model, split, settings.eval_chunk)
-    like = flatten(parameters_of(model))
+def _eigen_and_trace(matvec, n: int, like, settings: CurvatureParams) -> dict[str, float]:
     top = top_eigenvalues(matvec, n, settings.top_k, iterations=settings.lanczos_steps, seed=settings.seed, like=like)
     trace = hutchinson_trace(
         matvec, n, tol=settings.trace_tol, min_probes=min(10, settings.trace_max_probes),
         max_probes=settings.trace_max_probes, seed=settings.seed, like=like,
     )
-    density = slq_density(matvec, n, iterations=settings.density_steps, runs=settings.density_runs, seed=settings.seed, like=like)
     out = {f"lambda_{i + 1}": float(v) for i, v in enumerate(top)}
     out.update(
         trace=trace.trace, trace_standard_error=trace.standard_error, trace_probes=float(trace.probes),
         trace_converged=float(trace.converged),  # 1 when the standard error met trace.tol
     )
+    return out
+
+
+def hessian_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
+    """Top-k eigenvalues (Lanczos) and trace (Hutchinson) of the Hessian, without the density."""
+    matvec, n = hessian_operator(model, split, settings.eval_chunk)
+    return _eigen_and_trace(matvec, n, flatten(parameters_of(model)), settings)
+
+
+def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> tuple[dict[str, float], Quadrature]:
+    """Top-k eigenvalues (Lanczos), trace (Hutchinson) and the SLQ density of the Hessian."""
+    matvec, n = hessian_operator(model, split, settings.eval_chunk)
+    like = flatten(parameters_of(model))
+    out = _eigen_and_trace(matvec, n, like, settings)
+    density = slq_density(matvec, n, iterations=settings.density_steps, runs=settings.density_runs, seed=settings.seed, like=like)
     return out, density
+
+
+def adaptive_measures(model: nn.Module, split: Split, settings: CurvatureParams, loss_at_x: float) -> dict[str, float]:
+    """The adaptive φ at the first sharpness ε for each η (box ε(|w| + η)), f(x) given."""
+    return {
+        f"adaptive_{eta_key(eta)}": sharpness_of_model(
+            model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter,
+            seed=settings.seed, offset=eta, loss_at_x=loss_at_x,
+        ).phi
+        for eta in settings.adaptive_etas
+    }
 
 
 def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
@@ -49,12 +71,7 @@ def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams
             model, split, eps, None, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=settings.seed, loss_at_x=loss_at_x,
         )
         out[f"phi_{eps_key(eps)}"] = value.phi
-    for eta in settings.adaptive_etas:
-        value = sharpness_of_model(
-            model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter,
-            seed=settings.seed, offset=eta, loss_at_x=loss_at_x,
-        )
-        out[f"adaptive_{eta_key(eta)}"] = value.phi
+    out.update(adaptive_measures(model, split, settings, loss_at_x))
     return out
 
 

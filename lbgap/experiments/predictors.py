@@ -30,13 +30,12 @@ from scipy.stats import kendalltau
 from torch import nn
 
 from lbgap.data import DataSet, Split
-from lbgap.experiments.curvature import flatness_measures
-from lbgap.measures.hessian import hessian_operator, hutchinson_trace, top_eigenvalues
+from lbgap.experiments.curvature import adaptive_measures, flatness_measures, hessian_measures
 from lbgap.measures.sharpness import model_loss, sharpness_of_model
 from lbgap.measures.subspace import Subspace
 from lbgap.params.measures import CurvatureParams
-from lbgap.results import eps_key, eta_key
-from lbgap.tensors import distance, flatten, parameters_of
+from lbgap.results import eps_key
+from lbgap.tensors import distance, parameters_of
 from lbgap.train.evaluation import evaluate
 
 TARGETS = {"gap": "train − test accuracy (points)", "test_loss": "test loss (nats)"}
@@ -75,18 +74,9 @@ def measures_of(
             out[f"phi_{space}_{eps_key(eps)}"] = sharpness_of_model(
                 model, subset, eps, A, chunk=chunk, max_iter=settings.max_iter, seed=seed, loss_at_x=loss_at_x,
             ).phi
-    for eta in settings.adaptive_etas:
-        out[f"adaptive_{eta_key(eta)}"] = sharpness_of_model(
-            model, subset, settings.epsilon, None, chunk=chunk, max_iter=settings.max_iter, seed=seed, offset=eta,
-            loss_at_x=loss_at_x,
-        ).phi
-    matvec, n = hessian_operator(model, subset, chunk)
-    like = flatten(parameters_of(model))
-    out["lambda_max"] = float(top_eigenvalues(matvec, n, 1, iterations=settings.lanczos_steps, seed=settings.seed, like=like)[0])
-    out["trace"] = hutchinson_trace(
-        matvec, n, tol=settings.trace_tol, min_probes=min(10, settings.trace_max_probes),
-        max_probes=settings.trace_max_probes, seed=settings.seed, like=like,
-    ).trace
+    out.update(adaptive_measures(model, subset, settings, loss_at_x))
+    hessian = hessian_measures(model, subset, settings)  # λ_1 of the same Lanczos run for any top_k
+    out.update(lambda_max=hessian["lambda_1"], trace=hessian["trace"])
     flat = flatness_measures(model, subset, settings)
     out.update(
         inverse_sigma_sq_absolute=flat["inverse_sigma_sq_absolute"], inverse_sigma_sq_magnitude=flat["inverse_sigma_sq_magnitude"],
