@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
 import sys
 import zipfile
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from lbgap.models import build_model
 from lbgap.params import ParamsError, check_params
 from lbgap.params.core import RuntimeParams
 from lbgap.train.checkpoint import Checkpoint, CheckpointError, Iterates, checkpoint_seeds
+from lbgap.train.parallel import Workers, join, launched_workers, local_workers
+from lbgap.train.resume import ResumeFolder
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="Parameter file to read.")]
 PARAMS_DEFAULT = Path("params.yaml")
@@ -220,6 +224,65 @@ def load_inputs(
         where = key if " " in key else f"'{key}' ="
         if size > len(dataset.train):
             raise ParamsError(f"params: {where} {size} exceeds the {len(dataset.train)} training samples")
+    if (threads := threads_for(runtime)) is not None:
+        torch.set_num_threads(threads)
     model = model_for(runtime, dataset, seed)
     loaded = {name: load_checkpoints(folder, model, s) for name, (folder, s) in (checkpoints or {}).items()}
     return Inputs(runtime, dataset.to(device_for(runtime)), model, loaded)
+
+
+def threads_for(runtime: RuntimeParams) -> int | None:
+    """torch's CPU threads for this process: `runtime.threads`; when null, the cores ÷ the data-parallel
+    workers on this machine, or None (torch's own default: OMP_NUM_THREADS when set, else the cores)."""
+    if runtime.threads is not None:
+        return runtime.threads
+    return max(1, (os.cpu_count() or 1) // local_workers()) if local_workers() > 1 else None
+
+
+def start_workers(runtime: RuntimeParams) -> Workers | None:
+    """None for one process (`runtime.workers` 1). With more, a process started by plain `python -m` starts
+    them again under torchrun on this machine (it does not return); one started by torchrun joins the
+    others and returns which worker it is. torchrun's world size must equal `runtime.workers`, which
+    the stage's results depend on (BN normalizes per worker)."""
+    workers = launched_workers()
+    if workers is None and runtime.workers == 1:
+        return None
+    device = device_for(runtime)
+    if runtime.sync_batchnorm and device.type != "cuda":
+        raise ParamsError("params: 'runtime.sync_batchnorm' needs CUDA (PyTorch's SyncBatchNorm does not run on the CPU)")
+    if workers is None:
+        module = sys.modules["__main__"].__spec__.name  # e.g. stages.train
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={runtime.workers}",
+                   "-m", module, *sys.argv[1:]]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, command)
+    if workers.world_size != runtime.workers:
+        raise ParamsError(f"params: 'runtime.workers' is {runtime.workers} but torchrun started {workers.world_size} "
+                          "processes; set it to nodes × processes per node")
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    join(workers, device)
+    return workers
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resume_path(outputs: Path) -> Path:
+    """`<outputs>.resume`, beside (not inside: dvc deletes a stage's outputs before it runs) its checkpoint folder."""
+    return outputs.with_name(outputs.name + ".resume")
+
+
+def resume_folder(outputs: Path, settings: object, data: Path, writer: bool = True, part: str = "") -> ResumeFolder:
+    """Where a stage's training keeps what a re-run after an interruption continues from: resume_path(outputs),
+    or its subfolder `part`. Keyed by the settings' repr and the data file's bytes, so a re-run with
+    other params or data starts over. The stage removes it once its outputs are written."""
+    key = hashlib.sha256(f"{settings!r}/{file_digest(data)}".encode()).hexdigest()
+    return ResumeFolder(resume_path(outputs) / part, key, writer=writer)

@@ -3,8 +3,9 @@ survey and parametric plot (from the SB solution) as for plain training."""
 
 from __future__ import annotations
 
-import time
+import shutil
 from dataclasses import asdict
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,9 +20,10 @@ from lbgap.params.measures import InterpolateParams
 from lbgap.report.figures import interpolation_figure
 from lbgap.results import summarize
 from lbgap.train.checkpoint import Iterates, checkpoint_seeds
+from lbgap.train.resume import ResumeFolder
 from lbgap.train.seeds import FINAL_KEYS, train_seeds
 from lbgap.params.read import ParamsError
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params, resume_folder, resume_path
 from stages.outputs import atomic_dir, stage, write_csv, write_figure, write_json
 
 app = typer.Typer(add_completion=False)
@@ -35,21 +37,20 @@ def _stopped_at(folder: Path, seeds: int) -> dict[int, int]:
     return {seed: Iterates.load(folder, seed).stopped_at for seed in checkpoint_seeds(folder) if seed < seeds}
 
 
-def _train(inputs, config: MitigationParams, batch_size: int, folder: Path, sb_epochs: dict[int, int], bar) -> tuple[list, list]:
+def _train(inputs, config: MitigationParams, batch_size: int, folder: Path, sb_epochs: dict[int, int], bar,
+           resume: ResumeFolder) -> tuple[list, list]:
     """Train the remedy's seeds at `batch_size` into `folder`: (per-seed final metrics with updates, samples
     and wall seconds; (seed, final weights) per seed)."""
     lb, n = config.train, len(inputs.data.train)
     finals, solutions = [], []
-    clock = time.perf_counter()
     runs = train_seeds(
         inputs.new_model, inputs.data, batch_size=batch_size, seeds=lb.seeds, config=lb.train, amp=lb.runtime.amp,
         recipe_for_seed=lambda seed: config.recipe(seed, batch_size, train_size=n, sb_epochs=sb_epochs.get(seed)),
         on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, batch=r.batch_size, test_acc=f"{r.test_accuracy:.4f}")),
+        resume=resume,
     )
     for checkpoint, _, final, _ in runs:
-        now = time.perf_counter()
-        finals.append({**final, "seconds": round(now - clock, 2)})
-        clock = now
+        finals.append(final)
         checkpoint.save(folder)
         solutions.append((checkpoint.seed, checkpoint.final))
     return finals, solutions
@@ -97,11 +98,14 @@ def main(
                     raise ParamsError(f"params: 'mitigation.{strategy}': {error}") from None
 
     trained = {}
+    resume = {regime: resume_folder(models, (config, regime, sb_epochs), data, part=regime) for regime in batches}
+    for found in filter(None, (folder.describe() for folder in resume.values())):
+        tqdm.write(found, file=sys.stderr)
     with atomic_dir(models) as folder, tqdm(total=len(batches) * lb.seeds * lb.train.max_epochs, desc=strategy, unit="epoch") as bar:
         for regime, batch_size in batches.items():
             where = folder if regime == "lb" else folder / "sb"
             where.mkdir(exist_ok=True)
-            trained[regime] = _train(inputs, config, batch_size, where, sb_epochs, bar)
+            trained[regime] = _train(inputs, config, batch_size, where, sb_epochs, bar, resume[regime])
     results = {
         regime: {"batch_size": batch_size, "train": {"per_seed": trained[regime][0], "summary": summarize(trained[regime][0], SUMMARY_KEYS)},
                  "sharpness": _survey(inputs, config, trained[regime][1], f"{strategy} {regime}")}
@@ -121,6 +125,7 @@ def main(
         "strategy": strategy, "options": config.raw_options, **results.pop("lb"),
         **({"small_batch": results["sb"]} if "sb" in results else {}),
     })
+    shutil.rmtree(resume_path(models), ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import time
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
+import torch
 import typer
 from tqdm import tqdm
 
 from lbgap.devices import free_memory
+from lbgap.params import ParamsError
 from lbgap.params.core import TrainParams
 from lbgap.params.experiments import kept_epochs
 from lbgap.results import summarize
 from lbgap.train.seeds import FINAL_KEYS, train_seeds
+from lbgap.train.parallel import leave, synchronized
 from lbgap.train.together import fits_together
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.common import (PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params, resume_folder,
+                           start_workers)
 from stages.outputs import atomic_dir, stage, write_csv, write_json
 
 app = typer.Typer(add_completion=False)
@@ -38,30 +42,46 @@ def main(
     with clear_errors():
         raw = load_params(params)
         config, keep = TrainParams.parse(raw, regime), kept_epochs(raw)
+        if config.batch_size % config.runtime.workers:
+            raise ParamsError(f"params: '{config.batch_key}' = {config.batch_size} does not split into "
+                              f"{config.runtime.workers} equal worker batches ('runtime.workers')")
+        workers = start_workers(config.runtime)  # more than one: under torchrun, one process per worker
         inputs = load_inputs(config.runtime, data, batches={config.batch_key: config.batch_size})
 
-    together = fits_together(inputs.model, inputs.data.input_shape, config.batch_size, config.seeds, free_memory(inputs.device))
+    writer = workers is None or workers.rank == 0  # every worker trains; one writes
+    resume = resume_folder(models, (config, sorted(keep)), data, writer=writer)
+    if workers is not None:
+        torch.distributed.barrier()  # rank 0 has opened (or emptied) the resume folder
+    if writer and (found := resume.describe()):
+        tqdm.write(found, file=sys.stderr)
+    new_model = inputs.new_model if not config.runtime.sync_batchnorm else lambda seed: synchronized(inputs.new_model(seed))
+    together = workers is None and fits_together(
+        inputs.model, inputs.data.input_shape, config.batch_size, config.seeds, free_memory(inputs.device))
     finals, records = [], []
-    with atomic_dir(models) as folder, atomic_dir(iterates) as iterates_folder, tqdm(total=config.seeds * config.train.max_epochs, desc=f"{regime} batch {config.batch_size}", unit="epoch") as bar:
+    with tqdm(total=config.seeds * config.train.max_epochs, desc=f"{regime} batch {config.batch_size}", unit="epoch",
+              disable=not writer) as bar:
         runs = train_seeds(
-            inputs.new_model, inputs.data, batch_size=config.batch_size, seeds=config.seeds, config=config.train,
-            amp=config.runtime.amp, keep_epochs=keep, together=together,
+            new_model, inputs.data, batch_size=config.batch_size, seeds=config.seeds, config=config.train,
+            amp=config.runtime.amp, keep_epochs=keep, together=together, resume=None if together else resume,
+            workers=workers,
             on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
         )
-        start = clock = time.perf_counter()
+        runs = list(runs)
+    if workers is not None:
+        leave()
+    if not writer:
+        return
+    with atomic_dir(models) as folder, atomic_dir(iterates) as iterates_folder:
         for checkpoint, kept, final, history in runs:
-            now = time.perf_counter()
-            finals.append({**final, "seconds": round(now - clock, 2)})
-            clock = now
+            finals.append(final)
             checkpoint.save(folder)
             kept.save(iterates_folder)
             records += history
-        if together:  # one wall time for all seeds: each gets an equal share
-            finals = [{**f, "seconds": round((clock - start) / len(finals), 2)} for f in finals]
     write_json(metrics, {
         "regime": regime, "batch_size": config.batch_size, "seeds_together": together, "per_seed": finals, "summary": summarize(finals, [*FINAL_KEYS, "updates", "samples", "seconds"]),
     })
     write_csv(curves, pd.DataFrame(records))
+    resume.remove()
 
 
 if __name__ == "__main__":

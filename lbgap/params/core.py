@@ -62,6 +62,9 @@ class RuntimeParams:
     device: str  # a DEVICES name, resolved by the stage (lbgap.devices.resolve_device)
     amp: bool  # bfloat16 autocast for training steps on CUDA
     eval_chunk: int  # samples per forward pass when evaluating whole splits
+    threads: int | None  # torch's CPU threads per process; None: this machine's cores ÷ processes on it
+    workers: int  # data-parallel training processes (torchrun's world size); 1: one process
+    sync_batchnorm: bool  # with workers > 1: BN statistics over the global batch (SyncBatchNorm, CUDA only)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> RuntimeParams:
@@ -73,6 +76,9 @@ class RuntimeParams:
             device=choice(raw, "runtime.device", DEVICES, "device"),
             amp=flag(raw, "runtime.amp"),
             eval_chunk=integer(raw, "runtime.eval_chunk", 1),
+            threads=size_or_all(raw, "runtime.threads"),
+            workers=integer(raw, "runtime.workers", 1),
+            sync_batchnorm=flag(raw, "runtime.sync_batchnorm"),
         )
 
 

@@ -55,6 +55,7 @@ SCHEMA: dict[str, Any] = {
     "seeds": INT, "batch": INT, "small_batch": INT, "mitigation_seeds": INT, "bn_statistics": string,
     "runtime": {
         "model": string, "eval_chunk": INT, "batchnorm": string, "device": string, "amp": boolean,
+        "threads": optional(INT), "workers": INT, "sync_batchnorm": boolean,
         "models": "models",  # checked against the model registry (`_check_models`)
     },
     "data": {

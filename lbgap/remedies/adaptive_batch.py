@@ -63,4 +63,5 @@ def adaptive_schedule(small: int, large: int, every: int, noise: NoiseEstimate, 
 def adaptive_batch(options: AdaptiveBatchOptions, run: Run) -> Recipe:
     if options.every < 1 or not 0 < options.noise.small < options.noise.big or options.noise.batches < 1:
         raise ValueError(f"need every >= 1, 0 < noise.small < noise.big and noise.batches >= 1 (got {options})")
-    return Recipe(batch_size=adaptive_schedule(run.small_batch, run.batch_size, options.every, options.noise, run.seed))
+    return Recipe(batch_size=adaptive_schedule(run.small_batch, run.batch_size, options.every, options.noise, run.seed),
+                  resumable=False)

@@ -61,4 +61,4 @@ def adversarial_step(radius: float, steps: int, seed: int = 0) -> Step:
 
 @register_strategy("adversarial", AdversarialOptions)
 def adversarial(options: AdversarialOptions, run: Run) -> Recipe:
-    return Recipe(step=adversarial_step(radius=options.radius, steps=options.steps, seed=run.seed))
+    return Recipe(step=adversarial_step(radius=options.radius, steps=options.steps, seed=run.seed), resumable=False)

@@ -91,9 +91,9 @@ def augmentation(options: AugmentationOptions, run: Run) -> Recipe:
     """Signal augmentation for mnist1d, image augmentation for the image data sets; for others (npz)
     no augmentation is defined and asking for one is a ValueError."""
     if run.data_name in SIGNAL_DATA:
-        return Recipe(step=augmentation_step(options.signal, run.seed))
+        return Recipe(step=augmentation_step(options.signal, run.seed), resumable=False)
     if run.data_name in IMAGE_DATA:
-        return Recipe(step=augmentation_step(options.image, run.seed))
+        return Recipe(step=augmentation_step(options.image, run.seed), resumable=False)
     raise ValueError(
         f"no augmentation is defined for data set {run.data_name!r} "
         f"(signal: {', '.join(SIGNAL_DATA)}; image: {', '.join(IMAGE_DATA)})"

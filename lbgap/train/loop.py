@@ -25,6 +25,7 @@ from torch import nn
 from lbgap.data import DataSet
 from lbgap.devices import autocast
 from lbgap.train.evaluation import evaluate
+from lbgap.train.parallel import Workers
 from lbgap.train.recipe import PLAIN, Recipe
 
 
@@ -64,6 +65,25 @@ class EpochRecord:
     batch_size: int = 0  # of the epoch's updates (0 for epoch 0)
 
 
+@dataclass(frozen=True)
+class LoopState:
+    """Everything `train` needs to go on after `epoch` as if it had never stopped: the weights (and BN
+    buffers), the optimizer's state, the sample-order generator, the dropout stream and the counters, with
+    the records so far. Tensors are CPU copies except the optimizer's, which are the live ones: a snapshot
+    handed to `on_snapshot` is valid during that call (save it there)."""
+
+    epoch: int
+    model: dict[str, torch.Tensor]
+    optimizer: dict
+    order_rng: torch.Tensor  # torch.Generator.get_state() of the sample order
+    dropout_rng: torch.Tensor  # torch.get_rng_state() inside the run's forked stream
+    cuda_rng: torch.Tensor | None  # the CUDA device's, when the run is on one
+    epochs_done: float
+    updates: int
+    samples: int
+    history: tuple[EpochRecord, ...]
+
+
 def diverged(record: EpochRecord) -> bool:
     """A non-finite training loss: the run has diverged (its weights overflowed) and will not come back, so
     training stops there and the run's metrics carry the non-finite loss."""
@@ -98,6 +118,9 @@ def train(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     amp: bool = False,
     evaluate_every: int | None = None,
+    resume_from: LoopState | None = None,
+    on_snapshot: Callable[[LoopState], None] | None = None,
+    workers: Workers | None = None,
 ) -> list[EpochRecord]:
     """Train `model` in place on mini-batches of `batch_size` drawn without replacement.
 
@@ -111,6 +134,10 @@ def train(
     evaluation costs about as much as an epoch of large-batch steps, so fixed-budget runs that only need
     the end point pass `evaluate_every` > 1 (default: the recipe's): records are then taken every that many
     epochs and after the last one, and `on_epoch` and the stopping rule see only those (patience counts records).
+    `on_snapshot` receives a LoopState after every epoch that does not end the run; `resume_from` (one
+    such state, for the same model, data, seed and recipe) continues the run from it, bit for bit on the CPU.
+    `workers`: this process is one of several data-parallel workers (lbgap.train.parallel); `batch_size` is
+    the global batch, each worker steps on its chunk, and every worker returns the same records.
     """
     every = recipe.evaluate_every if evaluate_every is None else evaluate_every
     if every < 1:
@@ -120,18 +147,25 @@ def train(
     generator = torch.Generator().manual_seed(seed)  # on the CPU: the same sample order on every device
     device = data.train.x.device
     optimizer = recipe.optimizer(list(model.parameters()), config.lr, config.betas)
-    updates = samples = 0
     initial_lr = [group["lr"] for group in optimizer.param_groups]  # the schedule's factor multiplies these
+    stepped = model if workers is None else workers.wrap(model)
     # Dropout masks come from this run's seed, not from whatever ran before in the same process (C1–C4
     # have dropout); the caller's global RNG is left as it was. The stream is derived from the seed so it
     # does not replay the one that drew x0 (lbgap.models.build_model seeds with `seed` itself).
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(derived_seed(seed, "dropout"))
-        history = [epoch_record(model, data, 0, config.eval_chunk)]
-        epochs_done = 0.0  # fractional, for the learning-rate schedule
+        if resume_from is None:
+            history = [epoch_record(model, data, 0, config.eval_chunk)]
+            first, epochs_done, updates, samples = 1, 0.0, 0, 0
+        else:
+            history = list(resume_from.history)
+            first, epochs_done, updates, samples = resume_from.epoch + 1, resume_from.epochs_done, resume_from.updates, resume_from.samples
+            _restore(resume_from, model, optimizer, generator, device)
         max_epochs = config.max_epochs if recipe.max_epochs is None else recipe.max_epochs
-        for epoch in range(1, max_epochs + 1):
+        for epoch in range(first, max_epochs + 1):
             size = batch_size if recipe.batch_size is None else check_batch_size(recipe.batch_size(epoch, model, data.train), n)
+            if workers is not None:
+                workers.check_batch_size(size)
             model.train()
             order = torch.randperm(n, generator=generator).to(device)
             steps = n // size
@@ -141,20 +175,46 @@ def train(
                     for group, lr in zip(optimizer.param_groups, initial_lr):
                         group["lr"] = lr * factor
                 index = order[start : start + size]
+                if workers is not None:
+                    index = workers.shard(index)
                 with autocast(device, amp):
-                    recipe.step(model, optimizer, data.train.x[index], data.train.y[index])
+                    recipe.step(stepped, optimizer, data.train.x[index], data.train.y[index])
                 epochs_done += 1 / steps
                 updates, samples = updates + 1, samples + size
             epochs_done = float(epoch)  # no drift from summing 1/steps
-            if epoch % every and epoch < max_epochs:
-                continue
-            history.append(epoch_record(model, data, epoch, config.eval_chunk, updates, samples, size))
-            if on_epoch is not None:
-                on_epoch(history[-1])
-            if diverged(history[-1]) or should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta):
-                break
+            if epoch % every == 0 or epoch == max_epochs:
+                history.append(epoch_record(model, data, epoch, config.eval_chunk, updates, samples, size))
+                if on_epoch is not None:
+                    on_epoch(history[-1])
+                stop = diverged(history[-1]) or should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta)
+                if stop if workers is None else workers.agree(stop):
+                    break
+            if on_snapshot is not None and epoch < max_epochs:
+                on_snapshot(_snapshot(epoch, model, optimizer, generator, device, epochs_done, updates, samples, history))
     model.eval()
     return history
+
+
+def _snapshot(
+    epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, device: torch.device,
+    epochs_done: float, updates: int, samples: int, history: list[EpochRecord],
+) -> LoopState:
+    return LoopState(
+        epoch, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, optimizer.state_dict(),
+        generator.get_state(), torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        epochs_done, updates, samples, tuple(history),
+    )
+
+
+def _restore(
+    state: LoopState, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, device: torch.device,
+) -> None:
+    model.load_state_dict(state.model)
+    optimizer.load_state_dict(state.optimizer)
+    generator.set_state(state.order_rng)
+    torch.set_rng_state(state.dropout_rng)
+    if device.type == "cuda" and state.cuda_rng is not None:
+        torch.cuda.set_rng_state(state.cuda_rng, device)
 
 
 def check_batch_size(batch_size: int, n: int) -> int:

@@ -54,6 +54,9 @@ class Recipe:
     # the network as trained, from the one built for the seed (re-initialized, BatchNorm replaced, …): applied
     # by lbgap.train.seeds before x0 is taken; its state_dict must keep the built network's names and shapes
     prepare: Callable[[nn.Module], nn.Module] | None = None
+    # False when the step or a schedule keeps state between epochs that a LoopState does not hold (its own
+    # random generator, a batch size it adapted): an interrupted run of it restarts from x0 (lbgap.train.resume)
+    resumable: bool = True
 
     @property
     def is_plain(self) -> bool:

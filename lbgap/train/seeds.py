@@ -3,6 +3,7 @@ order, trained by the same loop."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Callable, Collection, Iterator
 
@@ -11,8 +12,10 @@ from torch import nn
 from lbgap.data import DataSet
 from lbgap.tensors import distance, parameters_of
 from lbgap.train.checkpoint import Checkpoint, Iterates, cpu_state
-from lbgap.train.loop import EpochRecord, TrainConfig, train
+from lbgap.train.loop import EpochRecord, LoopState, TrainConfig, train
+from lbgap.train.parallel import Workers
 from lbgap.train.recipe import PLAIN, Recipe
+from lbgap.train.resume import ResumeFolder
 from lbgap.train.together import train_together
 
 FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
@@ -30,13 +33,19 @@ def train_seeds(
     on_epoch: Callable[[int, EpochRecord], None] | None = None,
     keep_epochs: Collection[int] = (),
     together: bool = False,
+    resume: ResumeFolder | None = None,
+    workers: Workers | None = None,
 ) -> Iterator[tuple[Checkpoint, Iterates, dict, list[dict]]]:
     """Train seeds 0 .. seeds-1 in turn: `make_model(seed)` draws the initial point (on `data`'s device),
     `recipe_for_seed(seed)` how it trains (lbgap.train.recipe; its `prepare` is applied to the built network
     before x0 is taken). Yields per seed its Checkpoint (CPU tensors), its Iterates (x0 and
     the weights after each epoch of `keep_epochs` that the run reached), its final metrics (the last
-    record with ‖x − x0‖, keys FINAL_KEYS and 'seed') and every epoch's record as dicts.
-    `together`: all seeds at once (lbgap.train.together; plain steps only, see `fits_together`)."""
+    record with ‖x − x0‖ and the wall seconds the run took, keys FINAL_KEYS, 'seed' and 'seconds') and every
+    epoch's record as dicts.
+    `together`: all seeds at once (lbgap.train.together; plain steps only, see `fits_together`).
+    `resume`: keep each finished seed and a snapshot after every epoch there, and continue from what an
+    interrupted run left (lbgap.train.resume; a recipe that is not `resumable` restarts its seed).
+    `workers`: data-parallel training, this process being one worker (lbgap.train.parallel)."""
     if together:
         if not recipe_for_seed(0).is_plain:
             raise ValueError("seeds train together with plain Adam steps only (a remedy's recipe trains one by one)")
@@ -44,27 +53,42 @@ def train_seeds(
                                    on_epoch=on_epoch, keep_epochs=keep_epochs)
         return
     for seed in range(seeds):
+        if resume is not None and (done := resume.finished(seed)) is not None:
+            yield done
+            continue
         recipe = recipe_for_seed(seed)
         model = make_model(seed) if recipe.prepare is None else recipe.prepare(make_model(seed))
-        x0 = cpu_state(model)
-        iterates: dict[int, dict] = {}
+        x0, iterates, spent, state = cpu_state(model), {}, 0.0, None
+        if resume is not None and recipe.resumable and (found := resume.progress(seed)) is not None:
+            state, x0, spent, iterates = found
+        clock = time.perf_counter()
 
         def visit(record: EpochRecord, seed: int = seed) -> None:
             if record.epoch in keep_epochs:
                 iterates[record.epoch] = cpu_state(model)
+                if resume is not None:
+                    resume.save_iterate(seed, record.epoch, iterates[record.epoch])
             if on_epoch is not None:
                 on_epoch(seed, record)
 
+        def snapshot(loop: LoopState, seed: int = seed, x0: dict = x0, clock: float = clock) -> None:
+            resume.save_progress(seed, loop, x0, spent + time.perf_counter() - clock)
+
         history = train(model, data, batch_size=batch_size, config=config, seed=seed, recipe=recipe, amp=amp,
-                        on_epoch=visit)
+                        on_epoch=visit, resume_from=state, workers=workers,
+                        on_snapshot=snapshot if resume is not None and recipe.resumable else None)
         model.cpu()
-        yield _finished(model, x0, history, iterates, batch_size, seed)
+        result = _finished(model, x0, history, iterates, batch_size, seed, spent + time.perf_counter() - clock)
+        if resume is not None:
+            resume.save_finished(result)
+        yield result
 
 
 def _finished(
-    model: nn.Module, x0: dict, history: list[EpochRecord], iterates: dict, batch_size: int, seed: int,
+    model: nn.Module, x0: dict, history: list[EpochRecord], iterates: dict, batch_size: int, seed: int, seconds: float,
 ) -> tuple[Checkpoint, Iterates, dict, list[dict]]:
-    final = {"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0)}
+    final = {"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0),
+             "seconds": round(seconds, 2)}
     kept = Iterates(seed, history[-1].epoch, {0: x0, **iterates})
     return Checkpoint(x0, cpu_state(model), batch_size, seed), kept, final, [{"seed": seed, **asdict(r)} for r in history]
 
@@ -75,10 +99,12 @@ def _train_together(
 ) -> Iterator[tuple[Checkpoint, Iterates, dict, list[dict]]]:
     models = [make_model(seed) for seed in range(seeds)]
     x0s = [cpu_state(model) for model in models]
+    clock = time.perf_counter()
     histories, kept = train_together(
         models, data, batch_size=batch_size, config=config, seeds=list(range(seeds)), on_epoch=on_epoch,
         keep_epochs=keep_epochs, amp=amp,
     )
+    share = (time.perf_counter() - clock) / seeds  # one wall time for all seeds: each gets an equal share
     for seed, model in enumerate(models):
         model.cpu()
-        yield _finished(model, x0s[seed], histories[seed], kept[seed], batch_size, seed)
+        yield _finished(model, x0s[seed], histories[seed], kept[seed], batch_size, seed, share)

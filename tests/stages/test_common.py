@@ -3,13 +3,16 @@ with one clear line."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import torch
 import yaml
 
 from lbgap.params import ParamsError
 from lbgap.params.core import RuntimeParams
 from lbgap.train.checkpoint import Checkpoint
-from stages.common import InputError, load_inputs, load_params
+from stages.common import InputError, load_inputs, load_params, threads_for
 
 
 @pytest.fixture
@@ -41,3 +44,16 @@ def test_missing_checkpoints_and_bad_params_files_are_input_errors(runtime, mnis
     (tmp_path / "params.yaml").write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(InputError, match="must hold a mapping of parameters"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_runtime_threads_sets_torchs_threads_and_null_divides_the_cores_among_local_workers(runtime, mnist1d_file, monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        load_inputs(dataclasses.replace(runtime, threads=1), mnist1d_file)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert threads_for(runtime) is None  # one process: torch's default (OMP_NUM_THREADS, else the cores)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert threads_for(runtime) == 4 and threads_for(dataclasses.replace(runtime, threads=3)) == 3

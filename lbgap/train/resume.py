@@ -1,0 +1,132 @@
+"""Resuming an interrupted training stage where it was killed.
+
+While a stage trains its seeds one after the other, a `ResumeFolder` beside its outputs keeps
+- every finished seed's result: its Checkpoint and Iterates (with their sha256) and its final metrics
+  and records (`seed_<k>.json`, written last, so a seed counts as finished only when all three are there);
+- for the seed in progress, a LoopState snapshot after every epoch (`seed_<k>.epoch.pt`: weights,
+  optimizer, sample-order and dropout generators, counters, records, plus x0 and the seconds spent), and
+  each kept iterate once, when it is reached (`seed_<k>.iterate_<e>.pt`).
+Snapshots are written to a temporary file and renamed over the old one, so a SIGKILL at any moment leaves
+a complete earlier snapshot. A re-run whose `key` (the stage's settings and data) differs from the one the
+folder was made with starts over. The stage removes the folder when its outputs are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from lbgap.train.checkpoint import Checkpoint, CheckpointError, Iterates, State
+from lbgap.train.loop import EpochRecord, LoopState
+
+# (checkpoint, iterates, final metrics, per-epoch records) of one seed, as lbgap.train.seeds yields them
+Result = tuple[Checkpoint, Iterates, dict, list[dict]]
+
+
+class ResumeFolder:
+    def __init__(self, path: Path, key: str, writer: bool = True) -> None:
+        """Open `path` for a run with `key`; a folder left by a run with another key is emptied.
+        `writer` False (data-parallel workers other than rank 0): read what is there, write nothing."""
+        self.path, self.writer = path, writer
+        if not writer:
+            self.usable = path.exists() and self._key() == key
+            return
+        if path.exists() and self._key() != key:
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "key").write_text(key)
+        self.usable = True
+
+    def _key(self) -> str | None:
+        try:
+            return (self.path / "key").read_text()
+        except OSError:
+            return None
+
+    def _atomic_save(self, obj: object, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+
+    # finished seeds
+    def finished(self, seed: int) -> Result | None:
+        """The result of `seed` if it finished before the interruption (unreadable files: None, it re-runs)."""
+        record = self.path / f"seed_{seed}.json"
+        if not self.usable or not record.is_file():
+            return None
+        try:
+            saved = json.loads(record.read_text())
+            checkpoint, iterates = Checkpoint.load(self.path / "models", seed), Iterates.load(self.path / "iterates", seed)
+        except (CheckpointError, json.JSONDecodeError, OSError):
+            return None
+        return checkpoint, iterates, saved["final"], saved["history"]
+
+    def save_finished(self, result: Result) -> None:
+        if not self.writer:
+            return
+        checkpoint, iterates, final, history = result
+        for folder in ("models", "iterates"):
+            (self.path / folder).mkdir(exist_ok=True)
+        checkpoint.save(self.path / "models")
+        iterates.save(self.path / "iterates")
+        record = self.path / f"seed_{checkpoint.seed}.json"
+        tmp = record.with_name(f".{record.name}.tmp")
+        tmp.write_text(json.dumps({"final": final, "history": history}))
+        os.replace(tmp, record)
+        for stale in self.path.glob(f"seed_{checkpoint.seed}.*.pt"):
+            stale.unlink()
+
+    # the seed in progress
+    def progress(self, seed: int) -> tuple[LoopState, State, float, dict[int, State]] | None:
+        """(loop state, x0, seconds spent, kept iterates) of `seed`'s last snapshot, or None."""
+        path = self.path / f"seed_{seed}.epoch.pt"
+        if not self.usable:
+            return None
+        try:
+            raw = torch.load(path, weights_only=True, map_location="cpu")
+        except FileNotFoundError:
+            return None
+        except (RuntimeError, EOFError, OSError, ValueError, KeyError):
+            return None  # cannot happen after an atomic rename; a hand-damaged file re-runs the seed
+        loop = raw["loop"]
+        state = LoopState(**{**loop, "history": tuple(EpochRecord(**r) for r in loop["history"])})
+        iterates = {}
+        for file in self.path.glob(f"seed_{seed}.iterate_*.pt"):
+            epoch = int(file.name.removesuffix(".pt").rsplit("_", 1)[1])
+            if epoch <= state.epoch:
+                iterates[epoch] = torch.load(file, weights_only=True, map_location="cpu")
+        return state, raw["x0"], float(raw["seconds"]), iterates
+
+    def save_progress(self, seed: int, state: LoopState, x0: State, seconds: float) -> None:
+        if not self.writer:
+            return
+        loop = {**state.__dict__, "history": [asdict(r) for r in state.history]}
+        self._atomic_save({"loop": loop, "x0": x0, "seconds": seconds}, self.path / f"seed_{seed}.epoch.pt")
+
+    def save_iterate(self, seed: int, epoch: int, weights: State) -> None:
+        if not self.writer:
+            return
+        self._atomic_save(weights, self.path / f"seed_{seed}.iterate_{epoch}.pt")
+
+    def describe(self) -> str | None:
+        """What a re-run will reuse, in words (None: nothing)."""
+        if not self.usable:
+            return None
+        done = sorted(int(p.stem.removeprefix("seed_")) for p in self.path.glob("seed_*.json"))
+        going = []
+        for p in sorted(self.path.glob("seed_*.epoch.pt")):
+            seed = int(p.name.split(".")[0].removeprefix("seed_"))
+            found = self.progress(seed)
+            if found is not None:
+                going.append(f"seed {seed} from epoch {found[0].epoch}")
+        parts = ([f"seed(s) {', '.join(map(str, done))} finished"] if done else []) + going
+        return f"resuming from {self.path}: {'; '.join(parts)}" if parts else None
+
+    def remove(self) -> None:
+        if self.writer:
+            shutil.rmtree(self.path, ignore_errors=True)
