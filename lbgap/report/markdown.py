@@ -187,6 +187,17 @@ def build_report(run: RunResults, link: Callable[[str], str]) -> Report:
     )
 
 
+def workers_note(params: dict, batch_sizes: dict) -> str:
+    """A sentence on data-parallel training when train@sb/lb ran over several workers, else ''."""
+    workers = int(params["runtime"].get("workers", 1))
+    if workers == 1:
+        return ""
+    if params["runtime"].get("sync_batchnorm"):
+        return f"\nSB and LB trained data-parallel over {workers} workers with synchronized BatchNorm (statistics over the whole batch)."
+    return (f"\nSB and LB trained data-parallel over {workers} workers: BatchNorm normalized each worker's share, i.e. "
+            f"ghost BN with virtual batches of {batch_sizes['sb'] // workers} (SB) and {batch_sizes['lb'] // workers} (LB).")
+
+
 def render(run: RunResults, link: Callable[[str], str]) -> str:
     """The markdown report of `run`."""
     train, sharp, label, batch_sizes = run.train, run.sharpness, run.label, run.batch_sizes
@@ -202,7 +213,7 @@ def render(run: RunResults, link: Callable[[str], str]) -> str:
     seeds = len(train["sb"]["per_seed"])
     return f"""# Large-batch generalization gap: {label}
 
-SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seed(s); {sharp['sb']['parameters']:,} parameters.
+SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seed(s); {sharp['sb']['parameters']:,} parameters.{workers_note(run.params, batch_sizes)}
 Values are mean ± sample std over seeds. Written by `dvc repro` (stage `report`) from this run's outputs.
 
 ## Accuracy (%) — cf. the paper's Table 2

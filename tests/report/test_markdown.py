@@ -41,3 +41,11 @@ def test_the_threshold_sentence_says_when_there_is_none(committed_run):
     flat = dataclasses.replace(committed_run, sweep=[
         {**doc, "summary": {**doc["summary"], "test_accuracy": {"mean": 0.9, "std": None}}} for doc in committed_run.sweep])
     assert threshold_text(flat).startswith("No threshold in the swept range")
+
+
+def test_data_parallel_training_is_named_with_its_per_worker_batchnorm():
+    from lbgap.report.markdown import workers_note
+    sizes = {"sb": 256, "lb": 4000}
+    assert workers_note({"runtime": {"workers": 1}}, sizes) == ""
+    assert "ghost BN with virtual batches of 64 (SB) and 1000 (LB)" in workers_note({"runtime": {"workers": 4}}, sizes)
+    assert "synchronized BatchNorm" in workers_note({"runtime": {"workers": 4, "sync_batchnorm": True}}, sizes)

@@ -252,9 +252,9 @@ class TestSharing:
         assert (clone / "models/lb/seed_0.pt").read_bytes() == (project / "models/lb/seed_0.pt").read_bytes()
         assert "Data and pipelines are up to date" in dvc(clone, "status", "train@lb")
 
-        # two queued experiments, two workers
+        # two queued experiments, two workers, one thread each (README: runtime.threads = cores ÷ workers)
         for name, batch in (("lb50", 50), ("lb40", 40)):
-            dvc(project, "exp", "run", "--queue", "-n", name, "-S", f"batch={batch}", "train@lb")
+            dvc(project, "exp", "run", "--queue", "-n", name, "-S", f"batch={batch}", "-S", "runtime.threads=1", "train@lb")
         dvc(project, "queue", "start", "-j", "2")
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
