@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import zipfile
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Mapping, Sequence
@@ -245,6 +246,8 @@ def start_workers(runtime: RuntimeParams) -> Workers | None:
     others and returns which worker it is. torchrun's world size must equal `runtime.workers`, which
     the stage's results depend on (BN normalizes per worker)."""
     workers = launched_workers()
+    if runtime.sync_batchnorm and runtime.workers == 1:
+        raise ParamsError("params: 'runtime.sync_batchnorm' synchronizes data-parallel workers: it needs 'runtime.workers' > 1")
     if workers is None and runtime.workers == 1:
         return None
     device = device_for(runtime)
@@ -280,9 +283,27 @@ def resume_path(outputs: Path) -> Path:
     return outputs.with_name(outputs.name + ".resume")
 
 
-def resume_folder(outputs: Path, settings: object, data: Path, writer: bool = True, part: str = "") -> ResumeFolder:
+def code_digest() -> str:
+    """sha256 of the source of lbgap/ and stages/ (what a resumed run must not have changed under it)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted([*root.glob("lbgap/**/*.py"), *root.glob("stages/*.py")]):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def resume_folder(outputs: Path, settings: Any, data: Path, device: torch.device, writer: bool = True, part: str = "") -> ResumeFolder:
     """Where a stage's training keeps what a re-run after an interruption continues from: resume_path(outputs),
-    or its subfolder `part`. Keyed by the settings' repr and the data file's bytes, so a re-run with
-    other params or data starts over. The stage removes it once its outputs are written."""
-    key = hashlib.sha256(f"{settings!r}/{file_digest(data)}".encode()).hexdigest()
+    or its subfolder `part`. Keyed by `settings` (plain data: dataclasses, dicts, lists, numbers, strings),
+    the data file's bytes, the code and the device, so a re-run with any of them changed starts over. The
+    stage removes it once its outputs are written."""
+    plain = json.dumps(settings, sort_keys=True, default=_plain_dataclass)
+    key = hashlib.sha256(f"{plain}/{file_digest(data)}/{code_digest()}/{device}".encode()).hexdigest()
     return ResumeFolder(resume_path(outputs) / part, key, writer=writer)
+
+
+def _plain_dataclass(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"a resume key takes plain settings, not {type(value).__name__}")  # e.g. a function: its repr changes per run

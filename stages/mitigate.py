@@ -4,8 +4,8 @@ survey and parametric plot (from the SB solution) as for plain training."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -98,7 +98,8 @@ def main(
                     raise ParamsError(f"params: 'mitigation.{strategy}': {error}") from None
 
     trained = {}
-    resume = {regime: resume_folder(models, (config, regime, sb_epochs), data, part=regime) for regime in batches}
+    settings = (strategy, config.raw_options, config.train, config.small_batch, config.data_name, sb_epochs)
+    resume = {regime: resume_folder(models, [*settings, regime], data, inputs.device, part=regime) for regime in batches}
     for found in filter(None, (folder.describe() for folder in resume.values())):
         tqdm.write(found, file=sys.stderr)
     with atomic_dir(models) as folder, tqdm(total=len(batches) * lb.seeds * lb.train.max_epochs, desc=strategy, unit="epoch") as bar:

@@ -195,7 +195,8 @@ def workers_note(params: dict, batch_sizes: dict) -> str:
     if params["runtime"].get("sync_batchnorm"):
         return f"\nSB and LB trained data-parallel over {workers} workers with synchronized BatchNorm (statistics over the whole batch)."
     return (f"\nSB and LB trained data-parallel over {workers} workers: BatchNorm normalized each worker's share, i.e. "
-            f"ghost BN with virtual batches of {batch_sizes['sb'] // workers} (SB) and {batch_sizes['lb'] // workers} (LB).")
+            f"ghost BN with virtual batches of {batch_sizes['sb'] // workers} (SB) and {batch_sizes['lb'] // workers} (LB); "
+            "the running statistics used at evaluation follow worker 0's share.")
 
 
 def render(run: RunResults, link: Callable[[str], str]) -> str:

@@ -32,10 +32,11 @@ from lbgap.train.recipe import PLAIN, Recipe
 STREAMS = {"dropout": 1, "attack": 2, "init": 3}  # independent random streams derived from one run seed
 
 
-def derived_seed(seed: int, stream: str) -> int:
-    """A seed for `stream` of run `seed`, independent of the seed itself and of the other streams
-    (numpy's SeedSequence hashing: no correlation between nearby seeds)."""
-    return int(np.random.SeedSequence([seed, STREAMS[stream]]).generate_state(1, dtype=np.uint64)[0] >> 1)
+def derived_seed(seed: int, stream: str, worker: int = 0) -> int:
+    """A seed for `stream` of run `seed` (and data-parallel `worker` > 0), independent of the seed itself and
+    of the other streams (numpy's SeedSequence hashing: no correlation between nearby seeds)."""
+    entropy = [seed, STREAMS[stream]] + ([worker] if worker else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def train(
     # have dropout); the caller's global RNG is left as it was. The stream is derived from the seed so it
     # does not replay the one that drew x0 (lbgap.models.build_model seeds with `seed` itself).
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(derived_seed(seed, "dropout"))
+        torch.manual_seed(derived_seed(seed, "dropout", 0 if workers is None else workers.rank))  # own masks per worker
         if resume_from is None:
             history = [epoch_record(model, data, 0, config.eval_chunk)]
             first, epochs_done, updates, samples = 1, 0.0, 0, 0
@@ -187,7 +188,7 @@ def train(
                 if on_epoch is not None:
                     on_epoch(history[-1])
                 stop = diverged(history[-1]) or should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta)
-                if stop if workers is None else workers.agree(stop):
+                if stop if workers is None else workers.agree(stop, device):
                     break
             if on_snapshot is not None and epoch < max_epochs:
                 on_snapshot(_snapshot(epoch, model, optimizer, generator, device, epochs_done, updates, samples, history))

@@ -5,8 +5,11 @@ batch is split into `world_size` equal contiguous chunks (`Tensor.tensor_split`)
 on its chunk. DDP averages the chunks' gradients, which — the chunks being equal — is the gradient of the
 global batch's mean loss, so the update is the single-process one except for BatchNorm: each worker
 normalizes by its own chunk's statistics. That is ghost BatchNorm with virtual batch = global batch ÷
-workers, chunked the same way (lbgap.remedies.ghost_bn), and tests/train/test_parallel.py checks that the
-two give the same parameters. `SyncBatchNorm` instead normalizes over the whole global batch (CUDA only).
+workers, chunked the same way (lbgap.remedies.ghost_bn), and tests/stages/test_workers.py checks that the
+two give the same parameters. Two things differ from that ghost-BN run: BN's running statistics (used at
+evaluation) follow worker 0's chunks only — DDP broadcasts rank 0's buffers before every forward, its
+default — where ghost BN updates them once per virtual batch; and each worker draws its own dropout masks
+(worker 0 the single-process stream). `SyncBatchNorm` instead normalizes over the whole global batch (CUDA only).
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ class Workers:
         if batch_size % self.world_size:
             raise ValueError(f"batch size {batch_size} does not split into {self.world_size} equal worker batches")
 
-    def agree(self, flag: bool) -> bool:
-        """Rank 0's `flag` on every worker (the stopping decision, so no worker trains on alone)."""
-        value = torch.tensor([int(flag)])
+    def agree(self, flag: bool, device: torch.device) -> bool:
+        """Rank 0's `flag` on every worker (the stopping decision, so no worker trains on alone). The tensor
+        lives on `device`, the workers' own: NCCL carries only CUDA tensors, gloo CPU ones."""
+        value = torch.tensor([int(flag)], device=device)
         torch.distributed.broadcast(value, src=0)
         return bool(value.item())
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,7 +41,10 @@ class ResumeFolder:
         if path.exists() and self._key() != key:
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "key").write_text(key)
+        if self._key() != key:  # written once, atomically: other workers may read it
+            tmp = path / ".key.tmp"
+            tmp.write_text(key)
+            os.replace(tmp, path / "key")
         self.usable = True
 
     def _key(self) -> str | None:
@@ -85,21 +90,19 @@ class ResumeFolder:
     def progress(self, seed: int) -> tuple[LoopState, State, float, dict[int, State]] | None:
         """(loop state, x0, seconds spent, kept iterates) of `seed`'s last snapshot, or None."""
         path = self.path / f"seed_{seed}.epoch.pt"
-        if not self.usable:
+        if not self.usable or not path.is_file():
             return None
         try:
             raw = torch.load(path, weights_only=True, map_location="cpu")
-        except FileNotFoundError:
-            return None
-        except (RuntimeError, EOFError, OSError, ValueError, KeyError):
-            return None  # cannot happen after an atomic rename; a hand-damaged file re-runs the seed
-        loop = raw["loop"]
-        state = LoopState(**{**loop, "history": tuple(EpochRecord(**r) for r in loop["history"])})
-        iterates = {}
-        for file in self.path.glob(f"seed_{seed}.iterate_*.pt"):
-            epoch = int(file.name.removesuffix(".pt").rsplit("_", 1)[1])
-            if epoch <= state.epoch:
-                iterates[epoch] = torch.load(file, weights_only=True, map_location="cpu")
+            loop = raw["loop"]
+            state = LoopState(**{**loop, "history": tuple(EpochRecord(**r) for r in loop["history"])})
+            iterates = {}
+            for file in self.path.glob(f"seed_{seed}.iterate_*.pt"):
+                epoch = int(file.name.removesuffix(".pt").rsplit("_", 1)[1])
+                if epoch <= state.epoch:
+                    iterates[epoch] = torch.load(file, weights_only=True, map_location="cpu")
+        except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError):
+            return None  # cannot happen after atomic renames; a damaged file re-runs the seed from x0
         return state, raw["x0"], float(raw["seconds"]), iterates
 
     def save_progress(self, seed: int, state: LoopState, x0: State, seconds: float) -> None:

@@ -71,8 +71,8 @@ def train_seeds(
             if on_epoch is not None:
                 on_epoch(seed, record)
 
-        def snapshot(loop: LoopState, seed: int = seed, x0: dict = x0, clock: float = clock) -> None:
-            resume.save_progress(seed, loop, x0, spent + time.perf_counter() - clock)
+        def snapshot(loop: LoopState, seed: int = seed, x0: dict = x0, start: float = clock - spent) -> None:
+            resume.save_progress(seed, loop, x0, time.perf_counter() - start)
 
         history = train(model, data, batch_size=batch_size, config=config, seed=seed, recipe=recipe, amp=amp,
                         on_epoch=visit, resume_from=state, workers=workers,

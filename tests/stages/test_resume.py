@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,7 +63,11 @@ def test_a_killed_training_stage_resumes_and_equals_the_uninterrupted_run(tmp_pa
     assert not (killed / "models/sb").exists() and not (killed / "train_sb.json").exists()  # no half outputs
 
     resumed = subprocess.run(_command(killed, data, params), cwd=REPO, env=env, check=True, capture_output=True, text=True)
-    assert "resuming from" in resumed.stderr and "seed(s) 0 finished; seed 1 from epoch" in resumed.stderr
+    found = re.search(r"resuming from \S+: seed\(s\) 0 finished; seed 1 from epoch (\d+)", resumed.stderr)
+    assert found, resumed.stderr[-2000:]
+    # the progress bar counts the epochs this run trained: seed 1's after the snapshot, none of seed 0's
+    trained = int(re.findall(r"(\d+)/50 \[", resumed.stderr)[-1])
+    assert trained == 25 - int(found.group(1)) < 25
     assert not (killed / "models/sb.resume").exists()  # removed once the outputs are written
     for seed in (0, 1):
         a, b = Checkpoint.load(whole / "models/sb", seed), Checkpoint.load(killed / "models/sb", seed)

@@ -93,3 +93,12 @@ def test_sync_batchnorm_is_refused_on_the_cpu(tmp_path, make_tiny_params, mnist1
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     result = _train_lb(tmp_path, mnist1d_file, path)
     assert result.returncode != 0 and "'runtime.sync_batchnorm' needs CUDA" in result.stderr
+
+
+def test_sync_batchnorm_without_workers_is_refused(tmp_path, make_tiny_params, mnist1d_file):
+    params = make_tiny_params()
+    params["runtime"].update(sync_batchnorm=True)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    result = _train_lb(tmp_path, mnist1d_file, path)
+    assert result.returncode != 0 and "it needs 'runtime.workers' > 1" in result.stderr

@@ -31,8 +31,10 @@ def test_a_run_continued_from_any_epochs_snapshot_is_the_uninterrupted_run(tmp_p
     history = train(whole, tiny_data, batch_size=16, config=config, seed=3, on_snapshot=keep)
     assert sorted(saved) == [1, 2, 3, 4]  # not after the last epoch: the run is over
     for epoch in (1, 3):
-        resumed = small_mlp(seed=3, depth=2)
-        rest = train(resumed, tiny_data, batch_size=16, config=config, seed=3, resume_from=saved[epoch])
+        resumed, trained = small_mlp(seed=3, depth=2), []
+        rest = train(resumed, tiny_data, batch_size=16, config=config, seed=3, resume_from=saved[epoch],
+                     on_epoch=lambda record: trained.append(record.epoch))
+        assert trained == list(range(epoch + 1, 6))  # only the epochs after the snapshot ran again
         assert rest == history
         assert states_equal(whole.state_dict(), resumed.state_dict())
 
@@ -77,7 +79,11 @@ def test_train_seeds_interrupted_anywhere_resumes_to_the_uninterrupted_result(tm
         _run(ResumeFolder(tmp_path / "r", "key"), tiny_data, config, small_mlp, fail_at=fail_at)
     folder = ResumeFolder(tmp_path / "r", "key")
     assert f"seed {fail_at[0]} from epoch {fail_at[1] - 1}" in folder.describe()
-    got = _run(folder, tiny_data, config, small_mlp)
+    trained = []
+    got = list(train_seeds(small_mlp, tiny_data, batch_size=16, seeds=3, config=config, amp=False, keep_epochs={1, 3},
+                           on_epoch=lambda seed, record: trained.append((seed, record.epoch)), resume=folder))
+    # finished seeds are not trained again; the interrupted one continues after its last snapshot
+    assert trained[0] == fail_at and all(seed >= fail_at[0] for seed, _ in trained)
     for (c1, i1, f1, h1), (c2, i2, f2, h2) in zip(expected, got, strict=True):
         assert states_equal(c1.x0, c2.x0) and states_equal(c1.final, c2.final)
         assert sorted(i1.states) == sorted(i2.states) == [0, 1, 3] and i1.stopped_at == i2.stopped_at

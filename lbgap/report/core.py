@@ -1,0 +1,126 @@
+"""The paper's core result of one run on its own: Tables 2–4, how each run ended, the distance travelled,
+the training curves and the SB→LB interpolation, beside the paper's numbers.
+
+For runs that train, measure sharpness and interpolate but skip the rest of the pipeline — a targeted
+`dvc exp run … sharpness@sb sharpness@lb interpolate`, as a long real-data run is — so the result can be
+kept in a results folder with the command that produced it and its wall time (stages/core_report.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+from lbgap.report.figures import sharpness_figure, training_curves_figure
+from lbgap.report.numbers import REGIME_NAMES, distance_ratio, headline
+from lbgap.report.paper import comparison_table, paper_quantities, paper_row
+from lbgap.report.tables import accuracy_table, pm, run_table, sharpness_table
+
+
+@dataclass(frozen=True)
+class CoreReport:
+    markdown: str
+    summary: dict  # headline numbers, how runs ended, the command and its wall time
+    figures: dict[str, Figure]  # name → figure (written as <name>.png beside the report)
+
+
+def ending(final: Mapping, cap: int) -> str:
+    """Why a run stopped: 'diverged' (non-finite loss), 'cap' (it reached `cap` epochs) or 'stopping rule'."""
+    if not math.isfinite(final["train_loss"]):
+        return "diverged"
+    return "cap" if final["epoch"] >= cap else "stopping rule"
+
+
+def endings_frame(train: Mapping[str, Mapping], cap: int) -> pd.DataFrame:
+    """One row per run: regime, seed, epochs, how it ended, final train loss, train and test accuracy (%)."""
+    rows = [
+        {"regime": REGIME_NAMES[regime], "seed": f["seed"], "epochs": f["epoch"], "ended by": ending(f, cap),
+         "train loss": round(f["train_loss"], 4), "train acc (%)": round(100 * f["train_accuracy"], 2),
+         "test acc (%)": round(100 * f["test_accuracy"], 2), "‖x − x0‖": round(f["distance_from_x0"], 1)}
+        for regime in ("sb", "lb") for f in train[regime]["per_seed"]
+    ]
+    return pd.DataFrame(rows)
+
+
+def core_report(
+    params: Mapping, train: Mapping[str, Mapping], curves: Mapping[str, pd.DataFrame], sharpness: Mapping[str, Mapping],
+    *, command: str, seconds: float, commit: str, interpolation: str,
+) -> CoreReport:
+    """The report of a run from its train and sharpness stages' documents and per-epoch curves; `command`,
+    `seconds` (wall) and `commit` say how it was produced; `interpolation` links the interpolate stage's figure."""
+    label = f"{params['runtime']['model']} on {params['data']['name']}"
+    cap = int(params["train"]["max_epochs"])
+    numbers, ratio, ends = headline(train, sharpness), distance_ratio(train), endings_frame(train, cap)
+    net, same = paper_row(str(params["runtime"]["model"]), str(params["data"]["name"]))
+    batch_sizes = {r: train[r]["batch_size"] for r in ("sb", "lb")}
+    counts = {REGIME_NAMES[r]: ends[ends.regime == REGIME_NAMES[r]]["ended by"].value_counts().to_dict() for r in ("sb", "lb")}
+    seeds = len(train["sb"]["per_seed"])
+    comparison = "this run *is* the paper's configuration" if same else (
+        f"the paper has no {label} row: its {net} row is shown as a reference, not as the same experiment")
+    markdown = f"""# The paper's core result: {label}
+
+SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seeds; {sharpness['sb']['parameters']:,} parameters.
+Values are mean ± sample std over seeds.
+
+Produced by the pipeline at commit `{commit}` with
+
+```bash
+{command}
+```
+
+in {seconds / 60:.0f} min wall time ({seconds:,.0f} s).
+
+## Accuracy (%) — cf. the paper's Table 2
+
+{accuracy_table(label, train)}
+
+Test-accuracy gap SB − LB: **{numbers['test_acc_pct']['gap']:.2f} points**.
+
+## Sharpness φ, full space — cf. Table 3
+
+{sharpness_table(label, sharpness, 'full')}
+
+## Sharpness φ, random {sharpness['sb']['subspace_dim']}-dimensional subspace — cf. Table 4
+
+{sharpness_table(label, sharpness, 'subspace')}
+
+LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['lb_over_sb']:.1f}×" for space, by_eps in numbers['sharpness'].items() for key, v in by_eps.items() if v['lb_over_sb'] is not None)}.
+
+## Beside the paper ({comparison})
+
+{comparison_table(net, same, paper_quantities(train, sharpness))}
+
+## Runs: how each ended (cap {cap} epochs; stopping rule: {params['train']['patience']} epochs without the training loss falling {params['train']['min_delta']} below its best)
+
+{ends.to_markdown(index=False)}
+
+{run_table(train, sharpness)}
+
+‖x_SB − x0‖ / ‖x_LB − x0‖ (paper: 3–10): **{pm(ratio)}**.
+
+## Figures
+
+![training curves](training_curves.png)
+
+![sharpness](sharpness.png)
+
+![interpolation]({interpolation})
+
+## Parameters
+
+```yaml
+{yaml.safe_dump(dict(params), sort_keys=False).strip()}
+```
+"""
+    summary = {
+        **numbers, "distance_ratio": ratio["mean"], "ended_by": counts, "seeds": seeds, "parameters": sharpness["sb"]["parameters"],
+        "command": command, "seconds": round(seconds, 1), "commit": commit,
+    }
+    figures = {"training_curves": training_curves_figure(curves, batch_sizes), "sharpness": sharpness_figure(
+        {r: sharpness[r]["summary"] for r in ("sb", "lb")}, batch_sizes)}
+    return CoreReport(markdown, summary, figures)

@@ -1,0 +1,47 @@
+"""lbgap.report.core and stages.core_report: the paper's core result of a run, kept in a results folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from lbgap.report.core import core_report, ending, endings_frame
+from stages import core_report as command
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def test_a_run_ended_by_its_cap_its_rule_or_divergence():
+    assert ending({"train_loss": 0.1, "epoch": 100}, cap=100) == "cap"
+    assert ending({"train_loss": 0.1, "epoch": 57}, cap=100) == "stopping rule"
+    assert ending({"train_loss": float("nan"), "epoch": 3}, cap=100) == "diverged"
+
+
+def test_the_core_report_of_the_committed_run(committed_run):
+    run = committed_run
+    report = core_report(run.params, run.train, run.curves, run.sharpness, command="dvc repro", seconds=960.0,
+                         commit="abc1234", interpolation="interpolation.png")
+    frame = endings_frame(run.train, run.params["train"]["max_epochs"])
+    assert len(frame) == 2 * len(run.train["sb"]["per_seed"])
+    assert report.summary["ended_by"]["SB"] == frame[frame.regime == "SB"]["ended by"].value_counts().to_dict()
+    assert report.summary["test_acc_pct"]["gap"] == pytest.approx(
+        100 * (run.train["sb"]["summary"]["test_accuracy"]["mean"] - run.train["lb"]["summary"]["test_accuracy"]["mean"]))
+    assert report.summary["seconds"] == 960.0 and report.summary["commit"] == "abc1234"
+    for text in ("cf. the paper's Table 2", "cf. Table 3", "cf. Table 4", "paper F1 (MNIST)", "the paper has no mlp on mnist1d row",
+                 "```bash\ndvc repro\n```", "in 16 min wall time", "![interpolation](interpolation.png)"):
+        assert text in report.markdown
+    assert set(report.figures) == {"training_curves", "sharpness"}
+
+
+def test_the_command_writes_a_results_folder(tmp_path):
+    out = tmp_path / "results/run"
+    result = CliRunner().invoke(command.app, ["--out", str(out), "--command", "dvc repro", "--seconds", "60",
+                                              "--commit", "abc", "--root", str(REPO), "--params", str(REPO / "params.yaml")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted([
+        "report.md", "summary.json", "training_curves.png", "sharpness.png", "interpolation.png", "interpolation.csv",
+        "train_sb.json", "train_lb.json", "sharpness_sb.json", "sharpness_lb.json", "train_sb.csv", "train_lb.csv"])
+    assert json.loads((out / "summary.json").read_text())["command"] == "dvc repro"
+    assert not list(tmp_path.glob("results/.*"))  # no temporary leftovers
