@@ -17,7 +17,7 @@ from lbgap.params.core import TrainParams
 from lbgap.params.experiments import kept_epochs
 from lbgap.results import summarize
 from lbgap.train.seeds import FINAL_KEYS, train_seeds
-from lbgap.train.parallel import leave, local_workers, synchronized
+from lbgap.train.parallel import leave, synchronized
 from lbgap.train.together import fits_together
 from stages.common import (PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params, resume_folder,
                            start_workers)
@@ -49,15 +49,10 @@ def main(
         inputs = load_inputs(config.runtime, data, batches={config.batch_key: config.batch_size})
 
     writer = workers is None or workers.rank == 0  # every worker trains; one writes
-    # resume needs every worker to see the same folder: one machine (on several, nodes > 0 have none)
-    resumable = workers is None or local_workers() == workers.world_size
-    settings = (config, sorted(keep))
-    resume = resume_folder(models, settings, data, inputs.device) if writer and resumable else None
-    if workers is not None:
-        torch.distributed.barrier()  # rank 0 has opened (or emptied) the resume folder: the others read it now
-        if not writer and resumable:
-            resume = resume_folder(models, settings, data, inputs.device, writer=False)
-    if writer and resume is not None and (found := resume.describe()):
+    # Data-parallel runs restart instead of resuming: each worker's dropout stream and device would have to be
+    # saved and agreed on by all of them, on every machine. One process resumes.
+    resume = resume_folder(models, (config, sorted(keep)), data, inputs.device) if workers is None else None
+    if resume is not None and (found := resume.describe()):
         tqdm.write(found, file=sys.stderr)
     new_model = inputs.new_model if not config.runtime.sync_batchnorm else lambda seed: synchronized(inputs.new_model(seed))
     together = workers is None and fits_together(

@@ -20,6 +20,7 @@ from lbgap.report.figures import sharpness_figure, training_curves_figure
 from lbgap.report.numbers import REGIME_NAMES, distance_ratio, headline
 from lbgap.report.paper import comparison_table, paper_quantities, paper_row
 from lbgap.report.tables import accuracy_table, pm, run_table, sharpness_table
+from lbgap.train.loop import should_stop
 
 
 @dataclass(frozen=True)
@@ -29,21 +30,31 @@ class CoreReport:
     figures: dict[str, Figure]  # name → figure (written as <name>.png beside the report)
 
 
-def ending(final: Mapping, cap: int) -> str:
-    """Why a run stopped: 'diverged' (non-finite loss), 'cap' (it reached `cap` epochs) or 'stopping rule'."""
-    if not math.isfinite(final["train_loss"]):
+def ending(losses: list[float], cap: int, patience: int, min_delta: float) -> str:
+    """Why a run with per-epoch training losses `losses` (epochs 1 .. n) stopped, by the loop's own rules
+    (lbgap.train.loop): 'diverged' (non-finite loss), 'stopping rule' (it fired at the last epoch, even if
+    that is the cap) or 'cap'."""
+    if not math.isfinite(losses[-1]):
         return "diverged"
-    return "cap" if final["epoch"] >= cap else "stopping rule"
+    if should_stop(losses, patience, min_delta):
+        return "stopping rule"
+    return "cap" if len(losses) >= cap else "unknown"
 
 
-def endings_frame(train: Mapping[str, Mapping], cap: int) -> pd.DataFrame:
+def endings_frame(train: Mapping[str, Mapping], curves: Mapping[str, pd.DataFrame], params: Mapping) -> pd.DataFrame:
     """One row per run: regime, seed, epochs, how it ended, final train loss, train and test accuracy (%)."""
-    rows = [
-        {"regime": REGIME_NAMES[regime], "seed": f["seed"], "epochs": f["epoch"], "ended by": ending(f, cap),
-         "train loss": round(f["train_loss"], 4), "train acc (%)": round(100 * f["train_accuracy"], 2),
-         "test acc (%)": round(100 * f["test_accuracy"], 2), "‖x − x0‖": round(f["distance_from_x0"], 1)}
-        for regime in ("sb", "lb") for f in train[regime]["per_seed"]
-    ]
+    t = params["train"]
+    rows = []
+    for regime in ("sb", "lb"):
+        for f in train[regime]["per_seed"]:
+            run = curves[regime][(curves[regime].seed == f["seed"]) & (curves[regime].epoch > 0)].sort_values("epoch")
+            rows.append({
+                "regime": REGIME_NAMES[regime], "seed": f["seed"], "epochs": f["epoch"],
+                "ended by": ending(run.train_loss.tolist(), int(t["max_epochs"]), int(t["patience"]), float(t["min_delta"])),
+                "train loss": round(f["train_loss"], 4), "train acc (%)": round(100 * f["train_accuracy"], 2),
+                "test acc (%)": round(100 * f["test_accuracy"], 2), "‖x − x0‖": round(f["distance_from_x0"], 1),
+                "seconds": f.get("seconds"),
+            })
     return pd.DataFrame(rows)
 
 
@@ -55,13 +66,14 @@ def core_report(
     `seconds` (wall) and `commit` say how it was produced; `interpolation` links the interpolate stage's figure."""
     label = f"{params['runtime']['model']} on {params['data']['name']}"
     cap = int(params["train"]["max_epochs"])
-    numbers, ratio, ends = headline(train, sharpness), distance_ratio(train), endings_frame(train, cap)
+    numbers, ratio, ends = headline(train, sharpness), distance_ratio(train), endings_frame(train, curves, params)
+    training_seconds = float(ends["seconds"].sum())
     net, same = paper_row(str(params["runtime"]["model"]), str(params["data"]["name"]))
     batch_sizes = {r: train[r]["batch_size"] for r in ("sb", "lb")}
     counts = {REGIME_NAMES[r]: ends[ends.regime == REGIME_NAMES[r]]["ended by"].value_counts().to_dict() for r in ("sb", "lb")}
     seeds = len(train["sb"]["per_seed"])
-    comparison = "this run *is* the paper's configuration" if same else (
-        f"the paper has no {label} row: its {net} row is shown as a reference, not as the same experiment")
+    comparison = (f"the same network and data set as the paper's {net} row; protocol details may differ (see Parameters)"
+                  if same else f"the paper has no {label} row: its {net} row is shown as a reference, not as the same experiment")
     markdown = f"""# The paper's core result: {label}
 
 SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seeds; {sharpness['sb']['parameters']:,} parameters.
@@ -73,7 +85,9 @@ Produced by the pipeline at commit `{commit}` with
 {command}
 ```
 
-in {seconds / 60:.0f} min wall time ({seconds:,.0f} s).
+The command's last invocation took {seconds / 60:.0f} min wall time ({seconds:,.0f} s, with data preparation and
+the measurements); the training runs recorded {training_seconds / 60:.0f} min in all (their `seconds`, summed over
+seeds and over the segments of any resumed run).
 
 ## Accuracy (%) — cf. the paper's Table 2
 
@@ -119,7 +133,7 @@ LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['l
 """
     summary = {
         **numbers, "distance_ratio": ratio["mean"], "ended_by": counts, "seeds": seeds, "parameters": sharpness["sb"]["parameters"],
-        "command": command, "seconds": round(seconds, 1), "commit": commit,
+        "command": command, "seconds": round(seconds, 1), "training_seconds": round(training_seconds, 1), "commit": commit,
     }
     figures = {"training_curves": training_curves_figure(curves, batch_sizes), "sharpness": sharpness_figure(
         {r: sharpness[r]["summary"] for r in ("sb", "lb")}, batch_sizes)}

@@ -31,21 +31,16 @@ Result = tuple[Checkpoint, Iterates, dict, list[dict]]
 
 
 class ResumeFolder:
-    def __init__(self, path: Path, key: str, writer: bool = True) -> None:
-        """Open `path` for a run with `key`; a folder left by a run with another key is emptied.
-        `writer` False (data-parallel workers other than rank 0): read what is there, write nothing."""
-        self.path, self.writer = path, writer
-        if not writer:
-            self.usable = path.exists() and self._key() == key
-            return
+    def __init__(self, path: Path, key: str) -> None:
+        """Open `path` for a run with `key`; a folder left by a run with another key is emptied."""
+        self.path = path
         if path.exists() and self._key() != key:
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
-        if self._key() != key:  # written once, atomically: other workers may read it
+        if self._key() != key:
             tmp = path / ".key.tmp"
             tmp.write_text(key)
             os.replace(tmp, path / "key")
-        self.usable = True
 
     def _key(self) -> str | None:
         try:
@@ -62,18 +57,16 @@ class ResumeFolder:
     def finished(self, seed: int) -> Result | None:
         """The result of `seed` if it finished before the interruption (unreadable files: None, it re-runs)."""
         record = self.path / f"seed_{seed}.json"
-        if not self.usable or not record.is_file():
+        if not record.is_file():
             return None
         try:
             saved = json.loads(record.read_text())
             checkpoint, iterates = Checkpoint.load(self.path / "models", seed), Iterates.load(self.path / "iterates", seed)
-        except (CheckpointError, json.JSONDecodeError, OSError):
+            return checkpoint, iterates, saved["final"], saved["history"]
+        except (CheckpointError, json.JSONDecodeError, OSError, KeyError, TypeError):
             return None
-        return checkpoint, iterates, saved["final"], saved["history"]
 
     def save_finished(self, result: Result) -> None:
-        if not self.writer:
-            return
         checkpoint, iterates, final, history = result
         for folder in ("models", "iterates"):
             (self.path / folder).mkdir(exist_ok=True)
@@ -90,7 +83,7 @@ class ResumeFolder:
     def progress(self, seed: int) -> tuple[LoopState, State, float, dict[int, State]] | None:
         """(loop state, x0, seconds spent, kept iterates) of `seed`'s last snapshot, or None."""
         path = self.path / f"seed_{seed}.epoch.pt"
-        if not self.usable or not path.is_file():
+        if not path.is_file():
             return None
         try:
             raw = torch.load(path, weights_only=True, map_location="cpu")
@@ -101,25 +94,19 @@ class ResumeFolder:
                 epoch = int(file.name.removesuffix(".pt").rsplit("_", 1)[1])
                 if epoch <= state.epoch:
                     iterates[epoch] = torch.load(file, weights_only=True, map_location="cpu")
+            return state, raw["x0"], float(raw["seconds"]), iterates
         except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError):
             return None  # cannot happen after atomic renames; a damaged file re-runs the seed from x0
-        return state, raw["x0"], float(raw["seconds"]), iterates
 
     def save_progress(self, seed: int, state: LoopState, x0: State, seconds: float) -> None:
-        if not self.writer:
-            return
         loop = {**state.__dict__, "history": [asdict(r) for r in state.history]}
         self._atomic_save({"loop": loop, "x0": x0, "seconds": seconds}, self.path / f"seed_{seed}.epoch.pt")
 
     def save_iterate(self, seed: int, epoch: int, weights: State) -> None:
-        if not self.writer:
-            return
         self._atomic_save(weights, self.path / f"seed_{seed}.iterate_{epoch}.pt")
 
     def describe(self) -> str | None:
         """What a re-run will reuse, in words (None: nothing)."""
-        if not self.usable:
-            return None
         done = sorted(int(p.stem.removeprefix("seed_")) for p in self.path.glob("seed_*.json"))
         going = []
         for p in sorted(self.path.glob("seed_*.epoch.pt")):
@@ -131,5 +118,4 @@ class ResumeFolder:
         return f"resuming from {self.path}: {'; '.join(parts)}" if parts else None
 
     def remove(self) -> None:
-        if self.writer:
-            shutil.rmtree(self.path, ignore_errors=True)
+        shutil.rmtree(self.path, ignore_errors=True)

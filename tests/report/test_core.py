@@ -14,23 +14,28 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 def test_a_run_ended_by_its_cap_its_rule_or_divergence():
-    assert ending({"train_loss": 0.1, "epoch": 100}, cap=100) == "cap"
-    assert ending({"train_loss": 0.1, "epoch": 57}, cap=100) == "stopping rule"
-    assert ending({"train_loss": float("nan"), "epoch": 3}, cap=100) == "diverged"
+    falling = [1.0 - 0.01 * e for e in range(10)]
+    assert ending(falling, cap=10, patience=3, min_delta=0.001) == "cap"
+    flat = [1.0, 0.5, 0.5, 0.5, 0.5]  # no improvement in the last 3 epochs: the rule fires at epoch 5
+    assert ending(flat, cap=100, patience=3, min_delta=0.001) == "stopping rule"
+    assert ending(flat, cap=5, patience=3, min_delta=0.001) == "stopping rule"  # at the cap, still the rule
+    assert ending([1.0, float("nan")], cap=100, patience=3, min_delta=0.001) == "diverged"
 
 
 def test_the_core_report_of_the_committed_run(committed_run):
     run = committed_run
     report = core_report(run.params, run.train, run.curves, run.sharpness, command="dvc repro", seconds=960.0,
                          commit="abc1234", interpolation="interpolation.png")
-    frame = endings_frame(run.train, run.params["train"]["max_epochs"])
-    assert len(frame) == 2 * len(run.train["sb"]["per_seed"])
+    frame = endings_frame(run.train, run.curves, run.params)
+    assert len(frame) == 2 * len(run.train["sb"]["per_seed"]) and set(frame["ended by"]) <= {"stopping rule", "cap"}
+    # the committed runs stopped before the cap: the rule, by the loop's own test
+    assert (frame[frame.epochs < run.params["train"]["max_epochs"]]["ended by"] == "stopping rule").all()
     assert report.summary["ended_by"]["SB"] == frame[frame.regime == "SB"]["ended by"].value_counts().to_dict()
     assert report.summary["test_acc_pct"]["gap"] == pytest.approx(
         100 * (run.train["sb"]["summary"]["test_accuracy"]["mean"] - run.train["lb"]["summary"]["test_accuracy"]["mean"]))
     assert report.summary["seconds"] == 960.0 and report.summary["commit"] == "abc1234"
     for text in ("cf. the paper's Table 2", "cf. Table 3", "cf. Table 4", "paper F1 (MNIST)", "the paper has no mlp on mnist1d row",
-                 "```bash\ndvc repro\n```", "in 16 min wall time", "![interpolation](interpolation.png)"):
+                 "```bash\ndvc repro\n```", "last invocation took 16 min wall time", "![interpolation](interpolation.png)"):
         assert text in report.markdown
     assert set(report.figures) == {"training_curves", "sharpness"}
 

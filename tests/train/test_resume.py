@@ -118,6 +118,14 @@ def test_a_folder_left_by_other_settings_is_emptied(tmp_path, tiny_data, train_c
         _run(ResumeFolder(tmp_path / "r", "old"), tiny_data, train_config(max_epochs=2), small_mlp, fail_at=(1, 1))
     assert ResumeFolder(tmp_path / "r", "old").finished(0) is not None
     fresh = ResumeFolder(tmp_path / "r", "new")
-    assert fresh.finished(0) is None and fresh.describe() is None
-    reader = ResumeFolder(tmp_path / "r", "other", writer=False)  # a worker of another run reads nothing
-    assert reader.finished(0) is None and (tmp_path / "r" / "key").read_text() == "new"
+    assert fresh.finished(0) is None and fresh.describe() is None and (tmp_path / "r" / "key").read_text() == "new"
+
+
+def test_damaged_files_rerun_the_seed_instead_of_failing(tmp_path, tiny_data, train_config, small_mlp):
+    with pytest.raises(Interrupted):
+        _run(ResumeFolder(tmp_path / "r", "key"), tiny_data, train_config(max_epochs=3), small_mlp, fail_at=(1, 2))
+    folder = ResumeFolder(tmp_path / "r", "key")
+    assert folder.finished(0) is not None and folder.progress(1) is not None
+    (tmp_path / "r/seed_1.epoch.pt").write_bytes(b"not a snapshot")
+    (tmp_path / "r/seed_0.json").write_text('{"history": []}')
+    assert folder.finished(0) is None and folder.progress(1) is None
