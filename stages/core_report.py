@@ -25,7 +25,7 @@ KEPT = ["metrics/train_sb.json", "metrics/train_lb.json", "metrics/sharpness_sb.
 def main(
     out: Annotated[Path, typer.Option(help="Results folder to write (replaced as a whole).")],
     command: Annotated[str, typer.Option(help="The command that produced the run, quoted in the report.")],
-    seconds: Annotated[float, typer.Option(help="Its wall time in seconds.")],
+    seconds: Annotated[float, typer.Option(help="Its wall time in seconds (summed over the invocations of an interrupted, resumed run).")],
     commit: Annotated[str, typer.Option(help="The git commit it ran.")],
     root: Annotated[Path, typer.Option(help="Folder holding the run's metrics/ and plots/.")] = Path("."),
     params: ParamsOption = PARAMS_DEFAULT,

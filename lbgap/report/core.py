@@ -85,8 +85,8 @@ Produced by the pipeline at commit `{commit}` with
 {command}
 ```
 
-The command's last invocation took {seconds / 60:.0f} min wall time ({seconds:,.0f} s, with data preparation and
-the measurements); the training runs recorded {training_seconds / 60:.0f} min in all (their `seconds`, summed over
+The command took {seconds / 60:.0f} min wall time ({seconds:,.0f} s, with data preparation and the
+measurements; over all its invocations when it was interrupted and resumed); the training runs recorded {training_seconds / 60:.0f} min in all (their `seconds`, summed over
 seeds and over the segments of any resumed run).
 
 ## Accuracy (%) — cf. the paper's Table 2

@@ -35,7 +35,7 @@ def test_the_core_report_of_the_committed_run(committed_run):
         100 * (run.train["sb"]["summary"]["test_accuracy"]["mean"] - run.train["lb"]["summary"]["test_accuracy"]["mean"]))
     assert report.summary["seconds"] == 960.0 and report.summary["commit"] == "abc1234"
     for text in ("cf. the paper's Table 2", "cf. Table 3", "cf. Table 4", "paper F1 (MNIST)", "the paper has no mlp on mnist1d row",
-                 "```bash\ndvc repro\n```", "last invocation took 16 min wall time", "![interpolation](interpolation.png)"):
+                 "```bash\ndvc repro\n```", "The command took 16 min wall time", "![interpolation](interpolation.png)"):
         assert text in report.markdown
     assert set(report.figures) == {"training_curves", "sharpness"}
 
