@@ -21,7 +21,8 @@ from lbgap.data import training_subset
 from lbgap.params.measures import CurvatureParams
 from lbgap.measures.hessian import hessian_operator, power_iteration, top_eigenvalue_lanczos
 from lbgap.tensors import flatten, parameters_of
-from stages.common import device_for, load_data, load_params, model_for
+from stages.common import load_data, load_params, model_for
+from stages.processes import device_for
 
 app = typer.Typer(add_completion=False)
 

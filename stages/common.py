@@ -1,15 +1,13 @@
 """What every stage shares on the way in: reading params.yaml, loading its inputs through one helper
-(`load_inputs`), and turning bad input into one clear line (`clear_errors`)."""
+(`load_inputs`), and turning bad input into one clear line (`clear_errors`). Which device, threads and
+processes a stage runs on is in stages/processes.py; what a training stage resumes from, in stages/resuming.py."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
 import sys
 import zipfile
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Mapping, Sequence
@@ -22,13 +20,11 @@ import yaml
 from torch import nn
 
 from lbgap.data import DataSet, from_arrays
-from lbgap.devices import resolve_device
 from lbgap.models import build_model
 from lbgap.params import ParamsError, check_params
 from lbgap.params.core import RuntimeParams
 from lbgap.train.checkpoint import Checkpoint, CheckpointError, Iterates, checkpoint_seeds
-from lbgap.train.parallel import Workers, join, launched_workers, local_workers
-from lbgap.train.resume import ResumeFolder
+from stages.processes import device_for, threads_for
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="Parameter file to read.")]
 PARAMS_DEFAULT = Path("params.yaml")
@@ -187,14 +183,6 @@ class Inputs:
         return model_for(self.runtime, self.data, seed)
 
 
-def device_for(runtime: RuntimeParams) -> torch.device:
-    """The torch.device named by `runtime.device` (auto: a GPU when there is one); a missing one is a ParamsError."""
-    try:
-        return resolve_device(runtime.device)
-    except ValueError as error:
-        raise ParamsError(f"params: 'runtime.device': {error}") from None
-
-
 def model_for(runtime: RuntimeParams, data: DataSet, seed: int = 0) -> nn.Module:
     """The configured network for `data`, initial point drawn from `seed` (on the CPU, so every device
     starts from the same weights), moved to the configured device; bad options are a ParamsError."""
@@ -230,89 +218,3 @@ def load_inputs(
     model = model_for(runtime, dataset, seed)
     loaded = {name: load_checkpoints(folder, model, s) for name, (folder, s) in (checkpoints or {}).items()}
     return Inputs(runtime, dataset.to(device_for(runtime)), model, loaded)
-
-
-def threads_for(runtime: RuntimeParams) -> int | None:
-    """torch's CPU threads for this process: `runtime.threads`; when null, the cores ÷ the data-parallel
-    workers on this machine, or None (torch's own default: OMP_NUM_THREADS when set, else the cores)."""
-    if runtime.threads is not None:
-        return runtime.threads
-    return max(1, (os.cpu_count() or 1) // local_workers()) if local_workers() > 1 else None
-
-
-def start_workers(runtime: RuntimeParams) -> Workers | None:
-    """None for one process (`runtime.workers` 1). With more, a process started by plain `python -m` starts
-    them again under torchrun on this machine (it does not return); one started by torchrun joins the
-    others and returns which worker it is. torchrun's world size must equal `runtime.workers`, which
-    the stage's results depend on (BN normalizes per worker)."""
-    workers = launched_workers()
-    if runtime.sync_batchnorm and runtime.workers == 1:
-        raise ParamsError("params: 'runtime.sync_batchnorm' synchronizes data-parallel workers: it needs 'runtime.workers' > 1")
-    if workers is None and runtime.workers == 1:
-        return None
-    device = device_for(runtime)
-    if runtime.sync_batchnorm and device.type != "cuda":
-        raise ParamsError("params: 'runtime.sync_batchnorm' needs CUDA (PyTorch's SyncBatchNorm does not run on the CPU)")
-    if workers is None:
-        module = sys.modules["__main__"].__spec__.name  # e.g. stages.train
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={runtime.workers}",
-                   "-m", module, *sys.argv[1:]]
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(sys.executable, command)
-    if workers.world_size != runtime.workers:
-        raise ParamsError(f"params: 'runtime.workers' is {runtime.workers} but torchrun started {workers.world_size} "
-                          "processes; set it to nodes × processes per node")
-    if device.type == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    join(workers, device)
-    return workers
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def resume_path(outputs: Path) -> Path:
-    """`<outputs>.resume`, beside (not inside: dvc deletes a stage's outputs before it runs) its checkpoint folder."""
-    return outputs.with_name(outputs.name + ".resume")
-
-
-TRAINING_CODE = ["lbgap/train", "lbgap/remedies", "lbgap/models.py", "lbgap/data", "lbgap/params", "lbgap/devices.py",
-                 "lbgap/tensors.py", "stages/common.py", "stages/outputs.py"]
-
-
-def code_digest() -> str:
-    """sha256 of the code training runs (TRAINING_CODE and the running stage's module): what a resumed run
-    must not have changed under it. The report, the measures and the experiments are left out."""
-    root = Path(__file__).resolve().parents[1]
-    files = {path for entry in TRAINING_CODE for path in ([root / entry] if entry.endswith(".py") else (root / entry).rglob("*.py"))}
-    main = getattr(sys.modules["__main__"], "__file__", None)  # the stage's module (none in an interactive session)
-    if main is not None:
-        files.add(Path(main).resolve())
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def resume_folder(outputs: Path, settings: Any, data: Path, device: torch.device, part: str = "") -> ResumeFolder:
-    """Where a stage's training keeps what a re-run after an interruption continues from: resume_path(outputs),
-    or its subfolder `part`. Keyed by `settings` (plain data: dataclasses, dicts, lists, numbers, strings),
-    the data file's bytes, the training code and the device type, so a re-run with any of them changed
-    starts over. The stage removes it once its outputs are written."""
-    plain = json.dumps(settings, sort_keys=True, default=_plain_dataclass)
-    key = hashlib.sha256(f"{plain}/{file_digest(data)}/{code_digest()}/{device.type}".encode()).hexdigest()
-    return ResumeFolder(resume_path(outputs) / part, key)
-
-
-def _plain_dataclass(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    raise TypeError(f"a resume key takes plain settings, not {type(value).__name__}")  # e.g. a function: its repr changes per run

@@ -23,7 +23,8 @@ from lbgap.train.checkpoint import Iterates, checkpoint_seeds
 from lbgap.train.resume import ResumeFolder
 from lbgap.train.seeds import FINAL_KEYS, train_seeds
 from lbgap.params.read import ParamsError
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params, resume_folder, resume_path
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.resuming import resume_folder, resume_path
 from stages.outputs import atomic_dir, stage, write_csv, write_figure, write_json
 
 app = typer.Typer(add_completion=False)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
-import torch
 import typer
 from tqdm import tqdm
 
@@ -19,8 +18,9 @@ from lbgap.results import summarize
 from lbgap.train.seeds import FINAL_KEYS, train_seeds
 from lbgap.train.parallel import leave, synchronized
 from lbgap.train.together import fits_together
-from stages.common import (PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params, resume_folder,
-                           start_workers)
+from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.processes import start_workers
+from stages.resuming import resume_folder
 from stages.outputs import atomic_dir, stage, write_csv, write_json
 
 app = typer.Typer(add_completion=False)
@@ -49,20 +49,21 @@ def main(
         inputs = load_inputs(config.runtime, data, batches={config.batch_key: config.batch_size})
 
     writer = workers is None or workers.rank == 0  # every worker trains; one writes
-    # Data-parallel runs restart instead of resuming: each worker's dropout stream and device would have to be
-    # saved and agreed on by all of them, on every machine. One process resumes.
-    resume = resume_folder(models, (config, sorted(keep)), data, inputs.device) if workers is None else None
-    if resume is not None and (found := resume.describe()):
-        tqdm.write(found, file=sys.stderr)
     new_model = inputs.new_model if not config.runtime.sync_batchnorm else lambda seed: synchronized(inputs.new_model(seed))
     together = workers is None and fits_together(
         inputs.model, inputs.data.input_shape, config.batch_size, config.seeds, free_memory(inputs.device))
+    # One process training its seeds one after the other resumes. Seeds trained together, and data-parallel
+    # runs, restart: each worker's dropout stream and device would have to be saved and agreed on by all of
+    # them, on every machine.
+    resume = None if together or workers is not None else resume_folder(models, (config, sorted(keep)), data, inputs.device)
+    if resume is not None and (found := resume.describe()):
+        tqdm.write(found, file=sys.stderr)
     finals, records = [], []
     with tqdm(total=config.seeds * config.train.max_epochs, desc=f"{regime} batch {config.batch_size}", unit="epoch",
               disable=not writer) as bar:
         runs = train_seeds(
             new_model, inputs.data, batch_size=config.batch_size, seeds=config.seeds, config=config.train,
-            amp=config.runtime.amp, keep_epochs=keep, together=together, resume=None if together else resume,
+            amp=config.runtime.amp, keep_epochs=keep, together=together, resume=resume,
             workers=workers,
             on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
         )

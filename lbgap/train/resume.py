@@ -18,6 +18,7 @@ import os
 import pickle
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,6 +31,13 @@ from lbgap.train.loop import EpochRecord, LoopState
 Result = tuple[Checkpoint, Iterates, dict, list[dict]]
 
 
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """`write(tmp)` beside `path`, then rename over it: a kill at any moment leaves the old file or the new."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
 class ResumeFolder:
     def __init__(self, path: Path, key: str) -> None:
         """Open `path` for a run with `key`; a folder left by a run with another key is emptied."""
@@ -38,20 +46,13 @@ class ResumeFolder:
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
         if self._key() != key:
-            tmp = path / ".key.tmp"
-            tmp.write_text(key)
-            os.replace(tmp, path / "key")
+            _atomic(path / "key", lambda tmp: tmp.write_text(key))
 
     def _key(self) -> str | None:
         try:
             return (self.path / "key").read_text()
         except OSError:
             return None
-
-    def _atomic_save(self, obj: object, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
 
     # finished seeds
     def finished(self, seed: int) -> Result | None:
@@ -72,10 +73,8 @@ class ResumeFolder:
             (self.path / folder).mkdir(exist_ok=True)
         checkpoint.save(self.path / "models")
         iterates.save(self.path / "iterates")
-        record = self.path / f"seed_{checkpoint.seed}.json"
-        tmp = record.with_name(f".{record.name}.tmp")
-        tmp.write_text(json.dumps({"final": final, "history": history}))
-        os.replace(tmp, record)
+        record = json.dumps({"final": final, "history": history})
+        _atomic(self.path / f"seed_{checkpoint.seed}.json", lambda tmp: tmp.write_text(record))
         for stale in self.path.glob(f"seed_{checkpoint.seed}.*.pt"):
             stale.unlink()
 
@@ -100,10 +99,11 @@ class ResumeFolder:
 
     def save_progress(self, seed: int, state: LoopState, x0: State, seconds: float) -> None:
         loop = {**state.__dict__, "history": [asdict(r) for r in state.history]}
-        self._atomic_save({"loop": loop, "x0": x0, "seconds": seconds}, self.path / f"seed_{seed}.epoch.pt")
+        snapshot = {"loop": loop, "x0": x0, "seconds": seconds}
+        _atomic(self.path / f"seed_{seed}.epoch.pt", lambda tmp: torch.save(snapshot, tmp))
 
     def save_iterate(self, seed: int, epoch: int, weights: State) -> None:
-        self._atomic_save(weights, self.path / f"seed_{seed}.iterate_{epoch}.pt")
+        _atomic(self.path / f"seed_{seed}.iterate_{epoch}.pt", lambda tmp: torch.save(weights, tmp))
 
     def describe(self) -> str | None:
         """What a re-run will reuse, in words (None: nothing)."""

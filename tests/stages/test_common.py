@@ -12,7 +12,8 @@ import yaml
 from lbgap.params import ParamsError
 from lbgap.params.core import RuntimeParams
 from lbgap.train.checkpoint import Checkpoint
-from stages.common import InputError, load_inputs, load_params, resume_folder, threads_for
+from stages.common import InputError, load_inputs, load_params
+from stages.processes import threads_for
 
 
 @pytest.fixture
@@ -57,14 +58,3 @@ def test_runtime_threads_sets_torchs_threads_and_null_divides_the_cores_among_lo
     assert threads_for(runtime) is None  # one process: torch's default (OMP_NUM_THREADS, else the cores)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
     assert threads_for(runtime) == 4 and threads_for(dataclasses.replace(runtime, threads=3)) == 3
-
-
-def test_a_resume_key_is_plain_settings_data_code_and_device(tmp_path, params_file, mnist1d_file):
-    from lbgap.params.experiments import MitigationParams
-    raw = load_params(params_file)
-    folder = lambda config, device="cpu": resume_folder(tmp_path / "models", [config.raw_options, config.train], mnist1d_file, torch.device(device))
-    folder(MitigationParams.parse(raw, "sam")).path.joinpath("mark").write_text("kept")
-    assert (folder(MitigationParams.parse(raw, "sam")).path / "mark").exists()  # parsed again: the same key
-    assert not (folder(MitigationParams.parse(raw, "sam"), "meta").path / "mark").exists()  # another device: emptied
-    with pytest.raises(TypeError, match="plain settings, not function"):  # whose repr would change every run
-        resume_folder(tmp_path / "models", [lambda: 0], mnist1d_file, torch.device("cpu"))

@@ -1,4 +1,5 @@
-"""A training stage killed with SIGKILL mid-run resumes when re-run and gives the uninterrupted result."""
+"""stages.resuming: a training stage killed with SIGKILL mid-run resumes when re-run and gives the
+uninterrupted result; what decides whether it may resume is its key."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import yaml
 
 from lbgap.data import make_data_set, to_arrays
 from lbgap.train.checkpoint import Checkpoint, Iterates
+from stages.common import load_params
+from stages.resuming import resume_folder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,3 +82,14 @@ def test_a_killed_training_stage_resumes_and_equals_the_uninterrupted_run(tmp_pa
     drop = lambda m: {**m, "per_seed": [{k: v for k, v in s.items() if k != "seconds"} for s in m["per_seed"]],
                       "summary": {k: v for k, v in m["summary"].items() if k != "seconds"}}
     assert drop(json.loads((whole / "train_sb.json").read_text())) == drop(json.loads((killed / "train_sb.json").read_text()))
+
+
+def test_a_resume_key_is_plain_settings_data_code_and_device(tmp_path, params_file, mnist1d_file):
+    from lbgap.params.experiments import MitigationParams
+    raw = load_params(params_file)
+    folder = lambda config, device="cpu": resume_folder(tmp_path / "models", [config.raw_options, config.train], mnist1d_file, torch.device(device))
+    folder(MitigationParams.parse(raw, "sam")).path.joinpath("mark").write_text("kept")
+    assert (folder(MitigationParams.parse(raw, "sam")).path / "mark").exists()  # parsed again: the same key
+    assert not (folder(MitigationParams.parse(raw, "sam"), "meta").path / "mark").exists()  # another device: emptied
+    with pytest.raises(TypeError, match="plain settings, not function"):  # whose repr would change every run
+        resume_folder(tmp_path / "models", [lambda: 0], mnist1d_file, torch.device("cpu"))
