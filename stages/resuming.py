@@ -36,7 +36,8 @@ TRAINING_CODE = ["lbgap/train", "lbgap/remedies", "lbgap/models.py", "lbgap/data
 
 def code_digest() -> str:
     """sha256 of the code training runs (TRAINING_CODE and the running stage's module): what a resumed run
-    must not have changed under it. The report, the measures and the experiments are left out."""
+    must not have changed under it. The report, the measures, the experiments and this module (which only
+    names the folder and its key) are left out."""
     root = Path(__file__).resolve().parents[1]
     files = {path for entry in TRAINING_CODE for path in ([root / entry] if entry.endswith(".py") else (root / entry).rglob("*.py"))}
     main = getattr(sys.modules["__main__"], "__file__", None)  # the stage's module (none in an interactive session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ from lbgap.train.parallel import leave, synchronized
 from lbgap.train.together import fits_together
 from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
 from stages.processes import start_workers
-from stages.resuming import resume_folder
+from stages.resuming import resume_folder, resume_path
 from stages.outputs import atomic_dir, stage, write_csv, write_json
 
 app = typer.Typer(add_completion=False)
@@ -82,8 +83,8 @@ def main(
         "regime": regime, "batch_size": config.batch_size, "seeds_together": together, "per_seed": finals, "summary": summarize(finals, [*FINAL_KEYS, "updates", "samples", "seconds"]),
     })
     write_csv(curves, pd.DataFrame(records))
-    if resume is not None:
-        resume.remove()
+    # also one that an earlier run trained seed by seed and this one did not open (seeds together, workers)
+    shutil.rmtree(resume_path(models), ignore_errors=True)
 
 
 if __name__ == "__main__":
