@@ -8,6 +8,7 @@
 #   scripts/paper_configurations.sh C2 C4           # some of them (or their folder names: cifar10-C2, …)
 #   MAX_EPOCHS=300 scripts/paper_configurations.sh  # another epoch cap (default 200; the stopping rule usually ends runs first)
 #   scripts/paper_configurations.sh F1-fashion      # F1 on Fashion-MNIST (results/fashion-mnist-F1; a CPU will do, slowly)
+#   scripts/paper_configurations.sh F1-fashion-batch  # the same with BN evaluated by batch statistics, the authors' mode
 #
 # Run it in a clone with CIFAR where torchvision finds it (data.root, default datasets/; it downloads when
 # allowed). A configuration whose results folder exists is skipped. An interrupted one continues where its
@@ -23,6 +24,7 @@ folder_of() {  # short name or folder name → results folder name
     C3|cifar100-C3) echo cifar100-C3 ;;
     C4|cifar100-C4) echo cifar100-C4 ;;
     F1-fashion|fashion-mnist-F1) echo fashion-mnist-F1 ;;
+    F1-fashion-batch|fashion-mnist-F1-batchnorm-batch) echo fashion-mnist-F1-batchnorm-batch ;;
     *) return 1 ;;
   esac
 }
@@ -34,6 +36,7 @@ settings_of() {  # results folder name → the -S settings beyond the common one
     cifar100-C3) echo "-S data.name=cifar100 -S runtime.model=C3 -S batch=5000 -S runtime.eval_chunk=2000" ;;
     cifar100-C4) echo "-S data.name=cifar100 -S runtime.model=C4 -S batch=5000 -S runtime.eval_chunk=500" ;;
     fashion-mnist-F1) echo "-S data.name=fashion-mnist -S runtime.model=F1 -S batch=6000" ;;
+    fashion-mnist-F1-batchnorm-batch) echo "-S data.name=fashion-mnist -S runtime.model=F1 -S batch=6000 -S runtime.batchnorm=batch" ;;
   esac
 }
 
@@ -41,7 +44,7 @@ requested=("$@")
 [ ${#requested[@]} -gt 0 ] || requested=(C1 C2 C3 C4)
 names=()
 for name in "${requested[@]}"; do
-  folder=$(folder_of "$name") || { echo "unknown configuration: $name (known: C1 C2 C3 C4 F1-fashion)" >&2; exit 2; }
+  folder=$(folder_of "$name") || { echo "unknown configuration: $name (known: C1 C2 C3 C4 F1-fashion F1-fashion-batch)" >&2; exit 2; }
   names+=("$folder")
   if [[ $folder == cifar* ]] && ! "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
     echo "$name: torch sees no CUDA GPU; the CIFAR networks are days of CPU time (install a CUDA build of torch)" >&2

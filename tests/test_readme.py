@@ -1,11 +1,13 @@
-"""The README's set-up commands are the ones CI and the pipeline really use, and pyproject.toml declares
-every package the code imports (a package that happens to be installed must not hide a missing one)."""
+"""The README's set-up commands are the ones CI and the pipeline really use, pyproject.toml declares
+every package the code imports (a package that happens to be installed must not hide a missing one), and
+the README's Fashion-MNIST numbers are those of the committed results folders."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import ast
+import json
 import re
 import sys
 import tomllib
@@ -82,3 +84,36 @@ def test_the_import_scan_sees_the_packages_we_use():
     """Guard against a scan that finds nothing (and so passes vacuously)."""
     found = imported_packages()
     assert {"torch", "torchvision", "numpy", "scipy", "typer", "pytest", "yaml", "pandas"} <= set(found)
+
+
+def _table_after(text: str, marker: str) -> list[list[str]]:
+    """The cells of the first markdown table after `marker` (header and body rows, separator dropped)."""
+    lines = text[text.index(marker):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("*") for cell in line.strip().strip("|").split("|")])
+    return [rows[0], *rows[2:]]
+
+
+def test_the_readme_fashion_mnist_table_is_the_committed_results():
+    """Each Fashion-MNIST column of the README's comparison holds its results/<name>/summary.json, rounded."""
+    header, *body = _table_after((REPO / "README.md").read_text(), "**On real data: the paper's F1")
+    rows = {row[0]: row for row in body}
+    columns = {"fashion-mnist-F1": "running-statistics BN", "fashion-mnist-F1-batchnorm-batch": "batch-statistics BN"}
+    for folder, label in columns.items():
+        summary = json.loads((REPO / "results" / folder / "summary.json").read_text())
+        column = next(i for i, name in enumerate(header) if name.endswith(label))
+        cell = lambda row: rows[row][column]
+        acc = summary["test_acc_pct"]
+        assert cell("test accuracy SB (%)").split(" ± ")[0] == f"{acc['sb']:.2f}", folder
+        assert cell("test accuracy LB (%)").split(" ± ")[0] == f"{acc['lb']:.2f}", folder
+        assert cell("gap SB − LB (points)") == f"{acc['gap']:.2f}", folder
+        ratio = summary["sharpness"]["full"]["eps_1e-03"]["lb_over_sb"]
+        assert f"({ratio:.0f}×" in cell("φ full space ε=1e-3, SB / LB"), folder
+        ratio = summary["sharpness"]["subspace"]["eps_1e-03"]["lb_over_sb"]
+        assert f"({ratio:.0f}×" in cell("φ subspace ε=1e-3, SB / LB"), folder
+        assert cell("‖x_SB − x0‖ / ‖x_LB − x0‖") == f"{summary['distance_ratio']:.1f}", folder
+        assert summary["ended_by"] == {"SB": {"stopping rule": 5}, "LB": {"stopping rule": 5}}  # "none by the cap"

@@ -58,6 +58,26 @@ def endings_frame(train: Mapping[str, Mapping], curves: Mapping[str, pd.DataFram
     return pd.DataFrame(rows)
 
 
+def phi_per_seed(sharpness: Mapping[str, Mapping]) -> pd.DataFrame:
+    """One row per (regime, seed, ε): φ in the full space and in the subspace, the loss at x and the largest
+    loss the full-space ascent found, and `full < subspace`, flagging a full-space ascent that probably
+    stalled. (The two boxes differ, so that is a warning sign rather than a contradiction; at a point with
+    a near-zero loss, L-BFGS-B's 10 iterations can stay on the flat plateau and report φ ≈ 0.)"""
+    rows = []
+    for regime in ("sb", "lb"):
+        per_seed = sharpness[regime]["per_seed"]
+        for eps_key, full_runs in per_seed["full"].items():
+            subspace = {r["seed"]: r["phi"] for r in per_seed["subspace"][eps_key]}
+            for r in full_runs:
+                rows.append({
+                    "regime": REGIME_NAMES[regime], "seed": r["seed"], "ε": eps_key.removeprefix("eps_"),
+                    "φ full": round(r["phi"], 4), "φ subspace": round(subspace[r["seed"]], 4),
+                    "loss at x": f"{r['loss_at_x']:.2g}", "max loss found (full)": f"{r['loss_max']:.2g}",
+                    "full < subspace": r["phi"] < subspace[r["seed"]],
+                })
+    return pd.DataFrame(rows)
+
+
 def core_report(
     params: Mapping, train: Mapping[str, Mapping], curves: Mapping[str, pd.DataFrame], sharpness: Mapping[str, Mapping],
     *, command: str, seconds: float, commit: str, interpolation: str,
@@ -67,6 +87,8 @@ def core_report(
     label = f"{params['runtime']['model']} on {params['data']['name']}"
     cap = int(params["train"]["max_epochs"])
     numbers, ratio, ends = headline(train, sharpness), distance_ratio(train), endings_frame(train, curves, params)
+    phis = phi_per_seed(sharpness)
+    stalled = phis[phis["full < subspace"]]
     training_seconds = float(ends["seconds"].sum())
     net, same = paper_row(str(params["runtime"]["model"]), str(params["data"]["name"]))
     batch_sizes = {r: train[r]["batch_size"] for r in ("sb", "lb")}
@@ -117,6 +139,12 @@ LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['l
 
 ‖x_SB − x0‖ / ‖x_LB − x0‖ (paper: 3–10): **{pm(ratio)}**.
 
+## φ per seed, and a check of the ascent
+
+{phis.to_markdown(index=False)}
+
+{_stalled_note(stalled)}
+
 ## Figures
 
 ![training curves](training_curves.png)
@@ -133,8 +161,17 @@ LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['l
 """
     summary = {
         **numbers, "distance_ratio": ratio["mean"], "ended_by": counts, "seeds": seeds, "parameters": sharpness["sb"]["parameters"],
+        "full_space_below_subspace": [{"regime": r.regime, "seed": int(r.seed), "eps": r["ε"]} for _, r in stalled.iterrows()],
         "command": command, "seconds": round(seconds, 1), "training_seconds": round(training_seconds, 1), "commit": commit,
     }
     figures = {"training_curves": training_curves_figure(curves, batch_sizes), "sharpness": sharpness_figure(
         {r: sharpness[r]["summary"] for r in ("sb", "lb")}, batch_sizes)}
     return CoreReport(markdown, summary, figures)
+
+
+def _stalled_note(stalled: pd.DataFrame) -> str:
+    if stalled.empty:
+        return "In every run the full-space ascent found at least the subspace's φ."
+    runs = ", ".join(f"{r.regime} seed {r.seed} at ε={r['ε']}" for _, r in stalled.iterrows())
+    return (f"**Check:** the full-space φ is below the subspace φ for {runs}: the full-space ascent probably "
+            "stalled there, so the full-space means above underestimate those runs' sharpness.")
