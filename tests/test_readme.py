@@ -13,6 +13,8 @@ import sys
 import tomllib
 from importlib.metadata import packages_distributions
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]  # the repository root
 
 
@@ -117,3 +119,12 @@ def test_the_readme_fashion_mnist_table_is_the_committed_results():
         assert f"({ratio:.0f}×" in cell("φ subspace ε=1e-3, SB / LB"), folder
         assert cell("‖x_SB − x0‖ / ‖x_LB − x0‖") == f"{summary['distance_ratio']:.1f}", folder
         assert summary["ended_by"] == {"SB": {"stopping rule": 5}, "LB": {"stopping rule": 5}}  # "none by the cap"
+        train = {r: json.loads((REPO / "results" / folder / f"train_{r}.json").read_text()) for r in ("sb", "lb")}
+        assert cell("epochs SB / LB") == " / ".join(
+            f"{min(e)}–{max(e)}" for e in ([s["epoch"] for s in train[r]["per_seed"]] for r in ("sb", "lb"))), folder
+        sb, lb = (part.split(" ± ")[0] for part in cell("train accuracy SB / LB (%)").split(" / "))
+        assert (sb, lb) == (f"{summary['train_acc_pct']['sb']:.2f}", f"{summary['train_acc_pct']['lb']:.2f}"), folder
+        for space, row in (("full", "φ full space ε=1e-3, SB / LB"), ("subspace", "φ subspace ε=1e-3, SB / LB")):
+            shown = [float(v) for v in cell(row).split(" (")[0].split(" / ")]
+            measured = [summary["sharpness"][space]["eps_1e-03"][r] for r in ("sb", "lb")]
+            assert shown == pytest.approx(measured, rel=0.005), (folder, row)  # printed to 3 significant figures

@@ -44,18 +44,19 @@ def test_the_core_report_of_the_committed_run(committed_run):
 def test_a_full_space_ascent_below_the_subspace_is_flagged(committed_run):
     run = committed_run
     frame = phi_per_seed(run.sharpness)
-    seeds, spaces = len(run.train["sb"]["per_seed"]), len(run.sharpness["lb"]["per_seed"]["full"])
-    assert len(frame) == 2 * seeds * spaces and not frame["full < subspace"].any()  # the default run: none
+    seeds, epsilons = len(run.train["sb"]["per_seed"]), len(run.sharpness["lb"]["per_seed"]["full"])
+    assert len(frame) == 2 * seeds * epsilons and not frame["full < subspace"].any()  # the default run: none
     stalled = copy.deepcopy(run.sharpness)
     first = stalled["lb"]["per_seed"]["full"]["eps_1e-03"][0]
     first.update(phi=0.0006, loss_max=first["loss_at_x"] * 1.1)  # as LB seeds 1 and 3 of the batch-BN F1 run
     report = core_report(run.params, run.train, run.curves, stalled, command="dvc repro", seconds=60.0,
                          commit="abc", interpolation="interpolation.png")
     assert report.summary["full_space_below_subspace"] == [{"regime": "LB", "seed": first["seed"], "eps": "1e-03"}]
-    assert f"LB seed {first['seed']} at ε=1e-03: the full-space ascent probably stalled" in report.markdown
+    assert f"Flagged: LB seed {first['seed']} at ε=1e-03**: the full-space ascent probably stalled" in report.markdown
+    assert "| 1e-03 |" in report.markdown and "| 0.001 |" not in report.markdown  # ε as the stages key it
     clean = core_report(run.params, run.train, run.curves, run.sharpness, command="dvc repro", seconds=60.0,
                         commit="abc", interpolation="interpolation.png")
-    assert clean.summary["full_space_below_subspace"] == [] and "found at least the subspace's φ" in clean.markdown
+    assert clean.summary["full_space_below_subspace"] == [] and "No run is flagged." in clean.markdown
 
 
 def test_the_command_writes_a_results_folder(tmp_path):

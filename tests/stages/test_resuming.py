@@ -93,3 +93,23 @@ def test_a_resume_key_is_plain_settings_data_code_and_device(tmp_path, params_fi
     assert not (folder(MitigationParams.parse(raw, "sam"), "meta").path / "mark").exists()  # another device: emptied
     with pytest.raises(TypeError, match="plain settings, not function"):  # whose repr would change every run
         resume_folder(tmp_path / "models", [lambda: 0], mnist1d_file, torch.device("cpu"))
+
+
+def test_a_leftover_resume_folder_is_removed_also_when_this_run_does_not_resume(tmp_path, params_file, mnist1d_file, monkeypatch):
+    """An interrupted run trained seed by seed; the re-run trains them together (more GPU memory free), opens no
+    resume folder, and must still remove the old one with its outputs."""
+    from typer.testing import CliRunner
+    from stages import train
+    from stages.resuming import resume_path
+
+    models = tmp_path / "models/sb"
+    leftover = resume_path(models)
+    leftover.mkdir(parents=True)
+    (leftover / "seed_0.epoch.pt").write_bytes(b"a snapshot of another run")
+    monkeypatch.setattr(train, "fits_together", lambda *args: True)
+    result = CliRunner().invoke(train.app, [
+        "sb", "--data", str(mnist1d_file), "--models", str(models), "--iterates", str(tmp_path / "models/sb_iterates"),
+        "--metrics", str(tmp_path / "train_sb.json"), "--curves", str(tmp_path / "train_sb.csv"), "--params", str(params_file)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "train_sb.json").read_text())["seeds_together"] is True
+    assert "resuming" not in result.output and not leftover.exists()
