@@ -17,11 +17,13 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from typer.testing import CliRunner
 
 from lbgap.data import make_data_set, to_arrays
 from lbgap.train.checkpoint import Checkpoint, Iterates
 from stages.common import load_params
-from stages.resuming import resume_folder
+from stages import train
+from stages.resuming import resume_folder, resume_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,18 +100,11 @@ def test_a_resume_key_is_plain_settings_data_code_and_device(tmp_path, params_fi
 def test_a_leftover_resume_folder_is_removed_also_when_this_run_does_not_resume(tmp_path, params_file, mnist1d_file, monkeypatch):
     """An interrupted run trained seed by seed; the re-run trains them together (more GPU memory free), opens no
     resume folder, and must still remove the old one with its outputs."""
-    from typer.testing import CliRunner
-    from stages import train
-    from stages.resuming import resume_path
-
-    models = tmp_path / "models/sb"
-    leftover = resume_path(models)
+    leftover = resume_path(tmp_path / "models/sb")
     leftover.mkdir(parents=True)
     (leftover / "seed_0.epoch.pt").write_bytes(b"a snapshot of another run")
     monkeypatch.setattr(train, "fits_together", lambda *args: True)
-    result = CliRunner().invoke(train.app, [
-        "sb", "--data", str(mnist1d_file), "--models", str(models), "--iterates", str(tmp_path / "models/sb_iterates"),
-        "--metrics", str(tmp_path / "train_sb.json"), "--curves", str(tmp_path / "train_sb.csv"), "--params", str(params_file)])
+    result = CliRunner().invoke(train.app, _command(tmp_path, mnist1d_file, params_file)[3:])  # after `python -m stages.train`
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "train_sb.json").read_text())["seeds_together"] is True
     assert "resuming" not in result.output and not leftover.exists()
