@@ -61,7 +61,7 @@ def _survey(inputs, config: MitigationParams, solutions: list, label: str) -> di
     s, lb = config.sharpness, config.train
     with tqdm(total=len(solutions) * 2 * len(s.epsilons), desc=f"sharpness {label}", unit="run") as bar:
         return sharpness_survey(
-            inputs.model, solutions, inputs.data.train, s.epsilons, subspace_dim=s.subspace_dim, max_iter=s.max_iter,
+            inputs.model, solutions, inputs.data.train, s.epsilons, subspace_dim=s.subspace_dim, maximizer=s.maximizer,
             seed=s.seed, chunk=lb.runtime.eval_chunk, on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
         )
 

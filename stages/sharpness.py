@@ -33,7 +33,7 @@ def main(
     with tqdm(total=len(runs) * 2 * len(config.epsilons), desc=f"sharpness {models}", unit="run") as bar:
         document = sharpness_survey(
             inputs.model, [(c.seed, c.final) for c in runs], inputs.data.train, config.epsilons,
-            subspace_dim=config.subspace_dim, max_iter=config.max_iter, seed=config.seed, chunk=config.runtime.eval_chunk,
+            subspace_dim=config.subspace_dim, maximizer=config.maximizer, seed=config.seed, chunk=config.runtime.eval_chunk,
             on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
         )
     write_json(out, document)

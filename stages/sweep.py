@@ -36,7 +36,7 @@ def main(
         inputs = load_inputs(config.runtime, data, batches={"'sweep.batches' entry": batch})
 
     probe = full_space_probe(
-        inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,
+        inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, maximizer=config.probe.maximizer,
         seed=config.probe.seed,
     )
     with atomic_dir(models) as folder, tqdm(total=config.seeds, desc=f"sweep batch {batch}", unit="seed") as bar:

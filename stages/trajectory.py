@@ -36,7 +36,7 @@ def main(
         kept = kept_iterates(iterates, config.seed, inputs.model, config.at_epochs, f"train@{regime}", "trajectory.at")
 
     chunk = config.runtime.eval_chunk
-    probe = full_space_probe(inputs.data.train, config.probe.epsilon, chunk=chunk, max_iter=config.probe.max_iter, seed=config.probe.seed)
+    probe = full_space_probe(inputs.data.train, config.probe.epsilon, chunk=chunk, maximizer=config.probe.maximizer, seed=config.probe.seed)
     with tqdm(total=len(kept), desc=f"trajectory {regime} batch {config.batch_size}", unit="point") as bar:
         points = sharpness_along_training(
             inputs.model, inputs.data, kept, chunk=chunk, measure=probe,

@@ -40,7 +40,7 @@ def main(
         iterates = kept_iterates(sb_iterates, config.seed, inputs.model, config.sb_iterates, "train@sb", "warm_start.sb_epochs")
 
     probe = full_space_probe(
-        inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, max_iter=config.probe.max_iter,
+        inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, maximizer=config.probe.maximizer,
         seed=config.probe.seed,
     )
     x0 = dict(iterates)[0]  # the SB run's initial point (its epoch 0 is always among the iterates)

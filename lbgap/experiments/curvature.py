@@ -55,7 +55,7 @@ def adaptive_measures(model: nn.Module, split: Split, settings: CurvatureParams,
     """The adaptive φ at the first sharpness ε for each η (box ε(|w| + η)), f(x) given."""
     return {
         f"adaptive_{eta_key(eta)}": sharpness_of_model(
-            model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter,
+            model, split, settings.epsilon, None, chunk=settings.eval_chunk, maximizer=settings.maximizer,
             seed=settings.seed, offset=eta, loss_at_x=loss_at_x,
         ).phi
         for eta in settings.adaptive_etas
@@ -68,9 +68,10 @@ def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams
     loss_at_x = model_loss(model, split, settings.eval_chunk)  # shared by every φ below
     for eps in settings.epsilons:
         value = sharpness_of_model(
-            model, split, eps, None, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=settings.seed, loss_at_x=loss_at_x,
+            model, split, eps, None, chunk=settings.eval_chunk, maximizer=settings.maximizer, seed=settings.seed, loss_at_x=loss_at_x,
         )
         out[f"phi_{eps_key(eps)}"] = value.phi
+        out[f"levelled_off_{eps_key(eps)}"] = float(value.levelled_off)  # 1: the search's certificate held
     out.update(adaptive_measures(model, split, settings, loss_at_x))
     return out
 

@@ -72,7 +72,7 @@ def measures_of(
     for space, A in (("full", None), ("subspace", subspace)):
         for eps in epsilons:
             out[f"phi_{space}_{eps_key(eps)}"] = sharpness_of_model(
-                model, subset, eps, A, chunk=chunk, max_iter=settings.max_iter, seed=seed, loss_at_x=loss_at_x,
+                model, subset, eps, A, chunk=chunk, maximizer=settings.maximizer, seed=seed, loss_at_x=loss_at_x,
             ).phi
     out.update(adaptive_measures(model, subset, settings, loss_at_x))
     hessian = hessian_measures(model, subset, settings)  # λ_1 of the same Lanczos run for any top_k

@@ -21,12 +21,12 @@ def _measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict
     out = {"lambda_1": float(top_eigenvalues(matvec, n, 1, iterations=settings.lanczos_steps, seed=settings.seed, like=like)[0])}
     loss_at_x = model_loss(model, split, settings.eval_chunk)  # shared by the φ below
     out["phi"] = sharpness_of_model(
-        model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=settings.seed,
+        model, split, settings.epsilon, None, chunk=settings.eval_chunk, maximizer=settings.maximizer, seed=settings.seed,
         loss_at_x=loss_at_x,
     ).phi
     for eta in settings.adaptive_etas:
         out[f"adaptive_{eta_key(eta)}"] = sharpness_of_model(
-            model, split, settings.epsilon, None, chunk=settings.eval_chunk, max_iter=settings.max_iter,
+            model, split, settings.epsilon, None, chunk=settings.eval_chunk, maximizer=settings.maximizer,
             seed=settings.seed, offset=eta, loss_at_x=loss_at_x,
         ).phi
     return out

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 from torch import nn
 
 from lbgap.data import DataSet
+from lbgap.measures.sharpness import Sharpness
 from lbgap.train.checkpoint import Checkpoint, cpu_state
 from lbgap.train.loop import TrainConfig, fixed_budget, train
 
@@ -32,6 +33,7 @@ class SweepRun:
     train_accuracy: float  # fraction
     test_accuracy: float  # fraction
     sharpness: float  # φ full space (percent, Metric 2.1)
+    sharpness_levelled_off: bool  # the maximizer's certificate held (lbgap.measures.sharpness)
 
 
 
@@ -43,7 +45,7 @@ def sweep_batch(
     epochs: int,
     seeds: int,
     config: TrainConfig,
-    measure: Callable[[nn.Module], float],
+    measure: Callable[[nn.Module], Sharpness],
     amp: bool = False,
     on_seed: Callable[[SweepRun], None] | None = None,
     keep: Callable[[Checkpoint], None] | None = None,
@@ -60,9 +62,10 @@ def sweep_batch(
             evaluate_every=epochs,
         )
         end = history[-1]
+        phi = measure(model)
         run = SweepRun(
             batch_size, seed, epochs * (len(data.train) // batch_size), end.train_loss, end.train_accuracy,
-            end.test_accuracy, measure(model),
+            end.test_accuracy, phi.phi, phi.levelled_off,
         )
         runs.append(run)
         if keep is not None:

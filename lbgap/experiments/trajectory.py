@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from lbgap.data import DataSet
+from lbgap.measures.sharpness import Sharpness
 from lbgap.train.batchnorm import BN_STATISTICS, recompute_statistics
 from lbgap.train.loop import epoch_record
 
@@ -33,6 +34,7 @@ class TrajectoryPoint:
     train_accuracy: float  # fraction
     test_accuracy: float  # fraction
     sharpness: float  # φ of the iterate (percent, Metric 2.1)
+    sharpness_levelled_off: bool  # the maximizer's certificate held (lbgap.measures.sharpness)
     noise_scale: float  # B_simple of the iterate (lbgap.measures.noise_scale); nan when not measured
 
 
@@ -42,7 +44,7 @@ def sharpness_along_training(
     iterates: Sequence[tuple[int, Mapping[str, torch.Tensor]]],
     *,
     chunk: int,
-    measure: Callable[[nn.Module], float],
+    measure: Callable[[nn.Module], Sharpness],
     on_point: Callable[[TrajectoryPoint], None] | None = None,
     noise: Callable[[nn.Module], float] | None = None,
     bn_statistics: str = "recompute",
@@ -62,8 +64,9 @@ def sharpness_along_training(
         if bn_statistics == "recompute":
             recompute_statistics(model, data.train, chunk)
         record = epoch_record(model, data, epoch, chunk)
+        phi = measure(model)
         point = TrajectoryPoint(
-            epoch, record.train_loss, record.train_accuracy, record.test_accuracy, measure(model),
+            epoch, record.train_loss, record.train_accuracy, record.test_accuracy, phi.phi, phi.levelled_off,
             float("nan") if noise is None else noise(model),
         )
         points.append(point)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from lbgap.data import DataSet
+from lbgap.measures.sharpness import Sharpness
 from lbgap.train.checkpoint import cpu_state
 from lbgap.train.loop import TrainConfig, fixed_budget, train
 
@@ -32,6 +33,7 @@ class WarmStartPoint:
     lb_train_loss: float
     lb_test_accuracy: float  # fraction, after the LB budget
     lb_sharpness: float  # φ of the warm-started LB solution
+    lb_sharpness_levelled_off: bool  # the maximizer's certificate held (lbgap.measures.sharpness)
 
 
 def warm_start(
@@ -43,7 +45,7 @@ def warm_start(
     lb_epochs: int,
     config: TrainConfig,
     seed: int,
-    measure: Callable[[nn.Module], float],
+    measure: Callable[[nn.Module], Sharpness],
     amp: bool = False,
     on_point: Callable[[WarmStartPoint], None] | None = None,
     keep: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
@@ -59,8 +61,10 @@ def warm_start(
             evaluate_every=lb_epochs,
         )
         sb_record, lb_end = history[0], history[-1]  # the record of the start point is the SB iterate's
+        phi = measure(model)
         point = WarmStartPoint(
-            sb_epochs, sb_record.train_loss, sb_record.test_accuracy, lb_end.train_loss, lb_end.test_accuracy, measure(model),
+            sb_epochs, sb_record.train_loss, sb_record.test_accuracy, lb_end.train_loss, lb_end.test_accuracy, phi.phi,
+            phi.levelled_off,
         )
         points.append(point)
         if keep is not None:

@@ -10,25 +10,26 @@ i.i.d. standard-normal entries as an operator that is never stored whole (`lbgap
 and A⁺x = (AᵀA)⁻¹Aᵀx, the Moore–Penrose pseudo-inverse for A of full column rank, true with
 probability one).
 
-The maximum is found inexactly, as in the paper, with `max_iter` iterations of scipy's L-BFGS-B on
-−f. Where L-BFGS-B starts matters: at a well-converged minimizer ∇f(x) ≈ 0, so started at y = 0 it
-would stop at once and report φ ≈ 0. We start from a point drawn uniformly from the box (seeded).
-The reported maximum is the largest f seen at any point L-BFGS-B evaluated; all of them lie in the box.
-The tolerances are zero, so the search ends only after `max_iter` iterations or when the line search
-can make no more progress (the record keeps iterations, evaluations and scipy's stopping message).
+The maximum is found inexactly. The paper ran 10 iterations of L-BFGS-B; its reach scales with the
+gradient (lbgap.measures.ascent), so a well-converged solution can look flat. A `Maximizer` runs several
+ascents (`ASCENTS`) from several seeded random starts in the box and keeps the largest f any of them
+evaluated: a lower bound on the maximum that no single ascent beats. Its certificate is the history of
+that largest f per iteration: a search whose best f still rose by more than `plateau` of its total gain
+over the second half of the iterations has not levelled off, and the measurement says so
+(`levelled_off`). A second check needs a point the search did not visit: `clipped_subspace_loss`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import torch
-from scipy.optimize import Bounds, minimize
 from torch import nn
 
 from lbgap.data import Split
+from lbgap.measures.ascent import ASCENTS, Ascent, Maximizer
 from lbgap.measures.subspace import DenseSubspace, Subspace
 from lbgap.tensors import flatten, parameters_of
 from lbgap.train.evaluation import loss_and_grad, loss_at
@@ -36,15 +37,27 @@ from lbgap.train.evaluation import loss_and_grad, loss_at
 # f(w) and ∇f(w) for a flat parameter vector w (n,)
 LossAndGrad = Callable[[torch.Tensor], tuple[float, torch.Tensor]]
 
+PAPER_ITERATIONS = 10  # the paper's L-BFGS-B budget: `paper_phi` is read off L-BFGS-B's history there
+
 
 @dataclass(frozen=True)
 class Sharpness:
     phi: float  # the metric, in percent of (1 + f(x))
     loss_at_x: float  # f(x)
     loss_max: float  # max f(x + A y) found over the box
-    iterations: int  # L-BFGS-B iterations taken
-    evaluations: int  # f and ∇f evaluations
-    message: str  # L-BFGS-B's stopping reason
+    iterations: int  # the longest ascent's iterations
+    evaluations: int  # f and ∇f evaluations, all ascents together
+    message: str  # the winning ascent's stopping reason
+    found_by: str = ""  # the winning ascent and start, e.g. "apgd#0"
+    levelled_off: bool = True  # the certificate: the best f had stopped rising
+    history: tuple[float, ...] = ()  # the largest f, all ascents together, after each iteration (0: the starts)
+    paper_phi: float | None = None  # φ of L-BFGS-B on f from start 0 after 10 iterations (the paper's protocol)
+    ascents: dict[str, list[float]] = field(default_factory=dict)  # "name#start" → its own history (as `history`)
+    argmax: np.ndarray | None = field(default=None, repr=False, compare=False)  # y (p,) float64 of loss_max
+
+    def record(self) -> dict:
+        """The JSON record (everything but the argmax)."""
+        return {key: getattr(self, key) for key in self.__dataclass_fields__ if key != "argmax"} | {"history": list(self.history)}
 
 
 def box_half_widths(x: torch.Tensor, eps: float, A: Subspace | None, offset: float = 1.0) -> np.ndarray:
@@ -54,13 +67,30 @@ def box_half_widths(x: torch.Tensor, eps: float, A: Subspace | None, offset: flo
     return (eps * (coords.abs() + offset)).numpy()
 
 
+def phi_of(loss_max: float, loss_at_x: float) -> float:
+    return 100.0 * (loss_max - loss_at_x) / (1.0 + loss_at_x)
+
+
+def levelled_off(history: list[float] | tuple[float, ...], loss_at_x: float, plateau: float) -> bool:
+    """Did the best f stop rising? Its rise over the second half of the iterations is at most `plateau`
+    of its whole gain over f(x)."""
+    gain = history[-1] - loss_at_x
+    return history[-1] - history[len(history) // 2] <= plateau * max(gain, 0.0)
+
+
+def start_point(half: np.ndarray, seed: int, start: int) -> np.ndarray:
+    """Start `start` of a search seeded by `seed`: uniform in the box (start 0 is the paper protocol's)."""
+    rng = np.random.default_rng(seed if start == 0 else [seed, start])
+    return rng.uniform(-half, half)
+
+
 def sharpness(
     f: LossAndGrad,
     x: torch.Tensor,
     eps: float,
     A: Subspace | torch.Tensor | None = None,
     *,
-    max_iter: int = 10,
+    maximizer: Maximizer = Maximizer(),
     seed: int = 0,
     on_evaluation: Callable[[], None] | None = None,
     offset: float = 1.0,
@@ -68,7 +98,8 @@ def sharpness(
 ) -> Sharpness:
     """φ_{x,f}(ε, A) for f given as `f(w) -> (loss, grad)` over flat parameters w (n,) float32 on any device.
 
-    `A` is a `Subspace` operator, an explicit (n, p) tensor, or None for the full space.
+    `A` is a `Subspace` operator, an explicit (n, p) tensor, or None for the full space. `maximizer`
+    says how the maximum is searched (default: the paper's protocol); `seed` draws its starts.
     `on_evaluation` is called after each f evaluation (for progress bars). `offset` replaces the 1 in
     the box ε(|A⁺x| + 1); it must be > 0 or every coordinate must be non-zero (a zero-width box side
     is allowed: that coordinate is then held fixed). `loss_at_x`: f(x) when the caller has it (one
@@ -76,48 +107,59 @@ def sharpness(
     """
     if eps <= 0:
         raise ValueError(f"epsilon must be > 0 (got {eps})")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0 (got {offset})")
     if isinstance(A, torch.Tensor):
         A = DenseSubspace(A)
     x = x.detach()
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0 (got {offset})")
     half = box_half_widths(x, eps, A, offset)
     if loss_at_x is None:
         loss_at_x, _ = f(x)
     if not (np.isfinite(half).all() and np.isfinite(loss_at_x)):  # a diverged run: no box, no maximum
         nan = float("nan")
-        return Sharpness(nan, float(loss_at_x), nan, 0, 0, "not measured: non-finite weights or loss")
-    best = {"loss": loss_at_x}
+        return Sharpness(nan, float(loss_at_x), nan, 0, 0, "not measured: non-finite weights or loss", levelled_off=False)
 
-    def negative_f(y: np.ndarray) -> tuple[float, np.ndarray]:
+    def f_of_y(y: np.ndarray) -> tuple[float, np.ndarray]:
         y_t = torch.from_numpy(y).to(x.device, x.dtype)
         loss, grad = f(x + (y_t if A is None else A.matvec(y_t).to(x.dtype)))
-        best["loss"] = max(best["loss"], loss)
         if on_evaluation is not None:
             on_evaluation()
         grad_y = grad if A is None else A.rmatvec(grad)  # chain rule: ∂f/∂y = Aᵀ ∇f
-        return -loss, -grad_y.double().cpu().numpy()
+        return loss, grad_y.double().cpu().numpy()
 
-    y0 = np.random.default_rng(seed).uniform(-half, half)
-    result = minimize(
-        negative_f,
-        y0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=Bounds(-half, half),  # arrays, not n (lo, hi) pairs: scipy converts those slowly
-        # ftol = gtol = 0: near a minimizer of f the ascent starts on a flat region where scipy's default
-        # tolerances end the search after one iteration; the metric asks for `max_iter` iterations.
-        options={"maxiter": max_iter, "ftol": 0.0, "gtol": 0.0},
-    )
-    loss_max = best["loss"]
+    runs: dict[str, Ascent] = {
+        f"{name}#{start}": ASCENTS[name](f_of_y, half, start_point(half, seed, start), maximizer.iterations)
+        for start in range(maximizer.starts)
+        for name in maximizer.ascents
+    }
+    found_by, best = max(runs.items(), key=lambda item: item[1].best_f)
+    loss_max = max(best.best_f, loss_at_x)  # f(x) itself is in the box
+    longest = max(run.iterations for run in runs.values())
+    history = [max([loss_at_x] + [run.history[min(k, run.iterations)] for run in runs.values()]) for k in range(longest + 1)]
+    paper = runs.get("lbfgsb#0")
     return Sharpness(
-        phi=100.0 * (loss_max - loss_at_x) / (1.0 + loss_at_x),
+        phi=phi_of(loss_max, loss_at_x),
         loss_at_x=loss_at_x,
         loss_max=loss_max,
-        iterations=int(result.nit),
-        evaluations=int(result.nfev),
-        message=str(result.message),
+        iterations=longest,
+        evaluations=sum(run.evaluations for run in runs.values()),
+        message=best.message,
+        found_by=found_by,
+        levelled_off=levelled_off(history, loss_at_x, maximizer.plateau),
+        history=tuple(history),
+        paper_phi=None if paper is None else phi_of(max(paper.history[min(PAPER_ITERATIONS, paper.iterations)], loss_at_x), loss_at_x),
+        ascents={key: run.history for key, run in runs.items()},
+        argmax=best.best_y,
     )
+
+
+def clipped_subspace_loss(f: LossAndGrad, x: torch.Tensor, eps: float, A: Subspace, y: np.ndarray, offset: float = 1.0) -> float:
+    """f at the subspace maximizer y (p,) mapped into the full space and clipped to the full-space box:
+    a feasible full-space point the full-space search did not choose, so the full-space maximum is at
+    least this. A full-space result below it failed its certificate."""
+    half = torch.from_numpy(box_half_widths(x, eps, None, offset)).to(x.device, x.dtype)
+    step = A.matvec(torch.from_numpy(y).to(x.device, x.dtype)).to(x.dtype)
+    return f(x.detach() + torch.maximum(torch.minimum(step, half), -half))[0]
 
 
 def sharpness_of_model(
@@ -127,7 +169,7 @@ def sharpness_of_model(
     A: Subspace | torch.Tensor | None = None,
     *,
     chunk: int = 10_000,
-    max_iter: int = 10,
+    maximizer: Maximizer = Maximizer(),
     seed: int = 0,
     on_evaluation: Callable[[], None] | None = None,
     offset: float = 1.0,
@@ -145,12 +187,19 @@ def sharpness_of_model(
         x,
         eps,
         A,
-        max_iter=max_iter,
+        maximizer=maximizer,
         seed=seed,
         on_evaluation=on_evaluation,
         offset=offset,
         loss_at_x=loss_at(model, x, like, train, chunk) if loss_at_x is None else loss_at_x,
     )
+
+
+def clipped_subspace_loss_of_model(model: nn.Module, train: Split, eps: float, A: Subspace, y: np.ndarray, *, chunk: int) -> float:
+    """`clipped_subspace_loss` for `model` at its current weights, f as in `sharpness_of_model`."""
+    model.eval()
+    like = parameters_of(model)
+    return clipped_subspace_loss(lambda w: loss_and_grad(model, w, like, train, chunk), flatten(like), eps, A, y)
 
 
 def model_loss(model: nn.Module, train: Split, chunk: int) -> float:
@@ -161,9 +210,7 @@ def model_loss(model: nn.Module, train: Split, chunk: int) -> float:
     return loss_at(model, flatten(like), like, train, chunk)
 
 
-
-
-def full_space_probe(train: Split, eps: float, *, chunk: int, max_iter: int, seed: int) -> Callable[[nn.Module], float]:
+def full_space_probe(train: Split, eps: float, *, chunk: int, maximizer: Maximizer, seed: int) -> Callable[[nn.Module], Sharpness]:
     """model ↦ φ(ε, A = I) of the model's current weights over `train` (the experiments' one number per
-    solution: the batch-size sweep, warm start and sharpness along training)."""
-    return lambda model: sharpness_of_model(model, train, eps, None, chunk=chunk, max_iter=max_iter, seed=seed).phi
+    solution: the batch-size sweep, warm start and sharpness along training), with its certificate."""
+    return lambda model: sharpness_of_model(model, train, eps, None, chunk=chunk, maximizer=maximizer, seed=seed)

@@ -6,15 +6,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from lbgap.measures.ascent import ASCENTS, Maximizer
 from lbgap.params.core import RuntimeParams, bn_statistics
-from lbgap.params.read import ParamsError, integer, number, numbers, size_or_all
+from lbgap.params.read import ParamsError, choice, get, integer, number, numbers, size_or_all
+
+METHODS = ("paper", "validated")
+
+
+def maximizer(raw: Mapping[str, Any]) -> Maximizer:
+    """`sharpness.method`: paper (one start of L-BFGS-B on f, `max_iter` iterations) or validated
+    (`ascents` × `starts`, `max_iter` iterations each); `plateau` for the certificate of both."""
+    method = choice(raw, "sharpness.method", METHODS, "sharpness method")
+    ascents = get(raw, "sharpness.ascents")  # checked under either method: the whole file is valid or refused
+    if not isinstance(ascents, list) or not ascents or any(name not in ASCENTS for name in ascents):
+        raise ParamsError(f"params: 'sharpness.ascents' must be a non-empty list of {', '.join(ASCENTS)} (got {ascents!r})")
+    starts, iterations = integer(raw, "sharpness.starts", 1), integer(raw, "sharpness.max_iter", 1)
+    plateau = number(raw, "sharpness.plateau", minimum=0)
+    if method == "paper":
+        return Maximizer(("lbfgsb",), 1, iterations, plateau)
+    return Maximizer(tuple(dict.fromkeys(ascents)), starts, iterations, plateau)
 
 
 @dataclass(frozen=True)
 class SharpnessParams:
     epsilons: tuple[float, ...]
     subspace_dim: int
-    max_iter: int
+    maximizer: Maximizer
     seed: int
     runtime: RuntimeParams
 
@@ -23,7 +40,7 @@ class SharpnessParams:
         return cls(
             epsilons=numbers(raw, "sharpness.epsilons", positive=True),
             subspace_dim=integer(raw, "sharpness.subspace_dim", 1),
-            max_iter=integer(raw, "sharpness.max_iter", 1),
+            maximizer=maximizer(raw),
             seed=integer(raw, "sharpness.seed", 0),
             runtime=RuntimeParams.parse(raw),
         )
@@ -32,16 +49,16 @@ class SharpnessParams:
 @dataclass(frozen=True)
 class ProbeParams:
     """How the batch-size sweep, warm start and trajectory measure a solution: φ in the full space at the
-    first ε of `sharpness.epsilons`, with `sharpness.max_iter` and `sharpness.seed` (Metric 2.1)."""
+    first ε of `sharpness.epsilons`, with the maximizer of `sharpness` and `sharpness.seed` (Metric 2.1)."""
 
     epsilon: float
-    max_iter: int
+    maximizer: Maximizer
     seed: int
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ProbeParams:
         (first,) = numbers(raw, "sharpness.epsilons", positive=True, first_only=True)
-        return cls(first, integer(raw, "sharpness.max_iter", 1), integer(raw, "sharpness.seed", 0))
+        return cls(first, maximizer(raw), integer(raw, "sharpness.seed", 0))
 
 
 def check_seed(raw: Mapping[str, Any], key: str, seeds_key: str = "seeds") -> int:
@@ -128,7 +145,7 @@ class CurvatureParams:
     epsilons: tuple[float, ...]  # ε-sensitivity grid
     adaptive_etas: tuple[float, ...]
     epsilon: float  # ε of the adaptive sharpness: the first of sharpness.epsilons
-    max_iter: int  # L-BFGS-B iterations (sharpness.max_iter)
+    maximizer: Maximizer  # how every φ is maximized (the sharpness section)
     max_drop: float  # PAC-Bayes: allowed drop of training accuracy (fraction)
     pac_draws: int
     pac_steps: int
@@ -155,7 +172,7 @@ class CurvatureParams:
             epsilons=numbers(raw, "curvature.epsilons", positive=True),
             adaptive_etas=numbers(raw, "curvature.adaptive_eta", positive=False),
             epsilon=numbers(raw, "sharpness.epsilons", positive=True)[0],
-            max_iter=integer(raw, "sharpness.max_iter", 1),
+            maximizer=maximizer(raw),
             max_drop=number(raw, "curvature.pac_bayes.max_drop", minimum=0),
             pac_draws=integer(raw, "curvature.pac_bayes.draws", 1),
             pac_steps=integer(raw, "curvature.pac_bayes.steps", 1),

@@ -63,7 +63,10 @@ SCHEMA: dict[str, Any] = {
         "root": string, "path": optional(string), "checksums": boolean, "download": boolean,
     },
     "train": {"max_epochs": INT, "patience": INT, "min_delta": NUM, "lr": NUM, "betas": list_of(NUM, 2)},
-    "sharpness": {"epsilons": list_of(NUM), "subspace_dim": INT, "max_iter": INT, "seed": INT},
+    "sharpness": {
+        "epsilons": list_of(NUM), "subspace_dim": INT, "method": string, "ascents": list_of(string), "starts": INT,
+        "max_iter": INT, "plateau": NUM, "seed": INT,
+    },
     "interpolate": {"seed": INT, "alpha_min": NUM, "alpha_max": NUM, "points": INT},
     "sweep": {"batches": list_of(INT), "epochs": INT, "seeds": INT, "drop": NUM},
     "warm_start": {"sb_epochs": INT, "every": INT, "lb_epochs": INT, "seed": INT},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import pandas as pd
 import yaml
@@ -20,11 +20,15 @@ from lbgap.report.remedies import gap_closed_figures, gap_closed_table
 from lbgap.report.run import RunResults
 from lbgap.report.tables import (
     accuracy_table,
+    certificate_frame,
+    flagged_measurements,
+    flagged_note,
     mitigation_rows,
     mitigation_table,
     pm,
     pm_significant,
     points_table,
+    protocol_table,
     run_table,
     sharpness_table,
     sweep_table,
@@ -68,9 +72,27 @@ class Report:
     predictors_tau: pd.DataFrame  # τ of every measure with the gap (plots/predictors_tau.csv)
 
 
+def maximizer_section(sharpness: Mapping[str, Mapping]) -> str:
+    """How φ was maximized, the paper's protocol beside it, and the certificate of every maximization."""
+    maximizer = sharpness["sb"].get("maximizer", {})
+    ascents = ", ".join(maximizer.get("ascents", ["lbfgsb"]))
+    return f"""### How φ was maximized, and the paper's protocol beside it
+
+Each φ is the largest f found by {ascents} from {maximizer.get('starts', 1)} seeded random start(s) in the box,
+{maximizer.get('iterations', 10)} iterations each (docs/measures.md, "Maximizing φ"): a lower bound on the maximum. The
+paper's protocol — one random start, 10 iterations of L-BFGS-B on f — is one of those ascents, read off the same search:
+
+{protocol_table(sharpness)}
+
+Certificate: the best f must have levelled off (over the second half of the iterations it rose by at most
+{maximizer.get('plateau', 0.01):g} of its gain), and a full-space φ must reach φ at the subspace maximizer clipped into the
+full box (a feasible full-space point). {flagged_note(flagged_measurements(certificate_frame(sharpness)))}"""
+
+
 def summary_numbers(run: RunResults) -> dict:
     """The headline numbers, in the order `dvc exp show` lists them (NaN kept; see Report.summary)."""
     numbers = headline(run.train, run.sharpness)
+    numbers["sharpness_flagged"] = flagged_measurements(certificate_frame(run.sharpness))
     ratio = distance_ratio(run.train)
     numbers["distance_ratio"] = {"mean": ratio["mean"], "std": ratio["std"]}
     numbers["mitigation"] = remedy_numbers(run.remedies)
@@ -232,6 +254,8 @@ Test-accuracy gap SB − LB: **{numbers['test_acc_pct']['gap']:.2f} points**.
 {sharpness_table(label, sharp, 'subspace')}
 
 LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['lb_over_sb']:.1f}×" for space, by_eps in numbers['sharpness'].items() for key, v in by_eps.items() if v['lb_over_sb'] is not None)}.
+
+{maximizer_section(sharp)}
 
 ## Runs
 

@@ -43,13 +43,75 @@ def accuracy_table(label: str, train: Mapping[str, Mapping]) -> str:
 
 
 def sharpness_table(label: str, sharpness: Mapping[str, Mapping], space: str) -> str:
-    """Shaped like the paper's Tables 3 (full space) and 4 (subspace): φ mean ± std per regime and ε."""
+    """Shaped like the paper's Tables 3 (full space) and 4 (subspace): φ mean ± std per regime and ε;
+    "(flagged)" where a seed's maximization failed its certificate (`certificate_frame`)."""
     row = {"network": label}
     for key in sharpness["sb"]["summary"][space]:
         for regime in ("sb", "lb"):
             column = f"{REGIME_NAMES[regime]} {key.replace('eps_', 'ε=')}"
-            row[column] = pm(sharpness[regime]["summary"][space][key]["phi"])
+            summary = sharpness[regime]["summary"][space][key]
+            row[column] = pm(summary["phi"]) + ("" if summary.get("certified", True) else " (flagged)")
     return _markdown(pd.DataFrame([row]))
+
+
+def certificate_frame(sharpness: Mapping[str, Mapping]) -> pd.DataFrame:
+    """One row per (regime, seed, space, ε) maximization: φ, the paper protocol's φ at the same point
+    (L-BFGS-B on f, 10 iterations, start 0), the ascent that found the maximum, whether its best f had
+    levelled off, φ at the clipped subspace maximizer (full space: a feasible point the full-space φ must
+    reach) and `certified`."""
+    rows = []
+    for regime in ("sb", "lb"):
+        for space, by_eps in sharpness[regime]["per_seed"].items():
+            for key, records in by_eps.items():
+                for r in records:
+                    bound = r.get("clipped_subspace_phi")
+                    rows.append({
+                        "regime": REGIME_NAMES[regime], "seed": r["seed"], "space": space, "ε": key.removeprefix("eps_"),
+                        "φ": f"{r['phi']:.4g}", "paper protocol φ": "—" if r.get("paper_phi") is None else f"{r['paper_phi']:.4g}",
+                        "found by": r.get("found_by", "lbfgsb#0"), "loss at x": f"{r['loss_at_x']:.2g}",
+                        "levelled off": r.get("levelled_off"), "clipped-subspace φ": "—" if bound is None else f"{bound:.4g}",
+                        "certified": r.get("certified"),
+                    })
+    return pd.DataFrame(rows)
+
+
+def flagged_measurements(frame: pd.DataFrame) -> list[dict]:
+    """The rows of `certificate_frame` whose certificate failed, as {regime, seed, space, eps, why}."""
+    out = []
+    for _, r in frame[frame["certified"] == False].iterrows():  # noqa: E712 (None: an old record, unchecked)
+        why = "its best f was still rising" if not r["levelled_off"] else f"below its clipped-subspace bound (φ {r['clipped-subspace φ']})"
+        out.append({"regime": r["regime"], "seed": int(r["seed"]), "space": r["space"], "eps": r["ε"], "why": why})
+    return out
+
+
+def flagged_note(flagged: Sequence[Mapping]) -> str:
+    """One sentence: no measurement flagged, or which were and why."""
+    if not flagged:
+        return "Every maximization passed its certificate."
+    runs = "; ".join(f"{f['regime']} seed {f['seed']} {f['space']} ε={f['eps']}: {f['why']}" for f in flagged)
+    return (f"**Flagged (failed their certificate): {runs}.** Those values are lower bounds that the maximizer "
+            "could not certify; the means above include them, marked (flagged).")
+
+
+def protocol_table(sharpness: Mapping[str, Mapping]) -> str:
+    """Per space and ε: mean φ of SB and LB under the paper's protocol and under the validated maximizer
+    (the largest of every ascent, which includes the paper's), the LB/SB ratio under each, and its change."""
+    rows = []
+    for space, by_eps in sharpness["sb"]["summary"].items():
+        for key in by_eps:
+            means = {(r, which): sharpness[r]["summary"][space][key].get(which, {}).get("mean") for r in ("sb", "lb") for which in ("paper_phi", "phi")}
+            if means[("sb", "paper_phi")] is None:
+                continue
+            ratio = {which: means[("lb", which)] / means[("sb", which)] if means[("sb", which)] else None for which in ("paper_phi", "phi")}
+            rows.append({
+                "space": space, "ε": key.removeprefix("eps_"),
+                "SB paper": f"{means[('sb', 'paper_phi')]:.4g}", "SB validated": f"{means[('sb', 'phi')]:.4g}",
+                "LB paper": f"{means[('lb', 'paper_phi')]:.4g}", "LB validated": f"{means[('lb', 'phi')]:.4g}",
+                "LB/SB paper": "—" if ratio["paper_phi"] is None else f"{ratio['paper_phi']:.3g}×",
+                "LB/SB validated": "—" if ratio["phi"] is None else f"{ratio['phi']:.3g}×",
+                "ratio change": "—" if None in ratio.values() else f"{ratio['phi'] / ratio['paper_phi']:.3g}×",
+            })
+    return _markdown(pd.DataFrame(rows)) if rows else "(the paper protocol was not among this run's ascents)"
 
 
 def _run_range(sharpness_regime: Mapping, field: str) -> str:
@@ -59,7 +121,7 @@ def _run_range(sharpness_regime: Mapping, field: str) -> str:
 
 
 def run_table(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> str:
-    """Per-regime details: epochs trained, distance travelled from x0, and the effort L-BFGS-B spent."""
+    """Per-regime details: epochs trained, distance travelled from x0, and the effort the maximizer spent."""
     rows = []
     for regime in ("sb", "lb"):
         s = train[regime]["summary"]
@@ -69,8 +131,8 @@ def run_table(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) ->
                 "epochs": pm(s["epoch"], digits=1),
                 "final train loss": pm(s["train_loss"], digits=4),
                 "‖x − x0‖": pm(s["distance_from_x0"], digits=1),
-                "L-BFGS-B iterations": _run_range(sharpness[regime], "iterations"),
-                "f evaluations": _run_range(sharpness[regime], "evaluations"),
+                "iterations per ascent": _run_range(sharpness[regime], "iterations"),
+                "f evaluations per φ": _run_range(sharpness[regime], "evaluations"),
             }
         )
     return _markdown(pd.DataFrame(rows))
@@ -97,7 +159,7 @@ def mitigation_table(rows: Sequence[Mapping]) -> str:
         line = {"training": row["name"], "test accuracy (%)": pm(row["train"]["test_accuracy"], 100)}
         for space, by_eps in row["sharpness"].items():
             for key, stats in by_eps.items():
-                line[f"φ {space} {key.replace('eps_', 'ε=')}"] = pm(stats["phi"])
+                line[f"φ {space} {key.replace('eps_', 'ε=')}"] = pm(stats["phi"]) + ("" if stats.get("certified", True) else " (flagged)")
         table.append(line)
     return _markdown(pd.DataFrame(table))
 

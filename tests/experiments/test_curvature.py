@@ -33,7 +33,7 @@ def test_the_measures_match_a_dense_hessian_and_the_paper_metric(trained_mlp, ti
     assert values["lambda_2"] == pytest.approx(eigenvalues[-2], rel=1e-2)
     assert np.isclose(density.weights.sum(), 1.0) and density.nodes.max() <= eigenvalues[-1] * (1 + 1e-3)
     for eps in settings.epsilons:  # the same φ the sharpness stages compute, at the curvature seed
-        expected = sharpness_of_model(model, tiny_data.train, eps, None, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=settings.seed)
+        expected = sharpness_of_model(model, tiny_data.train, eps, None, chunk=settings.eval_chunk, maximizer=settings.maximizer, seed=settings.seed)
         assert values[f"phi_eps_{eps:.0e}"] == expected.phi
     assert {"trace", "adaptive_eta_0", "adaptive_eta_1e-02", "sigma_absolute", "sigma_magnitude", "noise_scale"} <= set(values)
     assert values["sigma_absolute"] > 0 and values["inverse_sigma_sq_absolute"] == pytest.approx(values["sigma_absolute"] ** -2)

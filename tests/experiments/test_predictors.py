@@ -86,7 +86,7 @@ def test_every_solution_gets_its_generalization_and_every_measure(trained_mlp, t
     matvec, size = hessian_operator(model, tiny_data.train, settings.eval_chunk)
     dense = torch.stack([matvec(column) for column in torch.eye(size)]).double().numpy()
     assert row.lambda_max == pytest.approx(np.linalg.eigvalsh((dense + dense.T) / 2)[-1], rel=1e-3)
-    expected = sharpness_of_model(model, tiny_data.train, 1e-3, subspace, chunk=settings.eval_chunk, max_iter=settings.max_iter, seed=0)
+    expected = sharpness_of_model(model, tiny_data.train, 1e-3, subspace, chunk=settings.eval_chunk, maximizer=settings.maximizer, seed=0)
     assert row["phi_subspace_eps_1e-03"] == expected.phi
     assert row.distance_from_x0 > 0 and row.inverse_sigma_sq_absolute > 0
     assert measure_columns(frame)[:4] == ["train_loss", "distance_from_x0", "phi_full_eps_1e-03", "phi_subspace_eps_1e-03"]

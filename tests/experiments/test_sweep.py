@@ -7,6 +7,7 @@ import math
 import pytest
 
 from lbgap.experiments.sweep import sweep_batch, threshold_batch
+from lbgap.measures.sharpness import Sharpness
 from lbgap.train.loop import fixed_budget
 from lbgap.train.loop import train
 
@@ -35,9 +36,10 @@ def test_threshold_crossing_interpolates_in_log_batch_size():
 
 def test_sweep_batch_reports_steps_accuracy_and_the_probe(tiny_data, budget, small_mlp):
     runs = sweep_batch(
-        small_mlp, tiny_data, 32, epochs=3, seeds=2, config=budget, measure=lambda model: 7.0,
+        small_mlp, tiny_data, 32, epochs=3, seeds=2, config=budget,
+        measure=lambda model: Sharpness(7.0, 0.1, 0.107, 10, 11, "stub", levelled_off=False),
     )
-    assert [(r.seed, r.steps, r.sharpness) for r in runs] == [(0, 9, 7.0), (1, 9, 7.0)]  # 3 · ⌊96/32⌋
+    assert [(r.seed, r.steps, r.sharpness, r.sharpness_levelled_off) for r in runs] == [(0, 9, 7.0, False), (1, 9, 7.0, False)]  # 3 · ⌊96/32⌋
     reference = small_mlp(1)
     end = train(reference, tiny_data, batch_size=32, config=fixed_budget(budget, 3), seed=1)[-1]
     assert runs[1].test_accuracy == end.test_accuracy and runs[1].train_loss == end.train_loss

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lbgap.measures.ascent import Maximizer
 from lbgap.experiments.trajectory import sharpness_along_training
 from lbgap.measures.sharpness import full_space_probe
 from lbgap.train.batchnorm import recompute_statistics
@@ -37,7 +38,7 @@ def test_the_kept_iterates_are_those_of_a_fixed_budget_run(tiny_data, budget, sm
 
 
 def test_sharpness_along_training_measures_each_iterate_with_its_own_statistics(tiny_data, small_mlp, kept_run):
-    probe = full_space_probe(tiny_data.train, 1e-3, chunk=1000, max_iter=3, seed=0)
+    probe = full_space_probe(tiny_data.train, 1e-3, chunk=1000, maximizer=Maximizer(iterations=3), seed=0)
     epochs = [0, 1, 3]
     model = small_mlp(0, width=8, depth=2)
     points = sharpness_along_training(model, tiny_data, [(e, kept_run.iterate(e)) for e in epochs], chunk=1000, measure=probe)
@@ -48,13 +49,13 @@ def test_sharpness_along_training_measures_each_iterate_with_its_own_statistics(
         recompute_statistics(reference, tiny_data.train, 1000)
         assert point.train_loss == pytest.approx(evaluate(reference, tiny_data.train, 1000).loss)
         assert point.test_accuracy == pytest.approx(evaluate(reference, tiny_data.test, 1000).accuracy)
-        assert point.sharpness == pytest.approx(probe(reference))
+        assert point.sharpness == pytest.approx(probe(reference).phi)
         assert point.sharpness >= 0 and point.noise_scale != point.noise_scale  # nan: not asked for
     assert points[0].train_loss != points[-1].train_loss
 
 
 def test_interpolate_mode_keeps_the_iterates_own_statistics(tiny_data, small_mlp, kept_run):
-    probe = full_space_probe(tiny_data.train, 1e-3, chunk=1000, max_iter=3, seed=0)
+    probe = full_space_probe(tiny_data.train, 1e-3, chunk=1000, maximizer=Maximizer(iterations=3), seed=0)
     (point,) = sharpness_along_training(
         small_mlp(0, width=8, depth=2), tiny_data, [(3, kept_run.iterate(3))], chunk=1000, measure=probe, bn_statistics="interpolate",
         noise=lambda model: 7.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lbgap.experiments.warm_start import warm_start
+from lbgap.measures.sharpness import Sharpness
 from lbgap.train.loop import fixed_budget, train
 from lbgap.train.seeds import train_seeds
 
@@ -14,9 +15,9 @@ def test_warm_start_from_epoch_zero_is_a_cold_lb_run_and_later_points_start_from
     ))
     calls = []
 
-    def count(model) -> float:
+    def count(model) -> Sharpness:
         calls.append(model)
-        return float(len(calls))
+        return Sharpness(float(len(calls)), 0.0, len(calls) / 100, 1, 2, "stub")
 
     points = warm_start(
         small_mlp(), tiny_data, [(e, sb_run.iterate(e)) for e in (0, 2, 4)], large_batch=48, lb_epochs=3, config=budget,

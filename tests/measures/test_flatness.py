@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from lbgap.measures.ascent import Maximizer
 from lbgap.train.evaluation import evaluate
 from lbgap.measures.flatness import dinh_rescale, noise_std, noisy_accuracy, pac_bayes_sigma, rescalable_pairs
 from lbgap.measures.hessian import hessian_operator, top_eigenvalues
@@ -19,8 +20,8 @@ def test_dinh_rescaling_keeps_predictions_and_changes_what_it_should(tiny_data, 
     model = trained_mlp()
     assert len(rescalable_pairs(model)) == 2  # two BN → ReLU → Linear blocks
     before = model(tiny_data.train.x).detach()
-    phi_before = sharpness_of_model(model, tiny_data.train, 1e-3, max_iter=20)
-    adaptive_before = sharpness_of_model(model, tiny_data.train, 1e-3, max_iter=20, offset=0.0)
+    phi_before = sharpness_of_model(model, tiny_data.train, 1e-3, maximizer=Maximizer(iterations=20))
+    adaptive_before = sharpness_of_model(model, tiny_data.train, 1e-3, maximizer=Maximizer(iterations=20), offset=0.0)
     matvec, n = hessian_operator(model, tiny_data.train, chunk=1000)
     top_before = top_eigenvalues(matvec, n, 1, iterations=n, seed=0, like=flatten(parameters_of(model)))[0]
 
@@ -30,7 +31,7 @@ def test_dinh_rescaling_keeps_predictions_and_changes_what_it_should(tiny_data, 
     matvec, n = hessian_operator(model, tiny_data.train, chunk=1000)
     top_after = top_eigenvalues(matvec, n, 1, iterations=n, seed=0, like=flatten(parameters_of(model)))[0]
     assert top_after > 5 * top_before  # weights shrunk by 10: curvature along them grows ~100×
-    adaptive_after = sharpness_of_model(model, tiny_data.train, 1e-3, max_iter=20, offset=0.0)
+    adaptive_after = sharpness_of_model(model, tiny_data.train, 1e-3, maximizer=Maximizer(iterations=20), offset=0.0)
     assert adaptive_after.phi == pytest.approx(adaptive_before.phi, rel=0.05)  # invariant up to the search
     with pytest.raises(ValueError, match="block 5 does not exist"):
         dinh_rescale(model, 2.0, block=5)

@@ -8,7 +8,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from lbgap.report.core import core_report, ending, endings_frame, phi_per_seed
+from lbgap.report.core import core_report, ending, endings_frame
+from lbgap.report.tables import certificate_frame
 from stages import core_report as command
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -41,22 +42,27 @@ def test_the_core_report_of_the_committed_run(committed_run):
     assert set(report.figures) == {"training_curves", "sharpness"}
 
 
-def test_a_full_space_ascent_below_the_subspace_is_flagged(committed_run):
+def test_a_maximization_that_failed_its_certificate_is_flagged(committed_run):
     run = committed_run
-    frame = phi_per_seed(run.sharpness)
+    frame = certificate_frame(run.sharpness)
     seeds, epsilons = len(run.train["sb"]["per_seed"]), len(run.sharpness["lb"]["per_seed"]["full"])
-    assert len(frame) == 2 * seeds * epsilons and not frame["full < subspace"].any()  # the default run: none
-    stalled = copy.deepcopy(run.sharpness)
-    first = stalled["lb"]["per_seed"]["full"]["eps_1e-03"][0]
-    first.update(phi=0.0006, loss_max=first["loss_at_x"] * 1.1)  # as LB seeds 1 and 3 of the batch-BN F1 run
-    report = core_report(run.params, run.train, run.curves, stalled, command="dvc repro", seconds=60.0,
+    assert len(frame) == 2 * 2 * seeds * epsilons  # regimes × spaces × seeds × ε
+    failed = copy.deepcopy(run.sharpness)
+    first = failed["lb"]["per_seed"]["full"]["eps_1e-03"][0]
+    # as LB seeds 1 and 3 of the batch-BN F1 run under the paper's protocol: φ 0.0005 where the subspace found 10.3
+    first.update(phi=0.0005, clipped_subspace_phi=10.3, certified=False)
+    failed["lb"]["summary"]["full"]["eps_1e-03"]["certified"] = False
+    report = core_report(run.params, run.train, run.curves, failed, command="dvc repro", seconds=60.0,
                          commit="abc", interpolation="interpolation.png")
-    assert report.summary["full_space_below_subspace"] == [{"regime": "LB", "seed": first["seed"], "eps": "1e-03"}]
-    assert f"Flagged: LB seed {first['seed']} at ε=1e-03**: the full-space ascent probably stalled" in report.markdown
+    assert report.summary["sharpness_flagged"] == [{
+        "regime": "LB", "seed": first["seed"], "space": "full", "eps": "1e-03",
+        "why": "its best f was still rising" if not first["levelled_off"] else "below its clipped-subspace bound (φ 10.3)"}]
+    assert f"Flagged (failed their certificate): LB seed {first['seed']} full ε=1e-03" in report.markdown
+    assert "(flagged)" in report.markdown
     assert "| 1e-03 |" in report.markdown and "| 0.001 |" not in report.markdown  # ε as the stages key it
     clean = core_report(run.params, run.train, run.curves, run.sharpness, command="dvc repro", seconds=60.0,
                         commit="abc", interpolation="interpolation.png")
-    assert clean.summary["full_space_below_subspace"] == [] and "No run is flagged." in clean.markdown
+    assert clean.summary["sharpness_flagged"] == [] and "Every maximization passed its certificate." in clean.markdown
 
 
 def test_the_command_writes_a_results_folder(tmp_path):
