@@ -19,6 +19,7 @@ import typer
 from benchmarks.record import write_result
 from lbgap.data import Split
 from lbgap.models import build_model, count_parameters
+from lbgap.measures.maximizer import Maximizer
 from lbgap.measures.sharpness import sharpness_of_model
 from lbgap.measures.subspace import random_subspace
 
@@ -37,7 +38,7 @@ def main(model: str = "C2", subspace_dim: int = 100, samples: int = 256, max_ite
     A = random_subspace(n, subspace_dim, seed=0)
     before = peak_rss_gib()
     start = time.perf_counter()
-    result = sharpness_of_model(net, train, 1e-3, A, chunk=chunk, max_iter=max_iter, seed=0)
+    result = sharpness_of_model(net, train, 1e-3, A, chunk=chunk, maximizer=Maximizer(iterations=max_iter), seed=0)  # the paper's L-BFGS-B
     seconds = time.perf_counter() - start
     after = peak_rss_gib()
     print(f"model {model}: n = {n:,} parameters, p = {subspace_dim}, {samples} samples in chunks of {chunk}")

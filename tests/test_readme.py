@@ -128,3 +128,21 @@ def test_the_readme_fashion_mnist_table_is_the_committed_results():
             shown = [float(v) for v in cell(row).split(" (")[0].split(" / ")]
             measured = [summary["sharpness"][space]["eps_1e-03"][r] for r in ("sb", "lb")]
             assert shown == pytest.approx(measured, rel=0.005), (folder, row)  # printed to 3 significant figures
+
+
+def test_the_maximizer_table_in_the_docs_is_the_committed_benchmark():
+    """docs/measures.md's table of the defaults' evidence holds benchmarks/results/maximizer.json, rounded."""
+    header, *body = _table_after((REPO / "docs/measures.md").read_text(), "*The defaults, from `python -m benchmarks.maximizer`*")
+    rows = json.loads((REPO / "benchmarks/results/maximizer.json").read_text())["result"]["rows"]
+    best = {r["solution"]: r for r in rows if "best_phi" in r}
+    columns = {2: ("lbfgsb", 1, 10), 3: ("lbfgsb_log", 1, 10), 4: ("apgd", 1, 5), 5: ("apgd", 1, 10), 6: ("apgd", 2, 40)}
+    assert len(body) == len(best) == 3
+    for row in body:
+        solution = row[0].split(" (")[0]
+        assert row[0].endswith(f"({best[solution]['loss_at_x']:.1e})".replace("e-0", "e-")), row[0]
+        assert float(row[1]) == pytest.approx(best[solution]["best_phi"], rel=0.005)
+        assert row[0].split(" (")[0] in best
+        for column, (ascents, starts, iterations) in columns.items():
+            (measured,) = [r["fraction_of_best"] for r in rows if r.get("ascents") == ascents and r["solution"] == solution
+                           and r["starts"] == starts and r["iterations"] == iterations]
+            assert row[column] == f"{measured:.3f}", (solution, header[column])

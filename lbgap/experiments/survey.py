@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from lbgap.data import Split
-from lbgap.measures.sharpness import clipped_subspace_loss_of_model, model_loss, phi_of, sharpness_of_model
+from lbgap.measures.sharpness import certify, clipped_subspace_loss_of_model, model_loss, phi_of, sharpness_of_model
 from lbgap.measures.subspace import random_subspace
-from lbgap.measures.ascent import Maximizer
+from lbgap.measures.maximizer import Maximizer
 from lbgap.results import eps_key, summarize
 from lbgap.tensors import parameters_of
 
@@ -59,14 +59,13 @@ def sharpness_survey(
             y = found["subspace"].argmax
             bound = float("nan") if y is None else clipped_subspace_loss_of_model(model, train, eps, spaces["subspace"], y, chunk=chunk)
             full = found["full"].record()
-            # float32 losses: a bound within 1e-6 relative of the maximum is a tie, not a failure
             full["clipped_subspace_phi"] = phi_of(bound, loss_at_x)
-            full["certified"] = full["levelled_off"] and bound <= full["loss_max"] + 1e-6 * abs(full["loss_max"])
+            full["certified"] = certify(found["full"], bound)
             results["full"][eps_key(eps)].append({"seed": solution_seed, **full})
             subspace = found["subspace"].record()
             subspace["certified"] = subspace["levelled_off"]
             results["subspace"][eps_key(eps)].append({"seed": solution_seed, **subspace})
-    keys = ["phi", "iterations", "evaluations"] + (["paper_phi"] if "lbfgsb" in maximizer.ascents else [])
+    keys = ["phi", "iterations", "evaluations"] + (["paper_protocol_phi"] if maximizer.includes_paper_protocol else [])
     summary = {
         space: {key: summarize(rows, keys) | {"certified": all(row["certified"] for row in rows)} for key, rows in by_eps.items()}
         for space, by_eps in results.items()

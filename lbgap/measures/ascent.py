@@ -19,6 +19,7 @@ Coordinates are float64 numpy vectors (p,), as scipy wants them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -92,14 +93,14 @@ def lbfgsb(objective: Objective, half: np.ndarray, y0: np.ndarray, iterations: i
 
 
 def apgd_checkpoints(iterations: int) -> list[int]:
-    """The iterations after which Auto-PGD may halve its step: windows of 22 % of the budget, each
-    3 % shorter than the last, at least 6 % (the reference implementation's integer rounding)."""
-    window, shrink, shortest = max(int(0.22 * iterations), 1), max(int(0.03 * iterations), 1), max(int(0.06 * iterations), 1)
-    checkpoints, at = [], window
-    while at <= iterations:
-        checkpoints.append(at)
-        window = max(window - shrink, shortest)
-        at += window
+    """The iterations after which Auto-PGD may halve its step, ⌈p_j N⌉ with p_0 = 0, p_1 = 0.22,
+    p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06) (Croce & Hein 2020, section 3.2)."""
+    checkpoints, previous, current = [], 0.0, 0.22
+    while current <= 1.0:
+        at = math.ceil(current * iterations - 1e-9)  # the p_j are decimal fractions: no float overshoot
+        if at >= 1 and (not checkpoints or at > checkpoints[-1]):
+            checkpoints.append(at)
+        previous, current = current, current + max(current - previous - 0.03, 0.06)
     return checkpoints
 
 
@@ -141,27 +142,10 @@ def apgd(objective: Objective, half: np.ndarray, y0: np.ndarray, iterations: int
     return Ascent(tracked.best_f, tracked.best_y, history, tracked.evaluations, f"{iterations} Auto-PGD steps, final step {step:g}")
 
 
+# keyed by lbgap.measures.maximizer.ASCENT_NAMES (tests/measures/test_ascent.py keeps the two equal)
 ASCENTS: dict[str, Callable[[Objective, np.ndarray, np.ndarray, int], Ascent]] = {
     "lbfgsb": lbfgsb,
     "lbfgsb_log": lambda objective, half, y0, iterations: lbfgsb(objective, half, y0, iterations, log=True),
     "apgd": apgd,
 }
 
-
-@dataclass(frozen=True)
-class Maximizer:
-    """How max_{y ∈ C_ε} f(x + A y) of Metric 2.1 is searched (lbgap.measures.sharpness): each of
-    `ascents` (names in ASCENTS) from each of `starts` seeded random points of the box, `iterations`
-    iterations each; the largest f found wins. The default is the paper's protocol: one start, 10
-    iterations of L-BFGS-B on f."""
-
-    ascents: tuple[str, ...] = ("lbfgsb",)
-    starts: int = 1
-    iterations: int = 10
-    plateau: float = 0.05  # levelled off: the best f rose by ≤ this fraction of its gain over the second half
-
-    def __post_init__(self) -> None:
-        if unknown := [name for name in self.ascents if name not in ASCENTS]:
-            raise ValueError(f"unknown ascent {unknown[0]!r}; known: {', '.join(ASCENTS)}")
-        if not self.ascents or self.starts < 1 or self.iterations < 1 or self.plateau < 0:
-            raise ValueError(f"a maximizer needs ascents, starts >= 1, iterations >= 1 and plateau >= 0 (got {self})")

@@ -16,7 +16,8 @@ ascents (`ASCENTS`) from several seeded random starts in the box and keeps the l
 evaluated: a lower bound on the maximum that no single ascent beats. Its certificate is the history of
 that largest f per iteration: a search whose best f still rose by more than `plateau` of its total gain
 over the second half of the iterations has not levelled off, and the measurement says so
-(`levelled_off`). A second check needs a point the search did not visit: `clipped_subspace_loss`.
+(`levelled_off`) — necessary, not sufficient: a search creeping in tiny steps levels off far from the
+maximum. A second check needs a point the search did not visit: `clipped_subspace_point`, `certify`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ import torch
 from torch import nn
 
 from lbgap.data import Split
-from lbgap.measures.ascent import ASCENTS, Ascent, Maximizer
+from lbgap.measures.ascent import ASCENTS, Ascent
+from lbgap.measures.maximizer import PAPER_ITERATIONS, Maximizer
 from lbgap.measures.subspace import DenseSubspace, Subspace
 from lbgap.tensors import flatten, parameters_of
 from lbgap.train.evaluation import loss_and_grad, loss_at
@@ -37,22 +39,21 @@ from lbgap.train.evaluation import loss_and_grad, loss_at
 # f(w) and ∇f(w) for a flat parameter vector w (n,)
 LossAndGrad = Callable[[torch.Tensor], tuple[float, torch.Tensor]]
 
-PAPER_ITERATIONS = 10  # the paper's L-BFGS-B budget: `paper_phi` is read off L-BFGS-B's history there
-
-
 @dataclass(frozen=True)
 class Sharpness:
-    phi: float  # the metric, in percent of (1 + f(x))
+    phi: float  # the metric, in percent of (1 + f(x)): a lower bound, the largest f any ascent found
     loss_at_x: float  # f(x)
     loss_max: float  # max f(x + A y) found over the box
     iterations: int  # the longest ascent's iterations
     evaluations: int  # f and ∇f evaluations, all ascents together
     message: str  # the winning ascent's stopping reason
+    levelled_off: bool  # the first check of the certificate: the best f had stopped rising (`levelled_off`)
     found_by: str = ""  # the winning ascent and start, e.g. "apgd#0"
-    levelled_off: bool = True  # the certificate: the best f had stopped rising
     history: tuple[float, ...] = ()  # the largest f, all ascents together, after each iteration (0: the starts)
-    paper_phi: float | None = None  # φ of L-BFGS-B on f from start 0 after 10 iterations (the paper's protocol)
-    ascents: dict[str, list[float]] = field(default_factory=dict)  # "name#start" → its own history (as `history`)
+    # φ of L-BFGS-B on f from start 0 after the paper's 10 iterations: the paper's protocol, read off this
+    # search (None when it was not among the ascents or ran fewer iterations)
+    paper_protocol_phi: float | None = None
+    ascent_histories: dict[str, list[float]] = field(default_factory=dict)  # "name#start" → its own `history`
     argmax: np.ndarray | None = field(default=None, repr=False, compare=False)  # y (p,) float64 of loss_max
 
     def record(self) -> dict:
@@ -117,7 +118,7 @@ def sharpness(
         loss_at_x, _ = f(x)
     if not (np.isfinite(half).all() and np.isfinite(loss_at_x)):  # a diverged run: no box, no maximum
         nan = float("nan")
-        return Sharpness(nan, float(loss_at_x), nan, 0, 0, "not measured: non-finite weights or loss", levelled_off=False)
+        return Sharpness(nan, float(loss_at_x), nan, 0, 0, "not measured: non-finite weights or loss", False)
 
     def f_of_y(y: np.ndarray) -> tuple[float, np.ndarray]:
         y_t = torch.from_numpy(y).to(x.device, x.dtype)
@@ -136,7 +137,7 @@ def sharpness(
     loss_max = max(best.best_f, loss_at_x)  # f(x) itself is in the box
     longest = max(run.iterations for run in runs.values())
     history = [max([loss_at_x] + [run.history[min(k, run.iterations)] for run in runs.values()]) for k in range(longest + 1)]
-    paper = runs.get("lbfgsb#0")
+    paper = runs.get("lbfgsb#0") if maximizer.includes_paper_protocol else None
     return Sharpness(
         phi=phi_of(loss_max, loss_at_x),
         loss_at_x=loss_at_x,
@@ -144,22 +145,30 @@ def sharpness(
         iterations=longest,
         evaluations=sum(run.evaluations for run in runs.values()),
         message=best.message,
-        found_by=found_by,
         levelled_off=levelled_off(history, loss_at_x, maximizer.plateau),
+        found_by=found_by,
         history=tuple(history),
-        paper_phi=None if paper is None else phi_of(max(paper.history[min(PAPER_ITERATIONS, paper.iterations)], loss_at_x), loss_at_x),
-        ascents={key: run.history for key, run in runs.items()},
+        paper_protocol_phi=None if paper is None else phi_of(
+            max(paper.history[min(PAPER_ITERATIONS, paper.iterations)], loss_at_x), loss_at_x),
+        ascent_histories={key: run.history for key, run in runs.items()},
         argmax=best.best_y,
     )
 
 
-def clipped_subspace_loss(f: LossAndGrad, x: torch.Tensor, eps: float, A: Subspace, y: np.ndarray, offset: float = 1.0) -> float:
-    """f at the subspace maximizer y (p,) mapped into the full space and clipped to the full-space box:
-    a feasible full-space point the full-space search did not choose, so the full-space maximum is at
-    least this. A full-space result below it failed its certificate."""
-    half = torch.from_numpy(box_half_widths(x, eps, None, offset)).to(x.device, x.dtype)
+def clipped_subspace_point(x: torch.Tensor, eps: float, A: Subspace, y: np.ndarray) -> torch.Tensor:
+    """The subspace maximizer y (p,) mapped into the full space and clipped to the full-space box, as
+    weights (n,): a feasible full-space point the full-space search did not choose, so the full-space
+    maximum is at least f there (`certify`)."""
+    half = torch.from_numpy(box_half_widths(x, eps, None)).to(x.device, x.dtype)
     step = A.matvec(torch.from_numpy(y).to(x.device, x.dtype)).to(x.dtype)
-    return f(x.detach() + torch.maximum(torch.minimum(step, half), -half))[0]
+    return x.detach() + torch.maximum(torch.minimum(step, half), -half)
+
+
+def certify(full: Sharpness, clipped_subspace_loss: float) -> bool:
+    """The certificate of a full-space φ: its search levelled off and found at least the loss at the
+    clipped subspace maximizer (a float32 loss within 1e-6 relative of it is a tie). Passing it does not
+    prove a maximum; failing it proves the search fell short."""
+    return full.levelled_off and clipped_subspace_loss <= full.loss_max + 1e-6 * abs(full.loss_max)
 
 
 def sharpness_of_model(
@@ -196,10 +205,10 @@ def sharpness_of_model(
 
 
 def clipped_subspace_loss_of_model(model: nn.Module, train: Split, eps: float, A: Subspace, y: np.ndarray, *, chunk: int) -> float:
-    """`clipped_subspace_loss` for `model` at its current weights, f as in `sharpness_of_model`."""
+    """f, as `sharpness_of_model` defines it, at the `clipped_subspace_point` of the model's current weights."""
     model.eval()
     like = parameters_of(model)
-    return clipped_subspace_loss(lambda w: loss_and_grad(model, w, like, train, chunk), flatten(like), eps, A, y)
+    return loss_at(model, clipped_subspace_point(flatten(like), eps, A, y), like, train, chunk)
 
 
 def model_loss(model: nn.Module, train: Split, chunk: int) -> float:

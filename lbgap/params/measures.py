@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from lbgap.measures.ascent import ASCENTS, Maximizer
+from lbgap.measures.maximizer import ASCENT_NAMES, Maximizer
 from lbgap.params.core import RuntimeParams, bn_statistics
 from lbgap.params.read import ParamsError, choice, get, integer, number, numbers, size_or_all
 
@@ -18,8 +18,8 @@ def maximizer(raw: Mapping[str, Any]) -> Maximizer:
     (`ascents` × `starts`, `max_iter` iterations each); `plateau` for the certificate of both."""
     method = choice(raw, "sharpness.method", METHODS, "sharpness method")
     ascents = get(raw, "sharpness.ascents")  # checked under either method: the whole file is valid or refused
-    if not isinstance(ascents, list) or not ascents or any(name not in ASCENTS for name in ascents):
-        raise ParamsError(f"params: 'sharpness.ascents' must be a non-empty list of {', '.join(ASCENTS)} (got {ascents!r})")
+    if not isinstance(ascents, list) or not ascents or any(name not in ASCENT_NAMES for name in ascents):
+        raise ParamsError(f"params: 'sharpness.ascents' must be a non-empty list of {', '.join(ASCENT_NAMES)} (got {ascents!r})")
     starts, iterations = integer(raw, "sharpness.starts", 1), integer(raw, "sharpness.max_iter", 1)
     plateau = number(raw, "sharpness.plateau", minimum=0)
     if method == "paper":

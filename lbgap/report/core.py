@@ -20,7 +20,7 @@ from lbgap.report.figures import sharpness_figure, training_curves_figure
 from lbgap.report.numbers import REGIME_NAMES, distance_ratio, headline
 from lbgap.report.paper import comparison_table, paper_quantities, paper_row
 from lbgap.report.tables import (
-    accuracy_table, certificate_frame, flagged_measurements, flagged_note, pm, protocol_table, run_table, sharpness_table,
+    accuracy_table, certificate_frame, flagged_measurements, maximizer_section, pm, run_table, sharpness_table,
 )
 from lbgap.train.loop import should_stop
 
@@ -70,7 +70,6 @@ def core_report(
     cap = int(params["train"]["max_epochs"])
     numbers, ratio, ends = headline(train, sharpness), distance_ratio(train), endings_frame(train, curves, params)
     certificates = certificate_frame(sharpness)
-    flagged = flagged_measurements(certificates)
     training_seconds = float(ends["seconds"].sum())
     net, same = paper_row(str(params["runtime"]["model"]), str(params["data"]["name"]))
     batch_sizes = {r: train[r]["batch_size"] for r in ("sb", "lb")}
@@ -123,13 +122,9 @@ LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['l
 
 ## φ per seed, and the certificate of each maximization
 
-{certificates.to_markdown(index=False, disable_numparse=True)}
+{certificates.drop(columns="not measured").to_markdown(index=False, disable_numparse=True)}
 
-{flagged_note(flagged)}
-
-The paper's protocol (one start, 10 iterations of L-BFGS-B on f) beside the validated maximizer:
-
-{protocol_table(sharpness)}
+{maximizer_section(sharpness)}
 
 ## Figures
 
@@ -147,7 +142,7 @@ The paper's protocol (one start, 10 iterations of L-BFGS-B on f) beside the vali
 """
     summary = {
         **numbers, "distance_ratio": ratio["mean"], "ended_by": counts, "seeds": seeds, "parameters": sharpness["sb"]["parameters"],
-        "sharpness_flagged": flagged,
+        "sharpness_flagged": flagged_measurements(certificates),
         "command": command, "seconds": round(seconds, 1), "training_seconds": round(training_seconds, 1), "commit": commit,
     }
     figures = {"training_curves": training_curves_figure(curves, batch_sizes), "sharpness": sharpness_figure(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable
 
 import pandas as pd
 import yaml
@@ -22,13 +22,12 @@ from lbgap.report.tables import (
     accuracy_table,
     certificate_frame,
     flagged_measurements,
-    flagged_note,
+    maximizer_section,
     mitigation_rows,
     mitigation_table,
     pm,
     pm_significant,
     points_table,
-    protocol_table,
     run_table,
     sharpness_table,
     sweep_table,
@@ -72,27 +71,34 @@ class Report:
     predictors_tau: pd.DataFrame  # τ of every measure with the gap (plots/predictors_tau.csv)
 
 
-def maximizer_section(sharpness: Mapping[str, Mapping]) -> str:
-    """How φ was maximized, the paper's protocol beside it, and the certificate of every maximization."""
-    maximizer = sharpness["sb"].get("maximizer", {})
-    ascents = ", ".join(maximizer.get("ascents", ["lbfgsb"]))
-    return f"""### How φ was maximized, and the paper's protocol beside it
+def unlevelled_probes(run: RunResults) -> list[str]:
+    """The full-space φ of the sweep, warm start, trajectory and curvature stages whose search had not
+    levelled off (their one certificate: they measure no subspace), as short labels."""
+    out = [f"sweep batch {doc['batch_size']} seed {row['seed']}" for doc in run.sweep for row in doc["per_seed"]
+           if row.get("sharpness_levelled_off") is False]
+    out += [f"warm start from SB epoch {p['sb_epochs']}" for p in run.warm_start["points"] if p.get("lb_sharpness_levelled_off") is False]
+    for regime, frame in run.trajectories.items():
+        if "sharpness_levelled_off" in frame:
+            out += [f"trajectory {regime.upper()} epoch {e}" for e in frame.epoch[~frame.sharpness_levelled_off.astype(bool)]]
+    for regime, document in run.curvature.items():
+        out += [f"curvature {regime.upper()} {key.removeprefix('levelled_off_')} seed {row['seed']}"
+                for row in document["per_seed"] for key, value in row.items() if key.startswith("levelled_off_") and value == 0]
+    return out
 
-Each φ is the largest f found by {ascents} from {maximizer.get('starts', 1)} seeded random start(s) in the box,
-{maximizer.get('iterations', 10)} iterations each (docs/measures.md, "Maximizing φ"): a lower bound on the maximum. The
-paper's protocol — one random start, 10 iterations of L-BFGS-B on f — is one of those ascents, read off the same search:
 
-{protocol_table(sharpness)}
-
-Certificate: the best f must have levelled off (over the second half of the iterations it rose by at most
-{maximizer.get('plateau', 0.01):g} of its gain), and a full-space φ must reach φ at the subspace maximizer clipped into the
-full box (a feasible full-space point). {flagged_note(flagged_measurements(certificate_frame(sharpness)))}"""
+def probes_note(run: RunResults) -> str:
+    unlevelled = unlevelled_probes(run)
+    if not unlevelled:
+        return ("The one-number φ of the sweep, warm start, trajectory and curvature stages (full space, no subspace to "
+                "bound them) all levelled off.")
+    return f"**Flagged: φ whose search had not levelled off** (full space, no subspace bound): {'; '.join(unlevelled)}."
 
 
 def summary_numbers(run: RunResults) -> dict:
     """The headline numbers, in the order `dvc exp show` lists them (NaN kept; see Report.summary)."""
     numbers = headline(run.train, run.sharpness)
     numbers["sharpness_flagged"] = flagged_measurements(certificate_frame(run.sharpness))
+    numbers["sharpness_probes_not_levelled_off"] = unlevelled_probes(run)
     ratio = distance_ratio(run.train)
     numbers["distance_ratio"] = {"mean": ratio["mean"], "std": ratio["std"]}
     numbers["mitigation"] = remedy_numbers(run.remedies)
@@ -256,6 +262,7 @@ Test-accuracy gap SB − LB: **{numbers['test_acc_pct']['gap']:.2f} points**.
 LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['lb_over_sb']:.1f}×" for space, by_eps in numbers['sharpness'].items() for key, v in by_eps.items() if v['lb_over_sb'] is not None)}.
 
 {maximizer_section(sharp)}
+{probes_note(run)}
 
 ## Runs
 

@@ -32,11 +32,18 @@ def headline(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> 
             summaries = [sharpness[r]["summary"][space][key] for r in ("sb", "lb")]
             sb, lb = (s["phi"]["mean"] for s in summaries)
             out["sharpness"][space][key] = {"sb": sb, "lb": lb, "lb_over_sb": lb / sb if sb > 0 else None,
-                                            "certified": all(s.get("certified", True) for s in summaries)}
-            if all("paper_phi" in s for s in summaries):  # the paper's protocol, read off the same search
-                sb, lb = (s["paper_phi"]["mean"] for s in summaries)
+                                            "certified": certified(summaries)}
+            if all("paper_protocol_phi" in s for s in summaries):  # the paper's protocol, read off the same search
+                sb, lb = (s["paper_protocol_phi"]["mean"] for s in summaries)
                 out["sharpness"][space][key]["paper_protocol"] = {"sb": sb, "lb": lb, "lb_over_sb": lb / sb if sb > 0 else None}
     return out
+
+
+def certified(summaries: list[Mapping]) -> bool | None:
+    """True when every seed's φ in `summaries` passed its certificate, False when one failed, None for
+    records from runs that kept no certificate."""
+    flags = [s.get("certified") for s in summaries]
+    return None if None in flags else all(flags)
 
 
 def distance_ratio(train: Mapping[str, Mapping]) -> dict:

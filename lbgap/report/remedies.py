@@ -39,7 +39,7 @@ def _row(name: str, batch: int, train: Mapping, sharpness: Mapping, eps_key: str
         "training": name, "batch_size": batch, "test_accuracy": accuracy, "test_accuracy_std": _std(s, "test_accuracy", 100),
         "gap_closed": gap_closed(accuracy, sb, lb), "gap_closed_std": _std(s, "test_accuracy", 100) / abs(sb - lb) * 100 if sb != lb else float("nan"),
         "phi": sharpness["summary"]["full"][eps_key]["phi"]["mean"],
-        "phi_certified": sharpness["summary"]["full"][eps_key].get("certified", True), "lambda_max": lambda_max,
+        "phi_certified": sharpness["summary"]["full"][eps_key].get("certified"), "lambda_max": lambda_max,
         "distance_from_x0": _mean(s, "distance_from_x0"), "updates": _mean(s, "updates"), "samples": _mean(s, "samples"),
         "seconds": _mean(s, "seconds"), "diverged": not math.isfinite(_mean(s, "train_loss")),
     }
@@ -80,7 +80,7 @@ def gap_closed_table(frame: pd.DataFrame) -> str:
             "training": row["training"] + (" (diverged)" if row["diverged"] else ""), "batch": row["batch_size"],
             "test accuracy (%)": _cell(row["test_accuracy"], row["test_accuracy_std"]),
             "gap closed (%)": _cell(row["gap_closed"], row["gap_closed_std"], 0),
-            "φ": _cell(row["phi"], digits=1) + ("" if row.get("phi_certified", True) else " (flagged)"), "λ_max": _cell(row["lambda_max"], digits=1),
+            "φ": _cell(row["phi"], digits=1) + (" (flagged)" if row.get("phi_certified") is False else ""), "λ_max": _cell(row["lambda_max"], digits=1),
             "‖x − x0‖": _cell(row["distance_from_x0"], digits=1), "updates": _cell(row["updates"], digits=0),
             "samples (M)": _cell(row["samples"] / 1e6, digits=2), "wall (s)": _cell(row["seconds"], digits=0),
             "own SB (%)": _cell(row.get("own_sb_accuracy", float("nan"))),

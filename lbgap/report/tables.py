@@ -42,6 +42,11 @@ def accuracy_table(label: str, train: Mapping[str, Mapping]) -> str:
     return _markdown(pd.DataFrame([row]))
 
 
+def _flag(certified: bool | None) -> str:
+    """The mark beside a value whose maximization failed its certificate (None: a run that kept none)."""
+    return " (flagged)" if certified is False else ""
+
+
 def sharpness_table(label: str, sharpness: Mapping[str, Mapping], space: str) -> str:
     """Shaped like the paper's Tables 3 (full space) and 4 (subspace): φ mean ± std per regime and ε;
     "(flagged)" where a seed's maximization failed its certificate (`certificate_frame`)."""
@@ -50,27 +55,27 @@ def sharpness_table(label: str, sharpness: Mapping[str, Mapping], space: str) ->
         for regime in ("sb", "lb"):
             column = f"{REGIME_NAMES[regime]} {key.replace('eps_', 'ε=')}"
             summary = sharpness[regime]["summary"][space][key]
-            row[column] = pm(summary["phi"]) + ("" if summary.get("certified", True) else " (flagged)")
+            row[column] = pm(summary["phi"]) + _flag(summary.get("certified"))
     return _markdown(pd.DataFrame([row]))
 
 
 def certificate_frame(sharpness: Mapping[str, Mapping]) -> pd.DataFrame:
     """One row per (regime, seed, space, ε) maximization: φ, the paper protocol's φ at the same point
-    (L-BFGS-B on f, 10 iterations, start 0), the ascent that found the maximum, whether its best f had
+    (L-BFGS-B on f, 10 iterations, start 0), the ascent that found the maximum, whether the best f had
     levelled off, φ at the clipped subspace maximizer (full space: a feasible point the full-space φ must
-    reach) and `certified`."""
+    reach) and `certified` (None for records of runs that kept no certificate)."""
     rows = []
     for regime in ("sb", "lb"):
         for space, by_eps in sharpness[regime]["per_seed"].items():
             for key, records in by_eps.items():
                 for r in records:
-                    bound = r.get("clipped_subspace_phi")
+                    bound, paper = r.get("clipped_subspace_phi"), r.get("paper_protocol_phi")
                     rows.append({
                         "regime": REGIME_NAMES[regime], "seed": r["seed"], "space": space, "ε": key.removeprefix("eps_"),
-                        "φ": f"{r['phi']:.4g}", "paper protocol φ": "—" if r.get("paper_phi") is None else f"{r['paper_phi']:.4g}",
-                        "found by": r.get("found_by", "lbfgsb#0"), "loss at x": f"{r['loss_at_x']:.2g}",
+                        "φ": f"{r['phi']:.4g}", "paper protocol φ": "—" if paper is None else f"{paper:.4g}",
+                        "found by": r.get("found_by", "—"), "loss at x": f"{r['loss_at_x']:.2g}",
                         "levelled off": r.get("levelled_off"), "clipped-subspace φ": "—" if bound is None else f"{bound:.4g}",
-                        "certified": r.get("certified"),
+                        "certified": r.get("certified"), "not measured": not math.isfinite(r["phi"]),
                     })
     return pd.DataFrame(rows)
 
@@ -78,40 +83,72 @@ def certificate_frame(sharpness: Mapping[str, Mapping]) -> pd.DataFrame:
 def flagged_measurements(frame: pd.DataFrame) -> list[dict]:
     """The rows of `certificate_frame` whose certificate failed, as {regime, seed, space, eps, why}."""
     out = []
-    for _, r in frame[frame["certified"] == False].iterrows():  # noqa: E712 (None: an old record, unchecked)
-        why = "its best f was still rising" if not r["levelled_off"] else f"below its clipped-subspace bound (φ {r['clipped-subspace φ']})"
+    for _, r in frame[frame["certified"].map(lambda c: c is False)].iterrows():
+        if r["not measured"]:
+            why = "not measured (non-finite weights or loss)"
+        elif not r["levelled_off"]:
+            why = "its best f was still rising"
+        else:
+            why = f"below its clipped-subspace bound (φ {r['clipped-subspace φ']})"
         out.append({"regime": r["regime"], "seed": int(r["seed"]), "space": r["space"], "eps": r["ε"], "why": why})
     return out
 
 
-def flagged_note(flagged: Sequence[Mapping]) -> str:
-    """One sentence: no measurement flagged, or which were and why."""
-    if not flagged:
-        return "Every maximization passed its certificate."
-    runs = "; ".join(f"{f['regime']} seed {f['seed']} {f['space']} ε={f['eps']}: {f['why']}" for f in flagged)
-    return (f"**Flagged (failed their certificate): {runs}.** Those values are lower bounds that the maximizer "
-            "could not certify; the means above include them, marked (flagged).")
+def flagged_note(frame: pd.DataFrame) -> str:
+    """Which maximizations of `certificate_frame` failed their certificate and why, and how many kept none."""
+    flagged = flagged_measurements(frame)
+    unchecked = int(frame["certified"].map(lambda c: c is None).sum())
+    if unchecked:
+        text = f"{unchecked} of {len(frame)} maximizations were recorded without a certificate (a run made before it existed): unchecked."
+    else:
+        text = "No maximization failed its certificate (each φ is still a lower bound on the maximum)."
+    if flagged:
+        runs = "; ".join(f"{f['regime']} seed {f['seed']} {f['space']} ε={f['eps']}: {f['why']}" for f in flagged)
+        text = (f"**Flagged (failed their certificate): {runs}.** Those values are lower bounds the search "
+                "could not vouch for; the means above include them, marked (flagged). " + (text if unchecked else ""))
+    return text.strip()
 
 
 def protocol_table(sharpness: Mapping[str, Mapping]) -> str:
-    """Per space and ε: mean φ of SB and LB under the paper's protocol and under the validated maximizer
-    (the largest of every ascent, which includes the paper's), the LB/SB ratio under each, and its change."""
+    """Per space and ε: mean φ of SB and LB under the paper's protocol and under this run's maximizer
+    (the largest of every ascent, the paper's included), the LB/SB ratio under each, and its change."""
     rows = []
     for space, by_eps in sharpness["sb"]["summary"].items():
         for key in by_eps:
-            means = {(r, which): sharpness[r]["summary"][space][key].get(which, {}).get("mean") for r in ("sb", "lb") for which in ("paper_phi", "phi")}
-            if means[("sb", "paper_phi")] is None:
+            stats = {r: sharpness[r]["summary"][space][key] for r in ("sb", "lb")}
+            if not all("paper_protocol_phi" in stats[r] for r in stats):
                 continue
-            ratio = {which: means[("lb", which)] / means[("sb", which)] if means[("sb", which)] else None for which in ("paper_phi", "phi")}
+            means = {(r, which): stats[r][which]["mean"] for r in stats for which in ("paper_protocol_phi", "phi")}
+            ratio = {which: means[("lb", which)] / means[("sb", which)] if means[("sb", which)] else None
+                     for which in ("paper_protocol_phi", "phi")}
             rows.append({
                 "space": space, "ε": key.removeprefix("eps_"),
-                "SB paper": f"{means[('sb', 'paper_phi')]:.4g}", "SB validated": f"{means[('sb', 'phi')]:.4g}",
-                "LB paper": f"{means[('lb', 'paper_phi')]:.4g}", "LB validated": f"{means[('lb', 'phi')]:.4g}",
-                "LB/SB paper": "—" if ratio["paper_phi"] is None else f"{ratio['paper_phi']:.3g}×",
-                "LB/SB validated": "—" if ratio["phi"] is None else f"{ratio['phi']:.3g}×",
-                "ratio change": "—" if None in ratio.values() else f"{ratio['phi'] / ratio['paper_phi']:.3g}×",
+                "SB paper": f"{means[('sb', 'paper_protocol_phi')]:.4g}", "SB this run": f"{means[('sb', 'phi')]:.4g}",
+                "LB paper": f"{means[('lb', 'paper_protocol_phi')]:.4g}", "LB this run": f"{means[('lb', 'phi')]:.4g}",
+                "LB/SB paper": "—" if ratio["paper_protocol_phi"] is None else f"{ratio['paper_protocol_phi']:.3g}×",
+                "LB/SB this run": "—" if ratio["phi"] is None else f"{ratio['phi']:.3g}×",
+                "ratio change": "—" if not all(ratio.values()) else f"{ratio['phi'] / ratio['paper_protocol_phi']:.3g}×",
             })
-    return _markdown(pd.DataFrame(rows)) if rows else "(the paper protocol was not among this run's ascents)"
+    return _markdown(pd.DataFrame(rows)) if rows else "(the paper's protocol was not read off this run's maximizer)"
+
+
+def maximizer_section(sharpness: Mapping[str, Mapping]) -> str:
+    """How φ was maximized, the paper's protocol beside it, and the certificate of every maximization."""
+    maximizer = sharpness["sb"].get("maximizer")
+    if maximizer is None:  # a run made before the maximizer was recorded: the paper's protocol
+        return "φ was maximized with the paper's protocol (one random start, 10 iterations of L-BFGS-B on f), unchecked."
+    frame = certificate_frame(sharpness)
+    return f"""### How φ was maximized, and the paper's protocol beside it
+
+Each φ is the largest f found by {', '.join(maximizer['ascents'])} from {maximizer['starts']} seeded random start(s) in the
+box, {maximizer['iterations']} iterations each (docs/measures.md, "Maximizing φ"): a lower bound on the maximum. The paper's
+protocol — one random start, 10 iterations of L-BFGS-B on f — is read off the same search where it is one of its ascents:
+
+{protocol_table(sharpness)}
+
+Certificate: the best f must have levelled off (over the second half of the iterations it rose by at most
+{maximizer['plateau']:g} of its gain), and a full-space φ must reach φ at the subspace maximizer clipped into the full box
+(a feasible full-space point). {flagged_note(frame)}"""
 
 
 def _run_range(sharpness_regime: Mapping, field: str) -> str:
@@ -159,7 +196,7 @@ def mitigation_table(rows: Sequence[Mapping]) -> str:
         line = {"training": row["name"], "test accuracy (%)": pm(row["train"]["test_accuracy"], 100)}
         for space, by_eps in row["sharpness"].items():
             for key, stats in by_eps.items():
-                line[f"φ {space} {key.replace('eps_', 'ε=')}"] = pm(stats["phi"]) + ("" if stats.get("certified", True) else " (flagged)")
+                line[f"φ {space} {key.replace('eps_', 'ε=')}"] = pm(stats["phi"]) + _flag(stats.get("certified"))
         table.append(line)
     return _markdown(pd.DataFrame(table))
 

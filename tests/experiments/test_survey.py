@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from lbgap.measures.ascent import Maximizer
+from lbgap.measures.maximizer import Maximizer
 from lbgap.experiments.survey import sharpness_survey
 from lbgap.measures.sharpness import sharpness_of_model
 from lbgap.measures.subspace import random_subspace

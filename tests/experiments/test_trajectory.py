@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lbgap.measures.ascent import Maximizer
+from lbgap.measures.maximizer import Maximizer
 from lbgap.experiments.trajectory import sharpness_along_training
 from lbgap.measures.sharpness import full_space_probe
 from lbgap.train.batchnorm import recompute_statistics

@@ -17,7 +17,7 @@ def test_warm_start_from_epoch_zero_is_a_cold_lb_run_and_later_points_start_from
 
     def count(model) -> Sharpness:
         calls.append(model)
-        return Sharpness(float(len(calls)), 0.0, len(calls) / 100, 1, 2, "stub")
+        return Sharpness(float(len(calls)), 0.0, len(calls) / 100, 1, 2, "stub", levelled_off=True)
 
     points = warm_start(
         small_mlp(), tiny_data, [(e, sb_run.iterate(e)) for e in (0, 2, 4)], large_batch=48, lb_epochs=3, config=budget,

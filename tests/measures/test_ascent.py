@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lbgap.measures.ascent import ASCENTS, Maximizer, apgd_checkpoints
+from lbgap.measures.ascent import ASCENTS, apgd_checkpoints
+from lbgap.measures.maximizer import ASCENT_NAMES, Maximizer
 
 
-ASCENT_NAMES = tuple(ASCENTS)  # every registered ascent
+def test_the_registry_holds_exactly_the_names_a_maximizer_accepts():
+    assert list(ASCENTS) == list(ASCENT_NAMES)
 
 
 def test_a_maximizer_refuses_an_unknown_ascent_and_an_empty_budget():
@@ -64,10 +66,10 @@ def test_only_the_paper_ascent_falls_short_on_a_bowl_with_small_gradients():
 
 
 def test_apgd_checkpoints_are_croce_and_heins():
-    # p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06): for 100 iterations the
-    # checkpoints are 22, 41, 57, 70, 80, 87, 93, 99 (Croce & Hein 2020, section 3.2)
+    # ⌈p_j N⌉ with p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06): p = 0.22, 0.41,
+    # 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (Croce & Hein 2020, section 3.2)
     assert apgd_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
-    assert apgd_checkpoints(10) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert apgd_checkpoints(10) == [3, 5, 6, 7, 8, 9, 10]  # 0.93 and 0.99 of 10 both round up to 10
     assert apgd_checkpoints(1) == [1]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lbgap.measures.ascent import Maximizer
+from lbgap.measures.maximizer import Maximizer
 from lbgap.train.evaluation import evaluate
 from lbgap.measures.flatness import dinh_rescale, noise_std, noisy_accuracy, pac_bayes_sigma, rescalable_pairs
 from lbgap.measures.hessian import hessian_operator, top_eigenvalues

@@ -3,6 +3,7 @@ model, and long reference searches on a tiny network, at training losses from 1e
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -13,16 +14,15 @@ import torch
 import yaml
 
 from lbgap.measures.sharpness import (
-    box_half_widths, clipped_subspace_loss, levelled_off, model_loss, sharpness, sharpness_of_model,
+    box_half_widths, certify, clipped_subspace_point, levelled_off, model_loss, sharpness, sharpness_of_model,
 )
 from lbgap.measures.subspace import DenseSubspace, random_subspace
 from lbgap.models import build_model
 from lbgap.params.measures import maximizer
-from lbgap.measures.ascent import ASCENTS, Maximizer
+from lbgap.measures.maximizer import ASCENT_NAMES, Maximizer
 from lbgap.train.evaluation import evaluate
 from lbgap.tensors import flatten, parameters_of
 
-ASCENT_NAMES = tuple(ASCENTS)  # every registered ascent
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -192,7 +192,7 @@ def test_on_a_bowl_at_any_loss_scale_the_validated_maximizer_finds_the_vertex_an
     validated = sharpness(f, x, 1e-3, maximizer=VALIDATED, seed=0)
     assert _gain(validated, loss_max) >= 0.99
     paper = sharpness(f, x, 1e-3, seed=0)
-    assert paper.phi == pytest.approx(validated.paper_phi, rel=1e-12)  # the paper's protocol is one of its ascents
+    assert paper.phi == pytest.approx(validated.paper_protocol_phi, rel=1e-12)  # the paper's protocol is one of its ascents
     if scale <= 1e-2:  # the paper protocol's reach scales with the gradient
         assert _gain(paper, loss_max) < 0.7
     else:
@@ -262,8 +262,7 @@ def test_on_a_tiny_network_at_any_loss_the_validated_maximizer_matches_a_long_re
     reference = sharpness(net, x, 1e-3, maximizer=Maximizer(ASCENT_NAMES, starts=4, iterations=200), seed=1, loss_at_x=loss_at_x)
     assert reference.levelled_off
     validated = sharpness(net, x, 1e-3, maximizer=VALIDATED, seed=0, loss_at_x=loss_at_x)
-    assert _gain(validated, reference.loss_max) >= 0.99, validated.ascents
-    assert validated.phi >= validated.paper_phi
+    assert _gain(validated, reference.loss_max) >= 0.99, validated.ascent_histories
 
 
 def test_the_paper_protocol_falls_short_on_the_tiny_network_at_small_losses_only():
@@ -304,25 +303,32 @@ def test_the_paper_protocol_creeping_at_a_tiny_loss_is_flagged_at_a_strict_plate
 
 
 def test_the_clipped_subspace_point_is_a_feasible_full_space_point():
-    """With A = I the clipped point is the subspace maximizer itself; with a random A it is clipped into
-    the full box, and f there is f at that point (checked against a direct evaluation)."""
+    """With A = I it is the subspace maximizer itself where that lies in the full box, clipped elsewhere;
+    with a random A, A y clipped coordinate by coordinate to ±ε(|x_i| + 1)."""
     x = torch.tensor([0.5, -1.0, 2.0, 0.0], dtype=torch.float64)
-    f = quadratic(x, torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64), 0.1)
-    y = np.array([1e-3, -1e-3, 5e-3, 0.0])
-    assert clipped_subspace_loss(f, x, 1e-3, DenseSubspace(torch.eye(4, dtype=torch.float64)), y) == pytest.approx(
-        f(x + torch.tensor([1e-3, -1e-3, 3e-3, 0.0], dtype=torch.float64))[0], rel=1e-12)  # only the third side clips
+    y = np.array([1e-3, -1e-3, 5e-3, 0.0])  # the full box: ±(1.5, 2, 3, 1)·1e-3; only the third side clips
+    point = clipped_subspace_point(x, 1e-3, DenseSubspace(torch.eye(4, dtype=torch.float64)), y)
+    assert torch.allclose(point, x + torch.tensor([1e-3, -1e-3, 3e-3, 0.0], dtype=torch.float64), rtol=0, atol=1e-15)
     A = torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     z = np.array([0.02, -0.01])
     half = 1e-3 * (x.abs() + 1)
-    expected = f(x + torch.clamp(A @ torch.from_numpy(z), -half, half))[0]
-    assert clipped_subspace_loss(f, x, 1e-3, DenseSubspace(A), z) == pytest.approx(expected, rel=1e-12)
-    assert expected <= sharpness(f, x, 1e-3, maximizer=VALIDATED, seed=0).loss_max * (1 + 1e-12)
+    expected = x + torch.clamp(A @ torch.from_numpy(z), -half, half)
+    assert torch.allclose(clipped_subspace_point(x, 1e-3, DenseSubspace(A), z), expected, rtol=0, atol=1e-15)
+
+
+def test_the_certificate_fails_below_the_clipped_bound_or_while_rising():
+    f = quadratic(torch.zeros(4, dtype=torch.float64), torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64), 0.1)
+    result = sharpness(f, torch.zeros(4, dtype=torch.float64), 1e-2, maximizer=VALIDATED, seed=0)
+    assert result.levelled_off and certify(result, result.loss_max) and certify(result, result.loss_max * (1 + 1e-7))
+    assert not certify(result, result.loss_max * (1 + 1e-4))  # a feasible point above the "maximum"
+    rising = dataclasses.replace(result, levelled_off=False)
+    assert not certify(rising, result.loss_at_x)
 
 
 def test_the_record_is_json_and_names_the_winner():
     f = quadratic(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64), 0.5)
     result = sharpness(f, torch.zeros(3, dtype=torch.float64), 0.1, maximizer=VALIDATED, seed=0)
     record = json.loads(json.dumps(result.record()))
-    assert "argmax" not in record and record["found_by"] in record["ascents"]
-    assert record["loss_max"] == max(history[-1] for history in record["ascents"].values())
+    assert "argmax" not in record and record["found_by"] in record["ascent_histories"]
+    assert record["loss_max"] == max(history[-1] for history in record["ascent_histories"].values())
     assert len(record["history"]) == VALIDATED.iterations + 1

@@ -197,7 +197,8 @@ class TestC1:
         params["data"].update(name="cifar10", num_train=None, num_test=None, standardize=False, root="datasets",
                               checksums=False, download=False)
         params["train"].update(max_epochs=1)
-        params["sharpness"].update(subspace_dim=2, max_iter=1, epsilons=[0.001])
+        # the paper's protocol alone: the maximizer's ascents are the same code for any network (tests above)
+        params["sharpness"].update(subspace_dim=2, max_iter=1, epsilons=[0.001], method="paper")
         params["interpolate"].update(points=3)
         params["curvature"].update(
             samples=40, epsilons=[0.001], adaptive_eta=[0.0], lanczos={"top_k": 1, "steps": 2}, trace={"tol": 0.5, "max_probes": 2},

@@ -1,0 +1,32 @@
+"""How Metric 2.1's inner maximum is searched: the settings of lbgap.measures.sharpness, kept apart from
+the ascents themselves (lbgap.measures.ascent) so that reading params does not import scipy's optimizers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ASCENT_NAMES = ("lbfgsb", "lbfgsb_log", "apgd")  # the registry lbgap.measures.ascent.ASCENTS, by name
+PAPER_ITERATIONS = 10  # the paper's L-BFGS-B budget
+
+
+@dataclass(frozen=True)
+class Maximizer:
+    """How max_{y ∈ C_ε} f(x + A y) is searched: each of `ascents` from each of `starts` seeded random
+    points of the box, `iterations` iterations each; the largest f found wins. The default is the
+    paper's protocol: one start, 10 iterations of L-BFGS-B on f."""
+
+    ascents: tuple[str, ...] = ("lbfgsb",)
+    starts: int = 1
+    iterations: int = PAPER_ITERATIONS
+    plateau: float = 0.05  # levelled off: the best f rose by ≤ this fraction of its gain over the second half
+
+    def __post_init__(self) -> None:
+        if unknown := [name for name in self.ascents if name not in ASCENT_NAMES]:
+            raise ValueError(f"unknown ascent {unknown[0]!r}; known: {', '.join(ASCENT_NAMES)}")
+        if not self.ascents or self.starts < 1 or self.iterations < 1 or self.plateau < 0:
+            raise ValueError(f"a maximizer needs ascents, starts >= 1, iterations >= 1 and plateau >= 0 (got {self})")
+
+    @property
+    def includes_paper_protocol(self) -> bool:
+        """L-BFGS-B on f from start 0 for at least the paper's 10 iterations: its value then is the paper's."""
+        return "lbfgsb" in self.ascents and self.iterations >= PAPER_ITERATIONS
