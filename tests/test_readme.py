@@ -146,3 +146,25 @@ def test_the_maximizer_table_in_the_docs_is_the_committed_benchmark():
             (measured,) = [r["fraction_of_best"] for r in rows if r.get("ascents") == ascents and r["solution"] == solution
                            and r["starts"] == starts and r["iterations"] == iterations]
             assert row[column] == f"{measured:.3f}", (solution, header[column])
+
+
+def test_the_readme_result_table_is_the_committed_default_run():
+    """The README's first table holds metrics/summary.json of the committed default run, rounded as printed."""
+    header, *body = _table_after((REPO / "README.md").read_text(), "## The result")
+    rows = {row[0]: row[1:] for row in body}
+    summary = json.loads((REPO / "metrics/summary.json").read_text())
+    assert header[1:] == [f"SB ({summary['batch']['sb']})", f"LB ({summary['batch']['lb']})"]
+    for label, key in (("test accuracy (%)", "test_acc_pct"), ("train accuracy (%)", "train_acc_pct")):
+        assert rows[label] == [f"{summary[key][r]:.2f}" for r in ("sb", "lb")], label
+    for label, space in (("sharpness φ, full space, ε = 1e-3", "full"), ("sharpness φ, random 100-dim subspace, ε = 1e-3", "subspace")):
+        phi = summary["sharpness"][space]["eps_1e-03"]
+        assert float(rows[label][0]) == pytest.approx(phi["sb"], rel=0.005), label
+        lb, ratio = rows[label][1].split(" (")
+        assert float(lb) == pytest.approx(phi["lb"], rel=0.005) and ratio == f"{phi['lb_over_sb']:.0f}×)", label
+        paper = phi["paper_protocol"]
+        shown = rows[label.replace("sharpness φ", "φ by the paper's protocol")]
+        assert float(shown[0]) == pytest.approx(paper["sb"], rel=0.005), label
+        lb, ratio = shown[1].split(" (")
+        assert float(lb) == pytest.approx(paper["lb"], rel=0.005) and ratio == f"{paper['lb_over_sb']:.0f}×)", label
+    assert rows["distance travelled from x0, SB / LB"][0] == f"{summary['distance_ratio']['mean']:.2f}×"
+

@@ -39,6 +39,7 @@ class Ascent:
     history: list[float]
     evaluations: int
     message: str
+    stationary: bool = False  # it stopped at a point of zero projected gradient: a local maximum in the box
 
     @property
     def iterations(self) -> int:
@@ -89,7 +90,9 @@ def lbfgsb(objective: Objective, half: np.ndarray, y0: np.ndarray, iterations: i
     )
     history = first[:1] + history
     history[-1] = tracked.best_f  # with any evaluation after the last completed iteration (a failed line search)
-    return Ascent(tracked.best_f, tracked.best_y, history, tracked.evaluations, str(result.message))
+    # with gtol = 0 this stop means the projected gradient is exactly zero at its last point: a KKT point
+    stationary = "PROJECTED GRADIENT" in str(result.message) and np.array_equal(result.x, tracked.best_y)
+    return Ascent(tracked.best_f, tracked.best_y, history, tracked.evaluations, str(result.message), stationary)
 
 
 def apgd_checkpoints(iterations: int) -> list[int]:

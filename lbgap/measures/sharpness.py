@@ -16,8 +16,9 @@ ascents (`ASCENTS`) from several seeded random starts in the box and keeps the l
 evaluated: a lower bound on the maximum that no single ascent beats. Its certificate is the history of
 that largest f per iteration: a search whose best f still rose by more than `plateau` of its total gain
 over the second half of the iterations has not levelled off, and the measurement says so
-(`levelled_off`) — necessary, not sufficient: a search creeping in tiny steps levels off far from the
-maximum. A second check needs a point the search did not visit: `clipped_subspace_point`, `certify`.
+(`levelled_off`), unless the winning ascent stopped at a stationary point of the box problem (L-BFGS-B's
+projected gradient exactly zero: a local maximum). Necessary, not sufficient: a search creeping in tiny
+steps levels off far from the maximum, and a local maximum need not be the largest. A second check needs a point the search did not visit: `clipped_subspace_point`, `certify`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class Sharpness:
     iterations: int  # the longest ascent's iterations
     evaluations: int  # f and ∇f evaluations, all ascents together
     message: str  # the winning ascent's stopping reason
-    levelled_off: bool  # the first check of the certificate: the best f had stopped rising (`levelled_off`)
+    levelled_off: bool  # the first check of the certificate: the best f stopped rising (`levelled_off`) or the
+    # winning ascent stopped at a stationary point (zero projected gradient: a local maximum in the box)
     found_by: str = ""  # the winning ascent and start, e.g. "apgd#0"
     history: tuple[float, ...] = ()  # the largest f, all ascents together, after each iteration (0: the starts)
     # φ of L-BFGS-B on f from start 0 after the paper's 10 iterations: the paper's protocol, read off this
@@ -145,7 +147,7 @@ def sharpness(
         iterations=longest,
         evaluations=sum(run.evaluations for run in runs.values()),
         message=best.message,
-        levelled_off=levelled_off(history, loss_at_x, maximizer.plateau),
+        levelled_off=best.stationary or levelled_off(history, loss_at_x, maximizer.plateau),
         found_by=found_by,
         history=tuple(history),
         paper_protocol_phi=None if paper is None else phi_of(

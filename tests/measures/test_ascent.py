@@ -82,3 +82,15 @@ def test_apgd_halves_its_step_when_it_stops_improving():
     run = ASCENTS["apgd"](f, half, np.zeros(5), 60)
     assert run.best_f > -1e-3, run.best_f
     assert "final step" in run.message and float(run.message.rsplit(" ", 1)[1]) <= 0.125
+
+
+def test_lbfgsb_says_when_it_stopped_at_a_local_maximum():
+    """A stop on a zero projected gradient (gtol = 0) at its best point is a KKT point of the box problem:
+    the vertex of a bowl. Running out of iterations on a bowl with tiny gradients is not."""
+    rng = np.random.default_rng(3)
+    half, h = rng.uniform(0.5, 2.0, 30), rng.uniform(0.1, 3.0, 30)
+    at_vertex = ASCENTS["lbfgsb"](_convex(h, 1.0), half, rng.uniform(-half, half), 10)
+    assert at_vertex.stationary and at_vertex.best_f == pytest.approx(1 + 0.5 * float(h @ (half * half)), rel=1e-12)
+    half = rng.uniform(0.5e-3, 2e-3, 500)
+    creeping = ASCENTS["lbfgsb"](_convex(rng.uniform(0.1, 10.0, 500), 1e-6), half, rng.uniform(-half, half), 10)
+    assert not creeping.stationary and not ASCENTS["apgd"](_convex(h[:5], 1.0), half[:5], half[:5] / 2, 5).stationary
