@@ -262,6 +262,7 @@ Test-accuracy gap SB − LB: **{numbers['test_acc_pct']['gap']:.2f} points**.
 LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['lb_over_sb']:.1f}×" for space, by_eps in numbers['sharpness'].items() for key, v in by_eps.items() if v['lb_over_sb'] is not None)}.
 
 {maximizer_section(sharp)}
+
 {probes_note(run)}
 
 ## Runs

@@ -86,7 +86,7 @@ def flagged_measurements(frame: pd.DataFrame) -> list[dict]:
     for _, r in frame[frame["certified"].map(lambda c: c is False)].iterrows():
         if r["not measured"]:
             why = "not measured (non-finite weights or loss)"
-        elif not r["levelled_off"]:
+        elif not r["levelled off"]:
             why = "its best f was still rising"
         else:
             why = f"below its clipped-subspace bound (φ {r['clipped-subspace φ']})"

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lbgap.report.core import core_report, ending, endings_frame
-from lbgap.report.tables import certificate_frame
+from lbgap.report.tables import certificate_frame, flagged_measurements
 from stages import core_report as command
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -54,15 +54,20 @@ def test_a_maximization_that_failed_its_certificate_is_flagged(committed_run):
     failed["lb"]["summary"]["full"]["eps_1e-03"]["certified"] = False
     report = core_report(run.params, run.train, run.curves, failed, command="dvc repro", seconds=60.0,
                          commit="abc", interpolation="interpolation.png")
+    committed = flagged_measurements(frame)
     assert report.summary["sharpness_flagged"] == [{
         "regime": "LB", "seed": first["seed"], "space": "full", "eps": "1e-03",
-        "why": "its best f was still rising" if not first["levelled_off"] else "below its clipped-subspace bound (φ 10.3)"}]
+        "why": "its best f was still rising" if not first["levelled_off"] else "below its clipped-subspace bound (φ 10.3)"},
+        *committed]
     assert f"Flagged (failed their certificate): LB seed {first['seed']} full ε=1e-03" in report.markdown
     assert "(flagged)" in report.markdown
     assert "| 1e-03 |" in report.markdown and "| 0.001 |" not in report.markdown  # ε as the stages key it
     clean = core_report(run.params, run.train, run.curves, run.sharpness, command="dvc repro", seconds=60.0,
                         commit="abc", interpolation="interpolation.png")
-    assert clean.summary["sharpness_flagged"] == [] and "Every maximization passed its certificate." in clean.markdown
+    assert clean.summary["sharpness_flagged"] == committed
+    # the committed default run: every full-space φ of SB and LB passed its certificate
+    assert frame[frame.space == "full"]["certified"].map(lambda c: c is True).all()
+    assert all(f["space"] == "subspace" for f in committed)
 
 
 def test_the_command_writes_a_results_folder(tmp_path):
