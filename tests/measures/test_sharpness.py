@@ -202,6 +202,24 @@ def test_on_a_bowl_at_any_loss_scale_the_validated_maximizer_finds_the_vertex_an
         assert _gain(paper, loss_max) >= 0.99
 
 
+def scaled_to_loss(f, point, target: float, limit: float) -> torch.Tensor:
+    """point(t) where f = `target`, by bisection on the output scale t ∈ [−limit, limit] of a 3-class model:
+    f falls as t > 0 grows (confidently right), is log 3 at t = 0 and rises as t → −∞ (confidently wrong)."""
+    low, high = (0.0, limit) if target < math.log(3) else (-limit, 0.0)
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (middle, high) if f(point(middle))[0] > target else (low, middle)
+    return point((low + high) / 2)
+
+
+def solution_at(model, target: float) -> tuple[torch.Tensor, float]:
+    """`model.at_loss(target)` and f there, which must be the target."""
+    x = model.at_loss(target)
+    loss_at_x = model(x)[0]
+    assert loss_at_x == pytest.approx(target, rel=1e-3)
+    return x, loss_at_x
+
+
 class SoftmaxRegression:
     """Softmax regression, 3 features → 3 classes with biases (12 weights), on 24 points, f = mean
     cross-entropy. f is convex in the weights (log-sum-exp of affine maps minus an affine map), so its
@@ -226,12 +244,7 @@ class SoftmaxRegression:
         return float(loss.detach()), grad
 
     def at_loss(self, target: float) -> torch.Tensor:
-        point = lambda t: torch.cat([t * self.W.flatten(), torch.zeros(3, dtype=torch.float64)])  # noqa: E731
-        low, high = (0.0, 1e6) if target < math.log(3) else (-1e6, 0.0)
-        for _ in range(200):
-            middle = (low + high) / 2
-            low, high = (middle, high) if self(point(middle))[0] > target else (low, middle)
-        return point((low + high) / 2)
+        return scaled_to_loss(self, lambda t: torch.cat([t * self.W.flatten(), torch.zeros(3, dtype=torch.float64)]), target, 1e6)
 
     def brute_force_maximum(self, x: torch.Tensor, eps: float) -> float:
         half = eps * (x.abs() + 1)
@@ -242,9 +255,7 @@ class SoftmaxRegression:
 @pytest.mark.parametrize("target", LOSS_SCALES)
 def test_on_a_convex_model_at_any_loss_the_validated_maximizer_finds_the_brute_force_maximum(target):
     model = SoftmaxRegression()
-    x = model.at_loss(target)
-    loss_at_x = model(x)[0]
-    assert loss_at_x == pytest.approx(target, rel=1e-3)
+    x, loss_at_x = solution_at(model, target)
     validated = sharpness(model, x, 1e-3, maximizer=VALIDATED, seed=0, loss_at_x=loss_at_x)
     assert _gain(validated, model.brute_force_maximum(x, 1e-3)) >= 0.99
 
@@ -285,11 +296,7 @@ class TinyNet:
         def point(t: float) -> torch.Tensor:
             return torch.from_numpy(np.concatenate([self.W1.ravel(), np.zeros(16), t * self.W2.ravel(), np.zeros(3)]))
 
-        low, high = (0.0, 1e7) if target < math.log(3) else (-1e7, 0.0)  # f falls with t > 0, rises as t → −∞
-        for _ in range(200):
-            middle = (low + high) / 2
-            low, high = (middle, high) if self(point(middle))[0] > target else (low, middle)
-        return point((low + high) / 2)
+        return scaled_to_loss(self, point, target, 1e7)
 
 
 def test_the_tiny_network_has_the_gradient_of_its_loss():
@@ -305,9 +312,7 @@ def test_the_tiny_network_has_the_gradient_of_its_loss():
 @pytest.mark.parametrize("target", LOSS_SCALES)
 def test_on_a_tiny_network_at_any_loss_the_validated_maximizer_matches_a_long_reference_search(target):
     net = TinyNet()
-    x = net.at_loss(target)
-    loss_at_x = net(x)[0]
-    assert loss_at_x == pytest.approx(target, rel=1e-3)
+    x, loss_at_x = solution_at(net, target)
     # the reference: every ascent from 4 other starts, 200 iterations each — 20 times the default budget
     reference = sharpness(net, x, 1e-3, maximizer=Maximizer(ASCENT_NAMES, starts=4, iterations=200), seed=1, loss_at_x=loss_at_x)
     validated = sharpness(net, x, 1e-3, maximizer=VALIDATED, seed=0, loss_at_x=loss_at_x)
