@@ -11,9 +11,9 @@ import typer
 from tqdm import tqdm
 
 from lbgap.data import training_subset
-from lbgap.experiments.curvature import measure_solution
+from lbgap.experiments.curvature import curvature_of_solutions
 from lbgap.params.measures import CurvatureParams
-from lbgap.results import eps_key, summarize
+from lbgap.results import eps_key
 from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
 from stages.outputs import stage, write_csv, write_json
 
@@ -30,27 +30,25 @@ def main(
     epsilons: Annotated[Path, typer.Option(help="CSV file: φ against ε (mean and std over seeds).")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """Measure every checkpoint in `models` on `curvature.samples` training samples."""
+    """Measure every checkpoint in `models` on `curvature.samples` training samples, at its final weights and
+    at the first epoch whose training loss reached train.target_loss."""
     with clear_errors():
         config = CurvatureParams.parse(load_params(params), measures_noise=True)
         inputs = load_inputs(config.runtime, data, checkpoints={"runs": (models, None)})
         split = training_subset(inputs.data.train, config.samples, config.seed)
         states = inputs.checkpoints["runs"]
 
-    rows, nodes = [], []
-    with tqdm(total=3 * len(states), desc=f"curvature {models}", unit="part") as bar:
-        for state in states:
-            inputs.model.load_state_dict(state.final)
-            values, density = measure_solution(
-                inputs.model, split, config, on_part=lambda part, seed=state.seed: (bar.update(), bar.set_postfix_str(f"seed {seed} {part}")),
-            )
-            rows.append({"seed": state.seed, **values})
-            nodes += [{"seed": state.seed, "node": float(t), "weight": float(w)} for t, w in zip(density.nodes, density.weights)]
-    keys = [k for k in rows[0] if k != "seed"]
-    summary = summarize(rows, keys)
+    reached = [(state.seed, state.at_target) for state in states if state.at_target is not None]
+    with tqdm(total=3 * (len(states) + len(reached)), desc=f"curvature {models}", unit="part") as bar:
+        def on_part(point: str):
+            return lambda seed, part: (bar.update(), bar.set_postfix_str(f"seed {seed} {point} {part}"))
+        final, nodes = curvature_of_solutions(inputs.model, [(s.seed, s.final) for s in states], split, config, on_part("final"))
+        at_target, _ = curvature_of_solutions(inputs.model, reached, split, config, on_part("at target loss"))
+    summary = final["summary"]
     write_json(out, {
-        "samples": len(split), "batch_size": states[0].batch_size, "epsilon": config.epsilon,
-        "per_seed": rows, "summary": summary,
+        "samples": len(split), "batch_size": states[0].batch_size, "epsilon": config.epsilon, **final,
+        "at_target_loss": {"target_epoch": {str(s.seed): s.target_epoch for s in states},
+                           "not_reached": [s.seed for s in states if s.at_target is None], **at_target},
     })
     write_csv(spectrum, pd.DataFrame(nodes))
     write_csv(epsilons, pd.DataFrame([

@@ -13,7 +13,7 @@ import pandas as pd
 import typer
 from tqdm import tqdm
 
-from lbgap.experiments.survey import sharpness_survey
+from lbgap.experiments.survey import survey_of_runs, survey_size
 from lbgap.measures.landscape import linear_path
 from lbgap.params.experiments import MitigationParams
 from lbgap.params.measures import InterpolateParams
@@ -41,7 +41,7 @@ def _stopped_at(folder: Path, seeds: int) -> dict[int, int]:
 def _train(inputs, config: MitigationParams, batch_size: int, folder: Path, sb_epochs: dict[int, int], bar,
            resume: ResumeFolder) -> tuple[list, list]:
     """Train the remedy's seeds at `batch_size` into `folder`: (per-seed final metrics with updates, samples
-    and wall seconds; (seed, final weights) per seed)."""
+    and wall seconds; the Checkpoint of each seed)."""
     lb, n = config.train, len(inputs.data.train)
     finals, solutions = [], []
     runs = train_seeds(
@@ -53,14 +53,14 @@ def _train(inputs, config: MitigationParams, batch_size: int, folder: Path, sb_e
     for checkpoint, _, final, _ in runs:
         finals.append(final)
         checkpoint.save(folder)
-        solutions.append((checkpoint.seed, checkpoint.final))
+        solutions.append(checkpoint)
     return finals, solutions
 
 
 def _survey(inputs, config: MitigationParams, solutions: list, label: str) -> dict:
     s, lb = config.sharpness, config.train
-    with tqdm(total=len(solutions) * 2 * len(s.epsilons), desc=f"sharpness {label}", unit="run") as bar:
-        return sharpness_survey(
+    with tqdm(total=survey_size(solutions, s.epsilons), desc=f"sharpness {label}", unit="maximization") as bar:
+        return survey_of_runs(
             inputs.model, solutions, inputs.data.train, s.epsilons, subspace_dim=s.subspace_dim, maximizer=s.maximizer,
             seed=s.seed, chunk=lb.runtime.eval_chunk, on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
         )
@@ -115,9 +115,9 @@ def main(
     }
     # from the remedy's own SB run when it has one (an optimizer, an initialization), else from plain SB
     (plain,) = inputs.checkpoints["sb"]
-    small, label = (trained["sb"][1][path.seed][1], f"SB {strategy}") if "sb" in trained else (plain.final, "SB")
+    small, label = (trained["sb"][1][path.seed].final, f"SB {strategy}") if "sb" in trained else (plain.final, "SB")
     points = linear_path(
-        inputs.model, small, trained["lb"][1][path.seed][1], path.alphas, inputs.data, chunk=lb.runtime.eval_chunk,
+        inputs.model, small, trained["lb"][1][path.seed].final, path.alphas, inputs.data, chunk=lb.runtime.eval_chunk,
         bn_statistics=path.bn_statistics,
     )
     title = f"{label} (batch {config.small_batch}) → LB {strategy} (batch {lb.batch_size}), seed {path.seed}"

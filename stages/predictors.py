@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from tqdm import tqdm
 
@@ -22,7 +23,8 @@ app = typer.Typer(add_completion=False)
 
 
 def solutions_of(config: PredictorParams, models: Path, model) -> list[Solution]:
-    """The checkpoints of every training stage, by the folders dvc.yaml gives them (under `models`)."""
+    """The checkpoints of every training stage, by the folders dvc.yaml gives them (under `models`): each
+    run's final weights, and its weights at the target training loss when it reached it."""
     families = [("sb", models / "sb", None), ("lb", models / "lb", None)]
     for name, with_small_batch in config.remedies:
         families.append((name, models / "mitigation" / name, None))
@@ -35,6 +37,9 @@ def solutions_of(config: PredictorParams, models: Path, model) -> list[Solution]
         for checkpoint in load_checkpoints(folder, model):
             label = " ".join(filter(None, [family, tag, f"seed {checkpoint.seed}"]))
             found.append(Solution(family, label, checkpoint.batch_size, checkpoint.x0, checkpoint.final))
+            if checkpoint.at_target is not None:
+                found.append(Solution(family, f"{label} at target loss", checkpoint.batch_size, checkpoint.x0,
+                                      checkpoint.at_target, point="target"))
     return found
 
 
@@ -67,14 +72,22 @@ def main(
             config.sharpness.seed, on_solution=lambda label: (bar.update(), bar.set_postfix_str(label)),
         )
     frame["included"] = fitted(frame, config.min_train_accuracy)
-    ranked = frame[frame.included]
-    taus = rank_correlations(ranked, measure_columns(frame), resamples=config.bootstrap, confidence=config.confidence, seed=config.seed)
+
+    def study(rows) -> dict:  # the τ of one set of solutions: where the runs ended, or at the target loss
+        ranked = rows[rows.included]
+        taus = rank_correlations(ranked, measure_columns(frame), resamples=config.bootstrap, confidence=config.confidence,
+                                 seed=config.seed) if len(ranked) >= 3 else pd.DataFrame()  # fewer: no ranking
+        return {
+            "solutions": len(rows), "included": len(ranked), "left_out": ranked_out(rows),
+            "batch_sizes": {str(b): int(k) for b, k in ranked["batch_size"].value_counts().sort_index().items()},
+            "tau": taus.to_dict(orient="records"),
+        }
+
     write_csv(table, frame)
     write_json(out, {
-        "samples": len(subset), "solutions": len(frame), "included": len(ranked), "min_train_accuracy": config.min_train_accuracy,
-        "left_out": ranked_out(frame), "confidence": config.confidence, "bootstrap": config.bootstrap,
-        "batch_sizes": {str(b): int(k) for b, k in ranked["batch_size"].value_counts().sort_index().items()},
-        "tau": taus.to_dict(orient="records"),
+        "samples": len(subset), "min_train_accuracy": config.min_train_accuracy, "confidence": config.confidence,
+        "bootstrap": config.bootstrap, **study(frame[frame.point == "final"]),
+        "at_target_loss": study(frame[frame.point == "target"]),
     })
 
 

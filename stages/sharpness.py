@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from lbgap.experiments.survey import sharpness_survey
+from lbgap.experiments.survey import survey_of_runs, survey_size
 from lbgap.params.measures import SharpnessParams
 from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
 from stages.outputs import stage, write_json
@@ -24,15 +24,16 @@ def main(
     out: Annotated[Path, typer.Option(help="JSON file for per-seed values and mean ± std.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """φ(ε) in the full space (A = I) and in a random p-dimensional subspace, for each ε and seed."""
+    """φ(ε) in the full space (A = I) and in a random p-dimensional subspace, for each ε and seed, at the final
+    weights and at the first epoch whose training loss reached train.target_loss."""
     with clear_errors():
         config = SharpnessParams.parse(load_params(params))
         inputs = load_inputs(config.runtime, data, checkpoints={"runs": (models, None)})
 
     runs = inputs.checkpoints["runs"]
-    with tqdm(total=len(runs) * 2 * len(config.epsilons), desc=f"sharpness {models}", unit="run") as bar:
-        document = sharpness_survey(
-            inputs.model, [(c.seed, c.final) for c in runs], inputs.data.train, config.epsilons,
+    with tqdm(total=survey_size(runs, config.epsilons), desc=f"sharpness {models}", unit="maximization") as bar:
+        document = survey_of_runs(
+            inputs.model, runs, inputs.data.train, config.epsilons,
             subspace_dim=config.subspace_dim, maximizer=config.maximizer, seed=config.seed, chunk=config.runtime.eval_chunk,
             on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
         )

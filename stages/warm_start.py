@@ -45,9 +45,10 @@ def main(
     )
     x0 = dict(iterates)[0]  # the SB run's initial point (its epoch 0 is always among the iterates)
 
-    def keep(sb_epochs: int, final: dict) -> None:
+    def keep(sb_epochs: int, final: dict, at_target: tuple[int, dict] | None) -> None:
         (folder / f"sb_{sb_epochs}").mkdir()
-        Checkpoint(x0, final, config.large_batch, config.seed).save(folder / f"sb_{sb_epochs}")
+        epoch, weights = at_target or (None, None)
+        Checkpoint(x0, final, config.large_batch, config.seed, weights, epoch).save(folder / f"sb_{sb_epochs}")
 
     with atomic_dir(models) as folder, tqdm(total=len(iterates), desc="warm start", unit="LB run") as bar:
         points = warm_start(

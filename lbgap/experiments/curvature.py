@@ -8,8 +8,9 @@ means sharper for every key except σ (larger = flatter) and the noise-scale qua
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
+import torch
 from torch import nn
 
 from lbgap.data import Split
@@ -18,7 +19,7 @@ from lbgap.measures.hessian import Quadrature, hessian_operator, hutchinson_trac
 from lbgap.measures.noise_scale import noise_scale
 from lbgap.measures.sharpness import model_loss, sharpness_of_model
 from lbgap.params.measures import CurvatureParams
-from lbgap.results import eps_key, eta_key
+from lbgap.results import eps_key, eta_key, summarize
 from lbgap.tensors import flatten, parameters_of
 
 
@@ -111,3 +112,20 @@ def measure_solution(
         on_part("flatness")
     return values, density
 
+
+
+def curvature_of_solutions(
+    model: nn.Module, solutions: Sequence[tuple[int, Mapping[str, torch.Tensor]]], split: Split, settings: CurvatureParams,
+    on_part: Callable[[int, str], None] | None = None,
+) -> tuple[dict, list[dict]]:
+    """`measure_solution` of every (seed, state_dict): ({'per_seed': one row per solution (its seed and every
+    measure), 'summary': mean ± std per measure}, the SLQ nodes and weights as rows {seed, node, weight}).
+    `on_part(seed, part)` after each part of each solution. `model` is left at the last solution."""
+    rows, nodes = [], []
+    for seed, state in solutions:
+        model.load_state_dict(state)
+        values, density = measure_solution(model, split, settings, None if on_part is None else lambda part, seed=seed: on_part(seed, part))
+        rows.append({"seed": seed, **values})
+        nodes += [{"seed": seed, "node": float(t), "weight": float(w)} for t, w in zip(density.nodes, density.weights)]
+    keys = [k for k in rows[0] if k != "seed"] if rows else []
+    return {"per_seed": rows, "summary": summarize(rows, keys)}, nodes

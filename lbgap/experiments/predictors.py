@@ -48,7 +48,8 @@ class Solution:
     label: str  # unique, e.g. "sweep b64 seed 1"
     batch_size: int  # the batch size its run was configured with (the within-group key; schedules end there)
     x0: Mapping[str, torch.Tensor]
-    final: Mapping[str, torch.Tensor]
+    final: Mapping[str, torch.Tensor]  # the weights measured: where the run ended, or (point "target") its
+    point: str = "final"  # iterate at the first epoch with training loss ≤ train.target_loss
 
 
 def generalization(model: nn.Module, data: DataSet, chunk: int) -> dict[str, float]:
@@ -89,12 +90,12 @@ def measure_solutions(
     model: nn.Module, solutions: Sequence[Solution], data: DataSet, subset: Split, settings: CurvatureParams,
     epsilons: Sequence[float], subspace: Subspace, seed: int, on_solution=None,
 ) -> pd.DataFrame:
-    """One row per solution: family, label, batch_size, its generalization, ‖x − x0‖ and every measure (NaN
-    for a diverged solution, whose weights are not finite)."""
+    """One row per solution: family, label, batch_size, point, its generalization, ‖x − x0‖ and every measure
+    (NaN for a diverged solution, whose weights are not finite)."""
     rows = []
     for solution in solutions:
         model.load_state_dict(solution.final)
-        row = {"family": solution.family, "label": solution.label, "batch_size": solution.batch_size}
+        row = {"family": solution.family, "label": solution.label, "batch_size": solution.batch_size, "point": solution.point}
         row.update(generalization(model, data, settings.eval_chunk))
         row["distance_from_x0"] = distance(parameters_of(model), solution.x0)
         if all(torch.isfinite(w).all() for w in parameters_of(model).values()):
@@ -172,7 +173,7 @@ def rank_correlations(
 
 def measure_columns(table: pd.DataFrame) -> list[str]:
     """The measure columns of a `measure_solutions` table, in its order, after the control (the train loss)."""
-    fixed = {"family", "label", "batch_size", "train_accuracy", "test_accuracy", "gap", "test_loss", CONTROL, "included"}
+    fixed = {"family", "label", "batch_size", "point", "train_accuracy", "test_accuracy", "gap", "test_loss", CONTROL, "included"}
     return [CONTROL] + [c for c in table.columns if c not in fixed]
 
 

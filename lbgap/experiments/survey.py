@@ -15,6 +15,7 @@ from lbgap.measures.subspace import random_subspace
 from lbgap.measures.maximizer import Maximizer
 from lbgap.results import eps_key, summarize
 from lbgap.tensors import parameters_of
+from lbgap.train.checkpoint import Checkpoint
 
 
 def sharpness_survey(
@@ -73,3 +74,23 @@ def sharpness_survey(
     return {
         "parameters": n, "subspace_dim": subspace_dim, "maximizer": asdict(maximizer), "per_seed": results, "summary": summary,
     }
+
+
+def survey_of_runs(model: nn.Module, runs: Sequence[Checkpoint], train: Split, epsilons: Sequence[float], **options) -> dict:
+    """`sharpness_survey` of the runs' final weights, and under 'at_target_loss' the same survey of the
+    weights at each run's first epoch with training loss ≤ train.target_loss: {'target_epoch': seed → that
+    epoch, 'not_reached': the seeds that never reached it, and the survey's keys (none when no run reached
+    it)}. `options` are sharpness_survey's keyword arguments."""
+    document = sharpness_survey(model, [(run.seed, run.final) for run in runs], train, epsilons, **options)
+    reached = [(run.seed, run.at_target) for run in runs if run.at_target is not None]
+    document["at_target_loss"] = {
+        "target_epoch": {str(run.seed): run.target_epoch for run in runs},
+        "not_reached": [run.seed for run in runs if run.at_target is None],
+        **(sharpness_survey(model, reached, train, epsilons, **options) if reached else {}),
+    }
+    return document
+
+
+def survey_size(runs: Sequence[Checkpoint], epsilons: Sequence[float]) -> int:
+    """How many maximizations `survey_of_runs` makes (for progress bars)."""
+    return 2 * len(epsilons) * sum(1 + (run.at_target is not None) for run in runs)

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from torch import nn
 
 from lbgap.data import DataSet
-from lbgap.measures.sharpness import Sharpness
+from lbgap.measures.sharpness import Sharpness, measure_at
 from lbgap.train.checkpoint import Checkpoint, cpu_state
 from lbgap.train.loop import TrainConfig, fixed_budget, train
 
@@ -34,6 +34,10 @@ class SweepRun:
     test_accuracy: float  # fraction
     sharpness: float  # φ full space (percent, Metric 2.1)
     sharpness_levelled_off: bool  # the maximizer's certificate held (lbgap.measures.sharpness)
+    target_epoch: int | None  # the first epoch with training loss ≤ train.target_loss (None: not within the budget)
+    target_train_loss: float | None
+    sharpness_at_target: float | None  # φ of that epoch's iterate
+    sharpness_at_target_levelled_off: bool | None
 
 
 
@@ -51,25 +55,28 @@ def sweep_batch(
     keep: Callable[[Checkpoint], None] | None = None,
 ) -> list[SweepRun]:
     """Train `make_model(seed)` for seeds 0 .. seeds-1 with `batch_size` for exactly `epochs` epochs
-    (evaluated only at the end) and measure each solution's sharpness with `measure(model)`; `keep`
-    receives each run's Checkpoint (CPU tensors)."""
+    (evaluated only at the end) and measure each solution's sharpness with `measure(model)`, at the end and
+    at the first epoch whose training loss reached `config.target_loss`; `keep` receives each run's
+    Checkpoint (CPU tensors)."""
     runs = []
     for seed in range(seeds):
         model = make_model(seed)
-        x0 = cpu_state(model)
+        x0, at_target = cpu_state(model), {}
         history = train(
             model, data, batch_size=batch_size, config=fixed_budget(config, epochs), seed=seed, amp=amp,
-            evaluate_every=epochs,
+            evaluate_every=epochs, on_target=lambda epoch, loss: at_target.update(epoch=epoch, loss=loss, state=cpu_state(model)),
         )
         end = history[-1]
         phi = measure(model)
+        phi_at = measure_at(model, at_target["state"], measure) if at_target else None
         run = SweepRun(
             batch_size, seed, epochs * (len(data.train) // batch_size), end.train_loss, end.train_accuracy,
-            end.test_accuracy, phi.phi, phi.levelled_off,
+            end.test_accuracy, phi.phi, phi.levelled_off, at_target.get("epoch"), at_target.get("loss"),
+            None if phi_at is None else phi_at.phi, None if phi_at is None else phi_at.levelled_off,
         )
         runs.append(run)
         if keep is not None:
-            keep(Checkpoint(x0, cpu_state(model), batch_size, seed))
+            keep(Checkpoint(x0, cpu_state(model), batch_size, seed, at_target.get("state"), at_target.get("epoch")))
         if on_seed is not None:
             on_seed(run)
     return runs

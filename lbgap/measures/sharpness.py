@@ -225,3 +225,13 @@ def full_space_probe(train: Split, eps: float, *, chunk: int, maximizer: Maximiz
     """model ↦ φ(ε, A = I) of the model's current weights over `train` (the experiments' one number per
     solution: the batch-size sweep, warm start and sharpness along training), with its certificate."""
     return lambda model: sharpness_of_model(model, train, eps, None, chunk=chunk, maximizer=maximizer, seed=seed)
+
+
+def measure_at(model: nn.Module, state: dict[str, torch.Tensor], measure: Callable[[nn.Module], Sharpness]) -> Sharpness:
+    """`measure(model)` with `model` at the weights `state`; `model`'s own weights are restored afterwards."""
+    own = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    try:
+        return measure(model)
+    finally:
+        model.load_state_dict(own)

@@ -98,9 +98,9 @@ def bn_statistics(raw: Mapping[str, Any]) -> str:
 
 
 def optimizer_config(raw: Mapping[str, Any]) -> TrainConfig:
-    """Adam's settings and `runtime.eval_chunk` only, for the fixed-budget training of the sweep and of the
-    warm start's LB runs: they replace the epoch cap and the stopping rule (lbgap.train.loop.fixed_budget),
-    so this reads neither `train.max_epochs` nor `.patience` nor `.min_delta`."""
+    """Adam's settings, the target training loss and `runtime.eval_chunk` only, for the fixed-budget training
+    of the sweep and of the warm start's LB runs: they replace the epoch cap and the stopping rule
+    (lbgap.train.loop.fixed_budget), so this reads neither `train.max_epochs` nor `.patience` nor `.min_delta`."""
     betas = get(raw, "train.betas")
     numbers = isinstance(betas, list) and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in betas)
     if not (numbers and len(betas) == 2 and all(0 <= b < 1 for b in betas)):
@@ -108,7 +108,7 @@ def optimizer_config(raw: Mapping[str, Any]) -> TrainConfig:
     return TrainConfig(
         max_epochs=1, patience=1, min_delta=0.0,  # placeholders: fixed_budget sets the budget
         lr=number(raw, "train.lr", positive=True), betas=(float(betas[0]), float(betas[1])),
-        eval_chunk=integer(raw, "runtime.eval_chunk", 1),
+        eval_chunk=integer(raw, "runtime.eval_chunk", 1), target_loss=number(raw, "train.target_loss", positive=True),
     )
 
 

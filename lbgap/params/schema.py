@@ -62,7 +62,7 @@ SCHEMA: dict[str, Any] = {
         "name": string, "num_train": optional(INT), "num_test": optional(INT), "seed": INT, "standardize": boolean,
         "root": string, "path": optional(string), "checksums": boolean, "download": boolean,
     },
-    "train": {"max_epochs": INT, "patience": INT, "min_delta": NUM, "lr": NUM, "betas": list_of(NUM, 2)},
+    "train": {"max_epochs": INT, "patience": INT, "min_delta": NUM, "lr": NUM, "betas": list_of(NUM, 2), "target_loss": NUM},
     "sharpness": {
         "epsilons": list_of(NUM), "subspace_dim": INT, "method": string, "ascents": list_of(string), "starts": INT,
         "max_iter": INT, "plateau": NUM, "seed": INT,

@@ -18,6 +18,7 @@ from lbgap.report.paper import DATA_OF, comparison_table, paper_row, paper_quant
 from lbgap.report.predictors import measure_name, tau_figure, tau_plot_data, tau_table
 from lbgap.report.remedies import gap_closed_figures, gap_closed_table
 from lbgap.report.run import RunResults
+from lbgap.report.target import target_numbers, target_section
 from lbgap.report.tables import (
     accuracy_table,
     certificate_frame,
@@ -111,6 +112,7 @@ def summary_numbers(run: RunResults) -> dict:
     numbers["warm_start"] = warm_start_numbers(pd.DataFrame(run.warm_start["points"]))
     numbers["trajectory"] = {r: {"final_sharpness": float(t.sharpness.iloc[-1])} for r, t in run.trajectories.items()}
     numbers["curvature"] = {key: value["lb_over_sb"] for key, value in curvature_measures(run)[1].items()}
+    numbers["at_target_loss"] = target_numbers(run)
     return numbers
 
 
@@ -271,6 +273,8 @@ LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['l
 
 Distance from the start, ‖x_SB − x0‖ / ‖x_LB − x0‖ (SB and LB of a seed share x0; paper: 3–10):
 **{pm(ratio)}** ({', '.join(f"seed {r['seed']}: {r['ratio']:.2f}" for r in ratio['per_seed'])}).
+
+{target_section(run)}
 
 ## Beside the paper
 

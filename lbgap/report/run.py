@@ -30,7 +30,7 @@ class RunResults:
     epsilon_frames: dict[str, pd.DataFrame]  # regime → φ against ε
     rescaling: dict
     predictors: dict  # the predictors stage's JSON (τ of every measure)
-    solutions: pd.DataFrame  # the predictors stage's table: one row per solution
+    solutions: pd.DataFrame  # the predictors stage's table: one row per solution and point (final, target)
 
     @property
     def label(self) -> str:
@@ -59,7 +59,8 @@ class RunResults:
 
     @property
     def gap_closed(self) -> pd.DataFrame:
-        lambda_max = self.solutions.groupby("family")["lambda_max"].mean().to_dict()
+        final = self.solutions[self.solutions.point == "final"] if "point" in self.solutions else self.solutions
+        lambda_max = final.groupby("family")["lambda_max"].mean().to_dict()
         return gap_closed_frame(self.train, self.sharpness, self.remedies, lambda_max)
 
     @property

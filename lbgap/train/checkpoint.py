@@ -1,5 +1,5 @@
-"""A trained run on disk: its initial point x0, its final weights, the batch size and the seed
-(`Checkpoint`); and, in a folder of their own, the iterates it passed through at chosen epochs
+"""A trained run on disk: its initial point x0, its final weights, the weights at the first epoch whose
+training loss reached the target (when it did), the batch size and the seed (`Checkpoint`); and, in a folder of their own, the iterates it passed through at chosen epochs
 (`Iterates`), which the trajectory and warm-start experiments measure instead of training the run again.
 Kept apart so that changing which epochs are kept leaves the checkpoint's bytes, and so every stage that
 reads only the checkpoint, untouched.
@@ -36,9 +36,9 @@ def _digest(labelled: list[tuple[str, State]]) -> str:
     return digest.hexdigest()
 
 
-def state_digest(x0: State, final: State) -> str:
-    """sha256 over both state_dicts' names, dtypes, shapes and tensor bytes."""
-    return _digest([("x0", x0), ("final", final)])
+def state_digest(x0: State, final: State, at_target: State | None = None) -> str:
+    """sha256 over the state_dicts' names, dtypes, shapes and tensor bytes (`at_target` when there is one)."""
+    return _digest([("x0", x0), ("final", final)] + ([("at_target", at_target)] if at_target is not None else []))
 
 
 def iterates_digest(states: dict[int, State]) -> str:
@@ -85,19 +85,32 @@ def checkpoint_seeds(folder: Path) -> list[int]:
     return sorted(int(p.stem.removeprefix("seed_")) for p in folder.glob("seed_*.pt"))
 
 
+POINTS = ("final", "target")  # where a run's solution is measured: where it ended, at the target training loss
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     x0: State  # the initial point, CPU tensors
     final: State  # the weights training ended at, CPU tensors
     batch_size: int
     seed: int
+    at_target: State | None = None  # the weights after `target_epoch`, CPU tensors (None: never reached)
+    target_epoch: int | None = None  # the first epoch whose training loss was ≤ train.target_loss
+
+    def solution(self, point: str) -> State | None:
+        """The weights at `point` (one of POINTS): the final ones, or those at the target loss (None when the
+        run never reached it)."""
+        if point not in POINTS:
+            raise ValueError(f"unknown point {point!r} (known: {', '.join(POINTS)})")
+        return self.final if point == "final" else self.at_target
 
     def save(self, folder: Path) -> Path:
-        """Write seed_<seed>.pt in `folder` ({x0, final, batch_size, seed, sha256}); returns its path."""
+        """Write seed_<seed>.pt in `folder` ({x0, final, at_target, target_epoch, batch_size, seed, sha256});
+        returns its path."""
         path = checkpoint_path(folder, self.seed)
         torch.save(
-            {"x0": self.x0, "final": self.final, "batch_size": self.batch_size, "seed": self.seed,
-             "sha256": state_digest(self.x0, self.final)},
+            {"x0": self.x0, "final": self.final, "at_target": self.at_target, "target_epoch": self.target_epoch,
+             "batch_size": self.batch_size, "seed": self.seed, "sha256": state_digest(self.x0, self.final, self.at_target)},
             path,
         )
         return path
@@ -108,11 +121,15 @@ class Checkpoint:
         fit it (names and shapes). Any problem is a CheckpointError naming the file."""
         path = checkpoint_path(folder, seed)
         raw = _read(path, KEYS)
-        if not _tensors_only(raw["x0"], raw["final"]) or state_digest(raw["x0"], raw["final"]) != raw["sha256"]:
+        at_target = raw.get("at_target")  # absent in checkpoints written before runs kept it: never reached
+        states = [("x0", raw["x0"]), ("final", raw["final"])] + ([("at_target", at_target)] if at_target is not None else [])
+        if not _tensors_only(*(s for _, s in states)) or state_digest(raw["x0"], raw["final"], at_target) != raw["sha256"]:
             raise CheckpointError(f"checkpoint {path} is corrupt (its weights do not match their sha256)")
         if model is not None:
-            _check_fit(path, [("x0", raw["x0"]), ("final", raw["final"])], model)
-        return cls(raw["x0"], raw["final"], int(raw["batch_size"]), int(raw["seed"]))
+            _check_fit(path, states, model)
+        epoch = raw.get("target_epoch")
+        return cls(raw["x0"], raw["final"], int(raw["batch_size"]), int(raw["seed"]), at_target,
+                   None if epoch is None else int(epoch))
 
 
 ITERATES_KEYS = {"seed", "stopped_at", "states", "sha256"}

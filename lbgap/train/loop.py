@@ -10,6 +10,12 @@ seen before them, or at `max_epochs`, whichever comes first. The threshold is ab
 with Adam the LB loss keeps shrinking geometrically for hundreds of epochs after the fit is complete,
 so any relative rule would never fire. The weights returned are the last iterate (not the
 best one), since the study is about where the optimizer ends up.
+
+The same training loss. Near zero cross-entropy every loss-based curvature measure shrinks with the
+loss, and runs stop at different losses (SB near 1e-2, LB near 1e-3 on the default). So each run also
+reports the first epoch whose full-training-set loss is at most `target_loss` (Jiang et al. 2020 train
+every model to cross-entropy 0.01 for this reason), and hands its iterate to `on_target`: solutions can
+then be compared at the same training loss as well as where they ended.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class TrainConfig:
     lr: float
     betas: tuple[float, float]
     eval_chunk: int  # samples per forward pass when evaluating whole splits
+    target_loss: float | None = None  # nats: report the first epoch with a training loss at most this
 
 
 def fixed_budget(config: TrainConfig, epochs: int) -> TrainConfig:
@@ -83,6 +90,7 @@ class LoopState:
     updates: int
     samples: int
     history: tuple[EpochRecord, ...]
+    target_epoch: int | None = None  # the first epoch whose training loss was ≤ the config's target_loss
 
 
 def diverged(record: EpochRecord) -> bool:
@@ -122,6 +130,7 @@ def train(
     resume_from: LoopState | None = None,
     on_snapshot: Callable[[LoopState], None] | None = None,
     workers: Workers | None = None,
+    on_target: Callable[[int, float], None] | None = None,
 ) -> list[EpochRecord]:
     """Train `model` in place on mini-batches of `batch_size` drawn without replacement.
 
@@ -139,6 +148,9 @@ def train(
     such state, for the same model, data, seed and recipe) continues the run from it, bit for bit on the CPU.
     `workers`: this process is one of several data-parallel workers (lbgap.train.parallel); `batch_size` is
     the global batch, each worker steps on its chunk, and every worker returns the same records.
+    `on_target(epoch, train_loss)` is called once, with `model` at that epoch's weights, after the first epoch ≥ 1 whose
+    training loss is ≤ `config.target_loss` (None: never); epochs without a record evaluate the training
+    split for it, so the epoch does not depend on `evaluate_every`.
     """
     every = recipe.evaluate_every if evaluate_every is None else evaluate_every
     if every < 1:
@@ -157,10 +169,11 @@ def train(
         torch.manual_seed(derived_seed(seed, "dropout", 0 if workers is None else workers.rank))  # own masks per worker
         if resume_from is None:
             history = [epoch_record(model, data, 0, config.eval_chunk)]
-            first, epochs_done, updates, samples = 1, 0.0, 0, 0
+            first, epochs_done, updates, samples, target_epoch = 1, 0.0, 0, 0, None
         else:
             history = list(resume_from.history)
             first, epochs_done, updates, samples = resume_from.epoch + 1, resume_from.epochs_done, resume_from.updates, resume_from.samples
+            target_epoch = resume_from.target_epoch
             _restore(resume_from, model, optimizer, generator, device)
         max_epochs = config.max_epochs if recipe.max_epochs is None else recipe.max_epochs
         for epoch in range(first, max_epochs + 1):
@@ -183,27 +196,35 @@ def train(
                 epochs_done += 1 / steps
                 updates, samples = updates + 1, samples + size
             epochs_done = float(epoch)  # no drift from summing 1/steps
-            if epoch % every == 0 or epoch == max_epochs:
+            recorded = epoch % every == 0 or epoch == max_epochs
+            if recorded:
                 history.append(epoch_record(model, data, epoch, config.eval_chunk, updates, samples, size))
                 if on_epoch is not None:
                     on_epoch(history[-1])
+            if target_epoch is None and config.target_loss is not None:
+                loss = history[-1].train_loss if recorded else evaluate(model, data.train, config.eval_chunk).loss
+                if loss <= config.target_loss:
+                    target_epoch = epoch
+                    if on_target is not None:
+                        on_target(epoch, loss)
+            if recorded:
                 stop = diverged(history[-1]) or should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta)
                 if stop if workers is None else workers.agree(stop, device):
                     break
             if on_snapshot is not None and epoch < max_epochs:
-                on_snapshot(_snapshot(epoch, model, optimizer, generator, device, epochs_done, updates, samples, history))
+                on_snapshot(_snapshot(epoch, model, optimizer, generator, device, epochs_done, updates, samples, history, target_epoch))
     model.eval()
     return history
 
 
 def _snapshot(
     epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, device: torch.device,
-    epochs_done: float, updates: int, samples: int, history: list[EpochRecord],
+    epochs_done: float, updates: int, samples: int, history: list[EpochRecord], target_epoch: int | None,
 ) -> LoopState:
     return LoopState(
         epoch, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, optimizer.state_dict(),
         generator.get_state(), torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-        epochs_done, updates, samples, tuple(history),
+        epochs_done, updates, samples, tuple(history), target_epoch,
     )
 
 
@@ -216,6 +237,13 @@ def _restore(
     torch.set_rng_state(state.dropout_rng)
     if device.type == "cuda" and state.cuda_rng is not None:
         torch.cuda.set_rng_state(state.cuda_rng, device)
+
+
+def first_at_target(history: Sequence[EpochRecord], target_loss: float | None) -> int | None:
+    """The first recorded epoch ≥ 1 whose training loss is ≤ `target_loss` (None: none, or no target)."""
+    if target_loss is None:
+        return None
+    return next((r.epoch for r in history if r.epoch >= 1 and r.train_loss <= target_loss), None)
 
 
 def check_batch_size(batch_size: int, n: int) -> int:

@@ -19,6 +19,7 @@ from lbgap.train.resume import ResumeFolder
 from lbgap.train.together import train_together
 
 FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
+TARGET_KEYS = ["target_epoch", "target_train_loss", "target_test_accuracy"]  # None when the run never reached it
 
 
 def train_seeds(
@@ -38,10 +39,11 @@ def train_seeds(
 ) -> Iterator[tuple[Checkpoint, Iterates, dict, list[dict]]]:
     """Train seeds 0 .. seeds-1 in turn: `make_model(seed)` draws the initial point (on `data`'s device),
     `recipe_for_seed(seed)` how it trains (lbgap.train.recipe; its `prepare` is applied to the built network
-    before x0 is taken). Yields per seed its Checkpoint (CPU tensors), its Iterates (x0 and
+    before x0 is taken). Yields per seed its Checkpoint (CPU tensors; with the weights at the first epoch
+    whose training loss reached `config.target_loss`, when one did), its Iterates (x0 and
     the weights after each epoch of `keep_epochs` that the run reached), its final metrics (the last
-    record with ‖x − x0‖ and the wall seconds the run took, keys FINAL_KEYS, 'seed' and 'seconds') and every
-    epoch's record as dicts.
+    record with ‖x − x0‖ and the wall seconds the run took, keys FINAL_KEYS, TARGET_KEYS, 'seed' and
+    'seconds') and every epoch's record as dicts.
     `together`: all seeds at once (lbgap.train.together; plain steps only, see `fits_together`).
     `resume`: keep each finished seed and a snapshot after every epoch there, and continue from what an
     interrupted run left (lbgap.train.resume; a recipe that is not `resumable` restarts its seed).
@@ -58,10 +60,17 @@ def train_seeds(
             continue
         recipe = recipe_for_seed(seed)
         model = make_model(seed) if recipe.prepare is None else recipe.prepare(make_model(seed))
-        x0, iterates, spent, state = cpu_state(model), {}, 0.0, None
+        x0, iterates, spent, state, at_target = cpu_state(model), {}, 0.0, None, {}
         if resume is not None and recipe.resumable and (found := resume.progress(seed)) is not None:
             state, x0, spent, iterates = found
+            if state.target_epoch is not None:  # saved beside the kept iterates when it was reached
+                at_target[state.target_epoch] = iterates[state.target_epoch]
         clock = time.perf_counter()
+
+        def reach(epoch: int, loss: float, seed: int = seed, at_target: dict = at_target) -> None:
+            at_target[epoch] = cpu_state(model)
+            if resume is not None:
+                resume.save_iterate(seed, epoch, at_target[epoch])
 
         def visit(record: EpochRecord, seed: int = seed) -> None:
             if record.epoch in keep_epochs:
@@ -75,22 +84,28 @@ def train_seeds(
             resume.save_progress(seed, loop, x0, time.perf_counter() - start)
 
         history = train(model, data, batch_size=batch_size, config=config, seed=seed, recipe=recipe, amp=amp,
-                        on_epoch=visit, resume_from=state, workers=workers,
+                        on_epoch=visit, resume_from=state, workers=workers, on_target=reach,
                         on_snapshot=snapshot if resume is not None and recipe.resumable else None)
         model.cpu()
-        result = _finished(model, x0, history, iterates, batch_size, seed, spent + time.perf_counter() - clock)
+        kept = {epoch: weights for epoch, weights in iterates.items() if epoch in keep_epochs}
+        result = _finished(model, x0, history, kept, at_target, batch_size, seed, spent + time.perf_counter() - clock)
         if resume is not None:
             resume.save_finished(result)
         yield result
 
 
 def _finished(
-    model: nn.Module, x0: dict, history: list[EpochRecord], iterates: dict, batch_size: int, seed: int, seconds: float,
+    model: nn.Module, x0: dict, history: list[EpochRecord], iterates: dict, at_target: dict, batch_size: int, seed: int,
+    seconds: float,
 ) -> tuple[Checkpoint, Iterates, dict, list[dict]]:
+    (epoch, weights), = at_target.items() if at_target else [(None, None)]
+    reached = next((r for r in history if r.epoch == epoch), None)  # None also when that epoch had no record
     final = {"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0),
-             "seconds": round(seconds, 2)}
+             "target_epoch": epoch, "target_train_loss": None if reached is None else reached.train_loss,
+             "target_test_accuracy": None if reached is None else reached.test_accuracy, "seconds": round(seconds, 2)}
     kept = Iterates(seed, history[-1].epoch, {0: x0, **iterates})
-    return Checkpoint(x0, cpu_state(model), batch_size, seed), kept, final, [{"seed": seed, **asdict(r)} for r in history]
+    checkpoint = Checkpoint(x0, cpu_state(model), batch_size, seed, weights, epoch)
+    return checkpoint, kept, final, [{"seed": seed, **asdict(r)} for r in history]
 
 
 def _train_together(
@@ -100,11 +115,11 @@ def _train_together(
     models = [make_model(seed) for seed in range(seeds)]
     x0s = [cpu_state(model) for model in models]
     clock = time.perf_counter()
-    histories, kept = train_together(
+    histories, kept, at_target = train_together(
         models, data, batch_size=batch_size, config=config, seeds=list(range(seeds)), on_epoch=on_epoch,
         keep_epochs=keep_epochs, amp=amp,
     )
     share = (time.perf_counter() - clock) / seeds  # one wall time for all seeds: each gets an equal share
     for seed, model in enumerate(models):
         model.cpu()
-        yield _finished(model, x0s[seed], histories[seed], kept[seed], batch_size, seed, share)
+        yield _finished(model, x0s[seed], histories[seed], kept[seed], at_target[seed], batch_size, seed, share)

@@ -34,7 +34,7 @@ from torch.nn import functional as F
 from lbgap.data import DataSet, Split
 from lbgap.devices import autocast
 from lbgap.train.evaluation import Evaluation
-from lbgap.train.loop import EpochRecord, TrainConfig, diverged, should_stop
+from lbgap.train.loop import EpochRecord, TrainConfig, diverged, first_at_target, should_stop
 from lbgap.train.recipe import adam
 
 State = dict[str, torch.Tensor]
@@ -105,11 +105,13 @@ def train_together(
     on_epoch: Callable[[int, EpochRecord], None] | None = None,
     keep_epochs: Collection[int] = (),
     amp: bool = False,
-) -> tuple[list[list[EpochRecord]], list[dict[int, State]]]:
+) -> tuple[list[list[EpochRecord]], list[dict[int, State]], list[dict[int, State]]]:
     """Train `models[i]` with sample order `seeds[i]` as `lbgap.train.loop.train` would, all at once (`amp`:
     its bfloat16 autocast on CUDA); the
     models are left at their final weights (eval mode). Returns per seed its records (epoch 0 first) and
-    its kept iterates (epoch → state_dict, CPU), for the epochs ≥ 1 of `keep_epochs` it reached."""
+    its kept iterates (epoch → state_dict, CPU), for the epochs ≥ 1 of `keep_epochs` it reached, and its
+    iterate at the first epoch whose training loss was ≤ `config.target_loss` ({epoch: state_dict}, empty
+    when none was)."""
     if len(models) != len(seeds) or not models:
         raise ValueError(f"one seed per model (got {len(models)} models, {len(seeds)} seeds)")
     n = len(data.train)
@@ -134,6 +136,7 @@ def train_together(
 
     histories = [[record] for record in records(0)]
     kept: list[dict[int, State]] = [{} for _ in models]
+    at_target: list[dict[int, State]] = [{} for _ in models]
     frozen: dict[int, State] = {}  # seed index → its weights and buffers when its stopping rule fired
     for epoch in range(1, config.max_epochs + 1):
         base.train()
@@ -155,6 +158,8 @@ def train_together(
             histories[s].append(record)
             if epoch in keep_epochs:
                 kept[s][epoch] = {k: v.cpu() for k, v in _slice({**params, **buffers}, s).items()}
+            if not at_target[s] and first_at_target([record], config.target_loss) is not None:
+                at_target[s][epoch] = {k: v.cpu() for k, v in _slice({**params, **buffers}, s).items()}
             if on_epoch is not None:
                 on_epoch(seeds[s], record)
             if diverged(record) or should_stop([r.train_loss for r in histories[s][1:]], config.patience, config.min_delta):
@@ -164,4 +169,4 @@ def train_together(
     for s, model in enumerate(models):
         model.load_state_dict(frozen.get(s) or _slice({**params, **buffers}, s))
         model.eval()
-    return histories, kept
+    return histories, kept, at_target

@@ -7,10 +7,11 @@ import statistics
 import pytest
 
 from lbgap.measures.maximizer import Maximizer
-from lbgap.experiments.survey import sharpness_survey
+from lbgap.experiments.survey import sharpness_survey, survey_of_runs, survey_size
 from lbgap.measures.sharpness import sharpness_of_model
 from lbgap.measures.subspace import random_subspace
 from lbgap.tensors import parameters_of
+from lbgap.train.checkpoint import Checkpoint
 
 
 def test_every_solution_is_measured_as_alone_with_one_shared_subspace(trained_mlp, tiny_data):
@@ -31,3 +32,18 @@ def test_every_solution_is_measured_as_alone_with_one_shared_subspace(trained_ml
     phis = [r["phi"] for r in survey["per_seed"]["subspace"]["eps_1e-03"]]
     stats = survey["summary"]["subspace"]["eps_1e-03"]["phi"]
     assert stats["mean"] == pytest.approx(statistics.fmean(phis)) and stats["std"] == pytest.approx(statistics.stdev(phis))
+
+
+def test_runs_are_surveyed_at_their_final_weights_and_at_the_target_loss(trained_mlp, tiny_data):
+    final, at = trained_mlp(seed=0).state_dict(), trained_mlp(seed=1).state_dict()
+    runs = [Checkpoint(final, final, 16, 0, at, 5), Checkpoint(final, final, 16, 1)]  # seed 1 never reached it
+    options = dict(subspace_dim=3, maximizer=Maximizer(iterations=3), seed=7, chunk=40)
+    model = trained_mlp()
+    document = survey_of_runs(model, runs, tiny_data.train, [1e-3], **options)
+    assert document["per_seed"] == sharpness_survey(model, [(0, final), (1, final)], tiny_data.train, [1e-3], **options)["per_seed"]
+    at_target = document["at_target_loss"]
+    assert at_target["target_epoch"] == {"0": 5, "1": None} and at_target["not_reached"] == [1]
+    assert at_target["per_seed"] == sharpness_survey(model, [(0, at)], tiny_data.train, [1e-3], **options)["per_seed"]
+    assert survey_size(runs, [1e-3]) == 2 * 3  # two spaces × (two final + one target)
+    nobody = survey_of_runs(model, [runs[1]], tiny_data.train, [1e-3], **options)["at_target_loss"]
+    assert nobody == {"target_epoch": {"1": None}, "not_reached": [1]}

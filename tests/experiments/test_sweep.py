@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
+import torch
 
 from lbgap.experiments.sweep import sweep_batch, threshold_batch
 from lbgap.measures.sharpness import Sharpness
@@ -45,3 +47,30 @@ def test_sweep_batch_reports_steps_accuracy_and_the_probe(tiny_data, budget, sma
     assert runs[1].test_accuracy == end.test_accuracy and runs[1].train_loss == end.train_loss
 
 
+
+
+def test_sweep_runs_are_also_measured_at_their_first_epoch_at_the_target_loss(tiny_data, budget, small_mlp):
+    reference = train(small_mlp(0), tiny_data, batch_size=32, config=fixed_budget(budget, 4), seed=0)
+    target = reference[2].train_loss  # seed 0 reaches it at epoch 2 at the latest
+    expected_epoch = next(r.epoch for r in reference[1:] if r.train_loss <= target)
+    at_two = small_mlp(0)
+    train(at_two, tiny_data, batch_size=32, config=fixed_budget(budget, expected_epoch), seed=0)
+    weights_sum = lambda model: float(sum(p.detach().double().sum() for p in model.parameters()))  # noqa: E731 (identifies the weights)
+    kept = []
+    (run,) = sweep_batch(
+        small_mlp, tiny_data, 32, epochs=4, seeds=1, config=replace(budget, target_loss=target), keep=kept.append,
+        measure=lambda model: Sharpness(weights_sum(model), 0.1, 0.2, 10, 11, "stub", levelled_off=True),
+    )
+    assert run.target_epoch == expected_epoch and run.target_train_loss == pytest.approx(target, rel=1e-6, abs=0)
+    assert run.sharpness_at_target == weights_sum(at_two) and run.sharpness_at_target_levelled_off is True
+    assert run.sharpness == _trained(small_mlp, tiny_data, budget, 4)  # the final weights, measured as well
+    assert kept[0].target_epoch == expected_epoch and all(torch.equal(kept[0].at_target[k], v) for k, v in at_two.state_dict().items())
+    (never,) = sweep_batch(small_mlp, tiny_data, 32, epochs=2, seeds=1, config=replace(budget, target_loss=1e-9),
+                           measure=lambda model: Sharpness(1.0, 0.1, 0.2, 10, 11, "stub", levelled_off=True))
+    assert (never.target_epoch, never.target_train_loss, never.sharpness_at_target, never.sharpness_at_target_levelled_off) == (None,) * 4
+
+
+def _trained(small_mlp, data, budget, epochs):
+    model = small_mlp(0)
+    train(model, data, batch_size=32, config=fixed_budget(budget, epochs), seed=0)
+    return float(sum(p.detach().double().sum() for p in model.parameters()))

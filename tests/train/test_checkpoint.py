@@ -64,3 +64,28 @@ def test_iterates_load_back_bit_for_bit_and_damage_is_refused(tmp_path, small_ml
         Iterates.load(tmp_path, 2)
     with pytest.raises(CheckpointError, match="lacks"):
         Checkpoint.load(tmp_path, 2)  # an iterates file is not a checkpoint
+
+
+def test_the_target_iterate_is_saved_covered_by_the_digest_and_optional(tmp_path, small_mlp):
+    x0, final, at = small_mlp(0).state_dict(), small_mlp(1).state_dict(), small_mlp(2).state_dict()
+    Checkpoint(x0, final, batch_size=32, seed=1, at_target=at, target_epoch=7).save(tmp_path)
+    loaded = Checkpoint.load(tmp_path, 1, small_mlp(0))
+    assert loaded.target_epoch == 7 and all(torch.equal(loaded.solution("target")[k], at[k]) for k in at)
+    assert loaded.solution("final") is loaded.final
+    with pytest.raises(ValueError, match="unknown point"):
+        loaded.solution("best")
+    assert state_digest(x0, final, at) not in (state_digest(x0, final), state_digest(x0, final, final))
+    # one ulp inside the target iterate is refused
+    raw = torch.load(tmp_path / "seed_1.pt", weights_only=True)
+    raw["at_target"]["net.1.weight"].view(-1)[0] = torch.nextafter(raw["at_target"]["net.1.weight"].view(-1)[0], torch.tensor(1.0))
+    torch.save(raw, tmp_path / "seed_1.pt")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        Checkpoint.load(tmp_path, 1)
+    # a run that never reached the target, and a file written before runs kept one, load with None
+    Checkpoint(x0, final, batch_size=32, seed=2).save(tmp_path)
+    older = tmp_path / "older"
+    older.mkdir()
+    torch.save({"x0": x0, "final": final, "batch_size": 32, "seed": 3, "sha256": state_digest(x0, final)}, older / "seed_3.pt")
+    for folder, seed in ((tmp_path, 2), (older, 3)):
+        loaded = Checkpoint.load(folder, seed, small_mlp(0))
+        assert loaded.at_target is None and loaded.target_epoch is None and loaded.solution("target") is None

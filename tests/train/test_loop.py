@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lbgap.models import build_model
-from lbgap.train.loop import fixed_budget, should_stop, train
+from lbgap.train.loop import first_at_target, fixed_budget, should_stop, train
 from lbgap.train.recipe import adam, plain_step
 
 
@@ -118,3 +118,46 @@ def test_a_diverging_run_stops_at_its_first_non_finite_loss(small_mlp, tiny_data
     history = train(small_mlp(), tiny_data, batch_size=16, config=train_config(max_epochs=50, patience=50, lr=1e30), seed=0)
     assert not math.isfinite(history[-1].train_loss) and len(history) < 51
     assert all(math.isfinite(r.train_loss) for r in history[:-1])
+
+
+def _target_run(tiny_data, train_config, small_mlp, target, every=1, epochs=8):
+    """(history, [(epoch, train loss, weights)] handed to on_target) of one run with `target_loss`."""
+    model, reached = small_mlp(), []
+    config = train_config(max_epochs=epochs, patience=epochs, lr=1e-2, target_loss=target)
+    history = train(model, tiny_data, batch_size=16, config=config, seed=0, evaluate_every=every,
+                    on_target=lambda epoch, loss: reached.append((epoch, loss, {k: v.clone() for k, v in model.state_dict().items()})))
+    return history, reached
+
+
+def test_the_target_iterate_is_the_first_epoch_at_or_below_the_target_loss(tiny_data, train_config, small_mlp):
+    full, _ = _target_run(tiny_data, train_config, small_mlp, target=None)
+    losses = [r.train_loss for r in full[1:]]
+    target = (losses[2] + losses[3]) / 2  # between epochs 3 and 4: epoch 4 is the first at or below it
+    assert losses[2] > target >= losses[3] and min(losses[:3]) > target  # the loss is falling on this run
+    history, reached = _target_run(tiny_data, train_config, small_mlp, target)
+    assert history == full  # keeping the iterate changes nothing about the run
+    ((epoch, loss, weights),) = reached  # once, and only once
+    assert epoch == 4 and loss == losses[3]
+    # the weights handed over are that epoch's: a run stopped there ends with them
+    at_four = small_mlp()
+    train(at_four, tiny_data, batch_size=16, config=train_config(max_epochs=4, patience=8, lr=1e-2), seed=0)
+    assert all(torch.equal(weights[k], v) for k, v in at_four.state_dict().items())
+
+
+def test_the_target_epoch_does_not_depend_on_how_often_records_are_taken(tiny_data, train_config, small_mlp):
+    full, _ = _target_run(tiny_data, train_config, small_mlp, target=None)
+    target = full[5].train_loss * 1.0001  # epoch 5 (or earlier) is the first at or below it
+    expected = next(r.epoch for r in full[1:] if r.train_loss <= target)
+    _, every_epoch = _target_run(tiny_data, train_config, small_mlp, target)
+    history, sparse = _target_run(tiny_data, train_config, small_mlp, target, every=8)
+    assert [r.epoch for r in history] == [0, 8]  # no record at the target epoch: the loop evaluated it anyway
+    assert every_epoch[0][0] == sparse[0][0] == expected
+    assert sparse[0][1] == pytest.approx(every_epoch[0][1], rel=1e-6)
+    assert all(torch.equal(every_epoch[0][2][k], sparse[0][2][k]) for k in sparse[0][2])
+
+
+def test_a_run_that_never_reaches_the_target_hands_nothing_over(tiny_data, train_config, small_mlp):
+    history, reached = _target_run(tiny_data, train_config, small_mlp, target=1e-9, epochs=3)
+    assert reached == [] and min(r.train_loss for r in history) > 1e-9
+    assert first_at_target(history, 1e-9) is None and first_at_target(history, None) is None
+    assert first_at_target(history, history[2].train_loss) == min(r.epoch for r in history[1:] if r.train_loss <= history[2].train_loss)

@@ -73,8 +73,11 @@ def _run(folder: ResumeFolder | None, data, config, make, fail_at=None, recipe=N
 
 @pytest.mark.parametrize("fail_at", [(0, 2), (1, 3), (2, 4)])
 def test_train_seeds_interrupted_anywhere_resumes_to_the_uninterrupted_result(tmp_path, tiny_data, train_config, small_mlp, states_equal, fail_at):
-    config = train_config(max_epochs=4, lr=1e-2)
+    plain = _run(None, tiny_data, train_config(max_epochs=4, lr=1e-2), small_mlp)
+    # a target loss that seed 0 reaches at epoch 2: the iterate kept there must survive any interruption
+    config = train_config(max_epochs=4, lr=1e-2, target_loss=plain[0][3][2]["train_loss"])
     expected = _run(None, tiny_data, config, small_mlp)
+    assert expected[0][0].target_epoch == 2
     with pytest.raises(Interrupted):
         _run(ResumeFolder(tmp_path / "r", "key"), tiny_data, config, small_mlp, fail_at=fail_at)
     folder = ResumeFolder(tmp_path / "r", "key")
@@ -86,6 +89,8 @@ def test_train_seeds_interrupted_anywhere_resumes_to_the_uninterrupted_result(tm
     assert trained[0] == fail_at and all(seed >= fail_at[0] for seed, _ in trained)
     for (c1, i1, f1, h1), (c2, i2, f2, h2) in zip(expected, got, strict=True):
         assert states_equal(c1.x0, c2.x0) and states_equal(c1.final, c2.final)
+        assert c1.target_epoch == c2.target_epoch and (c1.at_target is None) == (c2.at_target is None)
+        assert c1.at_target is None or states_equal(c1.at_target, c2.at_target)
         assert sorted(i1.states) == sorted(i2.states) == [0, 1, 3] and i1.stopped_at == i2.stopped_at
         assert all(states_equal(i1.states[e], i2.states[e]) for e in i1.states)
         assert _without_seconds(f1) == _without_seconds(f2) and h1 == h2

@@ -27,7 +27,7 @@ def test_training_together_equals_one_by_one_with_each_seeds_own_stopping_epoch(
 
     together = [small_mlp(seed, width=8, depth=2).double() for seed in SEEDS]
     seen = []
-    histories, kept = train_together(
+    histories, kept, _ = train_together(
         together, data64, batch_size=16, config=stopping, seeds=SEEDS, keep_epochs={1, 3},
         on_epoch=lambda seed, record: seen.append((seed, record.epoch)),
     )
