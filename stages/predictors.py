@@ -73,21 +73,26 @@ def main(
         )
     frame["included"] = fitted(frame, config.min_train_accuracy)
 
-    def study(rows) -> dict:  # the τ of one set of solutions: where the runs ended, or at the target loss
+    def study(rows, least: int = 0) -> dict:  # the τ of one set of solutions; fewer than `least` included: none
         ranked = rows[rows.included]
         taus = rank_correlations(ranked, measure_columns(frame), resamples=config.bootstrap, confidence=config.confidence,
-                                 seed=config.seed) if len(ranked) >= 3 else pd.DataFrame()  # fewer: no ranking
+                                 seed=config.seed) if len(ranked) >= least else pd.DataFrame()
         return {
             "solutions": len(rows), "included": len(ranked), "left_out": ranked_out(rows),
             "batch_sizes": {str(b): int(k) for b, k in ranked["batch_size"].value_counts().sort_index().items()},
             "tau": taus.to_dict(orient="records"),
         }
 
+    at_target = frame[frame.point == "target"]
+    reached = {label.removesuffix(" at target loss") for label in at_target.label}
     write_csv(table, frame)
     write_json(out, {
         "samples": len(subset), "min_train_accuracy": config.min_train_accuracy, "confidence": config.confidence,
         "bootstrap": config.bootstrap, **study(frame[frame.point == "final"]),
-        "at_target_loss": study(frame[frame.point == "target"]),
+        # at the target loss (often few runs reach it: no τ under 3), and the same runs at their final
+        # weights, so that only the point differs between the two
+        "at_target_loss": study(at_target, least=3),
+        "final_of_those_at_target": study(frame[(frame.point == "final") & frame.label.isin(reached)], least=3),
     })
 
 

@@ -48,8 +48,8 @@ class Solution:
     label: str  # unique, e.g. "sweep b64 seed 1"
     batch_size: int  # the batch size its run was configured with (the within-group key; schedules end there)
     x0: Mapping[str, torch.Tensor]
-    final: Mapping[str, torch.Tensor]  # the weights measured: where the run ended, or (point "target") its
-    point: str = "final"  # iterate at the first epoch with training loss ≤ train.target_loss
+    weights: Mapping[str, torch.Tensor]  # the weights measured: where the run ended (point "final"), or
+    point: str = "final"  # where its training loss first was ≤ train.target_loss (point "target")
 
 
 def generalization(model: nn.Module, data: DataSet, chunk: int) -> dict[str, float]:
@@ -94,7 +94,7 @@ def measure_solutions(
     (NaN for a diverged solution, whose weights are not finite)."""
     rows = []
     for solution in solutions:
-        model.load_state_dict(solution.final)
+        model.load_state_dict(solution.weights)
         row = {"family": solution.family, "label": solution.label, "batch_size": solution.batch_size, "point": solution.point}
         row.update(generalization(model, data, settings.eval_chunk))
         row["distance_from_x0"] = distance(parameters_of(model), solution.x0)

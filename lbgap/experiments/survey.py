@@ -78,8 +78,8 @@ def sharpness_survey(
 
 def survey_of_runs(model: nn.Module, runs: Sequence[Checkpoint], train: Split, epsilons: Sequence[float], **options) -> dict:
     """`sharpness_survey` of the runs' final weights, and under 'at_target_loss' the same survey of the
-    weights at each run's first epoch with training loss ≤ train.target_loss: {'target_epoch': seed → that
-    epoch, 'not_reached': the seeds that never reached it, and the survey's keys (none when no run reached
+    weights where each run's training loss first was ≤ train.target_loss: {'target_epoch': seed → the epoch
+    it was reached in, 'not_reached': the seeds that never reached it, and the survey's keys (none when no run reached
     it)}. `options` are sharpness_survey's keyword arguments."""
     document = sharpness_survey(model, [(run.seed, run.final) for run in runs], train, epsilons, **options)
     reached = [(run.seed, run.at_target) for run in runs if run.at_target is not None]

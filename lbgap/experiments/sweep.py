@@ -21,7 +21,7 @@ from torch import nn
 from lbgap.data import DataSet
 from lbgap.measures.sharpness import Sharpness, measure_at
 from lbgap.train.checkpoint import Checkpoint, cpu_state
-from lbgap.train.loop import TrainConfig, fixed_budget, train
+from lbgap.train.loop import TrainConfig, fixed_budget, target_fields, train
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,11 @@ class SweepRun:
     test_accuracy: float  # fraction
     sharpness: float  # φ full space (percent, Metric 2.1)
     sharpness_levelled_off: bool  # the maximizer's certificate held (lbgap.measures.sharpness)
-    target_epoch: int | None  # the first epoch with training loss ≤ train.target_loss (None: not within the budget)
+    target_epoch: int | None  # the epoch in which training loss first was ≤ train.target_loss (None: not within the budget)
+    target_updates: int | None  # the updates taken when it was
     target_train_loss: float | None
-    sharpness_at_target: float | None  # φ of that epoch's iterate
+    target_test_accuracy: float | None  # fraction
+    sharpness_at_target: float | None  # φ of that iterate
     sharpness_at_target_levelled_off: bool | None
 
 
@@ -64,19 +66,19 @@ def sweep_batch(
         x0, at_target = cpu_state(model), {}
         history = train(
             model, data, batch_size=batch_size, config=fixed_budget(config, epochs), seed=seed, amp=amp,
-            evaluate_every=epochs, on_target=lambda epoch, loss: at_target.update(epoch=epoch, loss=loss, state=cpu_state(model)),
+            evaluate_every=epochs, on_target=lambda record: at_target.update(record=record, state=cpu_state(model)),
         )
         end = history[-1]
         phi = measure(model)
         phi_at = measure_at(model, at_target["state"], measure) if at_target else None
         run = SweepRun(
             batch_size, seed, epochs * (len(data.train) // batch_size), end.train_loss, end.train_accuracy,
-            end.test_accuracy, phi.phi, phi.levelled_off, at_target.get("epoch"), at_target.get("loss"),
+            end.test_accuracy, phi.phi, phi.levelled_off, *target_fields(at_target.get("record")),
             None if phi_at is None else phi_at.phi, None if phi_at is None else phi_at.levelled_off,
         )
         runs.append(run)
         if keep is not None:
-            keep(Checkpoint(x0, cpu_state(model), batch_size, seed, at_target.get("state"), at_target.get("epoch")))
+            keep(Checkpoint(x0, cpu_state(model), batch_size, seed, at_target.get("state"), target_fields(at_target.get("record"))[0]))
         if on_seed is not None:
             on_seed(run)
     return runs

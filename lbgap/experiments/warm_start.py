@@ -22,7 +22,7 @@ from torch import nn
 from lbgap.data import DataSet
 from lbgap.measures.sharpness import Sharpness, measure_at
 from lbgap.train.checkpoint import cpu_state
-from lbgap.train.loop import TrainConfig, fixed_budget, train
+from lbgap.train.loop import TrainConfig, fixed_budget, target_fields, train
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,10 @@ class WarmStartPoint:
     lb_test_accuracy: float  # fraction, after the LB budget
     lb_sharpness: float  # φ of the warm-started LB solution
     lb_sharpness_levelled_off: bool  # the maximizer's certificate held (lbgap.measures.sharpness)
-    lb_target_epoch: int | None  # the first LB epoch with training loss ≤ train.target_loss (None: not reached)
+    lb_target_epoch: int | None  # the LB epoch in which training loss first was ≤ train.target_loss (None: not reached)
+    lb_target_updates: int | None  # LB updates taken when it was
     lb_target_train_loss: float | None
+    lb_target_test_accuracy: float | None  # fraction
     lb_sharpness_at_target: float | None  # φ of that LB iterate
     lb_sharpness_at_target_levelled_off: bool | None
 
@@ -64,19 +66,19 @@ def warm_start(
         at_target: dict = {}
         history = train(
             model, data, batch_size=large_batch, config=fixed_budget(config, lb_epochs), seed=seed, amp=amp,
-            evaluate_every=lb_epochs, on_target=lambda epoch, loss: at_target.update(epoch=epoch, loss=loss, state=cpu_state(model)),
+            evaluate_every=lb_epochs, on_target=lambda record: at_target.update(record=record, state=cpu_state(model)),
         )
         sb_record, lb_end = history[0], history[-1]  # the record of the start point is the SB iterate's
         phi = measure(model)
         phi_at = measure_at(model, at_target["state"], measure) if at_target else None
         point = WarmStartPoint(
             sb_epochs, sb_record.train_loss, sb_record.test_accuracy, lb_end.train_loss, lb_end.test_accuracy, phi.phi,
-            phi.levelled_off, at_target.get("epoch"), at_target.get("loss"), None if phi_at is None else phi_at.phi,
+            phi.levelled_off, *target_fields(at_target.get("record")), None if phi_at is None else phi_at.phi,
             None if phi_at is None else phi_at.levelled_off,
         )
         points.append(point)
         if keep is not None:
-            keep(sb_epochs, cpu_state(model), (at_target["epoch"], at_target["state"]) if at_target else None)
+            keep(sb_epochs, cpu_state(model), (at_target["record"].epoch, at_target["state"]) if at_target else None)
         if on_point is not None:
             on_point(point)
     return points

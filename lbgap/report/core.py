@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from lbgap.report.figures import sharpness_figure, training_curves_figure
 from lbgap.report.numbers import REGIME_NAMES, distance_ratio, headline
 from lbgap.report.paper import comparison_table, paper_quantities, paper_row
-from lbgap.report.target import regimes_target_section, target_ratios
+from lbgap.report.target import regimes_target_section, target_loss_ratio, target_ratios
 from lbgap.report.tables import (
     accuracy_table, certificate_frame, flagged_measurements, maximizer_section, pm, run_table, sharpness_table,
 )
@@ -145,7 +145,9 @@ LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['l
 """
     summary = {
         **numbers, "distance_ratio": ratio["mean"], "ended_by": counts, "seeds": seeds, "parameters": sharpness["sb"]["parameters"],
-        "sharpness_flagged": flagged_measurements(certificates), "at_target_loss": target_ratios(sharpness),
+        "sharpness_flagged": flagged_measurements(certificates), "at_target_loss": {
+            "target_loss": params["train"].get("target_loss"), "sharpness": target_ratios(sharpness),
+            "train_loss_lb_over_sb": target_loss_ratio(train)},
         "command": command, "seconds": round(seconds, 1), "training_seconds": round(training_seconds, 1), "commit": commit,
     }
     figures = {"training_curves": training_curves_figure(curves, batch_sizes), "sharpness": sharpness_figure(

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lbgap.report.tables import _markdown  # noqa: E402
+from lbgap.report.tables import markdown_table  # noqa: E402
 
 NAMES = {
     "train_loss": "train loss (control)", "lambda_max": "λ_max", "trace": "tr H", "inverse_sigma_sq_absolute": "1/σ² (PAC-Bayes, absolute)",
@@ -53,7 +53,7 @@ def verdict(all_row: Mapping, within_row: Mapping) -> str:
     return "no"
 
 
-def _tau(row: Mapping) -> str:
+def tau_cell(row: Mapping) -> str:
     if row["tau"] is None or math.isnan(row["tau"]):
         return "–"
     return f"{row['tau']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}]"
@@ -72,7 +72,7 @@ def tau_frame(taus: Sequence[Mapping]) -> pd.DataFrame:
             "low_within": get[("gap", "within")]["low"], "high_within": get[("gap", "within")]["high"],
             "tau_loss_all": get[("test_loss", "all")]["tau"], "tau_loss_within": get[("test_loss", "within")]["tau"],
             "verdict": verdict(get[("gap", "all")], get[("gap", "within")]),
-            "_cells": {k: _tau(v) for k, v in get.items()},
+            "_cells": {k: tau_cell(v) for k, v in get.items()},
         })
     return pd.DataFrame(rows)
 
@@ -83,7 +83,7 @@ def tau_table(frame: pd.DataFrame) -> str:
         "τ gap, within batch": r["_cells"][("gap", "within")], "τ test loss, all": r["_cells"][("test_loss", "all")],
         "τ test loss, within batch": r["_cells"][("test_loss", "within")], "verdict (gap)": r["verdict"],
     } for r in frame.to_dict(orient="records")]
-    return _markdown(pd.DataFrame(table))
+    return markdown_table(pd.DataFrame(table))
 
 
 def tau_figure(frame: pd.DataFrame, confidence: float) -> Figure:

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lbgap.report.tables import _markdown  # noqa: E402
+from lbgap.report.tables import markdown_table  # noqa: E402
 
 
 def gap_closed(accuracy: float, sb: float, lb: float) -> float:
@@ -86,7 +86,7 @@ def gap_closed_table(frame: pd.DataFrame) -> str:
             "own SB (%)": _cell(row.get("own_sb_accuracy", float("nan"))),
             "own gap (points)": _cell(row.get("own_gap", float("nan"))),
         })
-    return _markdown(pd.DataFrame(table))
+    return markdown_table(pd.DataFrame(table))
 
 
 def _label_points(axis, frame: pd.DataFrame, x: str, y: str) -> None:

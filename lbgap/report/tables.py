@@ -24,7 +24,7 @@ def pm_significant(stats: Mapping[str, float | None]) -> str:
     return text if stats["std"] is None else f"{text} ± {stats['std']:.2g}"
 
 
-def _markdown(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
     """`frame` as a markdown table, every cell as formatted here (tabulate would reparse "94.00" as 94)."""
     return frame.to_markdown(index=False, disable_numparse=True)
 
@@ -39,10 +39,10 @@ def accuracy_table(label: str, train: Mapping[str, Mapping]) -> str:
         "test SB": pm(s["sb"]["test_accuracy"], 100),
         "test LB": pm(s["lb"]["test_accuracy"], 100),
     }
-    return _markdown(pd.DataFrame([row]))
+    return markdown_table(pd.DataFrame([row]))
 
 
-def _flag(certified: bool | None) -> str:
+def flag_mark(certified: bool | None) -> str:
     """The mark beside a value whose maximization failed its certificate (None: a run that kept none)."""
     return " (flagged)" if certified is False else ""
 
@@ -55,8 +55,8 @@ def sharpness_table(label: str, sharpness: Mapping[str, Mapping], space: str) ->
         for regime in ("sb", "lb"):
             column = f"{REGIME_NAMES[regime]} {key.replace('eps_', 'ε=')}"
             summary = sharpness[regime]["summary"][space][key]
-            row[column] = pm(summary["phi"]) + _flag(summary.get("certified"))
-    return _markdown(pd.DataFrame([row]))
+            row[column] = pm(summary["phi"]) + flag_mark(summary.get("certified"))
+    return markdown_table(pd.DataFrame([row]))
 
 
 def certificate_frame(sharpness: Mapping[str, Mapping]) -> pd.DataFrame:
@@ -129,7 +129,7 @@ def protocol_table(sharpness: Mapping[str, Mapping]) -> str:
                 "LB/SB this run": "—" if ratio["phi"] is None else f"{ratio['phi']:.3g}×",
                 "ratio change": "—" if not all(ratio.values()) else f"{ratio['phi'] / ratio['paper_protocol_phi']:.3g}×",
             })
-    return _markdown(pd.DataFrame(rows)) if rows else "(the paper's protocol was not read off this run's maximizer)"
+    return markdown_table(pd.DataFrame(rows)) if rows else "(the paper's protocol was not read off this run's maximizer)"
 
 
 def maximizer_section(sharpness: Mapping[str, Mapping]) -> str:
@@ -172,7 +172,7 @@ def run_table(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) ->
                 "f evaluations per φ": _run_range(sharpness[regime], "evaluations"),
             }
         )
-    return _markdown(pd.DataFrame(rows))
+    return markdown_table(pd.DataFrame(rows))
 
 
 def mitigation_rows(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping], mitigation: Sequence[Mapping]) -> list[dict]:
@@ -196,9 +196,9 @@ def mitigation_table(rows: Sequence[Mapping]) -> str:
         line = {"training": row["name"], "test accuracy (%)": pm(row["train"]["test_accuracy"], 100)}
         for space, by_eps in row["sharpness"].items():
             for key, stats in by_eps.items():
-                line[f"φ {space} {key.replace('eps_', 'ε=')}"] = pm(stats["phi"]) + _flag(stats.get("certified"))
+                line[f"φ {space} {key.replace('eps_', 'ε=')}"] = pm(stats["phi"]) + flag_mark(stats.get("certified"))
         table.append(line)
-    return _markdown(pd.DataFrame(table))
+    return markdown_table(pd.DataFrame(table))
 
 
 def sweep_frame(points: Sequence[Mapping]) -> pd.DataFrame:
@@ -234,7 +234,7 @@ def sweep_table(frame: pd.DataFrame) -> str:
         }
         for r in frame.itertuples()
     ]
-    return _markdown(pd.DataFrame(rows))
+    return markdown_table(pd.DataFrame(rows))
 
 
 def points_table(frame: pd.DataFrame, columns: Mapping[str, tuple[str, float, int]]) -> str:

@@ -2,8 +2,10 @@
 the report's "At the same training loss" section and its numbers in summary.json.
 
 Near zero cross-entropy every loss-based sharpness measure shrinks with the loss, and SB and LB runs stop
-at different losses; comparing both at the same loss (Jiang et al. 2020 use 0.01) separates what the
-batch size does from how far training went. A run that never reached the target is named, not dropped."""
+at different losses; comparing both at (about) the same loss, in the spirit of Jiang et al. 2020's
+criterion (train to cross-entropy 0.01), separates what the batch size does from how far training went.
+The target is checked at every epoch end and, near it, ten times per epoch (after every update of an LB
+epoch); the section shows the loss actually reached. A run that never reached the target is named, not dropped."""
 
 from __future__ import annotations
 
@@ -12,22 +14,39 @@ from typing import Mapping
 
 import pandas as pd
 
+from lbgap.report.curvature_tables import measures_table
 from lbgap.report.numbers import REGIME_NAMES
+from lbgap.report.predictors import tau_cell
 from lbgap.report.run import RunResults
-from lbgap.report.tables import _flag, _markdown, pm, pm_significant
+from lbgap.report.tables import flag_mark, markdown_table, pm_significant
+from lbgap.results import mean_std
+from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
+
+CURVATURE_KEYS = ("lambda_1", "trace", "phi_eps_1e-03", "adaptive_eta_0", "inverse_sigma_sq_magnitude")
 
 
 def _families(run: RunResults) -> list[tuple[str, str, Mapping, Mapping]]:
-    """(name, predictors family, train document, sharpness document) for SB, LB and every remedy's LB runs."""
-    plain = [(REGIME_NAMES[r], r, run.train[r], run.sharpness[r]) for r in ("sb", "lb")]
-    return plain + [(doc["strategy"], doc["strategy"], doc["train"], doc["sharpness"]) for doc in run.remedies]
+    """(name, predictors family, train document, sharpness document) for SB, LB and every remedy's runs
+    (LB, and SB for a remedy compared at both batch sizes)."""
+    out = [(REGIME_NAMES[r], r, run.train[r], run.sharpness[r]) for r in ("sb", "lb")]
+    for doc in run.remedies:
+        out.append((doc["strategy"], doc["strategy"], doc["train"], doc["sharpness"]))
+        if "small_batch" in doc:
+            side = doc["small_batch"]
+            out.append((f"{doc['strategy']} SB", f"{doc['strategy']} sb", side["train"], side["sharpness"]))
+    return out
 
 
-def _phi(survey: Mapping | None, space: str, key: str) -> str:
-    if not survey or "summary" not in survey:
+def _reached_seeds(train: Mapping) -> list[int]:
+    return [row["seed"] for row in train["per_seed"] if row.get("target_epoch") is not None]
+
+
+def _phi(survey: Mapping | None, space: str, key: str, seeds: list[int]) -> str:
+    """Mean ± std of φ over `seeds` (flagged when one of them failed its certificate)."""
+    rows = [row for row in (survey or {}).get("per_seed", {}).get(space, {}).get(key, []) if row["seed"] in seeds]
+    if not rows:
         return "–"
-    summary = survey["summary"][space][key]
-    return pm_significant(summary["phi"]) + _flag(summary.get("certified"))
+    return pm_significant(mean_std(row["phi"] for row in rows)) + flag_mark(all(row.get("certified", True) for row in rows))
 
 
 def _lambda_max(run: RunResults, family: str, point: str) -> str:
@@ -39,30 +58,19 @@ def _lambda_max(run: RunResults, family: str, point: str) -> str:
     return "–" if picked.empty or picked.isna().all() else f"{picked.mean():.4g}"
 
 
-def _reached(train: Mapping) -> tuple[int, int, str]:
-    """(runs that reached the target, runs, their epochs at the target as text)."""
-    epochs = [row.get("target_epoch") for row in train["per_seed"]]
-    hit = [e for e in epochs if e is not None]
-    return len(hit), len(epochs), ", ".join(map(str, hit)) or "–"
-
-
 def target_row(name: str, train: Mapping, sharpness: Mapping, key: str, lambda_max: tuple[str, str] = ("–", "–")) -> dict:
-    """One family's row: how many runs reached the target loss and at which epochs, the train loss and test
-    accuracy there, φ (full space and subspace, ε `key`) and `lambda_max` (text) at the end and at the target."""
-    hit, total, epochs = _reached(train)
-    at = [row for row in train["per_seed"] if row.get("target_epoch") is not None]
-
-    def mean_at(field: str, scale: float, digits: str) -> str:
-        values = [row.get(field) for row in at]
-        return "–" if not values or None in values else format(scale * sum(values) / len(values), digits)
-
+    """One family's row: how many runs reached the target loss, at which epochs and what loss; φ (full space
+    and subspace, ε `key`) and `lambda_max` (text) of those runs at their final weights and at the target."""
+    seeds = _reached_seeds(train)
+    at = [row for row in train["per_seed"] if row["seed"] in seeds]
+    losses = [row.get("target_train_loss") for row in at]
     return {
-        "solutions": name, "reached": f"{hit} of {total}", "epochs": epochs,
-        "train loss (final → target)": f"{train['summary']['train_loss']['mean']:.2g} → {mean_at('target_train_loss', 1, '.2g')}",
-        "test acc % (final → target)": f"{100 * train['summary']['test_accuracy']['mean']:.2f} → {mean_at('target_test_accuracy', 100, '.2f')}",
-        "φ full final": _phi(sharpness, "full", key), "φ full at target": _phi(sharpness.get("at_target_loss"), "full", key),
-        "φ subspace final": _phi(sharpness, "subspace", key),
-        "φ subspace at target": _phi(sharpness.get("at_target_loss"), "subspace", key),
+        "solutions": name, "reached": f"{len(seeds)} of {len(train['per_seed'])}",
+        "epochs": ", ".join(str(row["target_epoch"]) for row in at) or "–",
+        "train loss at target": "–" if not at or None in losses else ", ".join(f"{v:.2g}" for v in losses),
+        "φ full final": _phi(sharpness, "full", key, seeds), "φ full at target": _phi(sharpness.get("at_target_loss"), "full", key, seeds),
+        "φ subspace final": _phi(sharpness, "subspace", key, seeds),
+        "φ subspace at target": _phi(sharpness.get("at_target_loss"), "subspace", key, seeds),
         "λ_max final": lambda_max[0], "λ_max at target": lambda_max[1],
     }
 
@@ -76,25 +84,47 @@ def target_frame(run: RunResults) -> pd.DataFrame:
     ])
 
 
+def crossing_frame(train: Mapping[str, Mapping], curves: Mapping[str, pd.DataFrame], target: float) -> pd.DataFrame:
+    """Per SB and LB run, how the target was crossed: the epoch and update, the training loss at the end of
+    the epoch before and at the target iterate, train and test accuracy there, and how many later epoch
+    ends were back above the target."""
+    rows = []
+    for regime in ("sb", "lb"):
+        frame = curves[regime]
+        for row in train[regime]["per_seed"]:
+            epoch = row.get("target_epoch")
+            if epoch is None:
+                continue
+            run = frame[frame.seed == row["seed"]].set_index("epoch")
+            later = run.loc[run.index >= epoch, "train_loss"]  # epoch ends after the target iterate
+            rows.append({
+                "run": f"{REGIME_NAMES[regime]} seed {row['seed']}", "epoch": epoch, "update": row["target_updates"],
+                "loss at the epoch end before": f"{run.loc[epoch - 1, 'train_loss']:.4f}",
+                "loss at target": f"{row['target_train_loss']:.4f}", "train acc (%)": f"{100 * row['target_train_accuracy']:.2f}",
+                "test acc (%)": f"{100 * row['target_test_accuracy']:.2f}",
+                "later epoch ends above target": f"{int((later > target).sum())} of {len(later)}",
+            })
+    return pd.DataFrame(rows)
+
+
 def probes_frame(run: RunResults) -> pd.DataFrame:
-    """The fixed-budget runs (sweep per batch size, warm start per SB epoch count): how many reached the
-    target within their budget, and mean φ (the probes' ε) at the end and at the target."""
+    """The fixed-budget runs (sweep per batch size, warm start): how many reached the target within their
+    budget, and mean φ (the probes' ε) of those runs at the end and at the target."""
     def mean(values) -> str:
         values = [v for v in values if v is not None]
         return f"{sum(values) / len(values):.4g}" if values else "–"
 
     rows = []
     for doc in run.sweep:
-        runs = doc["per_seed"]
-        at = [r for r in runs if r.get("target_epoch") is not None]
-        rows.append({"runs": f"sweep batch {doc['batch_size']}", "reached": f"{len(at)} of {len(runs)}",
+        at = [r for r in doc["per_seed"] if r.get("target_epoch") is not None]
+        rows.append({"runs": f"sweep batch {doc['batch_size']}", "reached": f"{len(at)} of {len(doc['per_seed'])}",
                      "epochs": ", ".join(str(r["target_epoch"]) for r in at) or "–",
-                     "φ final": mean(r["sharpness"] for r in runs), "φ at target": mean(r.get("sharpness_at_target") for r in at)})
+                     "φ final": mean(r["sharpness"] for r in at), "φ at target": mean(r.get("sharpness_at_target") for r in at)})
     points = run.warm_start["points"]
     at = [p for p in points if p.get("lb_target_epoch") is not None]
     rows.append({"runs": f"warm start (LB from {len(points)} SB iterates)", "reached": f"{len(at)} of {len(points)}",
                  "epochs": ", ".join(str(p["lb_target_epoch"]) for p in at) or "–",
-                 "φ final": mean(p["lb_sharpness"] for p in points), "φ at target": mean(p.get("lb_sharpness_at_target") for p in at)})
+                 "φ final": mean(p["lb_sharpness"] for p in at), "φ at target": mean(p.get("lb_sharpness_at_target") for p in at)})
     return pd.DataFrame(rows)
 
 
@@ -107,19 +137,17 @@ def not_reached(run: RunResults) -> list[str]:
     return out
 
 
-def tau_at_target(run: RunResults) -> pd.DataFrame:
-    """Kendall τ of each measure with the gap over all solutions: final weights beside those at the target."""
-    at = run.predictors.get("at_target_loss") or {}
-    final = {r["measure"]: r for r in run.predictors["tau"] if r["target"] == "gap" and r["scope"] == "all"}
-    target = {r["measure"]: r for r in at.get("tau", []) if r["target"] == "gap" and r["scope"] == "all"}
+def _gap_taus(study: Mapping | None) -> dict[str, Mapping]:
+    return {r["measure"]: r for r in (study or {}).get("tau", []) if r["target"] == "gap" and r["scope"] == "all"}
 
-    def cell(row: Mapping | None) -> str:
-        if row is None or row["tau"] is None or math.isnan(row["tau"]):
-            return "–"
-        return f"{row['tau']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}]"
 
-    return pd.DataFrame([{"measure": m, f"τ final ({run.predictors['included']} solutions)": cell(final[m]),
-                          f"τ at target ({at.get('included', 0)} solutions)": cell(target.get(m))} for m in final])
+def tau_at_target(predictors: Mapping) -> pd.DataFrame:
+    """Kendall τ of each measure with the gap over all solutions: every final solution; the runs that reached
+    the target, at their final weights; the same runs at the target (only the point differs between the last two)."""
+    studies = [("final", predictors), ("final, runs that reached the target", predictors.get("final_of_those_at_target")),
+               ("at target", predictors.get("at_target_loss"))]
+    taus = [(f"τ {label} ({(study or {}).get('included', 0)})", _gap_taus(study)) for label, study in studies]
+    return pd.DataFrame([{"measure": m, **{column: "–" if m not in by else tau_cell(by[m]) for column, by in taus}} for m in taus[0][1]])
 
 
 def target_ratios(sharpness: Mapping[str, Mapping]) -> dict:
@@ -135,16 +163,10 @@ def target_ratios(sharpness: Mapping[str, Mapping]) -> dict:
     return out
 
 
-def target_numbers(run: RunResults) -> dict:
-    """summary.json's `at_target_loss`: the target, φ of SB and LB there with their ratio, the runs that
-    never reached it and each measure's τ with the gap over the solutions at the target."""
-    at = run.predictors.get("at_target_loss") or {}
-    return {
-        "target_loss": run.params["train"].get("target_loss"),
-        "sharpness": target_ratios(run.sharpness),
-        "not_reached": not_reached(run),
-        "predictors": {r["measure"]: {"tau_gap_all": r["tau"]} for r in at.get("tau", []) if r["target"] == "gap" and r["scope"] == "all"},
-    }
+def target_loss_ratio(train: Mapping[str, Mapping]) -> float | None:
+    """LB/SB ratio of the mean training loss at the target epochs (1 would be a perfect match)."""
+    means = [[row["target_train_loss"] for row in train[r]["per_seed"] if row.get("target_train_loss") is not None] for r in ("sb", "lb")]
+    return None if not all(means) else (sum(means[1]) / len(means[1])) / (sum(means[0]) / len(means[0]))
 
 
 def ratios_text(sharpness: Mapping[str, Mapping]) -> str:
@@ -155,6 +177,28 @@ def ratios_text(sharpness: Mapping[str, Mapping]) -> str:
     ) or "no ratio (SB or LB never reached the target)"
 
 
+def curvature_at_target(run: RunResults) -> str:
+    """The curvature stages' main measures of SB and LB at the target loss (their table's format), or a line
+    saying why there is none."""
+    at = {r: run.curvature[r].get("at_target_loss") or {} for r in ("sb", "lb")}
+    if not all(doc.get("summary") for doc in at.values()):
+        return "No curvature at the target loss: SB or LB has no run that reached it."
+    summaries = {r: {k: v for k, v in at[r]["summary"].items() if k in CURVATURE_KEYS} for r in ("sb", "lb")}
+    return measures_table(summaries)[0]
+
+
+def target_numbers(run: RunResults) -> dict:
+    """summary.json's `at_target_loss`: the target, φ of SB and LB there with their ratio, the LB/SB ratio of
+    the losses actually reached, the runs that never reached it and each measure's τ with the gap there."""
+    return {
+        "target_loss": run.params["train"].get("target_loss"),
+        "sharpness": target_ratios(run.sharpness),
+        "train_loss_lb_over_sb": target_loss_ratio(run.train),
+        "not_reached": not_reached(run),
+        "predictors": {m: {"tau_gap_all": r["tau"]} for m, r in _gap_taus(run.predictors.get("at_target_loss")).items()},
+    }
+
+
 def regimes_target_section(params: Mapping, train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> str:
     """The core report's short form of the section: SB and LB where they ended and at the target loss."""
     key = next(iter(sharpness["sb"]["summary"]["full"]))
@@ -163,9 +207,10 @@ def regimes_target_section(params: Mapping, train: Mapping[str, Mapping], sharpn
     return f"""## At the same training loss
 
 Each run also kept its iterate at the first epoch whose training loss was ≤ {params['train'].get('target_loss')}
-(`train.target_loss`), and φ is measured there as well as at the final weights ({key.replace('eps_', 'ε=')}).
+(`train.target_loss`), and φ is measured there as well as at the final weights
+({key.replace('eps_', 'ε=')}; both columns over the runs that reached the target).
 
-{_markdown(frame)}
+{markdown_table(frame)}
 
 LB/SB ratio of mean φ at the target loss: {ratios_text(sharpness)}."""
 
@@ -173,27 +218,45 @@ LB/SB ratio of mean φ at the target loss: {ratios_text(sharpness)}."""
 def target_section(run: RunResults) -> str:
     """The report's section comparing every solution where it ended and at the target training loss."""
     target, key = run.params["train"].get("target_loss"), run.first_eps_key
-    ratio_text = ratios_text(run.sharpness)
-    missing = not_reached(run)
+    missing, loss_ratio = not_reached(run), target_loss_ratio(run.train)
+    crossings = crossing_frame(run.train, run.curves, target)
     return f"""## At the same training loss
 
-Runs stop where their stopping rule fires, at different training losses; near zero cross-entropy every
-loss-based sharpness shrinks with the loss. Each run therefore also kept its iterate at the first epoch
-whose full-training-set loss was ≤ {target} (`train.target_loss`; Jiang et al. 2020 train every model to
-0.01), and every measure is taken there as well as at the final weights. φ at the first ε ({key.replace('eps_', 'ε=')}),
-mean ± std over the runs that reached the target; λ_max on the predictors subset.
+Runs stop where their stopping rule fires, at different training losses, and near zero cross-entropy
+every loss-based sharpness shrinks with the loss. Each run therefore also kept its iterate at the first
+epoch whose full-training-set loss (eval mode, BatchNorm's running statistics) was ≤ {target}
+(`train.target_loss`, after Jiang et al. 2020, who train every model to cross-entropy 0.01), and every
+measure is taken there as well as at the final weights. The loss is checked at every epoch end and, once
+it is within {TARGET_GATE:g}× the target, {TARGET_CHECKS_PER_EPOCH} times per epoch (after every update of an epoch with
+fewer updates), so the iterate lands below the target by at most a tenth of an epoch's progress:
 
-{_markdown(target_frame(run))}
+{markdown_table(crossings) if not crossings.empty else "(No SB or LB run reached the target.)"}
 
-LB/SB ratio of mean φ at the target loss: {ratio_text}.
+LB/SB ratio of the mean training loss at the target epochs: {"–" if loss_ratio is None else f"{loss_ratio:.2f}"} (1 would be an exact match).
 
-Fixed-budget runs (the batch-size sweep, the warm start), φ in the full space at the probes' ε:
+φ at {key.replace('eps_', 'ε=')}, mean ± std; "final" and "at target" over the same runs (those that reached
+the target); λ_max on the predictors subset:
 
-{_markdown(probes_frame(run))}
+{markdown_table(target_frame(run))}
 
-Kendall τ with the generalization gap (train − test accuracy), over all solutions, where they ended and at
-the target loss (the solutions that reached it):
+LB/SB ratio of mean φ at the target loss: {ratios_text(run.sharpness)}.
 
-{_markdown(tau_at_target(run))}
+Curvature at the target loss (cf. the curvature table at the final weights below):
 
-{"Never reached the target (measured at their final weights only): " + "; ".join(missing) + "." if missing else "Every run reached the target."}"""
+{curvature_at_target(run)}
+
+Fixed-budget runs (the batch-size sweep, the warm start), φ in the full space at the probes' ε, over the
+runs that reached the target:
+
+{markdown_table(probes_frame(run))}
+
+Kendall τ with the generalization gap (train − test accuracy) over all solutions, with the number of
+solutions ranked: the two right-hand columns rank the same runs, at their final weights and at the target.
+
+{markdown_table(tau_at_target(run.predictors))}
+
+{"Never reached the target, so left out of every value at the target: " + "; ".join(missing) + "." if missing else "Every run reached the target."}
+
+What this does not show: matching one number (the training loss) leaves SB and LB different in updates,
+distance travelled, training accuracy and weight norms, so it says nothing causal; it describes only the
+runs that reached the target; and 0.01 is one level, its choice untested."""

@@ -36,9 +36,10 @@ def _digest(labelled: list[tuple[str, State]]) -> str:
     return digest.hexdigest()
 
 
-def state_digest(x0: State, final: State, at_target: State | None = None) -> str:
-    """sha256 over the state_dicts' names, dtypes, shapes and tensor bytes (`at_target` when there is one)."""
-    return _digest([("x0", x0), ("final", final)] + ([("at_target", at_target)] if at_target is not None else []))
+def state_digest(x0: State, final: State, at_target: State | None = None, target_epoch: int | None = None) -> str:
+    """sha256 over the state_dicts' names, dtypes, shapes and tensor bytes (`at_target` and its epoch when
+    there is one)."""
+    return _digest([("x0", x0), ("final", final)] + ([(f"at_target@{target_epoch}", at_target)] if at_target is not None else []))
 
 
 def iterates_digest(states: dict[int, State]) -> str:
@@ -85,24 +86,18 @@ def checkpoint_seeds(folder: Path) -> list[int]:
     return sorted(int(p.stem.removeprefix("seed_")) for p in folder.glob("seed_*.pt"))
 
 
-POINTS = ("final", "target")  # where a run's solution is measured: where it ended, at the target training loss
-
-
 @dataclass(frozen=True)
 class Checkpoint:
     x0: State  # the initial point, CPU tensors
     final: State  # the weights training ended at, CPU tensors
     batch_size: int
     seed: int
-    at_target: State | None = None  # the weights after `target_epoch`, CPU tensors (None: never reached)
-    target_epoch: int | None = None  # the first epoch whose training loss was ≤ train.target_loss
+    at_target: State | None = None  # where the training loss first was ≤ train.target_loss, CPU tensors (None: never)
+    target_epoch: int | None = None  # the epoch in which it was (set exactly when `at_target` is)
 
-    def solution(self, point: str) -> State | None:
-        """The weights at `point` (one of POINTS): the final ones, or those at the target loss (None when the
-        run never reached it)."""
-        if point not in POINTS:
-            raise ValueError(f"unknown point {point!r} (known: {', '.join(POINTS)})")
-        return self.final if point == "final" else self.at_target
+    def __post_init__(self) -> None:
+        if (self.at_target is None) != (self.target_epoch is None):
+            raise ValueError("a checkpoint's at_target and target_epoch come together (both or neither)")
 
     def save(self, folder: Path) -> Path:
         """Write seed_<seed>.pt in `folder` ({x0, final, at_target, target_epoch, batch_size, seed, sha256});
@@ -110,7 +105,7 @@ class Checkpoint:
         path = checkpoint_path(folder, self.seed)
         torch.save(
             {"x0": self.x0, "final": self.final, "at_target": self.at_target, "target_epoch": self.target_epoch,
-             "batch_size": self.batch_size, "seed": self.seed, "sha256": state_digest(self.x0, self.final, self.at_target)},
+             "batch_size": self.batch_size, "seed": self.seed, "sha256": state_digest(self.x0, self.final, self.at_target, self.target_epoch)},
             path,
         )
         return path
@@ -121,13 +116,13 @@ class Checkpoint:
         fit it (names and shapes). Any problem is a CheckpointError naming the file."""
         path = checkpoint_path(folder, seed)
         raw = _read(path, KEYS)
-        at_target = raw.get("at_target")  # absent in checkpoints written before runs kept it: never reached
+        at_target, epoch = raw.get("at_target"), raw.get("target_epoch")  # absent before runs kept it: never reached
         states = [("x0", raw["x0"]), ("final", raw["final"])] + ([("at_target", at_target)] if at_target is not None else [])
-        if not _tensors_only(*(s for _, s in states)) or state_digest(raw["x0"], raw["final"], at_target) != raw["sha256"]:
+        if ((at_target is None) != (epoch is None) or not _tensors_only(*(s for _, s in states))
+                or state_digest(raw["x0"], raw["final"], at_target, epoch) != raw["sha256"]):
             raise CheckpointError(f"checkpoint {path} is corrupt (its weights do not match their sha256)")
         if model is not None:
             _check_fit(path, states, model)
-        epoch = raw.get("target_epoch")
         return cls(raw["x0"], raw["final"], int(raw["batch_size"]), int(raw["seed"]), at_target,
                    None if epoch is None else int(epoch))
 

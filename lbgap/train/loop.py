@@ -13,9 +13,13 @@ best one), since the study is about where the optimizer ends up.
 
 The same training loss. Near zero cross-entropy every loss-based curvature measure shrinks with the
 loss, and runs stop at different losses (SB near 1e-2, LB near 1e-3 on the default). So each run also
-reports the first epoch whose full-training-set loss is at most `target_loss` (Jiang et al. 2020 train
-every model to cross-entropy 0.01 for this reason), and hands its iterate to `on_target`: solutions can
-then be compared at the same training loss as well as where they ended.
+hands the first iterate whose full-training-set loss (eval mode) is at most `target_loss` to `on_target`
+(Jiang et al. 2020 train every model to cross-entropy 0.01 for this reason): solutions can then be
+compared at the same training loss as well as where they ended. An SB epoch is many updates and can
+take the loss from 1.5× to 0.6× the target, an LB epoch a few, so checking only at epoch ends would
+match SB's loss far more loosely than LB's: once the latest loss is within TARGET_GATE × the target, the
+loss is also checked TARGET_CHECKS_PER_EPOCH times within each epoch (at least once per update, so an
+LB run is checked after every update). Evaluation in eval mode changes nothing about training.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ from lbgap.train.recipe import PLAIN, Recipe
 
 
 STREAMS = {"dropout": 1, "attack": 2, "init": 3}  # independent random streams derived from one run seed
+
+
+TARGET_GATE = 2.0  # within-epoch checks start once the latest training loss is ≤ this × the target
+TARGET_CHECKS_PER_EPOCH = 10  # evenly spaced over the epoch's updates, at most one per update
 
 
 def derived_seed(seed: int, stream: str, worker: int = 0) -> int:
@@ -90,7 +98,7 @@ class LoopState:
     updates: int
     samples: int
     history: tuple[EpochRecord, ...]
-    target_epoch: int | None = None  # the first epoch whose training loss was ≤ the config's target_loss
+    target: EpochRecord | None = None  # where the training loss first was ≤ the config's target_loss
 
 
 def diverged(record: EpochRecord) -> bool:
@@ -130,7 +138,7 @@ def train(
     resume_from: LoopState | None = None,
     on_snapshot: Callable[[LoopState], None] | None = None,
     workers: Workers | None = None,
-    on_target: Callable[[int, float], None] | None = None,
+    on_target: Callable[[EpochRecord], None] | None = None,
 ) -> list[EpochRecord]:
     """Train `model` in place on mini-batches of `batch_size` drawn without replacement.
 
@@ -148,9 +156,11 @@ def train(
     such state, for the same model, data, seed and recipe) continues the run from it, bit for bit on the CPU.
     `workers`: this process is one of several data-parallel workers (lbgap.train.parallel); `batch_size` is
     the global batch, each worker steps on its chunk, and every worker returns the same records.
-    `on_target(epoch, train_loss)` is called once, with `model` at that epoch's weights, after the first epoch ≥ 1 whose
-    training loss is ≤ `config.target_loss` (None: never); epochs without a record evaluate the training
-    split for it, so the epoch does not depend on `evaluate_every`.
+    `on_target(record)` is called once per run (not again after a resume past it), with `model` at the
+    first checked iterate whose training loss is ≤ `config.target_loss` (None: never), and that iterate's
+    record: `epoch` is the epoch in progress, `updates` and `samples` locate it within the epoch. Checks:
+    every epoch end (evaluating the training split where there is no record, so the point does not depend
+    on `evaluate_every`) and, near the target, within epochs (module docstring).
     """
     every = recipe.evaluate_every if evaluate_every is None else evaluate_every
     if every < 1:
@@ -169,12 +179,31 @@ def train(
         torch.manual_seed(derived_seed(seed, "dropout", 0 if workers is None else workers.rank))  # own masks per worker
         if resume_from is None:
             history = [epoch_record(model, data, 0, config.eval_chunk)]
-            first, epochs_done, updates, samples, target_epoch = 1, 0.0, 0, 0, None
+            first, epochs_done, updates, samples, reached = 1, 0.0, 0, 0, None
         else:
             history = list(resume_from.history)
             first, epochs_done, updates, samples = resume_from.epoch + 1, resume_from.epochs_done, resume_from.updates, resume_from.samples
-            target_epoch = resume_from.target_epoch
+            reached = resume_from.target
             _restore(resume_from, model, optimizer, generator, device)
+        latest_loss = history[-1].train_loss  # the latest full-training-set loss known (for the gate)
+
+        def check_target(epoch: int, size: int, record: EpochRecord | None = None) -> None:
+            """Evaluate (or take from `record`) the training loss now; at or below the target, hand the
+            iterate over. Every worker agrees with rank 0, as for the stopping rule."""
+            nonlocal reached, latest_loss
+            if record is None:
+                train_split = evaluate(model, data.train, config.eval_chunk)
+                record = EpochRecord(epoch, train_split.loss, train_split.accuracy, math.nan, math.nan, updates, samples, size)
+            latest_loss = record.train_loss
+            hit = latest_loss <= config.target_loss
+            if hit if workers is None else workers.agree(hit, device):
+                if math.isnan(record.test_loss):
+                    test = evaluate(model, data.test, config.eval_chunk)
+                    record = replace(record, test_loss=test.loss, test_accuracy=test.accuracy)
+                reached = record
+                if on_target is not None:
+                    on_target(reached)
+
         max_epochs = config.max_epochs if recipe.max_epochs is None else recipe.max_epochs
         for epoch in range(first, max_epochs + 1):
             size = batch_size if recipe.batch_size is None else check_batch_size(recipe.batch_size(epoch, model, data.train), n)
@@ -183,7 +212,11 @@ def train(
             model.train()
             order = torch.randperm(n, generator=generator).to(device)
             steps = n // size
-            for start in range(0, n - size + 1, size):
+            near = reached is None and config.target_loss is not None and latest_loss <= TARGET_GATE * config.target_loss
+            within = set()  # after how many of this epoch's updates to check the target (not the last one)
+            if near if workers is None else workers.agree(near, device):  # every worker checks at the same updates
+                within = set(range(max(1, steps // TARGET_CHECKS_PER_EPOCH), steps, max(1, steps // TARGET_CHECKS_PER_EPOCH)))
+            for step, start in enumerate(range(0, n - size + 1, size), start=1):
                 if recipe.learning_rate is not None:
                     factor = recipe.learning_rate(epochs_done)
                     for group, lr in zip(optimizer.param_groups, initial_lr):
@@ -195,36 +228,34 @@ def train(
                     recipe.step(stepped, optimizer, data.train.x[index], data.train.y[index])
                 epochs_done += 1 / steps
                 updates, samples = updates + 1, samples + size
+                if step in within and reached is None:
+                    check_target(epoch, size)
             epochs_done = float(epoch)  # no drift from summing 1/steps
             recorded = epoch % every == 0 or epoch == max_epochs
             if recorded:
                 history.append(epoch_record(model, data, epoch, config.eval_chunk, updates, samples, size))
                 if on_epoch is not None:
                     on_epoch(history[-1])
-            if target_epoch is None and config.target_loss is not None:
-                loss = history[-1].train_loss if recorded else evaluate(model, data.train, config.eval_chunk).loss
-                if loss <= config.target_loss:
-                    target_epoch = epoch
-                    if on_target is not None:
-                        on_target(epoch, loss)
+            if reached is None and config.target_loss is not None:
+                check_target(epoch, size, history[-1] if recorded else None)
             if recorded:
                 stop = diverged(history[-1]) or should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta)
                 if stop if workers is None else workers.agree(stop, device):
                     break
             if on_snapshot is not None and epoch < max_epochs:
-                on_snapshot(_snapshot(epoch, model, optimizer, generator, device, epochs_done, updates, samples, history, target_epoch))
+                on_snapshot(_snapshot(epoch, model, optimizer, generator, device, epochs_done, updates, samples, history, reached))
     model.eval()
     return history
 
 
 def _snapshot(
     epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, device: torch.device,
-    epochs_done: float, updates: int, samples: int, history: list[EpochRecord], target_epoch: int | None,
+    epochs_done: float, updates: int, samples: int, history: list[EpochRecord], target: EpochRecord | None,
 ) -> LoopState:
     return LoopState(
         epoch, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, optimizer.state_dict(),
         generator.get_state(), torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-        epochs_done, updates, samples, tuple(history), target_epoch,
+        epochs_done, updates, samples, tuple(history), target,
     )
 
 
@@ -239,11 +270,9 @@ def _restore(
         torch.cuda.set_rng_state(state.cuda_rng, device)
 
 
-def first_at_target(history: Sequence[EpochRecord], target_loss: float | None) -> int | None:
-    """The first recorded epoch ≥ 1 whose training loss is ≤ `target_loss` (None: none, or no target)."""
-    if target_loss is None:
-        return None
-    return next((r.epoch for r in history if r.epoch >= 1 and r.train_loss <= target_loss), None)
+def target_fields(record: EpochRecord | None) -> tuple:
+    """(epoch, updates, train loss, test accuracy) of a target iterate's record; Nones when there is none."""
+    return (None,) * 4 if record is None else (record.epoch, record.updates, record.train_loss, record.test_accuracy)
 
 
 def check_batch_size(batch_size: int, n: int) -> int:

@@ -5,7 +5,8 @@ While a stage trains its seeds one after the other, a `ResumeFolder` beside its 
   and records (`seed_<k>.json`, written last, so a seed counts as finished only when all three are there);
 - for the seed in progress, a LoopState snapshot after every epoch (`seed_<k>.epoch.pt`: weights,
   optimizer, sample-order and dropout generators, counters, records, plus x0 and the seconds spent), and
-  each kept iterate once, when it is reached (`seed_<k>.iterate_<e>.pt`).
+  each kept iterate once, when it is reached (`seed_<k>.iterate_<e>.pt`), and the weights where the run
+  first reached the target training loss (`seed_<k>.target.pt`; the snapshot holds its record).
 Snapshots are written to a temporary file and renamed over the old one, so a SIGKILL at any moment leaves
 a complete earlier snapshot. A re-run whose `key` (the stage's settings and data) differs from the one the
 folder was made with starts over. The stage removes the folder when its outputs are written.
@@ -87,7 +88,9 @@ class ResumeFolder:
         try:
             raw = torch.load(path, weights_only=True, map_location="cpu")
             loop = raw["loop"]
-            state = LoopState(**{**loop, "history": tuple(EpochRecord(**r) for r in loop["history"])})
+            target = loop.get("target")
+            state = LoopState(**{**loop, "history": tuple(EpochRecord(**r) for r in loop["history"]),
+                                 "target": None if target is None else EpochRecord(**target)})
             iterates = {}
             for file in self.path.glob(f"seed_{seed}.iterate_*.pt"):
                 epoch = int(file.name.removesuffix(".pt").rsplit("_", 1)[1])
@@ -98,12 +101,24 @@ class ResumeFolder:
             return None  # cannot happen after atomic renames; a damaged file re-runs the seed from x0
 
     def save_progress(self, seed: int, state: LoopState, x0: State, seconds: float) -> None:
-        loop = {**state.__dict__, "history": [asdict(r) for r in state.history]}
+        loop = {**state.__dict__, "history": [asdict(r) for r in state.history],
+                "target": None if state.target is None else asdict(state.target)}
         snapshot = {"loop": loop, "x0": x0, "seconds": seconds}
         _atomic(self.path / f"seed_{seed}.epoch.pt", lambda tmp: torch.save(snapshot, tmp))
 
     def save_iterate(self, seed: int, epoch: int, weights: State) -> None:
         _atomic(self.path / f"seed_{seed}.iterate_{epoch}.pt", lambda tmp: torch.save(weights, tmp))
+
+    def save_target(self, seed: int, weights: State) -> None:
+        """The weights where `seed`'s run first reached the target loss (mid-epoch, so not an epoch's iterate)."""
+        _atomic(self.path / f"seed_{seed}.target.pt", lambda tmp: torch.save(weights, tmp))
+
+    def target(self, seed: int) -> State | None:
+        """What `save_target` saved for `seed` (None: nothing, or unreadable)."""
+        try:
+            return torch.load(self.path / f"seed_{seed}.target.pt", weights_only=True, map_location="cpu")
+        except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError):
+            return None
 
     def describe(self) -> str | None:
         """What a re-run will reuse, in words (None: nothing)."""

@@ -19,7 +19,7 @@ from lbgap.train.resume import ResumeFolder
 from lbgap.train.together import train_together
 
 FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
-TARGET_KEYS = ["target_epoch", "target_train_loss", "target_test_accuracy"]  # None when the run never reached it
+TARGET_FIELDS = ["epoch", "updates", "train_loss", "train_accuracy", "test_accuracy"]  # of the target iterate's record
 
 
 def train_seeds(
@@ -42,8 +42,9 @@ def train_seeds(
     before x0 is taken). Yields per seed its Checkpoint (CPU tensors; with the weights at the first epoch
     whose training loss reached `config.target_loss`, when one did), its Iterates (x0 and
     the weights after each epoch of `keep_epochs` that the run reached), its final metrics (the last
-    record with ‖x − x0‖ and the wall seconds the run took, keys FINAL_KEYS, TARGET_KEYS, 'seed' and
-    'seconds') and every epoch's record as dicts.
+    record with ‖x − x0‖ and the wall seconds the run took, keys FINAL_KEYS, 'target_<f>' for f in
+    TARGET_FIELDS (None when the run never reached the target), 'seed' and 'seconds') and every epoch's
+    record as dicts.
     `together`: all seeds at once (lbgap.train.together; plain steps only, see `fits_together`).
     `resume`: keep each finished seed and a snapshot after every epoch there, and continue from what an
     interrupted run left (lbgap.train.resume; a recipe that is not `resumable` restarts its seed).
@@ -63,14 +64,17 @@ def train_seeds(
         x0, iterates, spent, state, at_target = cpu_state(model), {}, 0.0, None, {}
         if resume is not None and recipe.resumable and (found := resume.progress(seed)) is not None:
             state, x0, spent, iterates = found
-            if state.target_epoch is not None:  # saved beside the kept iterates when it was reached
-                at_target[state.target_epoch] = iterates[state.target_epoch]
+            if state.target is not None:  # reached before the interruption: its weights were saved then
+                if (weights := resume.target(seed)) is None:
+                    state, x0, spent, iterates = None, cpu_state(model), 0.0, {}  # lost: the seed starts over
+                else:
+                    at_target.update(record=state.target, weights=weights)
         clock = time.perf_counter()
 
-        def reach(epoch: int, loss: float, seed: int = seed, at_target: dict = at_target) -> None:
-            at_target[epoch] = cpu_state(model)
+        def reach(record: EpochRecord, seed: int = seed, at_target: dict = at_target) -> None:
+            at_target.update(record=record, weights=cpu_state(model))
             if resume is not None:
-                resume.save_iterate(seed, epoch, at_target[epoch])
+                resume.save_target(seed, at_target["weights"])
 
         def visit(record: EpochRecord, seed: int = seed) -> None:
             if record.epoch in keep_epochs:
@@ -98,13 +102,13 @@ def _finished(
     model: nn.Module, x0: dict, history: list[EpochRecord], iterates: dict, at_target: dict, batch_size: int, seed: int,
     seconds: float,
 ) -> tuple[Checkpoint, Iterates, dict, list[dict]]:
-    (epoch, weights), = at_target.items() if at_target else [(None, None)]
-    reached = next((r for r in history if r.epoch == epoch), None)  # None also when that epoch had no record
+    """`at_target`: {record, weights} of the first iterate at or below the target loss, or empty."""
+    reached = at_target.get("record")
     final = {"seed": seed, **asdict(history[-1]), "distance_from_x0": distance(parameters_of(model), x0),
-             "target_epoch": epoch, "target_train_loss": None if reached is None else reached.train_loss,
-             "target_test_accuracy": None if reached is None else reached.test_accuracy, "seconds": round(seconds, 2)}
+             **{f"target_{key}": None if reached is None else getattr(reached, key) for key in TARGET_FIELDS},
+             "seconds": round(seconds, 2)}
     kept = Iterates(seed, history[-1].epoch, {0: x0, **iterates})
-    checkpoint = Checkpoint(x0, cpu_state(model), batch_size, seed, weights, epoch)
+    checkpoint = Checkpoint(x0, cpu_state(model), batch_size, seed, at_target.get("weights"), None if reached is None else reached.epoch)
     return checkpoint, kept, final, [{"seed": seed, **asdict(r)} for r in history]
 
 
@@ -122,4 +126,5 @@ def _train_together(
     share = (time.perf_counter() - clock) / seeds  # one wall time for all seeds: each gets an equal share
     for seed, model in enumerate(models):
         model.cpu()
-        yield _finished(model, x0s[seed], histories[seed], kept[seed], at_target[seed], batch_size, seed, share)
+        reached = {} if at_target[seed] is None else dict(zip(("record", "weights"), at_target[seed]))
+        yield _finished(model, x0s[seed], histories[seed], kept[seed], reached, batch_size, seed, share)

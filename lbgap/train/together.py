@@ -24,6 +24,8 @@ the half-of-free-memory margin absorbs for the paper's networks.
 from __future__ import annotations
 
 import copy
+import math
+from dataclasses import replace
 from typing import Callable, Collection, Sequence
 
 import torch
@@ -34,7 +36,7 @@ from torch.nn import functional as F
 from lbgap.data import DataSet, Split
 from lbgap.devices import autocast
 from lbgap.train.evaluation import Evaluation
-from lbgap.train.loop import EpochRecord, TrainConfig, diverged, first_at_target, should_stop
+from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE, EpochRecord, TrainConfig, diverged, should_stop
 from lbgap.train.recipe import adam
 
 State = dict[str, torch.Tensor]
@@ -105,13 +107,13 @@ def train_together(
     on_epoch: Callable[[int, EpochRecord], None] | None = None,
     keep_epochs: Collection[int] = (),
     amp: bool = False,
-) -> tuple[list[list[EpochRecord]], list[dict[int, State]], list[dict[int, State]]]:
+) -> tuple[list[list[EpochRecord]], list[dict[int, State]], list[tuple[EpochRecord, State] | None]]:
     """Train `models[i]` with sample order `seeds[i]` as `lbgap.train.loop.train` would, all at once (`amp`:
     its bfloat16 autocast on CUDA); the
     models are left at their final weights (eval mode). Returns per seed its records (epoch 0 first) and
-    its kept iterates (epoch → state_dict, CPU), for the epochs ≥ 1 of `keep_epochs` it reached, and its
-    iterate at the first epoch whose training loss was ≤ `config.target_loss` ({epoch: state_dict}, empty
-    when none was)."""
+    its kept iterates (epoch → state_dict, CPU), for the epochs ≥ 1 of `keep_epochs` it reached, and
+    (record, state_dict) of its first checked iterate whose training loss was ≤ `config.target_loss`, checked
+    as `lbgap.train.loop.train` checks it (None when none was)."""
     if len(models) != len(seeds) or not models:
         raise ValueError(f"one seed per model (got {len(models)} models, {len(seeds)} seeds)")
     n = len(data.train)
@@ -136,12 +138,40 @@ def train_together(
 
     histories = [[record] for record in records(0)]
     kept: list[dict[int, State]] = [{} for _ in models]
-    at_target: list[dict[int, State]] = [{} for _ in models]
+    at_target: list[tuple[EpochRecord, State] | None] = [None for _ in models]
+    latest = [history[0].train_loss for history in histories]  # each seed's latest training loss (for the gate)
     frozen: dict[int, State] = {}  # seed index → its weights and buffers when its stopping rule fired
+    steps = n // batch_size
+
+    def watched() -> list[int]:
+        return [s for s in range(len(models)) if s not in frozen and at_target[s] is None and config.target_loss is not None]
+
+    def check_target(epoch: int, updates: int, given: list[EpochRecord] | None = None) -> None:
+        """The training loss of every seed still short of the target (from `given`, the epoch's records, or
+        evaluated now); a seed at or below it keeps its weights and record."""
+        seeds_now = watched()
+        if not seeds_now:
+            return
+        if given is None:
+            train = evaluate_together(base, params, buffers, data.train, config.eval_chunk)
+            given = [EpochRecord(epoch, a.loss, a.accuracy, float("nan"), float("nan"), updates, updates * batch_size, batch_size) for a in train]
+        test = None
+        for s in seeds_now:
+            latest[s] = given[s].train_loss
+            if latest[s] <= config.target_loss:
+                record = given[s]
+                if math.isnan(record.test_loss):
+                    test = test or evaluate_together(base, params, buffers, data.test, config.eval_chunk)
+                    record = replace(record, test_loss=test[s].loss, test_accuracy=test[s].accuracy)
+                at_target[s] = (record, {k: v.cpu() for k, v in _slice({**params, **buffers}, s).items()})
+
     for epoch in range(1, config.max_epochs + 1):
         base.train()
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
-        for start in range(0, n - batch_size + 1, batch_size):
+        every = max(1, steps // TARGET_CHECKS_PER_EPOCH)
+        near = any(latest[s] <= TARGET_GATE * config.target_loss for s in watched())
+        within = set(range(every, steps, every)) if near else set()
+        for step, start in enumerate(range(0, n - batch_size + 1, batch_size), start=1):
             index = orders[:, start : start + batch_size]  # (S, batch)
             with autocast(device, amp):
                 losses = losses_of(params, buffers, data.train.x[index], data.train.y[index])
@@ -152,14 +182,18 @@ def train_together(
                 for s, state in frozen.items():  # a finished run stops changing
                     for name, t in (*params.items(), *buffers.items()):
                         t[s].copy_(state[name])
-        for s, record in enumerate(records(epoch)):
+            if step in within:
+                base.eval()
+                check_target(epoch, (epoch - 1) * steps + step)
+                base.train()
+        epoch_records = records(epoch)
+        check_target(epoch, epoch * steps, epoch_records)
+        for s, record in enumerate(epoch_records):
             if s in frozen:
                 continue
             histories[s].append(record)
             if epoch in keep_epochs:
                 kept[s][epoch] = {k: v.cpu() for k, v in _slice({**params, **buffers}, s).items()}
-            if not at_target[s] and first_at_target([record], config.target_loss) is not None:
-                at_target[s][epoch] = {k: v.cpu() for k, v in _slice({**params, **buffers}, s).items()}
             if on_epoch is not None:
                 on_epoch(seeds[s], record)
             if diverged(record) or should_stop([r.train_loss for r in histories[s][1:]], config.patience, config.min_delta):

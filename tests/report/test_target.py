@@ -1,43 +1,61 @@
-"""lbgap.report.target: every solution where it ended and at the target training loss, and the runs that never
-reached it named rather than dropped."""
+"""lbgap.report.target: every solution where it ended and at the target training loss; how the target was
+crossed; the runs that never reached it named rather than dropped."""
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-
+import pandas as pd
 import pytest
 
-from lbgap.report.target import not_reached, target_frame, target_ratios, target_section
+from lbgap.report.target import crossing_frame, not_reached, target_loss_ratio, target_ratios, target_row
 
 
-def _with_sb_seed_short_of_the_target(run, seed: int):
-    """`run` as if SB seed `seed` had never reached the target loss."""
-    train, sharpness = copy.deepcopy(run.train), copy.deepcopy(run.sharpness)
-    for row in train["sb"]["per_seed"]:
-        if row["seed"] == seed:
-            row.update(target_epoch=None, target_train_loss=None, target_test_accuracy=None)
-    return dataclasses.replace(run, train=train, sharpness=sharpness)
+def _train(rows: list[dict]) -> dict:
+    return {"per_seed": rows, "summary": {}}
 
 
-def test_a_run_that_never_reached_the_target_is_named_and_not_counted(committed_run):
-    run = _with_sb_seed_short_of_the_target(committed_run, 1)
-    assert "SB seed 1" in not_reached(run) and "SB seed 1" not in not_reached(committed_run)
-    seeds = len(run.train["sb"]["per_seed"])
-    (sb,) = target_frame(run)[lambda f: f.solutions == "SB"].to_dict(orient="records")
-    assert sb["reached"] == f"{seeds - 1} of {seeds}"
-    assert "Never reached the target" in target_section(run) and "SB seed 1" in target_section(run)
+def _survey(phis: dict[int, float], certified: bool = True) -> dict:
+    rows = [{"seed": s, "phi": v, "certified": certified} for s, v in phis.items()]
+    return {"per_seed": {"full": {"eps_1e-03": rows}, "subspace": {"eps_1e-03": rows}},
+            "summary": {space: {"eps_1e-03": {"phi": {"mean": sum(phis.values()) / len(phis), "std": None}}} for space in ("full", "subspace")}}
 
 
-def test_the_ratio_at_the_target_is_of_the_means_the_sharpness_stages_wrote(committed_run):
-    ratios = target_ratios(committed_run.sharpness)
-    for space, by_eps in ratios.items():
-        for key, value in by_eps.items():
-            means = [committed_run.sharpness[r]["at_target_loss"]["summary"][space][key]["phi"]["mean"] for r in ("sb", "lb")]
-            assert (value["sb"], value["lb"]) == tuple(means)
-            assert value["lb_over_sb"] == pytest.approx(means[1] / means[0])
+def test_final_and_target_values_are_over_the_same_runs_and_the_others_are_named():
+    train = _train([{"seed": 0, "target_epoch": 5, "target_train_loss": 0.009}, {"seed": 1, "target_epoch": None, "target_train_loss": None}])
+    sharpness = {**_survey({0: 10.0, 1: 1000.0}), "at_target_loss": _survey({0: 30.0})}
+    row = target_row("LB", train, sharpness, "eps_1e-03")
+    assert row["reached"] == "1 of 2" and row["epochs"] == "5" and row["train loss at target"] == "0.009"
+    assert row["φ full final"] == "10" and row["φ full at target"] == "30"  # seed 1's final φ (1000) is left out
+    never = target_row("SB", _train([{"seed": 0, "target_epoch": None}]), _survey({0: 2.0}), "eps_1e-03")
+    assert (never["reached"], never["φ full final"], never["φ full at target"]) == ("0 of 1", "–", "–")
+    flagged = target_row("LB", train, {**sharpness, "at_target_loss": _survey({0: 30.0}, certified=False)}, "eps_1e-03")
+    assert flagged["φ full at target"] == "30 (flagged)"
 
 
-def test_without_target_iterates_there_is_no_ratio_and_every_run_is_named(committed_run):
-    sharpness = {r: {k: v for k, v in doc.items() if k != "at_target_loss"} for r, doc in committed_run.sharpness.items()}
-    assert all(v["lb_over_sb"] is None for by_eps in target_ratios(sharpness).values() for v in by_eps.values())
+def test_the_crossing_shows_the_loss_before_and_at_the_target_and_later_relapses():
+    curve = pd.DataFrame({"seed": 0, "epoch": [0, 1, 2, 3, 4], "train_loss": [2.0, 0.02, 0.006, 0.011, 0.008],
+                          "train_accuracy": [0.1, 0.9, 0.99, 0.98, 0.99], "test_accuracy": [0.1, 0.8, 0.85, 0.84, 0.86]})
+    reached = {"seed": 0, "target_epoch": 2, "target_updates": 17, "target_train_loss": 0.0093, "target_train_accuracy": 0.995,
+               "target_test_accuracy": 0.851}
+    train = {"sb": _train([reached]), "lb": _train([{"seed": 0, "target_epoch": None}])}
+    (row,) = crossing_frame(train, {"sb": curve, "lb": curve}, 0.01).to_dict(orient="records")
+    assert row == {"run": "SB seed 0", "epoch": 2, "update": 17, "loss at the epoch end before": "0.0200", "loss at target": "0.0093",
+                   "train acc (%)": "99.50", "test acc (%)": "85.10", "later epoch ends above target": "1 of 3"}
+
+
+def test_ratios_at_the_target_need_both_regimes():
+    sb, lb = {**_survey({0: 2.0}), "at_target_loss": _survey({0: 4.0})}, {**_survey({0: 50.0}), "at_target_loss": _survey({0: 100.0})}
+    ratios = target_ratios({"sb": sb, "lb": lb})
+    assert ratios["full"]["eps_1e-03"] == {"sb": 4.0, "lb": 100.0, "lb_over_sb": pytest.approx(25.0)}
+    without = target_ratios({"sb": _survey({0: 2.0}), "lb": lb})
+    assert without["full"]["eps_1e-03"]["lb_over_sb"] is None
+    train = {"sb": _train([{"target_train_loss": 0.006}, {"target_train_loss": 0.008}]), "lb": _train([{"target_train_loss": 0.0098}])}
+    assert target_loss_ratio(train) == pytest.approx(0.0098 / 0.007)
+    assert target_loss_ratio({"sb": _train([{"target_train_loss": None}]), "lb": train["lb"]}) is None
+
+
+def test_the_committed_run_names_exactly_the_runs_without_a_target_epoch(committed_run):
+    expected = {f"{name} seed {row['seed']}" for name, doc in (("SB", committed_run.train["sb"]), ("LB", committed_run.train["lb"]))
+                for row in doc["per_seed"] if row.get("target_epoch") is None}
+    named = set(not_reached(committed_run))
+    assert expected <= named
+    assert not any(n.startswith(("SB seed", "LB seed")) for n in named - expected)

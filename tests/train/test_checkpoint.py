@@ -70,11 +70,10 @@ def test_the_target_iterate_is_saved_covered_by_the_digest_and_optional(tmp_path
     x0, final, at = small_mlp(0).state_dict(), small_mlp(1).state_dict(), small_mlp(2).state_dict()
     Checkpoint(x0, final, batch_size=32, seed=1, at_target=at, target_epoch=7).save(tmp_path)
     loaded = Checkpoint.load(tmp_path, 1, small_mlp(0))
-    assert loaded.target_epoch == 7 and all(torch.equal(loaded.solution("target")[k], at[k]) for k in at)
-    assert loaded.solution("final") is loaded.final
-    with pytest.raises(ValueError, match="unknown point"):
-        loaded.solution("best")
-    assert state_digest(x0, final, at) not in (state_digest(x0, final), state_digest(x0, final, final))
+    assert loaded.target_epoch == 7 and all(torch.equal(loaded.at_target[k], at[k]) for k in at)
+    with pytest.raises(ValueError, match="both or neither"):
+        Checkpoint(x0, final, batch_size=32, seed=1, at_target=at)
+    assert state_digest(x0, final, at, 7) not in (state_digest(x0, final), state_digest(x0, final, final, 7), state_digest(x0, final, at, 8))
     # one ulp inside the target iterate is refused
     raw = torch.load(tmp_path / "seed_1.pt", weights_only=True)
     raw["at_target"]["net.1.weight"].view(-1)[0] = torch.nextafter(raw["at_target"]["net.1.weight"].view(-1)[0], torch.tensor(1.0))
@@ -88,4 +87,4 @@ def test_the_target_iterate_is_saved_covered_by_the_digest_and_optional(tmp_path
     torch.save({"x0": x0, "final": final, "batch_size": 32, "seed": 3, "sha256": state_digest(x0, final)}, older / "seed_3.pt")
     for folder, seed in ((tmp_path, 2), (older, 3)):
         loaded = Checkpoint.load(folder, seed, small_mlp(0))
-        assert loaded.at_target is None and loaded.target_epoch is None and loaded.solution("target") is None
+        assert loaded.at_target is None and loaded.target_epoch is None 

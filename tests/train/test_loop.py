@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from lbgap.models import build_model
-from lbgap.train.loop import first_at_target, fixed_budget, should_stop, train
-from lbgap.train.recipe import adam, plain_step
+from lbgap.train.evaluation import evaluate
+from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE, fixed_budget, should_stop, train
+from lbgap.train.recipe import Recipe, adam, plain_step
 
 
 @pytest.mark.parametrize(
@@ -120,44 +121,75 @@ def test_a_diverging_run_stops_at_its_first_non_finite_loss(small_mlp, tiny_data
     assert all(math.isfinite(r.train_loss) for r in history[:-1])
 
 
-def _target_run(tiny_data, train_config, small_mlp, target, every=1, epochs=8):
-    """(history, [(epoch, train loss, weights)] handed to on_target) of one run with `target_loss`."""
+def _every_update(tiny_data, train_config, small_mlp, epochs=8, lr=1e-2):
+    """Brute force: the run's full-training-set loss (eval mode) and weights after every update, recorded by
+    a step that evaluates after stepping (evaluation changes nothing about training)."""
+    model, after = small_mlp(), []
+
+    def step(stepped, optimizer, x, y):
+        loss = plain_step(stepped, optimizer, x, y)
+        after.append((evaluate(model, tiny_data.train, 10_000).loss, {k: v.clone() for k, v in model.state_dict().items()}))
+        return loss
+
+    config = train_config(max_epochs=epochs, patience=epochs, lr=lr)
+    history = train(model, tiny_data, batch_size=16, config=config, seed=0, recipe=Recipe(step=step))
+    return history, after
+
+
+def _target_run(tiny_data, train_config, small_mlp, target, every=1, epochs=8, lr=1e-2):
+    """(history, the records handed to on_target with the weights then) of one run with `target_loss`."""
     model, reached = small_mlp(), []
-    config = train_config(max_epochs=epochs, patience=epochs, lr=1e-2, target_loss=target)
+    config = train_config(max_epochs=epochs, patience=epochs, lr=lr, target_loss=target)
     history = train(model, tiny_data, batch_size=16, config=config, seed=0, evaluate_every=every,
-                    on_target=lambda epoch, loss: reached.append((epoch, loss, {k: v.clone() for k, v in model.state_dict().items()})))
+                    on_target=lambda record: reached.append((record, {k: v.clone() for k, v in model.state_dict().items()})))
     return history, reached
 
 
-def test_the_target_iterate_is_the_first_epoch_at_or_below_the_target_loss(tiny_data, train_config, small_mlp):
-    full, _ = _target_run(tiny_data, train_config, small_mlp, target=None)
-    losses = [r.train_loss for r in full[1:]]
-    target = (losses[2] + losses[3]) / 2  # between epochs 3 and 4: epoch 4 is the first at or below it
-    assert losses[2] > target >= losses[3] and min(losses[:3]) > target  # the loss is falling on this run
-    history, reached = _target_run(tiny_data, train_config, small_mlp, target)
-    assert history == full  # keeping the iterate changes nothing about the run
-    ((epoch, loss, weights),) = reached  # once, and only once
-    assert epoch == 4 and loss == losses[3]
-    # the weights handed over are that epoch's: a run stopped there ends with them
-    at_four = small_mlp()
-    train(at_four, tiny_data, batch_size=16, config=train_config(max_epochs=4, patience=8, lr=1e-2), seed=0)
-    assert all(torch.equal(weights[k], v) for k, v in at_four.state_dict().items())
+def _a_target_inside_an_epoch(history, after, steps):
+    """(update u, its loss): the first update that sets a new lowest loss, is not an epoch's last, and starts
+    an epoch's checks (the epoch-end loss before it within TARGET_GATE of it)."""
+    for u, (loss, _) in enumerate(after, start=1):
+        epoch_start = history[(u - 1) // steps].train_loss
+        if u % steps and loss < min(l for l, _ in after[: u - 1] or [(math.inf, None)]) and epoch_start <= TARGET_GATE * loss:
+            return u, loss
+    raise AssertionError("no such update on this run")
 
 
-def test_the_target_epoch_does_not_depend_on_how_often_records_are_taken(tiny_data, train_config, small_mlp):
-    full, _ = _target_run(tiny_data, train_config, small_mlp, target=None)
-    target = full[5].train_loss * 1.0001  # epoch 5 (or earlier) is the first at or below it
-    expected = next(r.epoch for r in full[1:] if r.train_loss <= target)
+def test_the_target_iterate_is_the_first_update_at_or_below_the_target_loss(tiny_data, train_config, small_mlp):
+    history, after = _every_update(tiny_data, train_config, small_mlp)
+    steps = len(tiny_data.train) // 16  # ≤ TARGET_CHECKS_PER_EPOCH: near the target every update is checked
+    assert steps <= TARGET_CHECKS_PER_EPOCH
+    u, target = _a_target_inside_an_epoch(history, after, steps)
+    with_target, reached = _target_run(tiny_data, train_config, small_mlp, target)
+    assert with_target == history  # checking the target changes nothing about the run
+    ((record, weights),) = reached  # once, and only once
+    assert (record.updates, record.epoch) == (u, (u - 1) // steps + 1)  # mid-epoch, not at the epoch's end
+    assert record.train_loss == pytest.approx(target, rel=1e-6) and record.train_loss <= target
+    assert all(torch.equal(weights[k], v) for k, v in after[u - 1][1].items())  # the weights after update u
+    assert 0 < record.test_accuracy <= 1
+
+
+def test_the_target_does_not_depend_on_how_often_records_are_taken(tiny_data, train_config, small_mlp):
+    history, after = _every_update(tiny_data, train_config, small_mlp)
+    u, target = _a_target_inside_an_epoch(history, after, len(tiny_data.train) // 16)
     _, every_epoch = _target_run(tiny_data, train_config, small_mlp, target)
-    history, sparse = _target_run(tiny_data, train_config, small_mlp, target, every=8)
-    assert [r.epoch for r in history] == [0, 8]  # no record at the target epoch: the loop evaluated it anyway
-    assert every_epoch[0][0] == sparse[0][0] == expected
-    assert sparse[0][1] == pytest.approx(every_epoch[0][1], rel=1e-6)
-    assert all(torch.equal(every_epoch[0][2][k], sparse[0][2][k]) for k in sparse[0][2])
+    sparse_history, sparse = _target_run(tiny_data, train_config, small_mlp, target, every=8)
+    assert [r.epoch for r in sparse_history] == [0, 8]  # no record near the target: the loop evaluated anyway
+    assert every_epoch[0][0].updates == sparse[0][0].updates == u
+    assert sparse[0][0].train_loss == pytest.approx(every_epoch[0][0].train_loss, rel=1e-6)
+    assert all(torch.equal(every_epoch[0][1][k], sparse[0][1][k]) for k in sparse[0][1])
+
+
+def test_far_from_the_target_only_epoch_ends_are_checked(tiny_data, train_config, small_mlp):
+    # at lr 0.1 epoch 1 takes the loss from 0.93 to 0.2: a target of 0.4 is passed inside it, but the epoch
+    # started above 2× the target, so nothing inside it is checked and its end is the first check below
+    history, after = _every_update(tiny_data, train_config, small_mlp, epochs=2, lr=0.1)
+    steps, target = len(tiny_data.train) // 16, 0.4
+    assert history[0].train_loss > TARGET_GATE * target and min(loss for loss, _ in after[: steps - 1]) < target
+    _, reached = _target_run(tiny_data, train_config, small_mlp, target, epochs=2, lr=0.1)
+    assert (reached[0][0].epoch, reached[0][0].updates) == (1, steps) and reached[0][0] == history[1]
 
 
 def test_a_run_that_never_reaches_the_target_hands_nothing_over(tiny_data, train_config, small_mlp):
     history, reached = _target_run(tiny_data, train_config, small_mlp, target=1e-9, epochs=3)
     assert reached == [] and min(r.train_loss for r in history) > 1e-9
-    assert first_at_target(history, 1e-9) is None and first_at_target(history, None) is None
-    assert first_at_target(history, history[2].train_loss) == min(r.epoch for r in history[1:] if r.train_loss <= history[2].train_loss)

@@ -134,3 +134,15 @@ def test_damaged_files_rerun_the_seed_instead_of_failing(tmp_path, tiny_data, tr
     (tmp_path / "r/seed_1.epoch.pt").write_bytes(b"not a snapshot")
     (tmp_path / "r/seed_0.json").write_text('{"history": []}')
     assert folder.finished(0) is None and folder.progress(1) is None
+
+
+def test_a_lost_target_iterate_restarts_its_seed_instead_of_failing(tmp_path, tiny_data, train_config, small_mlp, states_equal):
+    plain = _run(None, tiny_data, train_config(max_epochs=4, lr=1e-2), small_mlp)
+    config = train_config(max_epochs=4, lr=1e-2, target_loss=plain[0][3][1]["train_loss"])  # reached in epoch 1
+    expected = _run(None, tiny_data, config, small_mlp)
+    with pytest.raises(Interrupted):
+        _run(ResumeFolder(tmp_path / "r", "key"), tiny_data, config, small_mlp, fail_at=(0, 3))
+    (tmp_path / "r" / "seed_0.target.pt").unlink()
+    got = _run(ResumeFolder(tmp_path / "r", "key"), tiny_data, config, small_mlp)
+    assert got[0][0].target_epoch == expected[0][0].target_epoch == 1
+    assert states_equal(got[0][0].at_target, expected[0][0].at_target) and states_equal(got[0][0].final, expected[0][0].final)

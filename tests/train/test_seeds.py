@@ -51,11 +51,11 @@ def test_seeds_trained_together_yield_the_same_runs(data64, train_config, small_
     data, config = data64, train_config(max_epochs=3)  # float64: see the data64 fixture
     make = lambda seed: small_mlp(seed).double()  # noqa: E731
     first = list(train_seeds(make, data, batch_size=16, seeds=2, config=config, amp=False))
-    # a target between epoch 1's and epoch 2's loss of seed 0: both paths keep epoch 2's weights for it
+    # a target between epoch 1's and epoch 2's loss of seed 0: both paths find the same iterate for it
     losses = [r["train_loss"] for r in first[0][3]]
     config = train_config(max_epochs=3, target_loss=(losses[1] + losses[2]) / 2)
     alone = list(train_seeds(make, data, batch_size=16, seeds=2, config=config, amp=False, keep_epochs={2}))
-    assert alone[0][0].target_epoch == 2 and alone[0][2]["target_train_loss"] == losses[2]
+    assert alone[0][0].target_epoch == 2 and alone[0][2]["target_train_loss"] <= config.target_loss
     together = list(train_seeds(make, data, batch_size=16, seeds=2, config=config, amp=False, keep_epochs={2}, together=True))
     for (a, a_kept, a_final, a_history), (b, b_kept, b_final, b_history) in zip(alone, together):
         assert a.seed == b.seed and sorted(a_kept.states) == sorted(b_kept.states) == [0, 2]
@@ -64,6 +64,8 @@ def test_seeds_trained_together_yield_the_same_runs(data64, train_config, small_
             torch.testing.assert_close(b.final[k], a.final[k], rtol=1e-7, atol=1e-9)
             torch.testing.assert_close(b_kept.iterate(2)[k], a_kept.iterate(2)[k], rtol=1e-7, atol=1e-9)
         assert a.target_epoch == b.target_epoch and (a.at_target is None) == (b.at_target is None)
+        assert a_final["target_updates"] == b_final["target_updates"]
+        assert b_final["target_train_loss"] == pytest.approx(a_final["target_train_loss"], rel=1e-9, nan_ok=True)
         for k in a.at_target or {}:
             torch.testing.assert_close(b.at_target[k], a.at_target[k], rtol=1e-7, atol=1e-9)
         assert [r["epoch"] for r in a_history] == [r["epoch"] for r in b_history] and b_final["epoch"] == a_final["epoch"]
