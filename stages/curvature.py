@@ -31,7 +31,7 @@ def main(
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """Measure every checkpoint in `models` on `curvature.samples` training samples, at its final weights and
-    at the first epoch whose training loss reached train.target_loss."""
+    where its training loss first reached train.target_loss."""
     with clear_errors():
         config = CurvatureParams.parse(load_params(params), measures_noise=True)
         inputs = load_inputs(config.runtime, data, checkpoints={"runs": (models, None)})

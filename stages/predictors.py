@@ -83,8 +83,10 @@ def main(
             "tau": taus.to_dict(orient="records"),
         }
 
-    at_target = frame[frame.point == "target"]
-    reached = {label.removesuffix(" at target loss") for label in at_target.label}
+    # the runs ranked at the target are those that reached it and fit the training set at both points
+    both = set(frame[(frame.point == "target") & frame.included].label.str.removesuffix(" at target loss"))
+    both &= set(frame[(frame.point == "final") & frame.included].label)
+    at_target = frame[(frame.point == "target") & frame.label.str.removesuffix(" at target loss").isin(both)]
     write_csv(table, frame)
     write_json(out, {
         "samples": len(subset), "min_train_accuracy": config.min_train_accuracy, "confidence": config.confidence,
@@ -92,7 +94,7 @@ def main(
         # at the target loss (often few runs reach it: no τ under 3), and the same runs at their final
         # weights, so that only the point differs between the two
         "at_target_loss": study(at_target, least=3),
-        "final_of_those_at_target": study(frame[(frame.point == "final") & frame.label.isin(reached)], least=3),
+        "final_of_those_at_target": study(frame[(frame.point == "final") & frame.label.isin(both)], least=3),
     })
 
 

@@ -25,7 +25,7 @@ def main(
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """φ(ε) in the full space (A = I) and in a random p-dimensional subspace, for each ε and seed, at the final
-    weights and at the first epoch whose training loss reached train.target_loss."""
+    weights and where its training loss first reached train.target_loss."""
     with clear_errors():
         config = SharpnessParams.parse(load_params(params))
         inputs = load_inputs(config.runtime, data, checkpoints={"runs": (models, None)})

@@ -58,7 +58,7 @@ def sweep_batch(
 ) -> list[SweepRun]:
     """Train `make_model(seed)` for seeds 0 .. seeds-1 with `batch_size` for exactly `epochs` epochs
     (evaluated only at the end) and measure each solution's sharpness with `measure(model)`, at the end and
-    at the first epoch whose training loss reached `config.target_loss`; `keep` receives each run's
+    where its training loss first reached `config.target_loss`; `keep` receives each run's
     Checkpoint (CPU tensors)."""
     runs = []
     for seed in range(seeds):

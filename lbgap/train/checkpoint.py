@@ -1,5 +1,6 @@
-"""A trained run on disk: its initial point x0, its final weights, the weights at the first epoch whose
-training loss reached the target (when it did), the batch size and the seed (`Checkpoint`); and, in a folder of their own, the iterates it passed through at chosen epochs
+"""A trained run on disk: its initial point x0, its final weights, the weights where its training loss
+first reached the target (when it did), the batch size and the seed (`Checkpoint`); and, in a folder of
+their own, the iterates it passed through at chosen epochs
 (`Iterates`), which the trajectory and warm-start experiments measure instead of training the run again.
 Kept apart so that changing which epochs are kept leaves the checkpoint's bytes, and so every stage that
 reads only the checkpoint, untouched.

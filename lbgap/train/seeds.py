@@ -39,8 +39,8 @@ def train_seeds(
 ) -> Iterator[tuple[Checkpoint, Iterates, dict, list[dict]]]:
     """Train seeds 0 .. seeds-1 in turn: `make_model(seed)` draws the initial point (on `data`'s device),
     `recipe_for_seed(seed)` how it trains (lbgap.train.recipe; its `prepare` is applied to the built network
-    before x0 is taken). Yields per seed its Checkpoint (CPU tensors; with the weights at the first epoch
-    whose training loss reached `config.target_loss`, when one did), its Iterates (x0 and
+    before x0 is taken). Yields per seed its Checkpoint (CPU tensors; with the weights where the training
+    loss first reached `config.target_loss`, when it did), its Iterates (x0 and
     the weights after each epoch of `keep_epochs` that the run reached), its final metrics (the last
     record with ‖x − x0‖ and the wall seconds the run took, keys FINAL_KEYS, 'target_<f>' for f in
     TARGET_FIELDS (None when the run never reached the target), 'seed' and 'seconds') and every epoch's

@@ -146,10 +146,9 @@ def train_together(
     def watched() -> list[int]:
         return [s for s in range(len(models)) if s not in frozen and at_target[s] is None and config.target_loss is not None]
 
-    def check_target(epoch: int, updates: int, given: list[EpochRecord] | None = None) -> None:
-        """The training loss of every seed still short of the target (from `given`, the epoch's records, or
-        evaluated now); a seed at or below it keeps its weights and record."""
-        seeds_now = watched()
+    def check_target(epoch: int, updates: int, seeds_now: list[int], given: list[EpochRecord] | None = None) -> None:
+        """The training loss of `seeds_now` (from `given`, the epoch's records, or evaluated now); a seed at
+        or below the target keeps its weights and record."""
         if not seeds_now:
             return
         if given is None:
@@ -169,7 +168,7 @@ def train_together(
         base.train()
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
         every = max(1, steps // TARGET_CHECKS_PER_EPOCH)
-        near = any(latest[s] <= TARGET_GATE * config.target_loss for s in watched())
+        near = [s for s in watched() if latest[s] <= TARGET_GATE * config.target_loss]  # gated per seed, as alone
         within = set(range(every, steps, every)) if near else set()
         for step, start in enumerate(range(0, n - batch_size + 1, batch_size), start=1):
             index = orders[:, start : start + batch_size]  # (S, batch)
@@ -183,11 +182,10 @@ def train_together(
                     for name, t in (*params.items(), *buffers.items()):
                         t[s].copy_(state[name])
             if step in within:
-                base.eval()
-                check_target(epoch, (epoch - 1) * steps + step)
-                base.train()
+                check_target(epoch, (epoch - 1) * steps + step, [s for s in near if at_target[s] is None and s not in frozen])
+                base.train()  # evaluation left it in eval mode
         epoch_records = records(epoch)
-        check_target(epoch, epoch * steps, epoch_records)
+        check_target(epoch, epoch * steps, watched(), epoch_records)
         for s, record in enumerate(epoch_records):
             if s in frozen:
                 continue

@@ -33,12 +33,14 @@ def test_final_and_target_values_are_over_the_same_runs_and_the_others_are_named
 
 def test_the_crossing_shows_the_loss_before_and_at_the_target_and_later_relapses():
     curve = pd.DataFrame({"seed": 0, "epoch": [0, 1, 2, 3, 4], "train_loss": [2.0, 0.02, 0.006, 0.011, 0.008],
-                          "train_accuracy": [0.1, 0.9, 0.99, 0.98, 0.99], "test_accuracy": [0.1, 0.8, 0.85, 0.84, 0.86]})
+                          "train_accuracy": [0.1, 0.9, 0.99, 0.98, 0.99], "test_accuracy": [0.1, 0.8, 0.85, 0.84, 0.86],
+                          "updates": [0, 10, 20, 30, 40]})
     reached = {"seed": 0, "target_epoch": 2, "target_updates": 17, "target_train_loss": 0.0093, "target_train_accuracy": 0.995,
                "target_test_accuracy": 0.851}
     train = {"sb": _train([reached]), "lb": _train([{"seed": 0, "target_epoch": None}])}
     (row,) = crossing_frame(train, {"sb": curve, "lb": curve}, 0.01).to_dict(orient="records")
-    assert row == {"run": "SB seed 0", "epoch": 2, "update": 17, "loss at the epoch end before": "0.0200", "loss at target": "0.0093",
+    assert row == {"run": "SB seed 0", "epoch": 2, "update": 17, "loss at the epoch end before": "0.0200",
+                   "checked within the epoch": "yes", "loss at target": "0.0093",
                    "train acc (%)": "99.50", "test acc (%)": "85.10", "later epoch ends above target": "1 of 3"}
 
 
@@ -55,7 +57,7 @@ def test_ratios_at_the_target_need_both_regimes():
 
 def test_the_committed_run_names_exactly_the_runs_without_a_target_epoch(committed_run):
     expected = {f"{name} seed {row['seed']}" for name, doc in (("SB", committed_run.train["sb"]), ("LB", committed_run.train["lb"]))
-                for row in doc["per_seed"] if row.get("target_epoch") is None}
+                for row in doc["per_seed"] if "target_epoch" in row and row["target_epoch"] is None}
     named = set(not_reached(committed_run))
     assert expected <= named
     assert not any(n.startswith(("SB seed", "LB seed")) for n in named - expected)

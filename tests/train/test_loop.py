@@ -181,12 +181,13 @@ def test_the_target_does_not_depend_on_how_often_records_are_taken(tiny_data, tr
 
 
 def test_far_from_the_target_only_epoch_ends_are_checked(tiny_data, train_config, small_mlp):
-    # at lr 0.1 epoch 1 takes the loss from 0.93 to 0.2: a target of 0.4 is passed inside it, but the epoch
-    # started above 2× the target, so nothing inside it is checked and its end is the first check below
-    history, after = _every_update(tiny_data, train_config, small_mlp, epochs=2, lr=0.1)
-    steps, target = len(tiny_data.train) // 16, 0.4
+    # at lr 0.5 epoch 1 takes the loss from 0.93 to 0.07: a target of 0.22 is passed inside it (0.21 after
+    # update 4), but the epoch started above TARGET_GATE × the target, so nothing inside it is checked and
+    # its end is the first check at or below the target
+    history, after = _every_update(tiny_data, train_config, small_mlp, epochs=2, lr=0.5)
+    steps, target = len(tiny_data.train) // 16, 0.22
     assert history[0].train_loss > TARGET_GATE * target and min(loss for loss, _ in after[: steps - 1]) < target
-    _, reached = _target_run(tiny_data, train_config, small_mlp, target, epochs=2, lr=0.1)
+    _, reached = _target_run(tiny_data, train_config, small_mlp, target, epochs=2, lr=0.5)
     assert (reached[0][0].epoch, reached[0][0].updates) == (1, steps) and reached[0][0] == history[1]
 
 

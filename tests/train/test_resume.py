@@ -146,3 +146,18 @@ def test_a_lost_target_iterate_restarts_its_seed_instead_of_failing(tmp_path, ti
     got = _run(ResumeFolder(tmp_path / "r", "key"), tiny_data, config, small_mlp)
     assert got[0][0].target_epoch == expected[0][0].target_epoch == 1
     assert states_equal(got[0][0].at_target, expected[0][0].at_target) and states_equal(got[0][0].final, expected[0][0].final)
+
+
+def test_the_target_gate_survives_a_resume_between_records(tmp_path, tiny_data, train_config, small_mlp, states_equal):
+    # records every 3 epochs; at lr 0.03 the loss passes 0.15 inside epoch 3, an epoch whose start (epoch 2's
+    # unrecorded end, 0.24) opens the within-epoch checks, where the last record (x0's, 0.93) would not
+    config = train_config(max_epochs=4, lr=3e-2, target_loss=0.15)
+    recipe = Recipe(evaluate_every=3)
+    expected = _run(None, tiny_data, config, small_mlp, recipe=recipe)
+    steps = len(tiny_data.train) // 16
+    assert expected[0][0].target_epoch == 3 and expected[0][2]["target_updates"] < 3 * steps  # mid-epoch
+    with pytest.raises(Interrupted):
+        _run(ResumeFolder(tmp_path / "r", "key"), tiny_data, config, small_mlp, fail_at=(0, 3), recipe=recipe)
+    got = _run(ResumeFolder(tmp_path / "r", "key"), tiny_data, config, small_mlp, recipe=recipe)
+    for (c1, _, f1, _), (c2, _, f2, _) in zip(expected, got, strict=True):
+        assert f1["target_updates"] == f2["target_updates"] and states_equal(c1.at_target, c2.at_target)
