@@ -169,3 +169,24 @@ def test_the_readme_result_table_is_the_committed_default_run():
         assert float(lb) == pytest.approx(paper["lb"], rel=0.005) and ratio == f"{paper['lb_over_sb']:.0f}×)", label
     assert rows["distance travelled from x0, SB / LB"][0] == f"{summary['distance_ratio']['mean']:.2f}×"
 
+
+
+def test_the_readme_rows_at_the_target_loss_are_the_committed_default_run():
+    """The README's rows at the target training loss hold metrics/summary.json's `at_target_loss`, rounded."""
+    _, *body = _table_after((REPO / "README.md").read_text(), "## The result")
+    rows = {row[0]: row[1:] for row in body}
+    at = json.loads((REPO / "metrics/summary.json").read_text())["at_target_loss"]
+    prefix = f"at train loss ≤ {at['target_loss']:g}: "
+    assert rows[prefix + "test accuracy (%)"] == [f"{at['test_acc_pct'][r]:.2f}" for r in ("sb", "lb")]
+    assert rows[prefix + "train loss reached"] == [f"{at['train_loss'][r]:.4f}" for r in ("sb", "lb")]
+    for label, space in ((prefix + "φ, full space, ε = 1e-3", "full"), (prefix + "φ, random 100-dim subspace, ε = 1e-3", "subspace")):
+        phi = at["sharpness"][space]["eps_1e-03"]
+        flagged = {f["regime"]: sum(1 for g in at["sharpness_flagged"] if (g["regime"], g["space"], g["eps"]) == (f["regime"], space, "1e-03"))
+                   for f in at["sharpness_flagged"]}
+        sb, *sb_note = rows[label][0].split(" (")
+        assert float(sb) == pytest.approx(phi["sb"], rel=0.005), label
+        lb, ratio = rows[label][1].split(" (")
+        assert float(lb) == pytest.approx(phi["lb"], rel=0.005) and ratio.startswith(f"{phi['lb_over_sb']:.0f}×"), label
+        # a mean with flagged seeds says how many
+        assert (f"{flagged['SB']} of" in sb_note[0]) if flagged.get("SB") else not sb_note, label
+        assert (f"{flagged['LB']} of" in ratio) if flagged.get("LB") else "flagged" not in ratio, label

@@ -20,7 +20,7 @@ from lbgap.report.curvature_tables import measures_table
 from lbgap.report.numbers import REGIME_NAMES
 from lbgap.report.predictors import tau_cell
 from lbgap.report.run import RunResults
-from lbgap.report.tables import flag_mark, markdown_table, pm_significant
+from lbgap.report.tables import certificate_frame, flag_mark, flagged_measurements, markdown_table, pm_significant
 from lbgap.results import mean_std
 from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
 
@@ -169,6 +169,14 @@ def target_ratios(sharpness: Mapping[str, Mapping]) -> dict:
     return out
 
 
+def flagged_at_target(sharpness: Mapping[str, Mapping]) -> list[dict]:
+    """SB's and LB's maximizations at the target loss that failed their certificate ({regime, seed, space, eps, why})."""
+    at = {r: sharpness[r].get("at_target_loss") or {} for r in ("sb", "lb")}
+    if not all("per_seed" in doc for doc in at.values()):
+        return []
+    return flagged_measurements(certificate_frame(at))
+
+
 def target_loss_ratio(train: Mapping[str, Mapping]) -> float | None:
     """LB/SB ratio of the mean training loss at the target epochs (1 would be a perfect match)."""
     means = [[row["target_train_loss"] for row in train[r]["per_seed"] if row.get("target_train_loss") is not None] for r in ("sb", "lb")]
@@ -183,26 +191,48 @@ def ratios_text(sharpness: Mapping[str, Mapping]) -> str:
     ) or "no ratio (SB or LB never reached the target)"
 
 
+def _curvature_at_target(run: RunResults) -> tuple[str, dict] | None:
+    at = {r: run.curvature[r].get("at_target_loss") or {} for r in ("sb", "lb")}
+    if not all(doc.get("summary") for doc in at.values()):
+        return None
+    return measures_table({r: {k: v for k, v in at[r]["summary"].items() if k in CURVATURE_KEYS} for r in ("sb", "lb")})
+
+
 def curvature_at_target(run: RunResults) -> str:
     """The curvature stages' main measures of SB and LB at the target loss (their table's format), or a line
     saying why there is none."""
-    at = {r: run.curvature[r].get("at_target_loss") or {} for r in ("sb", "lb")}
-    if not all(doc.get("summary") for doc in at.values()):
-        return "No curvature at the target loss: SB or LB has no run that reached it."
-    summaries = {r: {k: v for k, v in at[r]["summary"].items() if k in CURVATURE_KEYS} for r in ("sb", "lb")}
-    return measures_table(summaries)[0]
+    found = _curvature_at_target(run)
+    return "No curvature at the target loss: SB or LB has no run that reached it." if found is None else found[0]
 
 
 def target_numbers(run: RunResults) -> dict:
-    """summary.json's `at_target_loss`: the target, φ of SB and LB there with their ratio, the LB/SB ratio of
-    the losses actually reached, the runs that never reached it and each measure's τ with the gap there."""
+    """summary.json's `at_target_loss`: the target; for SB and LB the runs that reached it, their mean train
+    loss and test accuracy (%) there, φ there with the LB/SB ratio; the LB/SB ratio of the losses actually
+    reached; the LB/SB ratio of the main curvature measures there; the runs that never reached it; each
+    measure's τ with the gap there."""
+    def mean_at(regime: str, key: str, scale: float = 1.0) -> float | None:
+        values = [row.get(key) for row in run.train[regime]["per_seed"] if row.get("target_epoch") is not None]
+        return None if not values or None in values else scale * sum(values) / len(values)
+
     return {
         "target_loss": run.params["train"].get("target_loss"),
+        "reached": {r: len(_reached_seeds(run.train[r])) for r in ("sb", "lb")},
+        "train_loss": {r: mean_at(r, "target_train_loss") for r in ("sb", "lb")},
+        "test_acc_pct": {r: mean_at(r, "target_test_accuracy", 100) for r in ("sb", "lb")},
         "sharpness": target_ratios(run.sharpness),
+        "sharpness_flagged": flagged_at_target(run.sharpness),
+        "curvature": {} if (found := _curvature_at_target(run)) is None else {k: v["lb_over_sb"] for k, v in found[1].items()},
         "train_loss_lb_over_sb": target_loss_ratio(run.train),
         "not_reached": not_reached(run),
         "predictors": {m: {"tau_gap_all": r["tau"]} for m, r in _gap_taus(run.predictors.get("at_target_loss")).items()},
     }
+
+
+def flagged_text(sharpness: Mapping[str, Mapping]) -> str:
+    """' Flagged at the target: …' naming SB's and LB's maximizations there that failed their certificate."""
+    flagged = flagged_at_target(sharpness)
+    return "" if not flagged else " Flagged at the target (failed their certificate): " + "; ".join(
+        f"{f['regime']} seed {f['seed']} {f['space']} ε={f['eps']}: {f['why']}" for f in flagged) + "."
 
 
 def regimes_target_section(params: Mapping, train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> str:
@@ -218,7 +248,7 @@ Each run also kept its iterate where its training loss first was ≤ {params['tr
 
 {markdown_table(frame)}
 
-LB/SB ratio of mean φ at the target loss: {ratios_text(sharpness)}."""
+LB/SB ratio of mean φ at the target loss: {ratios_text(sharpness)}.{flagged_text(sharpness)}"""
 
 
 def target_section(run: RunResults) -> str:
@@ -229,8 +259,8 @@ def target_section(run: RunResults) -> str:
     return f"""## At the same training loss
 
 Runs stop where their stopping rule fires, at different training losses, and near zero cross-entropy
-every loss-based sharpness shrinks with the loss. Each run therefore also kept its iterate at the first
-epoch whose full-training-set loss (eval mode, BatchNorm's running statistics) was ≤ {target}
+every loss-based sharpness shrinks with the loss. Each run therefore also kept its first checked iterate
+whose full-training-set loss (eval mode, BatchNorm as `runtime.batchnorm` says) was ≤ {target}
 (`train.target_loss`, after Jiang et al. 2020, who train every model to cross-entropy 0.01), and every
 measure is taken there as well as at the final weights. The loss is checked at every epoch end and, in an
 epoch that starts within {TARGET_GATE:g}× the target, after every ⌊updates / {TARGET_CHECKS_PER_EPOCH}⌋ updates (after every update of
@@ -246,7 +276,7 @@ the target); λ_max on the predictors subset:
 
 {markdown_table(target_frame(run))}
 
-LB/SB ratio of mean φ at the target loss: {ratios_text(run.sharpness)}.
+LB/SB ratio of mean φ at the target loss: {ratios_text(run.sharpness)}.{flagged_text(run.sharpness)}
 
 Curvature at the target loss (cf. the curvature table at the final weights below):
 

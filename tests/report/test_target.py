@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lbgap.report.target import crossing_frame, not_reached, target_loss_ratio, target_ratios, target_row
+from lbgap.report.target import crossing_frame, flagged_at_target, not_reached, target_loss_ratio, target_ratios, target_row
 
 
 def _train(rows: list[dict]) -> dict:
@@ -61,3 +61,13 @@ def test_the_committed_run_names_exactly_the_runs_without_a_target_epoch(committ
     named = set(not_reached(committed_run))
     assert expected <= named
     assert not any(n.startswith(("SB seed", "LB seed")) for n in named - expected)
+
+
+def test_maximizations_at_the_target_that_failed_their_certificate_are_listed():
+    def survey(certified: bool) -> dict:
+        row = {"seed": 0, "phi": 5.0, "loss_at_x": 0.01, "levelled_off": certified, "certified": certified}
+        return {"per_seed": {"full": {"eps_1e-03": [row]}}, "summary": {"full": {"eps_1e-03": {"phi": {"mean": 5.0, "std": None}}}}}
+
+    sharpness = {"sb": {**survey(True), "at_target_loss": survey(False)}, "lb": {**survey(True), "at_target_loss": survey(True)}}
+    assert flagged_at_target(sharpness) == [{"regime": "SB", "seed": 0, "space": "full", "eps": "1e-03", "why": "its best f was still rising"}]
+    assert flagged_at_target({"sb": survey(True), "lb": survey(True)}) == []  # no run reached the target

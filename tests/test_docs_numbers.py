@@ -1,0 +1,102 @@
+"""docs/results.md quotes the committed default run: every number it prints from a run is metrics/summary.json's,
+rounded as printed, and no other number from a run appears there (what is left after the quoted phrases are
+taken out holds only the study's settings and the papers' values)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = REPO / "docs/results.md"
+
+# Each phrase as the page prints it (line breaks and spaces compare as one space); {dotted.path:format} is a
+# value of metrics/summary.json, {path/path:format} the ratio of two
+QUOTED = [
+    "train accuracy SB {train_acc_pct.sb:.2f} %, LB {train_acc_pct.lb:.2f} %",
+    "LB tests {test_acc_pct.lb:.2f} % against SB's {test_acc_pct.sb:.2f} %: {test_acc_pct.gap:.2f} points",
+    "LB/SB {sharpness.full.eps_1e-03.lb_over_sb:.0f}× in the full space at ε = 1e-3",
+    "{sharpness.full.eps_5e-04.lb_over_sb:.0f}× at ε = 5e-4; {sharpness.subspace.eps_1e-03.lb_over_sb:.0f}× and "
+    "{sharpness.subspace.eps_5e-04.lb_over_sb:.0f}× in the random 100-dimensional subspace",
+    "ratio at ε = 1e-3 is {sharpness.full.eps_1e-03.paper_protocol.lb_over_sb:.0f}×",
+    "‖x_SB − x0‖ / ‖x_LB − x0‖ = {distance_ratio.mean:.2f}",
+    "There SB tests {at_target_loss.test_acc_pct.sb:.2f} % and LB {at_target_loss.test_acc_pct.lb:.2f} %",
+    "{at_target_loss.sharpness.full.eps_1e-03.lb_over_sb:.0f}× in the full space at ε = 1e-3 "
+    "(SB {at_target_loss.sharpness.full.eps_1e-03.sb:.3g}, LB {at_target_loss.sharpness.full.eps_1e-03.lb:.0f}) and "
+    "{at_target_loss.sharpness.subspace.eps_1e-03.lb_over_sb:.0f}× in the subspace",
+    "(LB/SB {at_target_loss.curvature.lambda_1:.2f} for λ_max, {at_target_loss.curvature.trace:.2f} for the trace)",
+    "calls LB sharper there ({at_target_loss.curvature.adaptive_eta_0:.2f})",
+    "fires at {sweep.threshold_batch:d}, by\n  interpolation at about {sweep.threshold_crossing:.0f}",
+    "{warm_start.sb_epochs_0.lb_test_acc_pct:.2f} % test accuracy and φ {warm_start.sb_epochs_0.lb_sharpness:.0f} from x0, "
+    "{warm_start.sb_epochs_20.lb_test_acc_pct:.2f} %\n  and φ {warm_start.sb_epochs_20.lb_sharpness:.0f} after 20 SB epochs",
+    "to {trajectory.lb.final_sharpness:.0f} at epoch 32, where SB's is {trajectory.sb.final_sharpness:.0f}",
+    "LB/SB is {curvature.lambda_1:.2f} for the top Hessian eigenvalue, {curvature.trace:.2f} for the trace, "
+    "{curvature.inverse_sigma_sq_magnitude:.2f} for the magnitude-aware PAC-Bayes 1/σ²",
+    "disagrees, at {curvature.adaptive_eta_0:.2f} for η = 0",
+    "augmentation {mitigation.augmentation.gap_closed_pct:.0f} %, linear learning-rate scaling with warm-up\n"
+    "{mitigation.linear_scaling.gap_closed_pct:.0f} %, adversarial training {mitigation.adversarial.gap_closed_pct:.0f} %, "
+    "square-root scaling {mitigation.sqrt_scaling.gap_closed_pct:.0f} %, growing batch "
+    "{mitigation.growing_batch.gap_closed_pct:.0f} %, ghost BatchNorm {mitigation.ghost_bn.gap_closed_pct:.0f} %,\n"
+    "SAM {mitigation.sam.gap_closed_pct:.0f} %, conservative training {mitigation.conservative.gap_closed_pct:.0f} %",
+    "Linear scaling reaches {mitigation.linear_scaling.test_acc_pct:.2f} % with φ "
+    "{mitigation.linear_scaling.sharpness.full.eps_1e-03:.2f} (full space, ε = 1e-3; flagged), about "
+    "{sharpness.full.eps_1e-03.sb/mitigation.linear_scaling.sharpness.full.eps_1e-03:.0f}× below SB's",
+    "from φ {mitigation.sqrt_scaling.sharpness.full.eps_1e-03:.0f} (square-root scaling) to "
+    "{mitigation.conservative.sharpness.full.eps_1e-03:.0f} (conservative training)",
+    "(τ {predictors.phi_full_eps_1e-03.tau_gap_within:+.2f} in the full space at ε = 1e-3), λ_max and tr H less strongly "
+    "({predictors.lambda_max.tau_gap_within:+.2f}, {predictors.trace.tau_gap_within:+.2f}), the\n"
+    "magnitude-aware PAC-Bayes 1/σ² with the highest point estimate ({predictors.inverse_sigma_sq_magnitude.tau_gap_within:+.2f}; "
+    "the intervals overlap); the distance "
+    "from x0 ranks inversely ({predictors.distance_from_x0.tau_gap_within:+.2f}), the gradient\nnoise scale does not rank "
+    "({predictors.noise_scale.tau_gap_within:+.2f})",
+    "not reliably ({predictors.train_loss.tau_gap_within:+.2f}, an interval that includes 0)",
+]
+
+# Numbers the page prints that are not from the run: the network and the study's settings (params.yaml),
+# the papers' values, years and the like
+SETTINGS = [
+    "40 → 3 × 256 → 10", "3 seeds", "SB\nbatch 256, LB batch 4000", "1e-2", "1e-3", "ε = 5e-4", "0.01", "0.2 points",
+    "2–5", "3–10", "100-dimensional", "15 epochs", "2 seeds", "1 point", "0–20 epochs", "20 LB epochs", "100-epoch",
+    "2017", "2000 training", "batch 4000", "0.3 points", "5 seeds", "SB 256, LB 6000", "η = 0", "10 iterations",
+    "MNIST-1D", "F1", "MNIST", "x0", "1/σ²", "LB/SB", "2020", "η = 0.01", "its 15 epochs", "from epoch 2 on", "epochs 1–2",
+]
+
+
+def _summary_value(path: str) -> float:
+    value = json.loads((REPO / "metrics/summary.json").read_text())
+    for key in path.split("."):
+        value = value[key]
+    return value
+
+
+def _value(expression: str) -> float:
+    numerator, _, denominator = expression.partition("/")
+    return _summary_value(numerator) / _summary_value(denominator) if denominator else _summary_value(numerator)
+
+
+def _render(phrase: str) -> str:
+    # the page's minus sign is U+2212, as typeset
+    return _spaced(re.sub(r"\{([^{}:]+):([^{}]+)\}", lambda m: format(_value(m.group(1)), m.group(2)).replace("-", "−"), phrase))
+
+
+def _spaced(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.parametrize("phrase", QUOTED)
+def test_each_quoted_number_is_the_committed_runs(phrase):
+    assert _render(phrase) in _spaced(PAGE.read_text()), f"docs/results.md does not say: {_render(phrase)!r}"
+
+
+def test_no_other_number_from_a_run_is_quoted():
+    rest = _spaced(PAGE.read_text())
+    for phrase in QUOTED:
+        rest = rest.replace(_render(phrase), " ")
+    rest = re.sub(r"\([^()]*\.md[^()]*\)|`[^`]*`|\[[^\]]*\]\([^)]*\)", " ", rest)  # links and code name files
+    for setting in sorted(SETTINGS, key=len, reverse=True):
+        rest = rest.replace(_spaced(setting), " ")
+    left = re.findall(r"\d[\d.,]*\s?[%×]?", rest)
+    assert not left, f"numbers in docs/results.md neither quoted from metrics/summary.json nor settings: {left}"
