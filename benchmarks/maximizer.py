@@ -26,9 +26,9 @@ import yaml  # noqa: E402
 
 from benchmarks.record import RESULTS, write_result  # noqa: E402
 from lbgap.measures.sharpness import phi_of, sharpness_of_model  # noqa: E402
-from lbgap.params.core import RuntimeParams  # noqa: E402
+from lbgap.params import read_params  # noqa: E402
 from lbgap.measures.maximizer import Maximizer  # noqa: E402
-from stages.common import load_inputs  # noqa: E402
+from stages.inputs import load_inputs  # noqa: E402
 
 app = typer.Typer(add_completion=False)
 
@@ -43,7 +43,7 @@ def _reach(histories: dict[str, list[float]], name: str, starts: int, k: int) ->
 @app.command()
 def main(root: Path = Path("."), iterations: int = 40, starts: int = 2, epsilon: float = 1e-3, seed: int = 0) -> None:
     raw = yaml.safe_load((root / "params.yaml").read_text())
-    runtime = RuntimeParams.parse(raw)
+    runtime = read_params(raw).runtime
     budgets = sorted({k for k in (5, 10, 20, 40, 80) if k <= iterations} | {iterations})
     rows, curves = [], {}
     for label, folder in SOLUTIONS.items():

@@ -37,7 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.record import write_result
 from lbgap.models import build_model
-from lbgap.params.core import RuntimeParams
+from lbgap.params import read_params
 
 REPO = Path(__file__).resolve().parents[1]
 app = typer.Typer(add_completion=False)
@@ -65,7 +65,7 @@ class Costs:
     """FLOPs of the configured network: a training step on a batch, a forward pass per sample."""
 
     def __init__(self, raw: dict, input_shape: tuple[int, ...], classes: int):
-        runtime = RuntimeParams.parse(raw)
+        runtime = read_params(raw).runtime
         self.model = build_model(runtime.model, input_shape=input_shape, num_classes=classes, seed=0,
                                  options=runtime.options, batchnorm=runtime.batchnorm)
         self.input_shape, self.classes = input_shape, classes

@@ -18,10 +18,10 @@ import typer
 
 from benchmarks.record import write_result
 from lbgap.data import training_subset
-from lbgap.params.measures import CurvatureParams
 from lbgap.measures.hessian import hessian_operator, power_iteration, top_eigenvalue_lanczos
 from lbgap.tensors import flatten, parameters_of
-from stages.common import load_data, load_params, model_for
+from stages.inputs import load_data, model_for
+from stages.params import load_params
 from stages.processes import device_for
 
 app = typer.Typer(add_completion=False)
@@ -38,18 +38,19 @@ def main(
 ) -> None:
     import torch
 
-    config = CurvatureParams.parse(load_params(params))
+    settings = load_params(params)
+    config, runtime = settings.curvature, settings.runtime
     dataset = load_data(data)
-    model = model_for(config.runtime, dataset)
+    model = model_for(runtime, dataset)
     if checkpoint.is_file():
         model.load_state_dict(torch.load(checkpoint, weights_only=True, map_location="cpu")["final"])
         source = str(checkpoint)
     else:
         source = "untrained network (no checkpoint)"
-    split = training_subset(dataset.train, config.samples, config.seed).to(device_for(config.runtime))
-    matvec, n = hessian_operator(model, split, config.eval_chunk)
+    split = training_subset(dataset.train, config.samples, config.seed).to(device_for(runtime))
+    matvec, n = hessian_operator(model, split, runtime.eval_chunk)
     like = flatten(parameters_of(model))
-    print(f"{config.runtime.model}, {n:,} parameters, {len(split)} samples, {source}, tol {tol:g}")
+    print(f"{runtime.model}, {n:,} parameters, {len(split)} samples, {source}, tol {tol:g}")
     totals = {"lanczos": 0.0, "power": 0.0}
     runs = []
     for seed in range(seeds):
@@ -64,7 +65,7 @@ def main(
                          "seconds": seconds, "converged": bool(result.converged)})
     print(f"time power / Lanczos: {totals['power'] / totals['lanczos']:.2f}×")
     write_result(f"top_eigenvalue_tol{tol:g}", {
-        "model": config.runtime.model, "parameters": n, "samples": len(split), "source": source, "tol": tol,
+        "model": runtime.model, "parameters": n, "samples": len(split), "source": source, "tol": tol,
         "runs": runs, "seconds": totals, "power_over_lanczos": totals["power"] / totals["lanczos"],
     })
 

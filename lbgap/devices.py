@@ -12,10 +12,13 @@ Mixed precision (`amp: true`) is used for the training steps on CUDA only, with 
 from __future__ import annotations
 
 import contextlib
+from typing import get_args
 
 import torch
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from lbgap.params.sections import Device
+
+DEVICES = get_args(Device)
 
 
 def resolve_device(name: str) -> torch.device:

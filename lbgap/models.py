@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Callable
+from typing import Callable, get_args
 
 import torch
 from torch import nn
+
+from lbgap.params.sections import BatchNormMode, ModelName
 
 Builder = Callable[..., nn.Module]
 _REGISTRY: dict[str, Builder] = {}
@@ -30,6 +32,8 @@ _REGISTRY: dict[str, Builder] = {}
 
 def register_model(name: str) -> Callable[[Builder], Builder]:
     def decorate(builder: Builder) -> Builder:
+        if name not in get_args(ModelName):  # params.yaml's vocabulary (lbgap.params.sections)
+            raise ValueError(f"model {name!r} is not a ModelName of lbgap.params.sections; add it there first")
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
         _REGISTRY[name] = builder
@@ -171,7 +175,7 @@ for _name in ("C2", "C4"):
     register_model(_name)(lambda *, input_shape, num_classes: deep_convnet(input_shape, num_classes))
 
 
-BATCHNORM_MODES = ("running", "batch")
+BATCHNORM_MODES = get_args(BatchNormMode)
 
 
 def use_batch_statistics(model: nn.Module) -> nn.Module:

@@ -11,8 +11,11 @@ from typing import Annotated
 
 import typer
 
+from lbgap.params import as_yaml
 from lbgap.report.core import core_report
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_params, read_csv, read_json
+from stages.options import PARAMS_DEFAULT, ParamsOption
+from stages.documents import read_csv, read_json
+from stages.params import clear_errors, load_params
 from stages.outputs import atomic_dir, stage, write_figure, write_json, write_text
 
 app = typer.Typer(add_completion=False)
@@ -32,7 +35,7 @@ def main(
 ) -> None:
     """Write OUT/report.md, OUT/summary.json, OUT/{training_curves,sharpness}.png and copies of the stage outputs."""
     with clear_errors():
-        raw = load_params(params)
+        raw = as_yaml(load_params(params))
         regimes = ("sb", "lb")
         train = {r: read_json(root / f"metrics/train_{r}.json") for r in regimes}
         curves = {r: read_csv(root / f"plots/train_{r}.csv") for r in regimes}

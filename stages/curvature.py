@@ -12,9 +12,12 @@ from tqdm import tqdm
 
 from lbgap.data import training_subset
 from lbgap.experiments.curvature import curvature_of_solutions
-from lbgap.params.measures import CurvatureParams
+from lbgap.experiments.curvature import CurvatureSettings
+from lbgap.params import noise_scale_defined
 from lbgap.results import eps_key
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.options import DataOption, ModelsOption, PARAMS_DEFAULT, ParamsOption
+from stages.inputs import load_inputs
+from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_csv, write_json
 
 app = typer.Typer(add_completion=False)
@@ -23,8 +26,8 @@ app = typer.Typer(add_completion=False)
 @app.command()
 @stage
 def main(
-    data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
-    models: Annotated[Path, typer.Option(help="Checkpoint folder written by a train stage.")],
+    data: DataOption,
+    models: ModelsOption,
     out: Annotated[Path, typer.Option(help="JSON file: every measure per seed, and mean ± std.")],
     spectrum: Annotated[Path, typer.Option(help="CSV file: SLQ nodes and weights per seed.")],
     epsilons: Annotated[Path, typer.Option(help="CSV file: φ against ε (mean and std over seeds).")],
@@ -33,9 +36,12 @@ def main(
     """Measure every checkpoint in `models` on `curvature.samples` training samples, at its final weights and
     where its training loss first reached train.target_loss."""
     with clear_errors():
-        config = CurvatureParams.parse(load_params(params), measures_noise=True)
-        inputs = load_inputs(config.runtime, data, checkpoints={"runs": (models, None)})
-        split = training_subset(inputs.data.train, config.samples, config.seed)
+        settings = load_params(params)
+        curvature, sharpness, runtime = settings.curvature, settings.sharpness, settings.runtime
+        noise_scale_defined(runtime.batchnorm, curvature.noise_scale.batches)
+        config = CurvatureSettings.of(curvature, sharpness, runtime.eval_chunk)
+        inputs = load_inputs(runtime, data, checkpoints={"runs": (models, None)})
+        split = training_subset(inputs.data.train, curvature.samples, curvature.seed)
         states = inputs.checkpoints["runs"]
 
     reached = [(state.seed, state.at_target) for state in states if state.at_target is not None]
@@ -53,7 +59,7 @@ def main(
     write_csv(spectrum, pd.DataFrame(nodes))
     write_csv(epsilons, pd.DataFrame([
         {"epsilon": eps, "phi_mean": summary[f"phi_{eps_key(eps)}"]["mean"], "phi_std": summary[f"phi_{eps_key(eps)}"]["std"]}
-        for eps in config.epsilons
+        for eps in curvature.epsilons
     ]))
 
 

@@ -12,9 +12,11 @@ import typer
 from tqdm import tqdm
 
 from lbgap.measures.landscape import curvilinear_path, linear_path
-from lbgap.params.measures import InterpolateParams
+from lbgap.params import run_seed
 from lbgap.report.figures import interpolation_figure
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.options import DataOption, FigureOption, LbModelsOption, PARAMS_DEFAULT, ParamsOption, SbModelsOption
+from stages.inputs import load_inputs
+from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_csv, write_figure
 
 app = typer.Typer(add_completion=False)
@@ -23,27 +25,29 @@ app = typer.Typer(add_completion=False)
 @app.command()
 @stage
 def main(
-    data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
-    sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs.")],
-    lb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the LB runs.")],
+    data: DataOption,
+    sb_models: SbModelsOption,
+    lb_models: LbModelsOption,
     out: Annotated[Path, typer.Option(help="CSV file: alpha, train/test loss and accuracy.")],
-    figure: Annotated[Path, typer.Option(help="PNG file for the plot.")],
+    figure: FigureOption,
     curved_out: Annotated[Path, typer.Option(help="CSV file: the same along sin(απ/2)·x_LB + cos(απ/2)·x_SB.")],
     curved_figure: Annotated[Path, typer.Option(help="PNG file for the curvilinear plot.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """f(α·x_LB + (1−α)·x_SB) over an α grid (and the curvilinear path), BN statistics per `bn_statistics`."""
     with clear_errors():
-        config = InterpolateParams.parse(load_params(params))
-        inputs = load_inputs(config.runtime, data, checkpoints={"sb": (sb_models, config.seed), "lb": (lb_models, config.seed)})
+        settings = load_params(params)
+        path, runtime, bn_statistics = settings.interpolate, settings.runtime, settings.bn_statistics
+        run_seed(path.seed, "interpolate.seed", settings.seeds)
+        inputs = load_inputs(runtime, data, checkpoints={"sb": (sb_models, path.seed), "lb": (lb_models, path.seed)})
 
     (small,), (large,) = inputs.checkpoints["sb"], inputs.checkpoints["lb"]
-    title = f"SB (batch {small.batch_size}) → LB (batch {large.batch_size}), seed {config.seed}, BN statistics: {config.bn_statistics}"
+    title = f"SB (batch {small.batch_size}) → LB (batch {large.batch_size}), seed {path.seed}, BN statistics: {bn_statistics}"
     for kind, path_of, csv, png in (("linear", linear_path, out, figure), ("curvilinear", curvilinear_path, curved_out, curved_figure)):
-        with tqdm(total=len(config.alphas), desc=f"{kind} path", unit="point") as bar:
+        with tqdm(total=len(path.alphas), desc=f"{kind} path", unit="point") as bar:
             points = path_of(
-                inputs.model, small.final, large.final, config.alphas, inputs.data, chunk=config.runtime.eval_chunk,
-                on_point=lambda _: bar.update(), bn_statistics=config.bn_statistics,
+                inputs.model, small.final, large.final, path.alphas, inputs.data, chunk=runtime.eval_chunk,
+                on_point=lambda _: bar.update(), bn_statistics=bn_statistics,
             )
         curved = kind == "curvilinear"
         # written when the command ends (@stage), so both paths land together or not at all

@@ -11,8 +11,8 @@ import typer
 from lbgap.data import make_data_set, to_arrays
 from lbgap.data.sources import DataUnavailable
 from lbgap.params import ParamsError
-from lbgap.params.core import DataParams
-from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params
+from stages.options import PARAMS_DEFAULT, ParamsOption
+from stages.params import InputError, clear_errors, load_params
 from stages.outputs import stage, write_npz
 
 app = typer.Typer(add_completion=False)
@@ -26,7 +26,7 @@ def main(
 ) -> None:
     """Make the data set of `data.*` (images scaled to [0, 1]; optionally standardized)."""
     with clear_errors():
-        config = DataParams.parse(load_params(params))
+        config = load_params(params).data
         try:
             data = make_data_set(
                 config.name, num_train=config.num_train, num_test=config.num_test, seed=config.seed,

@@ -10,11 +10,11 @@ import torch
 
 from lbgap.devices import resolve_device
 from lbgap.params import ParamsError
-from lbgap.params.core import RuntimeParams
+from lbgap.params.sections import Runtime
 from lbgap.train.parallel import Workers, join, launched_workers, local_workers
 
 
-def device_for(runtime: RuntimeParams) -> torch.device:
+def device_for(runtime: Runtime) -> torch.device:
     """The torch.device named by `runtime.device` (auto: a GPU when there is one); a missing one is a ParamsError."""
     try:
         return resolve_device(runtime.device)
@@ -22,7 +22,7 @@ def device_for(runtime: RuntimeParams) -> torch.device:
         raise ParamsError(f"params: 'runtime.device': {error}") from None
 
 
-def threads_for(runtime: RuntimeParams) -> int | None:
+def threads_for(runtime: Runtime) -> int | None:
     """torch's CPU threads for this process: `runtime.threads`; when null, the cores ÷ the data-parallel
     workers on this machine, or None (torch's own default: OMP_NUM_THREADS when set, else the cores)."""
     if runtime.threads is not None:
@@ -30,14 +30,12 @@ def threads_for(runtime: RuntimeParams) -> int | None:
     return max(1, (os.cpu_count() or 1) // local_workers()) if local_workers() > 1 else None
 
 
-def start_workers(runtime: RuntimeParams) -> Workers | None:
+def start_workers(runtime: Runtime) -> Workers | None:
     """None for one process (`runtime.workers` 1). With more, a process started by plain `python -m` starts
     them again under torchrun on this machine (it does not return); one started by torchrun joins the
     others and returns which worker it is. torchrun's world size must equal `runtime.workers`, which
     the stage's results depend on (BN normalizes per worker)."""
     workers = launched_workers()
-    if runtime.sync_batchnorm and runtime.workers == 1:
-        raise ParamsError("params: 'runtime.sync_batchnorm' synchronizes data-parallel workers: it needs 'runtime.workers' > 1")
     if workers is None and runtime.workers == 1:
         return None
     device = device_for(runtime)

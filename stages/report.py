@@ -9,10 +9,12 @@ from typing import Annotated
 
 import typer
 
-from lbgap.params.experiments import strategy_names, sweep_batches
+from lbgap.params import Params, as_yaml
 from lbgap.report.markdown import FIGURES, build_report
 from lbgap.report.run import RunResults
-from stages.common import PARAMS_DEFAULT, InputError, ParamsOption, clear_errors, load_params, read_csv, read_json
+from stages.options import PARAMS_DEFAULT, ParamsOption
+from stages.documents import read_csv, read_json
+from stages.params import InputError, clear_errors, load_params
 from stages.outputs import stage, write_csv, write_figure, write_json, write_text
 
 app = typer.Typer(add_completion=False)
@@ -22,15 +24,15 @@ OTHER_FIGURES = {  # drawn by other stages, linked from the report
 }
 
 
-def read_run(raw: dict, metrics: Path, plots: Path) -> RunResults:
+def read_run(settings: Params, metrics: Path, plots: Path) -> RunResults:
     regimes = ("sb", "lb")
     return RunResults(
-        params=raw,
+        params=as_yaml(settings),
         train={r: read_json(metrics / f"train_{r}.json") for r in regimes},
         curves={r: read_csv(plots / f"train_{r}.csv") for r in regimes},
         sharpness={r: read_json(metrics / f"sharpness_{r}.json") for r in regimes},
-        remedies=[read_json(metrics / "mitigation" / f"{name}.json") for name in strategy_names(raw)],
-        sweep=[read_json(metrics / "sweep" / f"b{b}.json") for b in sweep_batches(raw)],
+        remedies=[read_json(metrics / "mitigation" / f"{name}.json") for name in settings.remedies],
+        sweep=[read_json(metrics / "sweep" / f"b{b}.json") for b in settings.sweep.batches],
         warm_start=read_json(metrics / "warm_start.json"),
         trajectories={r: read_csv(plots / f"trajectory_{r}.csv") for r in regimes},
         curvature={r: read_json(metrics / f"curvature_{r}.json") for r in regimes},

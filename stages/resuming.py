@@ -31,7 +31,8 @@ def resume_path(outputs: Path) -> Path:
 
 
 TRAINING_CODE = ["lbgap/train", "lbgap/remedies", "lbgap/models.py", "lbgap/data", "lbgap/params", "lbgap/devices.py",
-                 "lbgap/tensors.py", "stages/common.py", "stages/processes.py", "stages/outputs.py"]
+                 "lbgap/tensors.py", "lbgap/experiments/remedy.py", "stages/params.py", "stages/inputs.py", "stages/processes.py",
+                 "stages/outputs.py"]
 
 
 def code_digest() -> str:

@@ -9,8 +9,10 @@ import typer
 from tqdm import tqdm
 
 from lbgap.experiments.survey import survey_of_runs, survey_size
-from lbgap.params.measures import SharpnessParams
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from lbgap.measures.maximizer import maximizer_of
+from stages.options import DataOption, ModelsOption, PARAMS_DEFAULT, ParamsOption
+from stages.inputs import load_inputs
+from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_json
 
 app = typer.Typer(add_completion=False)
@@ -19,22 +21,23 @@ app = typer.Typer(add_completion=False)
 @app.command()
 @stage
 def main(
-    data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
-    models: Annotated[Path, typer.Option(help="Checkpoint folder written by a train stage.")],
+    data: DataOption,
+    models: ModelsOption,
     out: Annotated[Path, typer.Option(help="JSON file for per-seed values and mean ± std.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """φ(ε) in the full space (A = I) and in a random p-dimensional subspace, for each ε and seed, at the final
     weights and where its training loss first reached train.target_loss."""
     with clear_errors():
-        config = SharpnessParams.parse(load_params(params))
-        inputs = load_inputs(config.runtime, data, checkpoints={"runs": (models, None)})
+        settings = load_params(params)
+        sharpness, runtime = settings.sharpness, settings.runtime
+        inputs = load_inputs(runtime, data, checkpoints={"runs": (models, None)})
 
     runs = inputs.checkpoints["runs"]
-    with tqdm(total=survey_size(runs, config.epsilons), desc=f"sharpness {models}", unit="maximization") as bar:
+    with tqdm(total=survey_size(runs, sharpness.epsilons), desc=f"sharpness {models}", unit="maximization") as bar:
         document = survey_of_runs(
-            inputs.model, runs, inputs.data.train, config.epsilons,
-            subspace_dim=config.subspace_dim, maximizer=config.maximizer, seed=config.seed, chunk=config.runtime.eval_chunk,
+            inputs.model, runs, inputs.data.train, sharpness.epsilons, subspace_dim=sharpness.subspace_dim,
+            maximizer=maximizer_of(sharpness), seed=sharpness.seed, chunk=runtime.eval_chunk,
             on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
         )
     write_json(out, document)

@@ -13,9 +13,11 @@ from tqdm import tqdm
 
 from lbgap.data import training_subset
 from lbgap.measures.surface import surface_around, surface_through
-from lbgap.params.measures import SurfaceParams
+from lbgap.params import run_seed
 from lbgap.report.curvature_figures import surface_figure
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.options import DataOption, LbModelsOption, PARAMS_DEFAULT, ParamsOption, SbModelsOption
+from stages.inputs import load_inputs
+from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_csv, write_figure
 
 app = typer.Typer(add_completion=False)
@@ -29,43 +31,46 @@ def _frame(coordinates: list[float], loss: np.ndarray, accuracy: np.ndarray, kin
 @app.command()
 @stage
 def main(
-    data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
-    sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs.")],
-    lb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the LB runs.")],
+    data: DataOption,
+    sb_models: SbModelsOption,
+    lb_models: LbModelsOption,
     out: Annotated[Path, typer.Option(help="CSV file: surface, a, b, loss, accuracy.")],
     figure: Annotated[Path, typer.Option(help="PNG file: the three contour plots.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """Loss on a grid around each solution (two filter-normalized directions) and on the x0–SB–LB plane."""
     with clear_errors():
-        config = SurfaceParams.parse(load_params(params))
+        settings = load_params(params)
+        config, runtime, bn_statistics = settings.surface, settings.runtime, settings.bn_statistics
+        samples, seed = settings.curvature.samples, settings.curvature.seed  # the subset and directions of every curvature measure
+        run_seed(config.seed, "surface.seed", settings.seeds)
         pair = {"sb": (sb_models, config.seed), "lb": (lb_models, config.seed)}
-        inputs = load_inputs(config.curvature.runtime, data, checkpoints=pair)
-        split = training_subset(inputs.data.train, config.curvature.samples, config.curvature.seed)
+        inputs = load_inputs(runtime, data, checkpoints=pair)
+        split = training_subset(inputs.data.train, samples, seed)
 
     around = config.axis(-config.span, config.span)
     plane = config.axis(config.plane_min, config.plane_max)
-    chunk = config.curvature.eval_chunk
+    chunk = runtime.eval_chunk
     frames, grids = [], {}
     (small,), (large,) = inputs.checkpoints["sb"], inputs.checkpoints["lb"]
     with tqdm(total=3 * config.points**2, desc="surfaces", unit="point") as bar:
         for kind, (checkpoint,) in inputs.checkpoints.items():
             inputs.model.load_state_dict(checkpoint.final)
             loss, accuracy = surface_around(
-                inputs.model, split, around, seed=config.curvature.seed, chunk=chunk, on_point=bar.update,
-                bn_statistics=config.bn_statistics,
+                inputs.model, split, around, seed=seed, chunk=chunk, on_point=bar.update,
+                bn_statistics=bn_statistics,
             )
             frames.append(_frame(around, loss, accuracy, kind))
             grids[kind] = loss
         loss, accuracy = surface_through(
             inputs.model, small.x0, small.final, large.final, split, plane, chunk=chunk, on_point=bar.update,
-            bn_statistics=config.bn_statistics,
+            bn_statistics=bn_statistics,
         )
         frames.append(_frame(plane, loss, accuracy, "plane"))
         grids["plane"] = loss
     batches = {"sb": small.batch_size, "lb": large.batch_size}
     write_csv(out, pd.concat(frames, ignore_index=True))
-    write_figure(figure, surface_figure(around, plane, grids, batches, config.bn_statistics))
+    write_figure(figure, surface_figure(around, plane, grids, batches, bn_statistics))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,12 @@ from tqdm import tqdm
 
 from lbgap.experiments.sweep import sweep_batch
 from lbgap.measures.sharpness import full_space_probe
-from lbgap.params.experiments import SweepParams
+from lbgap.measures.maximizer import maximizer_of
 from lbgap.results import summarize
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from lbgap.train.loop import budget_config
+from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption
+from stages.inputs import load_inputs
+from stages.params import check_sweep_batch, clear_errors, load_params
 from stages.outputs import atomic_dir, stage, write_json
 
 app = typer.Typer(add_completion=False)
@@ -25,29 +28,31 @@ SWEEP_KEYS = ["train_loss", "train_accuracy", "test_accuracy", "sharpness"]
 @stage
 def main(
     batch: Annotated[int, typer.Argument(help="The batch size, one of `sweep.batches`.")],
-    data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
+    data: DataOption,
     out: Annotated[Path, typer.Option(help="JSON file for per-seed results and mean ± std.")],
     models: Annotated[Path, typer.Option(help="Folder for the checkpoints seed_<k>.pt (for the predictors stage).")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """Train `sweep.seeds` networks with this batch size for `sweep.epochs` epochs; accuracy and φ."""
     with clear_errors():
-        config = SweepParams.parse(load_params(params), batch)
-        inputs = load_inputs(config.runtime, data, batches={"'sweep.batches' entry": batch})
+        check_sweep_batch(params, batch)
+        settings = load_params(params)
+        sweep, runtime, sharpness = settings.sweep, settings.runtime, settings.sharpness
+        epochs, seeds = sweep.epochs, sweep.seeds
+        config = budget_config(settings.train, runtime.eval_chunk, epochs)
+        epsilon, maximizer, seed = sharpness.epsilon, maximizer_of(sharpness), sharpness.seed
+        inputs = load_inputs(runtime, data, batches={"'sweep.batches' entry": batch})
 
-    probe = full_space_probe(
-        inputs.data.train, config.probe.epsilon, chunk=config.train.eval_chunk, maximizer=config.probe.maximizer,
-        seed=config.probe.seed,
-    )
-    with atomic_dir(models) as folder, tqdm(total=config.seeds, desc=f"sweep batch {batch}", unit="seed") as bar:
+    probe = full_space_probe(inputs.data.train, epsilon, chunk=runtime.eval_chunk, maximizer=maximizer, seed=seed)
+    with atomic_dir(models) as folder, tqdm(total=seeds, desc=f"sweep batch {batch}", unit="seed") as bar:
         runs = sweep_batch(
-            inputs.new_model, inputs.data, batch, epochs=config.epochs,
-            seeds=config.seeds, config=config.train, measure=probe, amp=config.runtime.amp, keep=lambda c: c.save(folder),
+            inputs.new_model, inputs.data, batch, epochs=epochs,
+            seeds=seeds, config=config, measure=probe, amp=runtime.amp, keep=lambda c: c.save(folder),
             on_seed=lambda run: (bar.update(), bar.set_postfix(test_acc=f"{run.test_accuracy:.4f}", phi=f"{run.sharpness:.3g}")),
         )
     rows = [asdict(run) for run in runs]
     write_json(out, {
-        "batch_size": batch, "epochs": config.epochs, "epsilon": config.probe.epsilon, "per_seed": rows,
+        "batch_size": batch, "epochs": epochs, "epsilon": epsilon, "per_seed": rows,
         "summary": summarize(rows, SWEEP_KEYS),
     })
 

@@ -12,14 +12,14 @@ import typer
 from tqdm import tqdm
 
 from lbgap.devices import free_memory
-from lbgap.params import ParamsError
-from lbgap.params.core import TrainParams
-from lbgap.params.experiments import kept_epochs
+from lbgap.params import REGIMES, ParamsError, kept_epochs
 from lbgap.results import summarize
-from lbgap.train.seeds import FINAL_KEYS, train_seeds
+from lbgap.train.loop import train_config
+from lbgap.train.seeds import FINAL_KEYS, plan_seeds, train_seeds
 from lbgap.train.parallel import leave, synchronized
-from lbgap.train.together import fits_together
-from stages.common import PARAMS_DEFAULT, ParamsOption, clear_errors, load_inputs, load_params
+from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, RegimeArgument
+from stages.inputs import load_inputs
+from stages.params import clear_errors, load_params
 from stages.processes import start_workers
 from stages.resuming import resume_folder, resume_path
 from stages.outputs import atomic_dir, stage, write_csv, write_json
@@ -30,8 +30,8 @@ app = typer.Typer(add_completion=False)
 @app.command()
 @stage
 def main(
-    regime: Annotated[str, typer.Argument(help="sb (batch size from `small_batch`) or lb (from `batch`).")],
-    data: Annotated[Path, typer.Option(help="npz written by the prepare stage.")],
+    regime: RegimeArgument,
+    data: DataOption,
     models: Annotated[Path, typer.Option(help="Folder for the checkpoints seed_<k>.pt (x0 and final weights).")],
     iterates: Annotated[Path, typer.Option(help="Folder for the kept iterates seed_<k>.pt (for trajectory and warm_start).")],
     metrics: Annotated[Path, typer.Option(help="JSON file for per-seed final metrics and mean ± std.")],
@@ -41,30 +41,31 @@ def main(
     """Train `seeds` networks with Adam until the training loss stops improving (or max_epochs), keeping
     the iterates that trajectory (and, for SB, warm_start) measure."""
     with clear_errors():
-        raw = load_params(params)
-        config, keep = TrainParams.parse(raw, regime), kept_epochs(raw)
-        if config.batch_size % config.runtime.workers:
-            raise ParamsError(f"params: '{config.batch_key}' = {config.batch_size} does not split into "
-                              f"{config.runtime.workers} equal worker batches ('runtime.workers')")
-        workers = start_workers(config.runtime)  # more than one: under torchrun, one process per worker
-        inputs = load_inputs(config.runtime, data, batches={config.batch_key: config.batch_size})
+        if regime not in REGIMES:
+            raise ParamsError(f"unknown regime {regime!r}; known: sb, lb")
+        settings = load_params(params)
+        batch_key, runtime = REGIMES[regime], settings.runtime
+        batch_size, seeds = getattr(settings, batch_key), settings.seeds
+        config, keep = train_config(settings.train, runtime.eval_chunk), kept_epochs(settings.trajectory, settings.warm_start)
+        if batch_size % runtime.workers:
+            raise ParamsError(f"params: '{batch_key}' = {batch_size} does not split into "
+                              f"{runtime.workers} equal worker batches ('runtime.workers')")
+        workers = start_workers(runtime)  # more than one: under torchrun, one process per worker
+        inputs = load_inputs(runtime, data, batches={batch_key: batch_size})
 
     writer = workers is None or workers.rank == 0  # every worker trains; one writes
-    new_model = inputs.new_model if not config.runtime.sync_batchnorm else lambda seed: synchronized(inputs.new_model(seed))
-    together = workers is None and fits_together(
-        inputs.model, inputs.data.input_shape, config.batch_size, config.seeds, free_memory(inputs.device))
-    # One process training its seeds one after the other resumes. Seeds trained together, and data-parallel
-    # runs, restart: each worker's dropout stream and device would have to be saved and agreed on by all of
-    # them, on every machine.
-    resume = None if together or workers is not None else resume_folder(models, (config, sorted(keep)), data, inputs.device)
+    new_model = inputs.new_model if not runtime.sync_batchnorm else lambda seed: synchronized(inputs.new_model(seed))
+    plan = plan_seeds(inputs.model, inputs.data.input_shape, batch_size, seeds, free_memory(inputs.device), workers)
+    key = (regime, batch_size, seeds, runtime, config, sorted(keep))
+    resume = resume_folder(models, key, data, inputs.device) if plan.resumable else None
     if resume is not None and (found := resume.describe()):
         tqdm.write(found, file=sys.stderr)
     finals, records = [], []
-    with tqdm(total=config.seeds * config.train.max_epochs, desc=f"{regime} batch {config.batch_size}", unit="epoch",
+    with tqdm(total=seeds * config.max_epochs, desc=f"{regime} batch {batch_size}", unit="epoch",
               disable=not writer) as bar:
         runs = train_seeds(
-            new_model, inputs.data, batch_size=config.batch_size, seeds=config.seeds, config=config.train,
-            amp=config.runtime.amp, keep_epochs=keep, together=together, resume=resume,
+            new_model, inputs.data, batch_size=batch_size, seeds=seeds, config=config,
+            amp=runtime.amp, keep_epochs=keep, together=plan.together, resume=resume,
             workers=workers,
             on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
         )
@@ -80,7 +81,7 @@ def main(
             kept.save(iterates_folder)
             records += history
     write_json(metrics, {
-        "regime": regime, "batch_size": config.batch_size, "seeds_together": together, "per_seed": finals, "summary": summarize(finals, [*FINAL_KEYS, "updates", "samples", "seconds"]),
+        "regime": regime, "batch_size": batch_size, "seeds_together": plan.together, "per_seed": finals, "summary": summarize(finals, [*FINAL_KEYS, "updates", "samples", "seconds"]),
     })
     write_csv(curves, pd.DataFrame(records))
     # also one that an earlier run trained seed by seed and this one did not open (seeds together, workers)

@@ -8,9 +8,11 @@ labels), optionally gzipped as distributed; CIFAR-10/100 as the "python version"
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gzip
 import os
 import pickle
+import re
 import struct
 import sys
 from pathlib import Path
@@ -108,6 +110,37 @@ def tiny_params() -> dict:
 def make_tiny_params():
     """For fixtures wider than one test: a function returning a fresh copy of the tiny params."""
     return _tiny_params
+
+
+def _repeated_prose(markdown: str) -> set[str]:
+    """The headings and prose sentences (over 40 characters) a markdown report holds more than once; tables,
+    figure links and code blocks are not prose."""
+    headings = re.findall(r"^#+ .*$", markdown, flags=re.M)
+    prose = re.sub(r"```.*?```", "", markdown, flags=re.S)
+    lines = [line for line in prose.splitlines() if line and not line.startswith(("|", "![", "#"))]
+    sentences = [s.strip() for s in re.split(r"(?<=\.)\s+", " ".join(lines)) if len(s.strip()) > 40]
+    return {h for h in headings if headings.count(h) > 1} | {s for s in sentences if sentences.count(s) > 1}
+
+
+@pytest.fixture(scope="session")
+def repeated_prose():
+    """repeated_prose(markdown) → the headings and prose sentences it holds more than once."""
+    return _repeated_prose
+
+
+@pytest.fixture
+def curvature_settings(tiny_params):
+    """curvature_settings(**lanczos) → the curvature measures' settings from the tiny params, with
+    `curvature.lanczos` keys replaced as given."""
+    from lbgap.experiments.curvature import CurvatureSettings
+    from lbgap.params import read_params
+
+    def make(**lanczos):
+        params = read_params(tiny_params)
+        curvature = dataclasses.replace(params.curvature, lanczos=dataclasses.replace(params.curvature.lanczos, **lanczos))
+        return CurvatureSettings.of(curvature, params.sharpness, params.runtime.eval_chunk)
+
+    return make
 
 
 def _set_key(params: dict, dotted: str, value) -> dict:
@@ -250,7 +283,7 @@ def model_pair():
 def committed_run():
     """The default run's results as committed (metrics/ and plots/ are in git), read as the report stage
     reads them, with params.yaml."""
-    from stages.common import load_params
+    from stages.params import load_params
     from stages.report import read_run
 
     return read_run(load_params(REPO / "params.yaml"), REPO / "metrics", REPO / "plots")

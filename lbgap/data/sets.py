@@ -8,15 +8,17 @@ package's generator (`mnist1d.data.make_dataset`), never its downloader, so no n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 import torch
 
 from pathlib import Path
 
+from lbgap.params.sections import DataName
 from lbgap.data.sources import CIFAR, MNIST_LIKE, RawData, load_image_set, load_npz
 
-DATA_SETS = ("mnist1d", *MNIST_LIKE, *CIFAR, "npz")
+DATA_SETS = get_args(DataName)  # mnist1d, MNIST_LIKE, CIFAR, npz
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ means sharper for every key except σ (larger = flatter) and the noise-scale qua
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import torch
@@ -18,16 +19,32 @@ from lbgap.measures.flatness import pac_bayes_sigma
 from lbgap.measures.hessian import Quadrature, hessian_operator, hutchinson_trace, slq_density, top_eigenvalues
 from lbgap.measures.noise_scale import noise_scale
 from lbgap.measures.sharpness import model_loss, sharpness_of_model
-from lbgap.params.measures import CurvatureParams
+from lbgap.measures.maximizer import Maximizer, maximizer_of
+from lbgap.params.sections import Curvature, Sharpness
 from lbgap.results import eps_key, eta_key, summarize
 from lbgap.tensors import flatten, parameters_of
 
 
-def _eigen_and_trace(matvec, n: int, like, settings: CurvatureParams) -> dict[str, float]:
-    top = top_eigenvalues(matvec, n, settings.top_k, iterations=settings.lanczos_steps, seed=settings.seed, like=like)
+@dataclass(frozen=True)
+class CurvatureSettings:
+    """What every measure here reads: the `curvature` section, the ε and maximizer of φ (the first of
+    `sharpness.epsilons`, lbgap.measures.maximizer.maximizer_of), and `runtime.eval_chunk`."""
+
+    curvature: Curvature
+    epsilon: float
+    maximizer: Maximizer
+    eval_chunk: int
+
+    @classmethod
+    def of(cls, curvature: Curvature, sharpness: Sharpness, eval_chunk: int) -> CurvatureSettings:
+        return cls(curvature, sharpness.epsilon, maximizer_of(sharpness), eval_chunk)
+
+
+def _eigen_and_trace(matvec, n: int, like, settings: CurvatureSettings) -> dict[str, float]:
+    top = top_eigenvalues(matvec, n, settings.curvature.lanczos.top_k, iterations=settings.curvature.lanczos.steps, seed=settings.curvature.seed, like=like)
     trace = hutchinson_trace(
-        matvec, n, tol=settings.trace_tol, min_probes=min(10, settings.trace_max_probes),
-        max_probes=settings.trace_max_probes, seed=settings.seed, like=like,
+        matvec, n, tol=settings.curvature.trace.tol, min_probes=min(10, settings.curvature.trace.max_probes),
+        max_probes=settings.curvature.trace.max_probes, seed=settings.curvature.seed, like=like,
     )
     out = {f"lambda_{i + 1}": float(v) for i, v in enumerate(top)}
     out.update(
@@ -37,39 +54,39 @@ def _eigen_and_trace(matvec, n: int, like, settings: CurvatureParams) -> dict[st
     return out
 
 
-def hessian_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
+def hessian_measures(model: nn.Module, split: Split, settings: CurvatureSettings) -> dict[str, float]:
     """Top-k eigenvalues (Lanczos) and trace (Hutchinson) of the Hessian, without the density."""
     matvec, n = hessian_operator(model, split, settings.eval_chunk)
     return _eigen_and_trace(matvec, n, flatten(parameters_of(model)), settings)
 
 
-def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> tuple[dict[str, float], Quadrature]:
+def spectrum_measures(model: nn.Module, split: Split, settings: CurvatureSettings) -> tuple[dict[str, float], Quadrature]:
     """Top-k eigenvalues (Lanczos), trace (Hutchinson) and the SLQ density of the Hessian."""
     matvec, n = hessian_operator(model, split, settings.eval_chunk)
     like = flatten(parameters_of(model))
     out = _eigen_and_trace(matvec, n, like, settings)
-    density = slq_density(matvec, n, iterations=settings.density_steps, runs=settings.density_runs, seed=settings.seed, like=like)
+    density = slq_density(matvec, n, iterations=settings.curvature.density.steps, runs=settings.curvature.density.runs, seed=settings.curvature.seed, like=like)
     return out, density
 
 
-def adaptive_measures(model: nn.Module, split: Split, settings: CurvatureParams, loss_at_x: float) -> dict[str, float]:
+def adaptive_measures(model: nn.Module, split: Split, settings: CurvatureSettings, loss_at_x: float) -> dict[str, float]:
     """The adaptive φ at the first sharpness ε for each η (box ε(|w| + η)), f(x) given."""
     return {
         f"adaptive_{eta_key(eta)}": sharpness_of_model(
             model, split, settings.epsilon, None, chunk=settings.eval_chunk, maximizer=settings.maximizer,
-            seed=settings.seed, offset=eta, loss_at_x=loss_at_x,
+            seed=settings.curvature.seed, offset=eta, loss_at_x=loss_at_x,
         ).phi
-        for eta in settings.adaptive_etas
+        for eta in settings.curvature.adaptive_eta
     }
 
 
-def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
+def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureSettings) -> dict[str, float]:
     """The paper's φ (full space) over the ε grid, and the adaptive φ at ε for each η."""
     out = {}
     loss_at_x = model_loss(model, split, settings.eval_chunk)  # shared by every φ below
-    for eps in settings.epsilons:
+    for eps in settings.curvature.epsilons:
         value = sharpness_of_model(
-            model, split, eps, None, chunk=settings.eval_chunk, maximizer=settings.maximizer, seed=settings.seed, loss_at_x=loss_at_x,
+            model, split, eps, None, chunk=settings.eval_chunk, maximizer=settings.maximizer, seed=settings.curvature.seed, loss_at_x=loss_at_x,
         )
         out[f"phi_{eps_key(eps)}"] = value.phi
         out[f"levelled_off_{eps_key(eps)}"] = float(value.levelled_off)  # 1: the search's certificate held
@@ -77,28 +94,28 @@ def sharpness_measures(model: nn.Module, split: Split, settings: CurvatureParams
     return out
 
 
-def flatness_measures(model: nn.Module, split: Split, settings: CurvatureParams) -> dict[str, float]:
+def flatness_measures(model: nn.Module, split: Split, settings: CurvatureSettings) -> dict[str, float]:
     """PAC-Bayes σ (absolute and magnitude-aware) with 1/σ², and the gradient noise scale."""
     out = {}
-    for name, epsilon in (("absolute", None), ("magnitude", settings.pac_epsilon)):
+    for name, epsilon in (("absolute", None), ("magnitude", settings.curvature.pac_bayes.epsilon)):
         result = pac_bayes_sigma(
-            model, split, max_drop=settings.max_drop, magnitude_epsilon=epsilon, draws=settings.pac_draws,
-            steps=settings.pac_steps, seed=settings.seed, chunk=settings.eval_chunk,
+            model, split, max_drop=settings.curvature.pac_bayes.max_drop, magnitude_epsilon=epsilon, draws=settings.curvature.pac_bayes.draws,
+            steps=settings.curvature.pac_bayes.steps, seed=settings.curvature.seed, chunk=settings.eval_chunk,
         )
         out[f"sigma_{name}"] = result.sigma
         out[f"inverse_sigma_sq_{name}"] = result.inverse_square
-    if settings.noise.batches == 0:  # not measured (e.g. batchnorm: batch, where it is undefined)
+    if settings.curvature.noise_scale.batches == 0:  # not measured (e.g. batchnorm: batch, where it is undefined)
         out.update(noise_scale=float("nan"), gradient_sq=float("nan"), trace_sigma=float("nan"))
         return out
     noise = noise_scale(
-        model, split, small=settings.noise.small, big=settings.noise.big, batches=settings.noise.batches, seed=settings.seed,
+        model, split, small=settings.curvature.noise_scale.small, big=settings.curvature.noise_scale.big, batches=settings.curvature.noise_scale.batches, seed=settings.curvature.seed,
     )
     out.update(noise_scale=noise.b_simple, gradient_sq=noise.gradient_sq, trace_sigma=noise.trace_sigma)
     return out
 
 
 def measure_solution(
-    model: nn.Module, split: Split, settings: CurvatureParams, on_part: Callable[[str], None] | None = None
+    model: nn.Module, split: Split, settings: CurvatureSettings, on_part: Callable[[str], None] | None = None
 ) -> tuple[dict[str, float], Quadrature]:
     """Every measure of `model`'s current weights over `split` (on the model's device)."""
     values, density = spectrum_measures(model, split, settings)
@@ -115,7 +132,7 @@ def measure_solution(
 
 
 def curvature_of_solutions(
-    model: nn.Module, solutions: Sequence[tuple[int, Mapping[str, torch.Tensor]]], split: Split, settings: CurvatureParams,
+    model: nn.Module, solutions: Sequence[tuple[int, Mapping[str, torch.Tensor]]], split: Split, settings: CurvatureSettings,
     on_part: Callable[[int, str], None] | None = None,
 ) -> tuple[dict, list[dict]]:
     """`measure_solution` of every (seed, state_dict): ({'per_seed': one row per solution (its seed and every

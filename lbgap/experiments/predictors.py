@@ -30,10 +30,9 @@ from scipy.stats import kendalltau
 from torch import nn
 
 from lbgap.data import DataSet, Split
-from lbgap.experiments.curvature import adaptive_measures, flatness_measures, hessian_measures
+from lbgap.experiments.curvature import CurvatureSettings, adaptive_measures, flatness_measures, hessian_measures
 from lbgap.measures.sharpness import model_loss, sharpness_of_model
 from lbgap.measures.subspace import Subspace
-from lbgap.params.measures import CurvatureParams
 from lbgap.results import eps_key
 from lbgap.tensors import distance, parameters_of
 from lbgap.train.evaluation import evaluate
@@ -62,7 +61,7 @@ def generalization(model: nn.Module, data: DataSet, chunk: int) -> dict[str, flo
 
 
 def measures_of(
-    model: nn.Module, subset: Split, settings: CurvatureParams, epsilons: Sequence[float], subspace: Subspace, seed: int,
+    model: nn.Module, subset: Split, settings: CurvatureSettings, epsilons: Sequence[float], subspace: Subspace, seed: int,
 ) -> dict[str, float]:
     """Every measure of the model's current weights over `subset` (oriented: larger = sharper):
     φ in the full space and in `subspace` at each ε, λ_max, tr H, the adaptive φ for each η, 1/σ² of
@@ -87,7 +86,7 @@ def measures_of(
 
 
 def measure_solutions(
-    model: nn.Module, solutions: Sequence[Solution], data: DataSet, subset: Split, settings: CurvatureParams,
+    model: nn.Module, solutions: Sequence[Solution], data: DataSet, subset: Split, settings: CurvatureSettings,
     epsilons: Sequence[float], subspace: Subspace, seed: int, on_solution=None,
 ) -> pd.DataFrame:
     """One row per solution: family, label, batch_size, point, its generalization, ‖x − x0‖ and every measure
@@ -180,3 +179,36 @@ def measure_columns(table: pd.DataFrame) -> list[str]:
 def fitted(table: pd.DataFrame, min_train_accuracy: float) -> pd.Series:
     """Which solutions enter the τ: train accuracy (%) ≥ `min_train_accuracy` (a fraction) × 100."""
     return table["train_accuracy"] >= 100 * min_train_accuracy
+
+
+def ranked_out(frame: pd.DataFrame) -> list[str]:
+    """Labels of the solutions left out of the τ, with their train accuracy."""
+    return [f"{r.label} ({r.train_accuracy:.1f} % train)" for r in frame[~frame.included].itertuples()]
+
+
+def predictor_study(frame: pd.DataFrame, min_train_accuracy: float, *, resamples: int, confidence: float, seed: int) -> dict:
+    """The τ of every measure over the solutions of a `measure_solutions` table that fit the training set
+    (adds its `included` column): at the final weights; at the target loss, over the runs included at both
+    points (no τ under 3 runs: often few reach it); and the same runs at their final weights, so that only
+    the point differs between the two."""
+    frame["included"] = fitted(frame, min_train_accuracy)
+
+    def study(rows: pd.DataFrame, least: int = 0) -> dict:
+        ranked = rows[rows.included]
+        taus = rank_correlations(ranked, measure_columns(frame), resamples=resamples, confidence=confidence,
+                                 seed=seed) if len(ranked) >= least else pd.DataFrame()
+        return {
+            "solutions": len(rows), "included": len(ranked), "left_out": ranked_out(rows),
+            "batch_sizes": {str(b): int(k) for b, k in ranked["batch_size"].value_counts().sort_index().items()},
+            "tau": taus.to_dict(orient="records"),
+        }
+
+    target, final = frame.point == "target", frame.point == "final"
+    both = set(frame[target & frame.included].label.str.removesuffix(" at target loss"))
+    both &= set(frame[final & frame.included].label)
+    return {
+        "min_train_accuracy": min_train_accuracy, "confidence": confidence, "bootstrap": resamples,
+        **study(frame[final]),
+        "at_target_loss": study(frame[target & frame.label.str.removesuffix(" at target loss").isin(both)], least=3),
+        "final_of_those_at_target": study(frame[final & frame.label.isin(both)], least=3),
+    }

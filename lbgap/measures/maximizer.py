@@ -1,11 +1,14 @@
 """How Metric 2.1's inner maximum is searched: the settings of lbgap.measures.sharpness, kept apart from
-the ascents themselves (lbgap.measures.ascent) so that reading params does not import scipy's optimizers."""
+the ascents themselves (lbgap.measures.ascent) so that reading them does not import scipy's optimizers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
-ASCENT_NAMES = ("lbfgsb", "lbfgsb_log", "apgd")  # the registry lbgap.measures.ascent.ASCENTS, by name
+from lbgap.params.sections import Ascent, Sharpness
+
+ASCENT_NAMES = get_args(Ascent)  # the registry lbgap.measures.ascent.ASCENTS, by name
 PAPER_ITERATIONS = 10  # the paper's L-BFGS-B budget
 
 
@@ -30,3 +33,11 @@ class Maximizer:
     def includes_paper_protocol(self) -> bool:
         """L-BFGS-B on f from start 0 for at least the paper's 10 iterations: its value then is the paper's."""
         return "lbfgsb" in self.ascents and self.iterations >= PAPER_ITERATIONS
+
+
+def maximizer_of(sharpness: Sharpness) -> Maximizer:
+    """The `sharpness` section's maximizer: method paper is one start of L-BFGS-B on f, validated every one
+    of `ascents` from each of `starts`; `max_iter` iterations each and `plateau` for the certificate of both."""
+    if sharpness.method == "paper":
+        return Maximizer(("lbfgsb",), 1, sharpness.max_iter, sharpness.plateau)
+    return Maximizer(tuple(dict.fromkeys(sharpness.ascents)), sharpness.starts, sharpness.max_iter, sharpness.plateau)

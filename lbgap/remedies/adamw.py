@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import torch
 
+from lbgap.params.sections import NonNegative
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe
 
 
 @dataclass(frozen=True)
 class AdamwOptions:
-    weight_decay: float  # decoupled: w ← w − lr · weight_decay · w each step
+    weight_decay: NonNegative  # decoupled: w ← w − lr · weight_decay · w each step
 
 
 @register_strategy("adamw", AdamwOptions, with_small_batch=True)

@@ -18,20 +18,26 @@ from torch import nn
 
 from lbgap.data import Split
 from lbgap.measures.noise_scale import noise_scale
+from lbgap.params import ParamsError
+from lbgap.params.sections import AtLeastTwo, Count
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import BatchSchedule, Recipe
 
 
 @dataclass(frozen=True)
 class NoiseEstimate:
-    small: int  # the two batch sizes of the estimator (samples)
-    big: int
-    batches: int  # gradients per batch size
+    small: Count  # the two batch sizes of the estimator (samples)
+    big: AtLeastTwo
+    batches: Count  # gradients per batch size
+
+    def __post_init__(self) -> None:
+        if self.small >= self.big:
+            raise ParamsError("params: 'mitigation.adaptive_batch.noise.small' must be < its 'big'")
 
 
 @dataclass(frozen=True)
 class AdaptiveBatchOptions:
-    every: int  # epochs between measurements
+    every: Count  # epochs between measurements
     noise: NoiseEstimate
 
 
@@ -61,7 +67,5 @@ def adaptive_schedule(small: int, large: int, every: int, noise: NoiseEstimate, 
 
 @register_strategy("adaptive_batch", AdaptiveBatchOptions)
 def adaptive_batch(options: AdaptiveBatchOptions, run: Run) -> Recipe:
-    if options.every < 1 or not 0 < options.noise.small < options.noise.big or options.noise.batches < 1:
-        raise ValueError(f"need every >= 1, 0 < noise.small < noise.big and noise.batches >= 1 (got {options})")
     return Recipe(batch_size=adaptive_schedule(run.small_batch, run.batch_size, options.every, options.noise, run.seed),
                   resumable=False)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lbgap.params.sections import Count, NonNegative
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.batchnorm import kept_buffers
 from lbgap.train.loop import derived_seed
@@ -16,8 +17,8 @@ from lbgap.train.recipe import Recipe, Step, plain_step
 
 @dataclass(frozen=True)
 class AdversarialOptions:
-    radius: float  # L∞ radius of the perturbation, in input units
-    steps: int  # 1 = FGSM, more = PGD
+    radius: NonNegative  # L∞ radius of the perturbation, in input units
+    steps: Count  # 1 = FGSM, more = PGD
 
 
 def adversarial_inputs(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lbgap.params.sections import Fraction, Index, NonNegative
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe, Step, plain_step
 
@@ -21,9 +22,9 @@ class SignalAugmentation:
     [1 − scale, 1 + scale] (its `scale_coeff`), and i.i.d. Gaussian noise of std `noise` (its
     `iid_noise_scale`). Signals are standardized, so `noise` is in units of the feature std."""
 
-    max_shift: int
-    scale: float
-    noise: float
+    max_shift: Index
+    scale: NonNegative
+    noise: NonNegative
 
 
 def augment_signals(x: torch.Tensor, config: SignalAugmentation, generator: torch.Generator) -> torch.Tensor:
@@ -42,9 +43,9 @@ class ImageAugmentation:
     `hflip`, a rotation by up to ±`degrees`, a translation by up to ±`translate` of the width and
     height (torchvision transforms v2; pixels uncovered by the affine map are filled with 0)."""
 
-    hflip: float
-    degrees: float
-    translate: float
+    hflip: Fraction
+    degrees: NonNegative
+    translate: Fraction
 
 
 def augment_images(x: torch.Tensor, config: ImageAugmentation, generator: torch.Generator) -> torch.Tensor:

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 
 from torch.nn import functional as F
 
+from lbgap.params.sections import Count, NonNegative
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe, Step
 
 
 @dataclass(frozen=True)
 class ConservativeOptions:
-    lam: float  # λ of the proximal term (λ/2)‖x − x_k‖²
-    inner_steps: int  # base-optimizer steps per batch
+    lam: NonNegative  # λ of the proximal term (λ/2)‖x − x_k‖²
+    inner_steps: Count  # base-optimizer steps per batch
 
 
 def conservative_step(lam: float, inner_steps: int) -> Step:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lbgap.params.sections import Count
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe
 
@@ -63,11 +64,9 @@ def ghost_batchnorm(model: nn.Module, virtual_batch: int) -> nn.Module:
 
 @dataclass(frozen=True)
 class GhostBnOptions:
-    virtual_batch: int  # samples per virtual batch, at most (Hoffer et al.: their small batch size)
+    virtual_batch: Count  # samples per virtual batch, at most (Hoffer et al.: their small batch size)
 
 
 @register_strategy("ghost_bn", GhostBnOptions)
 def ghost_bn(options: GhostBnOptions, run: Run) -> Recipe:
-    if options.virtual_batch < 1:
-        raise ValueError(f"virtual_batch must be >= 1 (got {options.virtual_batch})")
     return Recipe(prepare=lambda model: ghost_batchnorm(model, options.virtual_batch))

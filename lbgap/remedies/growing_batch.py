@@ -9,14 +9,20 @@ from dataclasses import dataclass
 from torch import nn
 
 from lbgap.data import Split
+from lbgap.params import ParamsError
+from lbgap.params.sections import Count, Positive
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import BatchSchedule, Recipe
 
 
 @dataclass(frozen=True)
 class GrowingBatchOptions:
-    factor: float  # batch size multiplier (> 1)
-    every: int  # epochs between increases
+    factor: Positive  # batch size multiplier (> 1)
+    every: Count  # epochs between increases
+
+    def __post_init__(self) -> None:
+        if not self.factor > 1:
+            raise ParamsError(f"params: 'mitigation.growing_batch.factor' must be > 1 (got {self.factor})")
 
 
 def growing_schedule(small: int, large: int, factor: float, every: int) -> BatchSchedule:

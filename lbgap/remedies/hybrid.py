@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from torch import nn
 
 from lbgap.data import Split
+from lbgap.params.sections import Fraction
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import BatchSchedule, Recipe
 
 
 @dataclass(frozen=True)
 class HybridOptions:
-    sb_fraction: float  # of train.max_epochs, in [0, 1]
+    sb_fraction: Fraction  # of train.max_epochs
 
 
 def switch_schedule(small: int, large: int, sb_epochs: int) -> BatchSchedule:
@@ -29,6 +30,4 @@ def switch_schedule(small: int, large: int, sb_epochs: int) -> BatchSchedule:
 
 @register_strategy("hybrid", HybridOptions)
 def hybrid(options: HybridOptions, run: Run) -> Recipe:
-    if not 0 <= options.sb_fraction <= 1:
-        raise ValueError(f"sb_fraction must be in [0, 1] (got {options.sb_fraction})")
     return Recipe(batch_size=switch_schedule(run.small_batch, run.batch_size, round(options.sb_fraction * run.max_epochs)))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lbgap.params.sections import NonNegative, Positive
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe
 
@@ -50,9 +51,9 @@ class Lamb(torch.optim.Optimizer):
 
 @dataclass(frozen=True)
 class LambOptions:
-    lr: float  # peak learning rate: the fraction of ‖w‖ each tensor moves per step
-    weight_decay: float
-    warmup_epochs: float  # linear warm-up from 0 to lr
+    lr: Positive  # peak learning rate: the fraction of ‖w‖ each tensor moves per step
+    weight_decay: NonNegative
+    warmup_epochs: NonNegative  # linear warm-up from 0 to lr
 
 
 @register_strategy("lamb", LambOptions)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lbgap.params.sections import NonNegative
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe, warmup_scaling
 
 
 @dataclass(frozen=True)
 class LinearScalingOptions:
-    warmup_epochs: float  # epochs from lr to lr × LB/SB (Goyal et al.: 5)
+    warmup_epochs: NonNegative  # epochs from lr to lr × LB/SB (Goyal et al.: 5)
 
 
 @register_strategy("linear_scaling", LinearScalingOptions)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from lbgap.params.sections import Positive
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe
 
 
 @dataclass(frozen=True)
 class MatchedUpdatesOptions:
-    ratio: float  # LB updates ÷ the SB run's updates (1 = matched)
+    ratio: Positive  # LB updates ÷ the SB run's updates (1 = matched)
 
 
 def matched_epochs(sb_epochs: int, small_batch: int, large_batch: int, train_size: int, ratio: float = 1.0) -> int:
@@ -30,8 +31,6 @@ def matched_epochs(sb_epochs: int, small_batch: int, large_batch: int, train_siz
 
 @register_strategy("matched_updates", MatchedUpdatesOptions)
 def matched_updates(options: MatchedUpdatesOptions, run: Run) -> Recipe:
-    if options.ratio <= 0:
-        raise ValueError(f"ratio must be > 0 (got {options.ratio})")
     if run.sb_epochs is None:
         raise ValueError(f"matching updates needs the epochs train@sb's run of seed {run.seed} trained (it has no such run)")
     epochs = matched_epochs(run.sb_epochs, run.small_batch, run.batch_size, run.train_size, options.ratio)

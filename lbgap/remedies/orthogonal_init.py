@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lbgap.params.sections import Positive
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.loop import derived_seed
 from lbgap.train.recipe import Recipe
@@ -28,7 +29,7 @@ def orthogonal_weights(model: nn.Module, gain: float, seed: int) -> nn.Module:
 
 @dataclass(frozen=True)
 class OrthogonalInitOptions:
-    gain: float
+    gain: Positive
 
 
 @register_strategy("orthogonal_init", OrthogonalInitOptions, with_small_batch=True)

@@ -3,15 +3,15 @@
 A remedy is one module `lbgap/remedies/<name>.py` that calls `register_strategy(name, Options)` on a
 factory `(options, run: Run) -> Recipe` (lbgap.train.recipe: the step, optimizer and schedules of one
 training run), plus one section `mitigation.<name>` in params.yaml whose
-keys are the fields of `Options` (a frozen dataclass whose fields are int, float, bool or a nested such
-dataclass; lbgap.params.options reads and checks them: numbers, integers included, must be >= 0). dvc.yaml's `mitigate` stage iterates over the
+keys are the fields of `Options` (a frozen dataclass annotated as every params section is, read by
+lbgap.params.reader: types, ranges, relations in `__post_init__`). dvc.yaml's `mitigate` stage iterates over the
 `remedies` list and the report reads every remedy's results, so nothing else needs to change.
 `with_small_batch=True` registers a change of training that is compared at both batch sizes (an
 optimizer, an initialization): the stage then trains it at `small_batch` as well as at `batch`.
 Modules are imported when their remedy is asked for, so a stage depends on its own remedy's code only.
 
-A factory must not draw from the global random state: the mitigate stage calls it once with seed 0 to
-refuse bad options before training, and a draw there would shift every run after it.
+A factory must not draw from the global random state: the mitigate stage builds every run's recipe once
+before any trains (lbgap.experiments.remedy.Remedy.check), and a draw there would shift every run after it.
 """
 
 from __future__ import annotations
@@ -19,17 +19,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from lbgap.train.recipe import Recipe
+from lbgap.params.reader import read, unknown_key
 
 FOLDER = Path(__file__).resolve().parent
 NOT_REMEDIES = {"registry"}  # modules of this folder that are not remedies
-OPTION_TYPES = (int, float, bool)  # besides nested dataclasses of these
-
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,8 @@ class Run:
 
 
 # (options, run) -> how that run trains
-RecipeFactory = Callable[[Any, Run], Recipe]
+RecipeFactory = Callable[[Any, Run], Any]  # returns a lbgap.train.recipe.Recipe (not imported: the registry
+# reads names and options only, so checking params.yaml needs no training code)
 
 
 @dataclass(frozen=True)
@@ -61,19 +59,10 @@ class Strategy:
 _STRATEGIES: dict[str, Strategy] = {}
 
 
-def _check_option_types(options: type, where: str) -> None:
-    if not dataclasses.is_dataclass(options):
-        raise TypeError(f"the options of {where} must be a dataclass (got {options!r})")
-    for field, kind in typing.get_type_hints(options).items():
-        if dataclasses.is_dataclass(kind):
-            _check_option_types(kind, f"{where}.{field}")
-        elif kind not in OPTION_TYPES:
-            raise TypeError(f"option {where}.{field} has type {kind!r}; options are int, float, bool or nested dataclasses")
-
-
 def register_strategy(name: str, options: type, *, with_small_batch: bool = False) -> Callable[[RecipeFactory], RecipeFactory]:
     """Decorator: register the recipe factory of remedy `name`, configured by the dataclass `options`."""
-    _check_option_types(options, f"strategy {name!r}")
+    if not dataclasses.is_dataclass(options):
+        raise TypeError(f"the options of strategy {name!r} must be a dataclass (got {options!r})")
 
     def register(make_recipe: RecipeFactory) -> RecipeFactory:
         known = _STRATEGIES.get(name)
@@ -98,3 +87,18 @@ def get_strategy(name: str) -> Strategy:
     if name not in _STRATEGIES:
         raise KeyError(f"unknown strategy {name!r}; known: {', '.join(list_strategies())}")
     return _STRATEGIES[name]
+
+
+def read_options(name: str, section: Any) -> Any:
+    """`mitigation.<name>` as an instance of the remedy's options dataclass (every key, type and range)."""
+    return read(get_strategy(name).options, section, f"mitigation.{name}")
+
+
+def check_mitigation(mitigation: Mapping[str, Any]) -> None:
+    """Every section of `mitigation` names a remedy and reads into its options, so a bad remedy option
+    is refused by whichever stage runs first. Each remedy module is imported by name: the check adds no
+    remedy's code to a stage's dependencies (a remedy's options cannot change what another stage computes)."""
+    for name, section in mitigation.items():
+        if name not in list_strategies():
+            raise unknown_key(str(name), "mitigation.", list_strategies())
+        read_options(name, section)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from lbgap.params.sections import NonNegative
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.batchnorm import kept_buffers
 from lbgap.train.recipe import Recipe, Step
@@ -15,9 +16,9 @@ from lbgap.train.recipe import Recipe, Step
 
 @dataclass(frozen=True)
 class SamOptions:
-    rho: float  # radius of the ascent step
+    rho: NonNegative  # radius of the ascent step
     adaptive: bool  # ASAM: scale by |w| + eta
-    eta: float
+    eta: NonNegative
 
 
 def sam_step(rho: float, adaptive: bool = False, eta: float = 0.01) -> Step:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lbgap.params.sections import Positive
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe
 
@@ -25,11 +26,9 @@ def scaled_weights(model: nn.Module, scale: float) -> nn.Module:
 
 @dataclass(frozen=True)
 class ScaledInitOptions:
-    scale: float  # (0, 1): smaller than the default
+    scale: Positive  # smaller than 1: smaller than the default
 
 
 @register_strategy("scaled_init", ScaledInitOptions, with_small_batch=True)
 def scaled_init(options: ScaledInitOptions, run: Run) -> Recipe:
-    if options.scale <= 0:
-        raise ValueError(f"scale must be > 0 (got {options.scale})")
     return Recipe(prepare=lambda model: scaled_weights(model, options.scale))

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 
 import torch
 
+from lbgap.params.sections import Fraction, Positive
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe
 
 
 @dataclass(frozen=True)
 class SgdOptions:
-    lr: float
-    momentum: float
+    lr: Positive
+    momentum: Fraction
 
 
 @register_strategy("sgd", SgdOptions, with_small_batch=True)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from lbgap.params.sections import NonNegative
 from lbgap.remedies.registry import Run, register_strategy
 from lbgap.train.recipe import Recipe, warmup_scaling
 
 
 @dataclass(frozen=True)
 class SqrtScalingOptions:
-    warmup_epochs: float  # epochs from lr to lr × √(LB/SB)
+    warmup_epochs: NonNegative  # epochs from lr to lr × √(LB/SB)
 
 
 @register_strategy("sqrt_scaling", SqrtScalingOptions)

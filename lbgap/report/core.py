@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import pandas as pd
-import yaml
 from matplotlib.figure import Figure
 
 from lbgap.report.figures import sharpness_figure, training_curves_figure
 from lbgap.report.numbers import REGIME_NAMES, distance_ratio, headline
-from lbgap.report.paper import comparison_table, paper_quantities, paper_row
+from lbgap.report.sections import beside_paper, label_of, paper_tables, parameters
 from lbgap.report.target import regimes_target_section, target_loss_ratio, target_ratios
 from lbgap.report.tables import (
-    accuracy_table, certificate_frame, flagged_measurements, maximizer_section, pm, run_table, sharpness_table,
+    certificate_frame, flagged_measurements, maximizer_section, pm, run_table,
 )
 from lbgap.train.loop import should_stop
 
@@ -67,17 +66,14 @@ def core_report(
 ) -> CoreReport:
     """The report of a run from its train and sharpness stages' documents and per-epoch curves; `command`,
     `seconds` (wall) and `commit` say how it was produced; `interpolation` links the interpolate stage's figure."""
-    label = f"{params['runtime']['model']} on {params['data']['name']}"
+    label = label_of(params)
     cap = int(params["train"]["max_epochs"])
     numbers, ratio, ends = headline(train, sharpness), distance_ratio(train), endings_frame(train, curves, params)
     certificates = certificate_frame(sharpness)
     training_seconds = float(ends["seconds"].sum())
-    net, same = paper_row(str(params["runtime"]["model"]), str(params["data"]["name"]))
     batch_sizes = {r: train[r]["batch_size"] for r in ("sb", "lb")}
     counts = {REGIME_NAMES[r]: ends[ends.regime == REGIME_NAMES[r]]["ended by"].value_counts().to_dict() for r in ("sb", "lb")}
     seeds = len(train["sb"]["per_seed"])
-    comparison = (f"the same network and data set as the paper's {net} row; protocol details may differ (see Parameters)"
-                  if same else f"the paper has no {label} row: its {net} row is shown as a reference, not as the same experiment")
     markdown = f"""# The paper's core result: {label}
 
 SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seeds; {sharpness['sb']['parameters']:,} parameters.
@@ -93,27 +89,11 @@ The command took {seconds / 60:.0f} min wall time ({seconds:,.0f} s, with data p
 measurements; over all its invocations when it was interrupted and resumed); the training runs recorded {training_seconds / 60:.0f} min in all (their `seconds`, summed over
 seeds and over the segments of any resumed run).
 
-## Accuracy (%) — cf. the paper's Table 2
-
-{accuracy_table(label, train)}
-
-Test-accuracy gap SB − LB: **{numbers['test_acc_pct']['gap']:.2f} points**.
-
-## Sharpness φ, full space — cf. Table 3
-
-{sharpness_table(label, sharpness, 'full')}
-
-## Sharpness φ, random {sharpness['sb']['subspace_dim']}-dimensional subspace — cf. Table 4
-
-{sharpness_table(label, sharpness, 'subspace')}
-
-LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['lb_over_sb']:.1f}×" for space, by_eps in numbers['sharpness'].items() for key, v in by_eps.items() if v['lb_over_sb'] is not None)}.
+{paper_tables(params, train, sharpness, numbers)}
 
 {regimes_target_section(params, train, sharpness)}
 
-## Beside the paper ({comparison})
-
-{comparison_table(net, same, paper_quantities(train, sharpness))}
+{beside_paper(params, train, sharpness)}
 
 ## Runs: how each ended (cap {cap} epochs; stopping rule: {params['train']['patience']} epochs without the training loss falling {params['train']['min_delta']} below its best)
 
@@ -137,11 +117,7 @@ LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['l
 
 ![interpolation]({interpolation})
 
-## Parameters
-
-```yaml
-{yaml.safe_dump(dict(params), sort_keys=False).strip()}
-```
+{parameters(params)}
 """
     summary = {
         **numbers, "distance_ratio": ratio["mean"], "ended_by": counts, "seeds": seeds, "parameters": sharpness["sb"]["parameters"],

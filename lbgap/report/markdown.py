@@ -7,20 +7,18 @@ from dataclasses import dataclass
 from typing import Callable
 
 import pandas as pd
-import yaml
 from matplotlib.figure import Figure
 
 from lbgap.report.curvature_figures import density_figure, epsilon_figure
 from lbgap.report.curvature_tables import measures_table, rescaling_table
 from lbgap.report.figures import mitigation_figure, sharpness_figure, sweep_figure, training_curves_figure, trajectory_figure
 from lbgap.report.numbers import distance_ratio, headline, null_if_undefined, remedy_numbers, sweep_numbers, warm_start_numbers
-from lbgap.report.paper import DATA_OF, comparison_table, paper_row, paper_quantities
 from lbgap.report.predictors import measure_name, tau_figure, tau_plot_data, tau_table
 from lbgap.report.remedies import gap_closed_figures, gap_closed_table
 from lbgap.report.run import RunResults
+from lbgap.report.sections import beside_paper, paper_tables, parameters
 from lbgap.report.target import target_numbers, target_section
 from lbgap.report.tables import (
-    accuracy_table,
     certificate_frame,
     flagged_measurements,
     maximizer_section,
@@ -30,7 +28,6 @@ from lbgap.report.tables import (
     pm_significant,
     points_table,
     run_table,
-    sharpness_table,
     sweep_table,
 )
 
@@ -129,7 +126,7 @@ def run_figures(run: RunResults) -> dict[str, Figure]:
     first = run.first_eps_key
     bars = [{"name": r["name"], "test_accuracy": r["train"]["test_accuracy"], "phi": r["sharpness"]["full"][first]["phi"]} for r in rows]
     return {
-        "sweep": sweep_figure(run.sweep_points, run.threshold.crossing, run.sweep_settings.epochs),
+        "sweep": sweep_figure(run.sweep_points, run.threshold.crossing, run.params["sweep"]["epochs"]),
         "trajectory": trajectory_figure(run.trajectories, batch_sizes),
         "hessian_density": density_figure(run.spectra, batch_sizes),
         "epsilon_sensitivity": epsilon_figure(run.epsilon_frames, batch_sizes),
@@ -211,8 +208,9 @@ def threshold_text(run: RunResults) -> str:
 
 def build_report(run: RunResults, link: Callable[[str], str]) -> Report:
     """`link(name)`: the path, relative to the report, of figure `name` (every name in FIGURES)."""
+    numbers = summary_numbers(run)
     return Report(
-        null_if_undefined(summary_numbers(run)), render(run, link), run_figures(run), run.sweep_points, run.gap_closed,
+        null_if_undefined(numbers), render(run, link, numbers), run_figures(run), run.sweep_points, run.gap_closed,
         tau_plot_data(run.taus),
     )
 
@@ -229,71 +227,57 @@ def workers_note(params: dict, batch_sizes: dict) -> str:
             "the running statistics used at evaluation follow worker 0's share.")
 
 
-def render(run: RunResults, link: Callable[[str], str]) -> str:
-    """The markdown report of `run`."""
-    train, sharp, label, batch_sizes = run.train, run.sharpness, run.label, run.batch_sizes
-    numbers, ratio = headline(train, sharp), distance_ratio(train)
-    net, same = paper_row(str(run.params["runtime"]["model"]), str(run.params["data"]["name"]))
-    sweep, remedies, warm, rescaled = run.sweep_settings, run.remedies, run.warm_start, run.rescaling
-    table, measures = curvature_measures(run)
-    # the paper's φ is the reference the others are compared with, not a measure that agrees with itself
-    agreeing = [k for k, v in measures.items() if v["agrees"] and k != "paper_phi"]
-    disagreeing = [k for k, v in measures.items() if v["agrees"] is False]
-    noise = {r: run.curvature[r]["summary"]["noise_scale"] for r in ("sb", "lb")}
-    threshold, bn_note = run.threshold, BN_NOTE[run.bn_statistics]
-    seeds = len(train["sb"]["per_seed"])
-    return f"""# Large-batch generalization gap: {label}
+# Each section of the report: (run, link to a figure, the headline numbers) → its markdown, heading included.
+Section = Callable[[RunResults, Callable[[str], str], dict], str]
 
-SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seed(s); {sharp['sb']['parameters']:,} parameters.{workers_note(run.params, batch_sizes)}
-Values are mean ± sample std over seeds. Written by `dvc repro` (stage `report`) from this run's outputs.
 
-## Accuracy (%) — cf. the paper's Table 2
+def header(run: RunResults, link, numbers: dict) -> str:
+    batch_sizes, seeds = run.batch_sizes, len(run.train["sb"]["per_seed"])
+    return f"""# Large-batch generalization gap: {run.label}
 
-{accuracy_table(label, train)}
+SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seed(s); {run.sharpness['sb']['parameters']:,} parameters.{workers_note(run.params, batch_sizes)}
+Values are mean ± sample std over seeds. Written by `dvc repro` (stage `report`) from this run's outputs."""
 
-Test-accuracy gap SB − LB: **{numbers['test_acc_pct']['gap']:.2f} points**.
 
-## Sharpness φ, full space (A = I) — cf. Table 3
+def tables(run: RunResults, link, numbers: dict) -> str:
+    return paper_tables(run.params, run.train, run.sharpness, numbers)
 
-{sharpness_table(label, sharp, 'full')}
 
-## Sharpness φ, random {sharp['sb']['subspace_dim']}-dimensional subspace — cf. Table 4
+def maximizer(run: RunResults, link, numbers: dict) -> str:
+    return f"{maximizer_section(run.sharpness)}\n\n{probes_note(run)}"
 
-{sharpness_table(label, sharp, 'subspace')}
 
-LB/SB ratio of mean φ: {', '.join(f"{space} {key.replace('eps_', 'ε=')}: {v['lb_over_sb']:.1f}×" for space, by_eps in numbers['sharpness'].items() for key, v in by_eps.items() if v['lb_over_sb'] is not None)}.
+def runs(run: RunResults, link, numbers: dict) -> str:
+    ratio = distance_ratio(run.train)
+    return f"""## Runs
 
-{maximizer_section(sharp)}
-
-{probes_note(run)}
-
-## Runs
-
-{run_table(train, sharp)}
+{run_table(run.train, run.sharpness)}
 
 Distance from the start, ‖x_SB − x0‖ / ‖x_LB − x0‖ (SB and LB of a seed share x0; paper: 3–10):
-**{pm(ratio)}** ({', '.join(f"seed {r['seed']}: {r['ratio']:.2f}" for r in ratio['per_seed'])}).
+**{pm(ratio)}** ({', '.join(f"seed {r['seed']}: {r['ratio']:.2f}" for r in ratio['per_seed'])})."""
 
-{target_section(run)}
 
-## Beside the paper
+def at_target(run: RunResults, link, numbers: dict) -> str:
+    return target_section(run)
 
-{"This run is the paper's configuration " + net + " (" + DATA_OF[net] + "): its published numbers, ours and the difference."
- if same else "This run is not one of the paper's configurations; the paper's F1 (MNIST) row is shown as a reference only — φ and accuracies are not comparable across networks and data sets."}
 
-{comparison_table(net, same, paper_quantities(train, sharp))}
+def paper(run: RunResults, link, numbers: dict) -> str:
+    return beside_paper(run.params, run.train, run.sharpness)
 
-## Remedies for the large-batch gap — cf. the paper's appendix
 
-LB training with each remedy ({len(remedies[0]['train']['per_seed']) if remedies else 0} seed(s) each); plain SB and LB for reference.
+def remedies(run: RunResults, link, numbers: dict) -> str:
+    seeds = len(run.remedies[0]["train"]["per_seed"]) if run.remedies else 0
+    return f"""## Remedies for the large-batch gap — cf. the paper's appendix
 
-{mitigation_table(mitigation_rows(train, sharp, remedies))}
+LB training with each remedy ({seeds} seed(s) each); plain SB and LB for reference.
+
+{mitigation_table(mitigation_rows(run.train, run.sharpness, run.remedies))}
 
 ![remedies]({link('mitigation')})
 
 ## What closes the gap? Remedies beyond the paper
 
-Every remedy's LB runs ({len(remedies[0]['train']['per_seed']) if remedies else 0} seed(s) each) beside plain SB and LB (Adam, as in the paper).
+Every remedy's LB runs beside plain SB and LB (Adam, as in the paper).
 Gap closed = (accuracy − LB) / (SB − LB): 0 % is no better than plain LB, 100 % as good as plain SB.
 φ: full space at the first ε (the remedy's sharpness stage); λ_max: top Hessian eigenvalue on the predictors
 subset; updates and samples: what training did; wall: seconds of training per seed on this machine.
@@ -306,53 +290,65 @@ SB; their own gap is their SB − LB accuracy.
 
 ![gap closed vs sharpness]({link('gap_closed')})
 
-![accuracy vs updates]({link('updates')})
+![accuracy vs updates]({link('updates')})"""
 
-## Which measure predicts generalization?
+
+def predictors(run: RunResults, link, numbers: dict) -> str:
+    p = run.predictors
+    return f"""## Which measure predicts generalization?
 
 Every solution this run trained — SB and LB runs, every remedy (and its SB side), every sweep point,
-every warm start — measured on the same {run.predictors['samples']}-sample training subset, and each
+every warm start — measured on the same {p['samples']}-sample training subset, and each
 measure's Kendall τ with the generalization gap (train − test accuracy, points) and with the test loss, with
-{100 * run.predictors['confidence']:g} % percentile-bootstrap intervals ({run.predictors['bootstrap']} resamples; Jiang et al. 2020). "all": every
+{100 * p['confidence']:g} % percentile-bootstrap intervals ({p['bootstrap']} resamples; Jiang et al. 2020). "all": every
 solution; "within batch": τ inside each group of solutions that share their (final) batch size, averaged with
-weights = the group's pairs, over groups of ≥ 3 (solutions per batch size: {', '.join(f'{b}: {k}' for b, k in run.predictors['batch_sizes'].items())})
+weights = the group's pairs, over groups of ≥ 3 (solutions per batch size: {', '.join(f'{b}: {k}' for b, k in p['batch_sizes'].items())})
 — does the measure still rank when batch size is held fixed? Every measure is oriented larger = sharper
 (1/σ² for the PAC-Bayes σ), except the noise scale, which is not a sharpness. Verdicts: *predicts* — the
 within-batch interval lies above 0; *separates batch sizes only* — the interval over all solutions lies
 above 0 but the within-batch one does not (*…, inversely*: below 0); *inverse* — the within-batch interval
 lies below 0; *no* — none of these. The intervals resample solutions as if independent, which they are not (runs of one seed
 share x0; the warm starts share one SB run), and about 15 measures × 2 targets × 2 scopes are judged,
-each at {100 * run.predictors['confidence']:g} %: read them as descriptive, not as tests.
+each at {100 * p['confidence']:g} %: read them as descriptive, not as tests.
 
-{left_out_text(run.predictors)}
+{left_out_text(p)}
 
 {tau_table(run.taus)}
 
 {predictors_text(run.taus)}
 
-![Kendall τ of each measure]({link('predictors')})
+![Kendall τ of each measure]({link('predictors')})"""
 
-## Accuracy and sharpness vs batch size
 
-Every batch size trained for {sweep.epochs} epochs ({sweep.seeds} seed(s)); φ in the full space at
-ε = {sweep.probe.epsilon:g}. Rule (lbgap/experiments/sweep.py): the threshold is the smallest batch size whose mean test
+def sweep(run: RunResults, link, numbers: dict) -> str:
+    settings, threshold = run.params["sweep"], run.threshold
+    return f"""## Accuracy and sharpness vs batch size
+
+Every batch size trained for {settings['epochs']} epochs ({settings['seeds']} seed(s)); φ in the full space at
+ε = {run.sweep[0]['epsilon']:g}. Rule (lbgap/experiments/sweep.py): the threshold is the smallest batch size whose mean test
 accuracy is more than `sweep.drop` = {threshold.drop:g} points below the best smaller batch size.
 
 {sweep_table(run.sweep_points)}
 
 {threshold_text(run)}
 
-![accuracy and sharpness vs batch size]({link('sweep')})
+![accuracy and sharpness vs batch size]({link('sweep')})"""
 
-## Warm-started large-batch training
+
+def warm_start(run: RunResults, link, numbers: dict) -> str:
+    warm = run.warm_start
+    return f"""## Warm-started large-batch training
 
 SB (batch {warm['small_batch']}) iterates of seed {warm['seed']}, each followed by {warm['lb_epochs']} LB epochs (batch {warm['large_batch']}).
 
 {points_table(pd.DataFrame(warm['points']), WARM_START_COLUMNS)}
 
-![warm start]({link('warm_start')})
+![warm start]({link('warm_start')})"""
 
-## Sharpness along training
+
+def trajectory(run: RunResults, link, numbers: dict) -> str:
+    batch_sizes = run.batch_sizes
+    return f"""## Sharpness along training
 
 Seed {run.params['trajectory']['seed']}; φ in the full space of the iterate after each listed epoch, and its gradient noise scale
 (beyond the paper; see the curvature section; nan where the |G|² or the tr Σ estimate was not
@@ -366,9 +362,17 @@ LB (batch {batch_sizes['lb']}):
 
 {points_table(run.trajectories['lb'], TRAJECTORY_COLUMNS)}
 
-![sharpness along training]({link('trajectory')})
+![sharpness along training]({link('trajectory')})"""
 
-## Beyond the paper: curvature and flatness
+
+def curvature(run: RunResults, link, numbers: dict) -> str:
+    table, measures = curvature_measures(run)
+    # the paper's φ is the reference the others are compared with, not a measure that agrees with itself
+    agreeing = [k for k, v in measures.items() if v["agrees"] and k != "paper_phi"]
+    disagreeing = [k for k, v in measures.items() if v["agrees"] is False]
+    noise = {r: run.curvature[r]["summary"]["noise_scale"] for r in ("sb", "lb")}
+    threshold, rescaled = run.threshold, run.rescaling
+    return f"""## Beyond the paper: curvature and flatness
 
 Every measure at each seed's SB and LB solution, on a seeded subset of {run.curvature['sb']['samples']} training
 samples (mean ± std over seeds; φ rows there use the same subset). "LB sharper?" says whether the
@@ -395,19 +399,19 @@ it, at seed {rescaled['seed']}'s solutions. Predictions unchanged: largest logit
 
 ### 2-D loss surfaces (filter-normalized, Li et al. 2018)
 
-{bn_note}
+BatchNorm statistics at these points: see *Figures* below.
 
-![2-D loss surfaces]({link('surface')})
+![2-D loss surfaces]({link('surface')})"""
 
-## Parameters of this run
 
-```yaml
-{yaml.safe_dump(run.used_params(), sort_keys=False, default_flow_style=None).strip()}
-```
+def listed_params(run: RunResults, link, numbers: dict) -> str:
+    return parameters(run.used_params())
 
-## Figures
 
-{bn_note}
+def figures(run: RunResults, link, numbers: dict) -> str:
+    return f"""## Figures
+
+{BN_NOTE[run.bn_statistics]}
 
 ![training curves]({link('training_curves')})
 
@@ -415,5 +419,15 @@ it, at seed {rescaled['seed']}'s solutions. Predictions unchanged: largest logit
 
 ![parametric plot between SB and LB]({link('interpolation')})
 
-![curvilinear path between SB and LB]({link('curvilinear')})
-"""
+![curvilinear path between SB and LB]({link('curvilinear')})"""
+
+
+SECTIONS: tuple[Section, ...] = (
+    header, tables, maximizer, runs, at_target, paper, remedies, predictors, sweep, warm_start, trajectory, curvature,
+    listed_params, figures,
+)
+
+
+def render(run: RunResults, link: Callable[[str], str], numbers: dict) -> str:
+    """The markdown report of `run`: its sections in order (`numbers`: its summary, computed once)."""
+    return "\n\n".join(section(run, link, numbers) for section in SECTIONS) + "\n"

@@ -8,16 +8,15 @@ from typing import Any, Mapping
 import pandas as pd
 
 from lbgap.experiments.sweep import Threshold, threshold_batch
-from lbgap.params.core import bn_statistics
-from lbgap.params.experiments import SweepParams, sweep_batches, sweep_drop
 from lbgap.report.predictors import tau_frame
 from lbgap.report.remedies import gap_closed_frame
+from lbgap.report.sections import label_of
 from lbgap.report.tables import sweep_frame
 
 
 @dataclass(frozen=True)
 class RunResults:
-    params: Mapping[str, Any]  # params.yaml as the run used it
+    params: Mapping[str, Any]  # params.yaml as the run used it (validated: lbgap.params.as_yaml)
     train: dict[str, dict]  # regime ("sb", "lb") → the train stage's JSON
     curves: dict[str, pd.DataFrame]  # regime → per-epoch records
     sharpness: dict[str, dict]  # regime → the sharpness stage's JSON
@@ -34,7 +33,7 @@ class RunResults:
 
     @property
     def label(self) -> str:
-        return f"{self.params['runtime']['model']} on {self.params['data']['name']}"
+        return label_of(self.params)
 
     @property
     def batch_sizes(self) -> dict[str, int]:
@@ -45,17 +44,13 @@ class RunResults:
         return sweep_frame(self.sweep)
 
     @property
-    def sweep_settings(self) -> SweepParams:
-        return SweepParams.parse(self.params, sweep_batches(self.params)[0])
-
-    @property
     def threshold(self) -> Threshold:
         points = self.sweep_points
-        return threshold_batch(points.batch_size.tolist(), points.test_accuracy_mean.tolist(), sweep_drop(self.params))
+        return threshold_batch(points.batch_size.tolist(), points.test_accuracy_mean.tolist(), self.params["sweep"]["drop"])
 
     @property
     def bn_statistics(self) -> str:
-        return bn_statistics(self.params)
+        return self.params["bn_statistics"]
 
     @property
     def gap_closed(self) -> pd.DataFrame:

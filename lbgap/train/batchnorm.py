@@ -18,15 +18,16 @@ built with `batchnorm: batch` keep no running statistics, so there is nothing to
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, get_args
 
 import torch
 from torch import nn
 from torch.optim.swa_utils import update_bn
 
 from lbgap.data import Split
+from lbgap.params.sections import BNStatistics
 
-BN_STATISTICS = ("recompute", "interpolate")
+BN_STATISTICS = get_args(BNStatistics)
 
 
 def has_running_statistics(model: nn.Module) -> bool:

@@ -35,6 +35,7 @@ from torch import nn
 
 from lbgap.data import DataSet
 from lbgap.devices import autocast
+from lbgap.params.sections import Train
 from lbgap.train.evaluation import evaluate
 from lbgap.train.parallel import Workers
 from lbgap.train.recipe import PLAIN, Recipe
@@ -65,6 +66,19 @@ class TrainConfig:
     betas: tuple[float, float]
     eval_chunk: int  # samples per forward pass when evaluating whole splits
     target_loss: float | None = None  # nats: hand over the first checked iterate with a training loss at most this
+
+
+def train_config(train: Train, eval_chunk: int) -> TrainConfig:
+    """The `train` section as the loop takes it: runs ended by the stopping rule or `max_epochs`."""
+    return TrainConfig(max_epochs=train.max_epochs, patience=train.patience, min_delta=train.min_delta, lr=train.lr,
+                       betas=train.betas, eval_chunk=eval_chunk, target_loss=train.target_loss)
+
+
+def budget_config(train: Train, eval_chunk: int, epochs: int) -> TrainConfig:
+    """Exactly `epochs` epochs with `train`'s Adam and target loss (the sweep, the warm start's LB runs):
+    the stopping rule's keys are not read, so those stages do not depend on them."""
+    return TrainConfig(max_epochs=epochs, patience=epochs, min_delta=0.0, lr=train.lr, betas=train.betas,
+                       eval_chunk=eval_chunk, target_loss=train.target_loss)
 
 
 def fixed_budget(config: TrainConfig, epochs: int) -> TrainConfig:

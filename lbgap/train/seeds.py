@@ -4,7 +4,7 @@ order, trained by the same loop."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Callable, Collection, Iterator
 
 from torch import nn
@@ -16,10 +16,26 @@ from lbgap.train.loop import EpochRecord, LoopState, TrainConfig, train
 from lbgap.train.parallel import Workers
 from lbgap.train.recipe import PLAIN, Recipe
 from lbgap.train.resume import ResumeFolder
-from lbgap.train.together import train_together
+from lbgap.train.together import fits_together, train_together
 
 FINAL_KEYS = ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "distance_from_x0", "epoch"]
 TARGET_FIELDS = ["epoch", "updates", "train_loss", "train_accuracy", "test_accuracy"]  # of the target iterate's record
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    together: bool  # every seed at once in this process (lbgap.train.together)
+    resumable: bool  # seed by seed in one process: an interruption continues where it stopped (lbgap.train.resume)
+
+
+def plan_seeds(model: nn.Module, input_shape: tuple[int, ...], batch_size: int, seeds: int, free_bytes: int | None,
+               workers: Workers | None) -> SeedPlan:
+    """How `train_seeds` trains a regime's seeds: together when they fit (`fits_together`) and one process
+    trains, else one after the other. Only one process training seed by seed resumes: seeds trained together
+    and data-parallel runs restart, since each worker's dropout stream and device would have to be saved and
+    agreed on by all of them, on every machine."""
+    together = workers is None and fits_together(model, input_shape, batch_size, seeds, free_bytes)
+    return SeedPlan(together=together, resumable=not together and workers is None)
 
 
 def train_seeds(

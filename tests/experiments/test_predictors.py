@@ -3,7 +3,6 @@ within groups and with bootstrap intervals, against scipy and closed cases."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,6 @@ from lbgap.experiments.predictors import (
 from lbgap.measures.hessian import hessian_operator
 from lbgap.measures.sharpness import sharpness_of_model
 from lbgap.measures.subspace import random_subspace
-from lbgap.params.measures import CurvatureParams
 from lbgap.train.evaluation import evaluate
 
 
@@ -69,8 +67,8 @@ def test_rank_correlations_cover_every_measure_target_and_scope():
 
 
 @pytest.fixture
-def settings(tiny_params) -> CurvatureParams:
-    return dataclasses.replace(CurvatureParams.parse(tiny_params, measures_noise=True), lanczos_steps=40)
+def settings(curvature_settings):
+    return curvature_settings(steps=40)
 
 
 def test_every_solution_gets_its_generalization_and_every_measure(trained_mlp, tiny_data, settings, small_mlp):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 import torch
 
 from lbgap.experiments.rescaling import rescaling_effect
-from lbgap.params.measures import CurvatureParams
 
 
-def test_predictions_stay_and_the_sharpest_direction_moves(trained_mlp, tiny_data, tiny_params):
-    settings = dataclasses.replace(CurvatureParams.parse(tiny_params), lanczos_steps=30)
+def test_predictions_stay_and_the_sharpest_direction_moves(trained_mlp, tiny_data, curvature_settings):
+    settings = curvature_settings(steps=30)
     model = trained_mlp()
     before_logits = model(tiny_data.train.x).detach()
     effect = rescaling_effect(model, tiny_data.train, settings, factor=10.0, block=0)

@@ -6,6 +6,9 @@ import math
 
 import pytest
 
+from lbgap.params import ParamsError
+from lbgap.remedies.registry import read_options
+
 from lbgap.remedies.adaptive_batch import AdaptiveBatchOptions, NoiseEstimate, adaptive_batch, next_batch
 from lbgap.remedies.growing_batch import GrowingBatchOptions, growing_batch, growing_schedule
 from lbgap.remedies.hybrid import HybridOptions, hybrid
@@ -30,8 +33,8 @@ def test_a_growing_run_records_its_batch_sizes_and_samples(run, small_mlp, tiny_
 def test_the_hybrid_trains_sb_for_its_fraction_of_the_budget_then_lb(run):
     schedule = hybrid(HybridOptions(sb_fraction=0.2), run(max_epochs=20)).batch_size
     assert [schedule(e, None, None) for e in range(1, 8)] == [12, 12, 12, 12, 48, 48, 48]
-    with pytest.raises(ValueError):
-        hybrid(HybridOptions(sb_fraction=1.5), run())
+    with pytest.raises(ParamsError, match="'mitigation.hybrid.sb_fraction' must be <= 1"):  # refused where params are read
+        read_options("hybrid", {"sb_fraction": 1.5})
 
 
 def test_the_adaptive_batch_grows_toward_b_simple_never_shrinks_never_exceeds_lb():

@@ -24,7 +24,7 @@ def test_a_run_ended_by_its_cap_its_rule_or_divergence():
     assert ending([1.0, float("nan")], cap=100, patience=3, min_delta=0.001) == "diverged"
 
 
-def test_the_core_report_of_the_committed_run(committed_run):
+def test_the_core_report_of_the_committed_run(committed_run, repeated_prose):
     run = committed_run
     report = core_report(run.params, run.train, run.curves, run.sharpness, command="dvc repro", seconds=960.0,
                          commit="abc1234", interpolation="interpolation.png")
@@ -36,10 +36,11 @@ def test_the_core_report_of_the_committed_run(committed_run):
     assert report.summary["test_acc_pct"]["gap"] == pytest.approx(
         100 * (run.train["sb"]["summary"]["test_accuracy"]["mean"] - run.train["lb"]["summary"]["test_accuracy"]["mean"]))
     assert report.summary["seconds"] == 960.0 and report.summary["commit"] == "abc1234"
-    for text in ("cf. the paper's Table 2", "cf. Table 3", "cf. Table 4", "paper F1 (MNIST)", "the paper has no mlp on mnist1d row",
+    for text in ("cf. the paper's Table 2", "cf. Table 3", "cf. Table 4", "paper F1 (MNIST)", "not one of the paper's configurations",
                  "```bash\ndvc repro\n```", "The command took 16 min wall time", "![interpolation](interpolation.png)"):
         assert text in report.markdown
     assert set(report.figures) == {"training_curves", "sharpness"}
+    assert not repeated_prose(report.markdown)
 
 
 def test_a_maximization_that_failed_its_certificate_is_flagged(committed_run):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from lbgap.report.markdown import BN_NOTE, FIGURES, build_report, render, threshold_text
+from lbgap.report.markdown import BN_NOTE, FIGURES, build_report, threshold_text
 
 
 def _link(name: str) -> str:
@@ -28,11 +28,19 @@ def test_the_report_has_every_section_and_links_every_figure(committed_run):
 
 
 def test_the_report_quotes_the_headline_gap_and_the_parameters_it_ran_with(committed_run):
-    text = render(committed_run, _link)
-    gap = build_report(committed_run, _link).summary["test_acc_pct"]["gap"]
+    text = build_report(committed_run, _link).markdown
+    train = committed_run.train
+    gap = 100 * (train["sb"]["summary"]["test_accuracy"]["mean"] - train["lb"]["summary"]["test_accuracy"]["mean"])
     assert f"Test-accuracy gap SB − LB: **{gap:.2f} points**." in text
     parameters = text.split("## Parameters of this run")[1]
     assert "model: mlp" in parameters and "mlp: {width: 256, depth: 3}" in parameters
+
+
+def test_no_section_and_no_sentence_is_printed_twice(committed_run, repeated_prose):
+    """Each section exists once (lbgap.report.sections holds those the core report shares), and no prose
+    sentence of the report repeats."""
+    repeated = repeated_prose(build_report(committed_run, _link).markdown)
+    assert not repeated, repeated
 
 
 def test_the_threshold_sentence_says_when_there_is_none(committed_run):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from lbgap.experiments.sweep import threshold_batch
 
 
 def test_the_run_is_labelled_and_keyed_by_its_params(committed_run):
@@ -20,5 +19,11 @@ def test_only_the_chosen_networks_options_are_reported(committed_run):
 def test_the_sweep_is_in_batch_order_and_the_threshold_follows_the_rule(committed_run):
     points = committed_run.sweep_points
     assert list(points.batch_size) == sorted(committed_run.params["sweep"]["batches"])
-    expected = threshold_batch(points.batch_size.tolist(), points.test_accuracy_mean.tolist(), committed_run.params["sweep"]["drop"])
-    assert committed_run.threshold == expected
+    threshold, drop = committed_run.threshold, committed_run.params["sweep"]["drop"]
+    # the rule, read off the committed points: the first size more than `drop` below the best of those before it
+    firsts = [b for i, (b, a) in enumerate(zip(points.batch_size, points.test_accuracy_mean))
+              if i and a < points.test_accuracy_mean.iloc[:i].max() - drop]
+    assert threshold.batch_size == (firsts[0] if firsts else None)
+    if firsts:
+        i = list(points.batch_size).index(firsts[0])
+        assert points.batch_size.iloc[i - 1] <= threshold.crossing <= firsts[0]  # between the last size that held and it

@@ -18,7 +18,9 @@ from typer.testing import CliRunner
 
 from lbgap.data import make_data_set, to_arrays
 from lbgap.models import build_model
+from lbgap.params import ParamsError
 from lbgap.train.checkpoint import Checkpoint
+from stages.params import InputError, load_params
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root
 
@@ -111,15 +113,26 @@ def _assert_refused(result, before: dict[str, bytes], root: Path, fragment: str 
 
 
 @pytest.mark.parametrize("bad", BAD_PARAMS)
-def test_bad_params_stop_every_stage_before_it_writes(workspace, monkeypatch, bad, tiny_params):
-    good = (workspace / "params.yaml").read_text()
+def test_every_kind_of_bad_params_file_is_one_clear_error(tmp_path, bad, tiny_params):
+    """The one reader every stage starts with (stages.params.load_params) refuses each kind of bad file."""
     made = BAD_PARAMS[bad](tiny_params)
-    (workspace / "params.yaml").write_text(made if isinstance(made, str) else yaml.safe_dump(made, sort_keys=False))
+    (tmp_path / "params.yaml").write_text(made if isinstance(made, str) else yaml.safe_dump(made, sort_keys=False))
+    with pytest.raises((ParamsError, InputError)) as error:
+        load_params(tmp_path / "params.yaml")
+    assert EXPECTED.get(bad, "") in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("stage", [name for name, *_ in STAGES])
+def test_every_stage_refuses_bad_params_before_it_writes(workspace, monkeypatch, stage, tiny_params):
+    """A value no stage but the remedies' reads (a remedy's option) stops every stage, outputs untouched."""
+    good = (workspace / "params.yaml").read_text()
+    bad = {**tiny_params, "mitigation": {**tiny_params["mitigation"], "sam": {**tiny_params["mitigation"]["sam"], "rho": -1.0}}}
+    bad["sweep"]["batches"] = yaml.safe_load(good)["sweep"]["batches"]
+    (workspace / "params.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
     try:
         before = _snapshot(workspace)
-        for name, module, args, _, _ in STAGES:
-            result = _invoke(workspace, module, args, monkeypatch)
-            _assert_refused(result, before, workspace, EXPECTED.get(bad, ""))
+        (_, module, args, _, _), = [s for s in STAGES if s[0] == stage]
+        _assert_refused(_invoke(workspace, module, args, monkeypatch), before, workspace, "'mitigation.sam.rho' must be >= 0")
     finally:
         (workspace / "params.yaml").write_text(good)
 
@@ -190,11 +203,12 @@ def test_the_report_refuses_unreadable_inputs(workspace, monkeypatch):
 
 def test_report_inputs_missing_fields_are_one_error(workspace, monkeypatch):
     """Inputs that parse but lack a field the report reads (a stage of another version, a hand edit)."""
+    from lbgap.params import as_yaml
     from lbgap.report.run import RunResults
     from stages import report
 
     (name, module, args, _, _), = [s for s in STAGES if s[0] == "report"]
-    monkeypatch.setattr(report, "read_run", lambda raw, metrics, plots: RunResults(raw, *({} for _ in range(13))))
+    monkeypatch.setattr(report, "read_run", lambda settings, metrics, plots: RunResults(as_yaml(settings), *({} for _ in range(13))))
     before = _snapshot(workspace)
     _assert_refused(_invoke(workspace, module, args, monkeypatch), before, workspace, "lacks an expected field")
 

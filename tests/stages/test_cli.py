@@ -207,14 +207,15 @@ def _assert_refused(result, message: str, out_dir: Path):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("batch", 0, "'batch' must be an integer >= 1"),
+        ("batch", 0, "'batch' must be >= 1 (got 0)"),
         ("batch", 12.5, "'batch' must be an integer"),
         ("batch", 10_000, "'batch' = 10000 exceeds the 200 training samples"),
-        ("seeds", 0, "'seeds' must be an integer >= 1"),
-        ("runtime.model", "vgg", "unknown model 'runtime.model: vgg'"),
-        ("runtime.models.mlp.width", 0, "'runtime.models.mlp': mlp needs width >= 1"),
-        ("runtime.batchnorm", "ghost", "unknown batchnorm mode 'runtime.batchnorm: ghost'"),
-        ("runtime.device", "tpu", "unknown device 'runtime.device: tpu'"),
+        ("seeds", 0, "'seeds' must be >= 1 (got 0)"),
+        ("runtime.model", "vgg", "'runtime.model' must be one of mlp, F1"),
+        ("runtime.models.mlp.width", 0, "'runtime.models.mlp.width' must be >= 1 (got 0)"),
+        ("runtime.batchnorm", "ghost", "'runtime.batchnorm' must be one of running, batch (got 'ghost')"),
+        ("runtime.device", "tpu", "'runtime.device' must be one of auto, cpu, cuda, mps (got 'tpu')"),
+        ("mitigation.sam.rho", -1.0, "'mitigation.sam.rho' must be >= 0 (got -1.0)"),  # a remedy's option, refused by training
         ("runtime.amp", "yes", "'runtime.amp' must be true or false"),
         ("runtime.model", "C1", "C1/C3 needs image inputs"),
     ],
@@ -224,9 +225,15 @@ def test_train_refuses_bad_params(tmp_path, params_file, mnist1d_file, key, valu
     _assert_refused(result, message, tmp_path / "out")
 
 
-def test_prepare_refuses_an_unknown_data_set(tmp_path, params_file, bad):
-    result = invoke(prepare.app, "--out", tmp_path / "out/d.npz", "--params", bad(params_file, "data.name", "imagenet"))
-    _assert_refused(result, "unknown data set 'data.name: imagenet'", tmp_path / "out")
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("data.name", "imagenet", "'data.name' must be one of mnist1d, mnist, fashion-mnist"),
+    ("sharpness.epsilons", [-0.001], "'sharpness.epsilons[0]' must be > 0 (got -0.001)"),  # keys prepare does not read
+    ("remedies", ["sam", "dropout"], "'remedies' names 'dropout', which has no section 'mitigation.dropout'"),
+    ("mitigation.sam.rho", -1.0, "'mitigation.sam.rho' must be >= 0"),
+])
+def test_prepare_refuses_bad_values_anywhere_in_the_file(tmp_path, params_file, bad, key, value, message):
+    result = invoke(prepare.app, "--out", tmp_path / "out/d.npz", "--params", bad(params_file, key, value))
+    _assert_refused(result, message, tmp_path / "out")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
@@ -249,7 +256,7 @@ def test_fashion_mnist_through_prepare_and_a_keras_style_batchnorm_network(tmp_p
     fakes.write_mnist(tmp_path / "root", fakes.mnist_arrays(60, 20), gzipped=True)
     params = bad(bad(bad(params_file, "data.name", "fashion-mnist"), "data.root", str(tmp_path / "root")), "data.download", False)
     for key, value in (("data.num_train", 40), ("data.num_test", None), ("runtime.model", "F1"), ("runtime.batchnorm", "batch"),
-                       ("small_batch", 20), ("seeds", 1)):
+                       ("small_batch", 20), ("seeds", 1), ("curvature.noise_scale.batches", 0)):
         params = bad(params, key, value)
     result = invoke(prepare.app, "--out", tmp_path / "d.npz", "--params", params)
     assert result.exit_code == 0, result.output
@@ -263,7 +270,7 @@ def test_fashion_mnist_through_prepare_and_a_keras_style_batchnorm_network(tmp_p
 def test_sharpness_refuses_non_positive_epsilon(tmp_path, params_file, mnist1d_file, bad):
     params = bad(params_file, "sharpness.epsilons", [0.001, 0.0])
     result = invoke(sharpness.app, "--data", mnist1d_file, "--models", tmp_path, "--out", tmp_path / "out/s.json", "--params", params)
-    _assert_refused(result, "every 'sharpness.epsilons' entry must be a finite number > 0", tmp_path / "out")
+    _assert_refused(result, "'sharpness.epsilons[1]' must be > 0 (got 0.0)", tmp_path / "out")
 
 
 def test_interpolate_refuses_an_empty_alpha_range(tmp_path, params_file, mnist1d_file, bad):
@@ -304,9 +311,9 @@ def test_mitigate_trains_measures_and_plots(tmp_path, params_file, mnist1d_file,
     [
         ("sam", "mitigation.sam.rho", -0.1, "'mitigation.sam.rho' must be >= 0 (got -0.1)"),
         ("conservative", "mitigation.conservative", {"lam": 0.1}, "missing key 'mitigation.conservative.inner_steps'"),
-        ("adversarial", "mitigation_seeds", 0, "'mitigation_seeds' must be an integer >= 1"),
-        ("adversarial", "mitigation.adversarial.steps", 0, "steps >= 1"),
-        ("conservative", "mitigation.conservative.inner_steps", 0, "inner_steps >= 1"),
+        ("adversarial", "mitigation_seeds", 0, "'mitigation_seeds' must be >= 1 (got 0)"),
+        ("adversarial", "mitigation.adversarial.steps", 0, "'mitigation.adversarial.steps' must be >= 1 (got 0)"),
+        ("conservative", "mitigation.conservative.inner_steps", 0, "'mitigation.conservative.inner_steps' must be >= 1"),
     ],
 )
 def test_mitigate_refuses_bad_params(tmp_path, params_file, mnist1d_file, strategy, key, value, message, bad):
@@ -335,6 +342,8 @@ def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_fi
     _assert_refused(result, "'sweep.batches' entry 5000 exceeds the 200 training samples", out)
     result = invoke(sweep.app, 0, "--data", mnist1d_file, "--out", out / "b.json", "--models", out / "m", "--params", params_file)
     _assert_refused(result, "the sweep's batch size must be an integer >= 1", out)
+    result = invoke(sweep.app, 777, "--data", mnist1d_file, "--out", out / "b.json", "--models", out / "m", "--params", params_file)
+    _assert_refused(result, "the sweep's batch size 777 is not in 'sweep.batches' (20, 5000)", out)
     result = invoke(
         warm_start.app, "--data", mnist1d_file, "--sb-iterates", sb_models, "--out", out / "w.csv", "--metrics", out / "w.json",
         "--figure", out / "w.png", "--models", out / "m", "--params", bad(params_file, "batch", 500),

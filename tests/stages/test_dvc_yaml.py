@@ -5,9 +5,11 @@ after a code or parameter change, or re-run stages for nothing."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import shlex
 import shutil
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,6 +18,8 @@ import pytest
 import yaml
 from dvc.repo import Repo
 from typer.testing import CliRunner
+
+from stages.params import load_params as load_whole_params
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root
 
@@ -110,20 +114,58 @@ def test_each_remedy_stage_declares_its_own_module_and_no_other(stages):
         assert (REPO / f"lbgap/remedies/{name}.py").is_file()
 
 
-class Recording(Mapping):
-    """A read-only view of params that notes the dotted key of every value read (leaves only)."""
+class Recorder:
+    """Notes the dotted keys a stage reads from its Params: a leaf when it is read, and a section (a
+    dataclass or a mapping) taken but never looked into before the stage stops, which is a section handed
+    on whole (each access makes a fresh view, so a section read leaf by leaf is not counted whole)."""
 
-    def __init__(self, data: Mapping, read: set[str], prefix: str = ""):
-        self._data, self._read, self._prefix = data, read, prefix
+    def __init__(self):
+        self.leaves: set[str] = set()
+        self.views: list = []
 
-    def __getitem__(self, key: str) -> Any:
-        value = self._data[key]
-        if isinstance(value, Mapping):
-            return Recording(value, self._read, f"{self._prefix}{key}.")
-        self._read.add(f"{self._prefix}{key}")
+    def view(self, value: Any, path: str) -> Any:
+        if dataclasses.is_dataclass(value) or isinstance(value, Mapping):
+            view = (SectionView if dataclasses.is_dataclass(value) else MappingView)(value, self, path)
+            self.views.append(view)
+            return view
+        self.leaves.add(path)
         return value
 
+    @property
+    def read(self) -> set[str]:
+        return self.leaves | {view._path for view in self.views if not view._looked_into and view._path}
+
+
+class SectionView:
+    """A read-only view of a params dataclass that reports what is read through it to a Recorder; its
+    properties and methods run on the view, so the keys they read are noted too."""
+
+    def __init__(self, section: Any, recorder: Recorder, path: str):
+        object.__setattr__(self, "_section", section)
+        object.__setattr__(self, "_recorder", recorder)
+        object.__setattr__(self, "_path", path)
+        object.__setattr__(self, "_looked_into", False)
+
+    def __getattr__(self, name: str) -> Any:
+        object.__setattr__(self, "_looked_into", True)
+        attribute = getattr(type(self._section), name, None)
+        if isinstance(attribute, property):
+            return attribute.fget(self)
+        if callable(attribute):
+            return types.MethodType(attribute, self)
+        return self._recorder.view(getattr(self._section, name), f"{self._path}.{name}".lstrip("."))
+
+
+class MappingView(Mapping):
+    def __init__(self, data: Mapping, recorder: Recorder, path: str):
+        self._data, self._recorder, self._path, self._looked_into = data, recorder, path, False
+
+    def __getitem__(self, key: str) -> Any:
+        self._looked_into = True
+        return self._recorder.view(self._data[key], f"{self._path}.{key}")
+
     def __iter__(self) -> Iterator[str]:
+        self._looked_into = True
         return iter(self._data)
 
     def __len__(self) -> int:
@@ -131,15 +173,14 @@ class Recording(Mapping):
 
 
 def _keys_read(stage, tmp_path: Path, monkeypatch) -> set[str]:
-    """Run the stage's command where none of its inputs exist: it parses every param it needs, then
-    stops at the first missing input (exit 2). The params it read on the way are recorded. This relies on
-    the stages' rule of validating all params before reading any input file (tests/stages/test_bad_input.py
-    holds them to it for bad params); a key first read after the inputs load would go unseen here."""
+    """Run the stage's command where none of its inputs exist: it reads every param it needs, then stops
+    at the first missing input (exit 2). The params it read on the way are recorded. This relies on the
+    stages' rule of taking all their params before reading any input file; a key first read after the
+    inputs load would go unseen here."""
     module_name, args = _command(stage)
     module = importlib.import_module(module_name)
-    read: set[str] = set()
-    real = module.load_params
-    monkeypatch.setattr(module, "load_params", lambda path: Recording(real(path), read))
+    recorder = Recorder()
+    monkeypatch.setattr(module, "load_params", lambda path: recorder.view(load_whole_params(path), ""))
     if hasattr(module, "make_data_set"):  # prepare has no input file: stop it before it generates data
         def refuse(*args, **kwargs):
             raise module.InputError("stopped by the test")
@@ -147,7 +188,19 @@ def _keys_read(stage, tmp_path: Path, monkeypatch) -> set[str]:
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(module.app, args)
     assert result.exit_code == 2, f"{stage.name}: {result.output}"
-    return read
+    return recorder.read
+
+
+def test_the_recorder_counts_a_section_handed_on_whole_and_one_read_leaf_by_leaf_by_its_leaves(tiny_params):
+    from lbgap.params import read_params
+
+    recorder = Recorder()
+    params = recorder.view(read_params(tiny_params), "")
+    assert params.curvature is not None  # taken and handed on whole
+    runtime = params.runtime
+    assert runtime.eval_chunk == 10000 and params.sharpness.epsilon == 0.001 and params.batch_of("lb") == 100
+    assert params.mitigation["sam"] is not None
+    assert recorder.read == {"curvature", "runtime.eval_chunk", "sharpness.epsilons", "batch", "mitigation.sam"}
 
 
 def _declared(stage) -> list[str]:

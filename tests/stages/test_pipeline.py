@@ -197,6 +197,8 @@ class TestC1:
         params["data"].update(name="cifar10", num_train=None, num_test=None, standardize=False, root="datasets",
                               checksums=False, download=False)
         params["train"].update(max_epochs=1)
+        params["warm_start"].update(sb_epochs=1, every=1)  # within the one epoch (the whole file is validated)
+        params["trajectory"].update(at=[0, 1])
         # the paper's protocol alone: the maximizer's ascents are the same code for any network (tests above)
         params["sharpness"].update(subspace_dim=2, max_iter=1, epsilons=[0.001], method="paper")
         params["interpolate"].update(points=3)

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 
 from lbgap.data import make_data_set, to_arrays
 from lbgap.train.checkpoint import Checkpoint, Iterates
-from stages.common import load_params
+from lbgap.train.seeds import SeedPlan
+from stages.params import load_params
 from stages import train
 from stages.resuming import resume_folder, resume_path
 
@@ -87,12 +88,11 @@ def test_a_killed_training_stage_resumes_and_equals_the_uninterrupted_run(tmp_pa
 
 
 def test_a_resume_key_is_plain_settings_data_code_and_device(tmp_path, params_file, mnist1d_file):
-    from lbgap.params.experiments import MitigationParams
-    raw = load_params(params_file)
-    folder = lambda config, device="cpu": resume_folder(tmp_path / "models", [config.raw_options, config.train], mnist1d_file, torch.device(device))
-    folder(MitigationParams.parse(raw, "sam")).path.joinpath("mark").write_text("kept")
-    assert (folder(MitigationParams.parse(raw, "sam")).path / "mark").exists()  # parsed again: the same key
-    assert not (folder(MitigationParams.parse(raw, "sam"), "meta").path / "mark").exists()  # another device: emptied
+    settings = lambda: (load_params(params_file).mitigation["sam"], load_params(params_file).runtime)
+    folder = lambda config, device="cpu": resume_folder(tmp_path / "models", list(config), mnist1d_file, torch.device(device))
+    folder(settings()).path.joinpath("mark").write_text("kept")
+    assert (folder(settings()).path / "mark").exists()  # read again: the same key
+    assert not (folder(settings(), "meta").path / "mark").exists()  # another device: emptied
     with pytest.raises(TypeError, match="plain settings, not function"):  # whose repr would change every run
         resume_folder(tmp_path / "models", [lambda: 0], mnist1d_file, torch.device("cpu"))
 
@@ -103,7 +103,7 @@ def test_a_leftover_resume_folder_is_removed_also_when_this_run_does_not_resume(
     leftover = resume_path(tmp_path / "models/sb")
     leftover.mkdir(parents=True)
     (leftover / "seed_0.epoch.pt").write_bytes(b"a snapshot of another run")
-    monkeypatch.setattr(train, "fits_together", lambda *args: True)
+    monkeypatch.setattr(train, "plan_seeds", lambda *args: SeedPlan(together=True, resumable=False))
     result = CliRunner().invoke(train.app, _command(tmp_path, mnist1d_file, params_file)[3:])  # after `python -m stages.train`
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "train_sb.json").read_text())["seeds_together"] is True

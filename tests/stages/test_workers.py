@@ -15,7 +15,7 @@ from lbgap.models import build_model
 from lbgap.remedies.ghost_bn import ghost_batchnorm
 from lbgap.train.checkpoint import Checkpoint
 from lbgap.train.loop import TrainConfig, train
-from stages.common import load_data
+from stages.inputs import load_data
 
 REPO = Path(__file__).resolve().parents[2]
 

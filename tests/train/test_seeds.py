@@ -77,3 +77,4 @@ def test_a_remedy_cannot_train_together(tiny_data, train_config, small_mlp):
     with pytest.raises(ValueError, match="plain Adam steps only"):
         next(train_seeds(small_mlp, tiny_data, batch_size=16, seeds=2, config=train_config(max_epochs=1), amp=False,
                          recipe_for_seed=lambda seed: Recipe(step=step), together=True))
+

@@ -1,5 +1,5 @@
-"""stages.common: the one prologue of every stage — params, data, network, checkpoints, each refused
-with one clear line."""
+"""stages.inputs and stages.params: the one prologue of every stage — params, data, network, checkpoints,
+each refused with one clear line."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ import torch
 import yaml
 
 from lbgap.params import ParamsError
-from lbgap.params.core import RuntimeParams
+from lbgap.params.sections import Runtime
 from lbgap.train.checkpoint import Checkpoint
-from stages.common import InputError, load_inputs, load_params
+from stages.inputs import load_inputs
+from stages.params import InputError, load_params
 from stages.processes import threads_for
 
 
 @pytest.fixture
-def runtime(params_file) -> RuntimeParams:
-    return RuntimeParams.parse(load_params(params_file))
+def runtime(params_file) -> Runtime:
+    return load_params(params_file).runtime
 
 
 def test_inputs_are_the_data_the_network_and_the_asked_checkpoints(runtime, mnist1d_file, tmp_path):

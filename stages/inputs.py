@@ -1,92 +1,25 @@
-"""What every stage shares on the way in: reading params.yaml, loading its inputs through one helper
-(`load_inputs`), and turning bad input into one clear line (`clear_errors`). Which device, threads and
-processes a stage runs on is in stages/processes.py; what a training stage resumes from, in stages/resuming.py."""
+"""The one prologue of every stage that trains or measures (`load_inputs`): the prepare stage's data, the
+configured network, and the checkpoints and iterates other stages wrote, each checked, with a clear
+error naming the fix."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
-import typer
-import yaml
 from torch import nn
 
 from lbgap.data import DataSet, from_arrays
 from lbgap.models import build_model
-from lbgap.params import ParamsError, check_params
-from lbgap.params.core import RuntimeParams
+from lbgap.params import ParamsError
+from lbgap.params.sections import Runtime
 from lbgap.train.checkpoint import Checkpoint, CheckpointError, Iterates, checkpoint_seeds
+from stages.params import InputError
 from stages.processes import device_for, threads_for
-
-ParamsOption = Annotated[Path, typer.Option("--params", help="Parameter file to read.")]
-PARAMS_DEFAULT = Path("params.yaml")
-
-
-class InputError(Exception):
-    """An input file is missing or not what the stage expects."""
-
-
-def load_params(path: Path) -> dict[str, Any]:
-    """params.yaml parsed and checked against lbgap.params.schema (unknown keys, types, non-finite numbers)."""
-    if not path.is_file():
-        raise InputError(f"parameter file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
-        problem = getattr(error, "problem", None) or type(error).__name__
-        raise InputError(f"{path} is not valid YAML{line}: {problem}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not a text file") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"{path} must hold a mapping of parameters")
-    check_params(raw)
-    return raw
-
-
-@contextlib.contextmanager
-def clear_errors() -> Iterator[None]:
-    """Bad params or inputs end the command with one line on stderr and exit code 2, no traceback."""
-    try:
-        yield
-    except (ParamsError, InputError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise typer.Exit(code=2) from None
-
-
-REBUILD = "rebuild it with `dvc repro -f` on the stage that writes it"
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object another stage wrote; missing or unreadable is an InputError."""
-    if not path.is_file():
-        raise InputError(f"input not found: {path}")
-    try:
-        document = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError):
-        raise InputError(f"{path} is not valid JSON; {REBUILD}") from None
-    if not isinstance(document, dict):
-        raise InputError(f"{path} does not hold a JSON object; {REBUILD}")
-    return document
-
-
-def read_csv(path: Path) -> pd.DataFrame:
-    """A CSV table another stage wrote; missing or unreadable is an InputError."""
-    if not path.is_file():
-        raise InputError(f"input not found: {path}")
-    try:
-        return pd.read_csv(path)
-    except (ValueError, UnicodeDecodeError):  # pandas' EmptyDataError and ParserError are ValueErrors
-        raise InputError(f"{path} is not a readable CSV; {REBUILD}") from None
 
 
 def _fix(path: Path, stage_name: str) -> str:
@@ -169,7 +102,7 @@ class Inputs:
     """A stage's inputs, loaded and checked: the data on the configured device, a network to load weights
     into, and the checkpoints asked for (name → list, ascending seeds)."""
 
-    runtime: RuntimeParams
+    runtime: Runtime
     data: DataSet
     model: nn.Module
     checkpoints: dict[str, list[Checkpoint]] = field(default_factory=dict)
@@ -183,7 +116,7 @@ class Inputs:
         return model_for(self.runtime, self.data, seed)
 
 
-def model_for(runtime: RuntimeParams, data: DataSet, seed: int = 0) -> nn.Module:
+def model_for(runtime: Runtime, data: DataSet, seed: int = 0) -> nn.Module:
     """The configured network for `data`, initial point drawn from `seed` (on the CPU, so every device
     starts from the same weights), moved to the configured device; bad options are a ParamsError."""
     try:
@@ -197,7 +130,7 @@ def model_for(runtime: RuntimeParams, data: DataSet, seed: int = 0) -> nn.Module
 
 
 def load_inputs(
-    runtime: RuntimeParams,
+    runtime: Runtime,
     data: Path,
     *,
     batches: Mapping[str, int] | None = None,
