@@ -43,7 +43,11 @@ def solutions_of(families: list[tuple[str, Path, str | None]], model) -> list[So
 @stage
 def main(
     data: DataOption,
-    models: Annotated[Path, typer.Option(help="The models folder: sb, lb, mitigation/<remedy>, sweep/b<batch>, warm_start/sb_<epochs>.")],
+    sb_models: Annotated[Path, typer.Option(help="train@sb's checkpoints.")],
+    lb_models: Annotated[Path, typer.Option(help="train@lb's checkpoints.")],
+    mitigation_models: Annotated[Path, typer.Option(help="Folder of the mitigate stages' checkpoints: <remedy>/ (and <remedy>/sb/).")],
+    sweep_models: Annotated[Path, typer.Option(help="Folder of the sweep stages' checkpoints: b<batch>/.")],
+    warm_start_models: Annotated[Path, typer.Option(help="warm_start's checkpoints: sb_<epochs>/.")],
     out: Annotated[Path, typer.Option(help="JSON file: τ of every measure with each target, overall and within batch size.")],
     table: Annotated[Path, typer.Option(help="CSV file: one row per solution, its generalization and every measure.")],
     params: ParamsOption = PARAMS_DEFAULT,
@@ -54,14 +58,14 @@ def main(
         curvature, sharpness, runtime = settings.curvature, settings.sharpness, settings.runtime
         noise_scale_defined(runtime.batchnorm, curvature.noise_scale.batches)
         config = CurvatureSettings.of(curvature, sharpness, runtime.eval_chunk)
-        # the folders dvc.yaml gives the training stages, under `models`
-        families = [("sb", models / "sb", None), ("lb", models / "lb", None)]
+        # one folder per remedy and per sweep batch size, as dvc.yaml's foreach and matrix name them
+        families = [("sb", sb_models, None), ("lb", lb_models, None)]
         for name in settings.remedies:
-            families.append((name, models / "mitigation" / name, None))
+            families.append((name, mitigation_models / name, None))
             if get_strategy(name).with_small_batch:
-                families.append((f"{name} sb", models / "mitigation" / name / "sb", None))
-        families += [("sweep", models / "sweep" / f"b{b}", f"b{b}") for b in settings.sweep.batches]
-        families += [("warm_start", models / "warm_start" / f"sb_{e}", f"after {e} SB epochs") for e in settings.warm_start.sb_iterates]
+                families.append((f"{name} sb", mitigation_models / name / "sb", None))
+        families += [("sweep", sweep_models / f"b{b}", f"b{b}") for b in settings.sweep.batches]
+        families += [("warm_start", warm_start_models / f"sb_{e}", f"after {e} SB epochs") for e in settings.warm_start.sb_iterates]
         predictors = settings.predictors
         inputs = load_inputs(runtime, data)
         solutions = solutions_of(families, inputs.model)

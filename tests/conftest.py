@@ -286,7 +286,19 @@ def committed_run():
     from stages.params import load_params
     from stages.report import read_run
 
-    return read_run(load_params(REPO / "params.yaml"), REPO / "metrics", REPO / "plots")
+    return read_run(load_params(REPO / "params.yaml"), report_inputs(REPO))
+
+
+def report_inputs(root: Path):
+    """The report stage's inputs as dvc.yaml's `report` command names them, under `root`."""
+    import dataclasses
+    import shlex
+
+    from stages.report import Inputs
+
+    words = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["report"]["cmd"])
+    given = {words[i].removeprefix("--").replace("-", "_"): words[i + 1] for i in range(3, len(words) - 1, 2)}
+    return Inputs(**{f.name: root / given[f.name] for f in dataclasses.fields(Inputs)})
 
 
 @pytest.fixture(scope="session")

@@ -36,16 +36,13 @@ QUOTED = [
     "LB/SB is {curvature.lambda_1:.2f} for the top Hessian eigenvalue, {curvature.trace:.2f} for the trace, "
     "{curvature.inverse_sigma_sq_magnitude:.2f} for the magnitude-aware PAC-Bayes 1/σ²",
     "disagrees, at {curvature.adaptive_eta_0:.2f} for η = 0",
-    "augmentation {mitigation.augmentation.gap_closed_pct:.0f} %, linear learning-rate scaling with warm-up\n"
-    "{mitigation.linear_scaling.gap_closed_pct:.0f} %, adversarial training {mitigation.adversarial.gap_closed_pct:.0f} %, "
-    "square-root scaling {mitigation.sqrt_scaling.gap_closed_pct:.0f} %, growing batch "
-    "{mitigation.growing_batch.gap_closed_pct:.0f} %, ghost BatchNorm {mitigation.ghost_bn.gap_closed_pct:.0f} %,\n"
-    "SAM {mitigation.sam.gap_closed_pct:.0f} %, conservative training {mitigation.conservative.gap_closed_pct:.0f} %",
-    "Linear scaling reaches {mitigation.linear_scaling.test_acc_pct:.2f} % with φ "
-    "{mitigation.linear_scaling.sharpness.full.eps_1e-03:.2f} (full space, ε = 1e-3; flagged), about "
-    "{sharpness.full.eps_1e-03.sb/mitigation.linear_scaling.sharpness.full.eps_1e-03:.0f}× below SB's",
-    "from φ {mitigation.sqrt_scaling.sharpness.full.eps_1e-03:.0f} (square-root scaling) to "
-    "{mitigation.conservative.sharpness.full.eps_1e-03:.0f} (conservative training)",
+    "SAM with m-sharpness (a perturbation per 128 samples) reaches {mitigation.sam.test_acc_pct:.2f} % at LB,\n"
+    "{mitigation.sam.gap_closed_pct:.0f} % of the gap closed, with the flattest LB solution of the remedies (φ "
+    "{mitigation.sam.sharpness.full.eps_1e-03:.0f})",
+    "Augmentation closes as much\n({mitigation.augmentation.gap_closed_pct:.0f} %)",
+    "mixed loss ({mitigation.adversarial.gap_closed_pct:.0f} %)",
+    "Conservative training closes\n{mitigation.conservative.gap_closed_pct:.0f} %",
+    "The growing batch closes\n{mitigation.growing_batch.gap_closed_pct:.0f} %",
     "(τ {predictors.phi_full_eps_1e-03.tau_gap_within:+.2f} in the full space at ε = 1e-3), λ_max and tr H less strongly "
     "({predictors.lambda_max.tau_gap_within:+.2f}, {predictors.trace.tau_gap_within:+.2f}), the\n"
     "magnitude-aware PAC-Bayes 1/σ² with the highest point estimate ({predictors.inverse_sigma_sq_magnitude.tau_gap_within:+.2f}; "
@@ -61,7 +58,7 @@ SETTINGS = [
     "40 → 3 × 256 → 10", "3 seeds", "SB\nbatch 256, LB batch 4000", "1e-2", "1e-3", "ε = 5e-4", "0.01", "0.2 points",
     "2–5", "3–10", "100-dimensional", "15 epochs", "2 seeds", "1 point", "0–20 epochs", "20 LB epochs", "100-epoch",
     "2017", "2000 training", "batch 4000", "0.3 points", "5 seeds", "SB 256, LB 6000", "η = 0", "10 iterations",
-    "MNIST-1D", "F1", "MNIST", "x0", "1/σ²", "LB/SB", "2020", "η = 0.01", "its 15 epochs", "from epoch 2 on", "epochs 1–2",
+    "MNIST-1D", "128 samples", "sub-batch of 128", "ρ = 0", "F1", "MNIST", "x0", "1/σ²", "LB/SB", "2020", "η = 0.01", "its 15 epochs", "from epoch 2 on", "epochs 1–2",
 ]
 
 

@@ -1,6 +1,6 @@
 """The README's set-up commands are the ones CI and the pipeline really use, pyproject.toml declares
 every package the code imports (a package that happens to be installed must not hide a missing one), and
-the README's Fashion-MNIST numbers are those of the committed results folders."""
+the Fashion-MNIST numbers are those of the committed results folders."""
 
 from __future__ import annotations
 
@@ -100,9 +100,9 @@ def _table_after(text: str, marker: str) -> list[list[str]]:
     return [rows[0], *rows[2:]]
 
 
-def test_the_readme_fashion_mnist_table_is_the_committed_results():
-    """Each Fashion-MNIST column of the README's comparison holds its results/<name>/summary.json, rounded."""
-    header, *body = _table_after((REPO / "README.md").read_text(), "**On real data: the paper's F1")
+def test_the_fashion_mnist_table_is_the_committed_results():
+    """Each Fashion-MNIST column of docs/fashion-mnist.md's comparison holds its results/<name>/summary.json, rounded."""
+    header, *body = _table_after((REPO / "docs/fashion-mnist.md").read_text(), "# The paper's F1 on Fashion-MNIST")
     rows = {row[0]: row for row in body}
     columns = {"fashion-mnist-F1": "running-statistics BN", "fashion-mnist-F1-batchnorm-batch": "batch-statistics BN"}
     for folder, label in columns.items():
@@ -150,7 +150,7 @@ def test_the_maximizer_table_in_the_docs_is_the_committed_benchmark():
 
 def test_the_readme_result_table_is_the_committed_default_run():
     """The README's first table holds metrics/summary.json of the committed default run, rounded as printed."""
-    header, *body = _table_after((REPO / "README.md").read_text(), "## The result")
+    header, *body = _table_after((REPO / "README.md").read_text(), "From the committed default run")
     rows = {row[0]: row[1:] for row in body}
     summary = json.loads((REPO / "metrics/summary.json").read_text())
     assert header[1:] == [f"SB ({summary['batch']['sb']})", f"LB ({summary['batch']['lb']})"]
@@ -173,7 +173,7 @@ def test_the_readme_result_table_is_the_committed_default_run():
 
 def test_the_readme_rows_at_the_target_loss_are_the_committed_default_run():
     """The README's rows at the target training loss hold metrics/summary.json's `at_target_loss`, rounded."""
-    _, *body = _table_after((REPO / "README.md").read_text(), "## The result")
+    _, *body = _table_after((REPO / "README.md").read_text(), "From the committed default run")
     rows = {row[0]: row[1:] for row in body}
     at = json.loads((REPO / "metrics/summary.json").read_text())["at_target_loss"]
     prefix = f"at train loss ≤ {at['target_loss']:g}: "
@@ -190,3 +190,58 @@ def test_the_readme_rows_at_the_target_loss_are_the_committed_default_run():
         # a mean with flagged seeds says how many
         assert (f"{flagged['SB']} of" in sb_note[0]) if flagged.get("SB") else not sb_note, label
         assert (f"{flagged['LB']} of" in ratio) if flagged.get("LB") else "flagged" not in ratio, label
+
+
+def test_the_readme_configurations_table_quotes_the_results_folders():
+    """The README's short table of configurations: each Fashion-MNIST row's gap and φ ratio are its folder's."""
+    header, *body = _table_after((REPO / "README.md").read_text(), "## The paper's configurations and real data")
+    rows = {row[0]: row for row in body}
+    folders = {"F1 on Fashion-MNIST, running-statistics BN": "fashion-mnist-F1",
+               "F1 on Fashion-MNIST, batch-statistics BN": "fashion-mnist-F1-batchnorm-batch"}
+    for label, folder in folders.items():
+        summary = json.loads((REPO / "results" / folder / "summary.json").read_text())
+        ratio = summary["sharpness"]["full"]["eps_1e-03"]["lb_over_sb"]
+        assert rows[label][2].startswith(f"gap {summary['test_acc_pct']['gap']:.2f} points, φ LB/SB {ratio:.0f}×"), label
+
+
+def test_the_readme_fashion_mnist_p_values_are_welch_tests_of_the_committed_seeds():
+    """"Welch's t-test p ≈ 0.10 and 0.08": SB against LB test accuracy over the 5 seeds of each results folder."""
+    from scipy import stats
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    quoted = re.search(r"Welch's t-test p ≈ ([0-9.]+) and ([0-9.]+)", text)
+    assert quoted, "the README quotes the two p-values"
+    for folder, shown in zip(("fashion-mnist-F1", "fashion-mnist-F1-batchnorm-batch"), quoted.groups()):
+        accuracy = {r: [s["test_accuracy"] for s in json.loads((REPO / "results" / folder / f"train_{r}.json").read_text())["per_seed"]]
+                    for r in ("sb", "lb")}
+        assert f"{stats.ttest_ind(accuracy['sb'], accuracy['lb'], equal_var=False).pvalue:.2f}" == shown, folder
+
+
+def test_the_readme_remedies_table_is_the_committed_report_table():
+    """Each remedy row of the README's "What closes the gap" holds plots/remedies.csv (the report's table), rounded."""
+    import pandas as pd
+
+    header, *body = _table_after((REPO / "README.md").read_text(), "## What closes the gap")
+    frame = pd.read_csv(REPO / "plots/remedies.csv").set_index("training")
+    assert len(body) == len(frame) - 1  # plain SB and plain LB share the first row
+    plain = body[0]
+    sb, lb = frame.iloc[0], frame.iloc[1]
+    assert plain[1:] == [f"{lb.test_accuracy:.2f}", "0", f"{sb.test_accuracy:.2f}", f"{sb.test_accuracy - lb.test_accuracy:.2f}",
+                         f"{lb.phi:.0f}"], plain
+    for row in body[1:]:
+        remedy = frame.loc[row[0].removeprefix("+ ")]
+        own = ["—", "—"] if pd.isna(remedy.get("own_sb_accuracy")) else [f"{remedy.own_sb_accuracy:.2f}", f"{remedy.own_gap:.2f}"]
+        assert row[1:] == [f"{remedy.test_accuracy:.2f}", f"{remedy.gap_closed:.0f}", *own, f"{remedy.phi:.0f}"], row
+
+
+def test_the_readme_range_of_sb_lifts_is_the_committed_remedies():
+    """"Every change of method lifts SB too (a–b points)": own SB accuracy − plain SB over the remedies that
+    change the training method (all with an own SB run but the growing batch, whose SB run is a baseline)."""
+    import pandas as pd
+
+    frame = pd.read_csv(REPO / "plots/remedies.csv").set_index("training")
+    plain_sb = frame.iloc[0].test_accuracy
+    lifts = (frame.own_sb_accuracy.drop("growing_batch", errors="ignore").dropna() - plain_sb).tolist()
+    assert len(lifts) >= 3 and min(lifts) > 0
+    text = " ".join((REPO / "README.md").read_text().split())
+    assert f"Every change of method lifts SB too ({min(lifts):.1f}–{max(lifts):.1f} points)" in text

@@ -87,7 +87,7 @@ class AugmentationOptions:
     image: ImageAugmentation
 
 
-@register_strategy("augmentation", AugmentationOptions)
+@register_strategy("augmentation", AugmentationOptions, with_small_batch=True)
 def augmentation(options: AugmentationOptions, run: Run) -> Recipe:
     """Signal augmentation for mnist1d, image augmentation for the image data sets; for others (npz)
     no augmentation is defined and asking for one is a ValueError."""

@@ -21,8 +21,6 @@ class ConservativeOptions:
 def conservative_step(lam: float, inner_steps: int) -> Step:
     """x_{k+1} ≈ argmin_x f_B(x) + (λ/2)‖x − x_k‖², solved inexactly by `inner_steps` steps of the
     base optimizer from x_k on the same batch (paper: λ = 1e-3, 3 steps)."""
-    if lam < 0 or inner_steps < 1:
-        raise ValueError(f"conservative training needs lam >= 0 and inner_steps >= 1 (got lam={lam}, inner_steps={inner_steps})")
 
     def step(model, optimizer, x, y):
         anchor = [p.detach().clone() for p in model.parameters()]
@@ -37,6 +35,6 @@ def conservative_step(lam: float, inner_steps: int) -> Step:
     return step
 
 
-@register_strategy("conservative", ConservativeOptions)
+@register_strategy("conservative", ConservativeOptions, with_small_batch=True)
 def conservative(options: ConservativeOptions, run: Run) -> Recipe:
     return Recipe(step=conservative_step(lam=options.lam, inner_steps=options.inner_steps))

@@ -1,11 +1,10 @@
-"""Train longer (Hoffer et al. 2017, "regime adaptation"): the LB run gets as many parameter updates as
-the SB run of its seed made, i.e. its epoch budget is that run's epochs × (updates per SB epoch ÷
-updates per LB epoch) ≈ SB epochs × LB/SB (beyond the paper).
+"""Train longer (Hoffer et al. 2017, "regime adaptation"): the LB run makes as many parameter updates as
+the SB run of its seed made, i.e. it trains that run's epochs × (updates per SB epoch ÷ updates per LB
+epoch) ≈ SB epochs × LB/SB (beyond the paper).
 
-The stopping rule is kept and counted in the same unit: the LB run is evaluated once per
-`round(LB/SB)` epochs (about one SB epoch's worth of updates), so `train.patience` records without
-improvement still mean about as many updates as in the SB run. If it fires, the run makes fewer updates
-than SB's; the remedy's metrics record the count.
+The whole budget is trained: the stopping rule, which would otherwise end the LB run long before it
+has made SB's updates, is off (a diverging run still stops). The run is evaluated once per
+`round(LB/SB)` epochs, about one SB epoch's worth of updates, so its curve has SB's resolution.
 """
 
 from __future__ import annotations
@@ -29,10 +28,16 @@ def matched_epochs(sb_epochs: int, small_batch: int, large_batch: int, train_siz
     return max(1, math.ceil(ratio * sb_updates / (train_size // large_batch)))
 
 
-@register_strategy("matched_updates", MatchedUpdatesOptions)
-def matched_updates(options: MatchedUpdatesOptions, run: Run) -> Recipe:
+def matched_budget(run: Run, ratio: float) -> Recipe:
+    """The LB run of `run.seed` trained to `ratio` × the updates of the SB run of that seed, evaluated about
+    once per SB epoch's worth of updates, with the stopping rule off."""
     if run.sb_epochs is None:
         raise ValueError(f"matching updates needs the epochs train@sb's run of seed {run.seed} trained (it has no such run)")
-    epochs = matched_epochs(run.sb_epochs, run.small_batch, run.batch_size, run.train_size, options.ratio)
+    epochs = matched_epochs(run.sb_epochs, run.small_batch, run.batch_size, run.train_size, ratio)
     per_sb_epoch = max(1, round((run.train_size // run.small_batch) / (run.train_size // run.batch_size)))
-    return Recipe(max_epochs=epochs, evaluate_every=per_sb_epoch)
+    return Recipe(max_epochs=epochs, evaluate_every=per_sb_epoch, stopping_rule=False)
+
+
+@register_strategy("matched_updates", MatchedUpdatesOptions)
+def matched_updates(options: MatchedUpdatesOptions, run: Run) -> Recipe:
+    return matched_budget(run, options.ratio)

@@ -12,7 +12,9 @@ from matplotlib.figure import Figure
 from lbgap.report.curvature_figures import density_figure, epsilon_figure
 from lbgap.report.curvature_tables import measures_table, rescaling_table
 from lbgap.report.figures import mitigation_figure, sharpness_figure, sweep_figure, training_curves_figure, trajectory_figure
-from lbgap.report.numbers import distance_ratio, headline, null_if_undefined, remedy_numbers, sweep_numbers, warm_start_numbers
+from lbgap.report.numbers import (
+    distance_ratio, headline, headline_metrics, null_if_undefined, remedy_numbers, sweep_numbers, warm_start_numbers,
+)
 from lbgap.report.predictors import measure_name, tau_figure, tau_plot_data, tau_table
 from lbgap.report.remedies import gap_closed_figures, gap_closed_table
 from lbgap.report.run import RunResults
@@ -62,6 +64,7 @@ WARM_START_COLUMNS = {
 @dataclass
 class Report:
     summary: dict  # metrics/summary.json (strict JSON: NaN → null)
+    headline: dict  # metrics/headline.json: the few numbers DVC lists as metrics (strict JSON)
     markdown: str
     figures: dict[str, Figure]  # name → figure, saved as <name>.png in the figures folder
     sweep: pd.DataFrame  # one row per batch size
@@ -210,7 +213,7 @@ def build_report(run: RunResults, link: Callable[[str], str]) -> Report:
     """`link(name)`: the path, relative to the report, of figure `name` (every name in FIGURES)."""
     numbers = summary_numbers(run)
     return Report(
-        null_if_undefined(numbers), render(run, link, numbers), run_figures(run), run.sweep_points, run.gap_closed,
+        null_if_undefined(numbers), null_if_undefined(headline_metrics(numbers)), render(run, link, numbers), run_figures(run), run.sweep_points, run.gap_closed,
         tau_plot_data(run.taus),
     )
 
@@ -281,8 +284,10 @@ Every remedy's LB runs beside plain SB and LB (Adam, as in the paper).
 Gap closed = (accuracy − LB) / (SB − LB): 0 % is no better than plain LB, 100 % as good as plain SB.
 φ: full space at the first ε (the remedy's sharpness stage); λ_max: top Hessian eigenvalue on the predictors
 subset; updates and samples: what training did; wall: seconds of training per seed on this machine.
-"own SB / own gap": remedies compared at both batch sizes (an optimizer, an initialization) also train at
-SB; their own gap is their SB − LB accuracy.
+"own SB / own gap": a remedy that changes the training method (an optimizer, an initialization, SAM,
+augmentation, adversarial or proximal steps) also trains at SB, and its own gap is its SB − LB accuracy;
+growing_batch's own SB is Smith et al.'s baseline, batch SB with the learning rate decayed where the batch
+would grow, so its own gap tests their equivalence.
 
 {gap_closed_table(run.gap_closed)}
 

@@ -39,6 +39,28 @@ def headline(train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> 
     return out
 
 
+def headline_metrics(numbers: Mapping[str, Any]) -> dict:
+    """The few numbers DVC lists as metrics (metrics/headline.json: `dvc exp show`, `dvc metrics diff`), flat,
+    from the summary `numbers`: test and train accuracy (%) and the gap (points); φ in the full space at the
+    first ε per regime, its LB/SB ratio there and in the subspace, and how many φ measurements were flagged;
+    the distance ratio; at the target training loss, the gap and the full-space φ ratio (None where a
+    regime never reached it)."""
+    test, train = numbers["test_acc_pct"], numbers["train_acc_pct"]
+    full, subspace = (next(iter(numbers["sharpness"][space].values())) for space in ("full", "subspace"))
+    target = numbers.get("at_target_loss") or {}
+    target_test = target.get("test_acc_pct") or {}
+    target_full = next(iter(((target.get("sharpness") or {}).get("full") or {}).values()), {})
+    return {
+        "test_acc_sb": test["sb"], "test_acc_lb": test["lb"], "gap": test["gap"],
+        "train_acc_sb": train["sb"], "train_acc_lb": train["lb"],
+        "phi_sb": full["sb"], "phi_lb": full["lb"], "phi_ratio": full["lb_over_sb"],
+        "phi_ratio_subspace": subspace["lb_over_sb"], "phi_flagged": len(numbers["sharpness_flagged"]),
+        "distance_ratio": numbers["distance_ratio"]["mean"],
+        "target_gap": None if None in (sb := target_test.get("sb"), lb := target_test.get("lb")) else sb - lb,
+        "target_phi_ratio": target_full.get("lb_over_sb"),
+    }
+
+
 def certified(summaries: list[Mapping]) -> bool | None:
     """True when every seed's φ in `summaries` passed its certificate, False when one failed, None for
     records from runs that kept no certificate."""

@@ -259,7 +259,8 @@ def train(
             if reached is None and config.target_loss is not None:
                 check_target(epoch, size, history[-1] if recorded else None)
             if recorded:
-                stop = diverged(history[-1]) or should_stop([r.train_loss for r in history[1:]], config.patience, config.min_delta)
+                stop = diverged(history[-1]) or (recipe.stopping_rule and should_stop(
+                    [r.train_loss for r in history[1:]], config.patience, config.min_delta))
                 if stop if workers is None else workers.agree(stop, device):
                     break
             if on_snapshot is not None and epoch < max_epochs:

@@ -50,7 +50,8 @@ class Recipe:
     learning_rate: LearningRate | None = None  # None: the optimizer's learning rate throughout
     batch_size: BatchSchedule | None = None  # None: the run's batch size every epoch
     evaluate_every: int = 1  # epochs between records (the stopping rule's patience counts records)
-    max_epochs: int | None = None  # None: the config's; else this budget (the stopping rule still applies)
+    max_epochs: int | None = None  # None: the config's; else this budget
+    stopping_rule: bool = True  # False: the run trains its whole budget (a divergence still ends it)
     # the network as trained, from the one built for the seed (re-initialized, BatchNorm replaced, …): applied
     # by lbgap.train.seeds before x0 is taken; its state_dict must keep the built network's names and shapes
     prepare: Callable[[nn.Module], nn.Module] | None = None

@@ -1,13 +1,14 @@
-"""lbgap.remedies.adversarial: FGSM/PGD inputs."""
+"""lbgap.remedies.adversarial: FGSM/PGD inputs and Goodfellow et al.'s mixed loss."""
 
 from __future__ import annotations
 
+import copy
+
+import pytest
 import torch
 from torch.nn import functional as F
 
-from lbgap.remedies.adversarial import (
-    adversarial_inputs,
-)
+from lbgap.remedies.adversarial import adversarial_inputs, adversarial_step
 
 
 def test_the_attack_sees_batch_statistics_like_the_update_it_feeds(model_pair):
@@ -53,3 +54,40 @@ def test_adversarial_attack_leaves_batchnorm_statistics_alone(model_pair):
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+
+
+@pytest.mark.parametrize("clean_weight", [0.5, 0.0, 0.25])
+def test_the_loss_mixes_clean_and_adversarial_batches(model_pair, clean_weight):
+    """Goodfellow et al. 2015: the update follows the gradient of α·f(x) + (1 − α)·f(x + r·sign ∇ₓf),
+    computed here by hand with plain autograd (BN in train mode for both terms)."""
+    (m1, m2), _, x, y = model_pair(seed=2)
+    radius = 0.1
+    before = [p.detach().clone() for p in m2.parameters()]
+    x_req = x.clone().requires_grad_(True)
+    (input_grad,) = torch.autograd.grad(F.cross_entropy(m1(x_req), y), x_req)
+    x_adv = x + radius * input_grad.sign()
+    params = list(m1.parameters())
+    clean = F.cross_entropy(m1(x), y)
+    g_clean = torch.autograd.grad(clean, params)
+    adversarial = F.cross_entropy(m1(x_adv), y)
+    g_adversarial = torch.autograd.grad(adversarial, params)
+    expected = [clean_weight * a + (1 - clean_weight) * b for a, b in zip(g_clean, g_adversarial)]
+    loss = adversarial_step(radius=radius, steps=1, clean_weight=clean_weight)(m2, torch.optim.SGD(m2.parameters(), lr=1.0), x, y)
+    torch.testing.assert_close(loss, (clean_weight * clean + (1 - clean_weight) * adversarial).detach())
+    for p, w, g in zip(m2.parameters(), before, expected):
+        torch.testing.assert_close(p, w - g, rtol=1e-5, atol=1e-6)
+
+
+def test_the_running_statistics_follow_the_clean_batch(model_pair):
+    """With a clean term the BN running statistics are those of one plain training pass on x; without one
+    (α = 0), of a pass on x_adv."""
+    (m1, m2), _, x, y = model_pair(seed=4)
+    reference = copy.deepcopy(m2)
+    adversarial_step(radius=0.1, steps=1, clean_weight=0.5)(m2, torch.optim.SGD(m2.parameters(), lr=0.0), x, y)
+    reference.train()
+    with torch.no_grad():
+        reference(x)
+    for (name, a), b in zip(m2.named_buffers(), reference.buffers()):
+        torch.testing.assert_close(a, b, msg=name)
+    adversarial_step(radius=0.1, steps=1, clean_weight=0.0)(m1, torch.optim.SGD(m1.parameters(), lr=0.0), x, y)
+    assert not all(torch.equal(a, b) for a, b in zip(m1.buffers(), reference.buffers()))

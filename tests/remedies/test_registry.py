@@ -34,7 +34,7 @@ def test_the_shipped_remedies_are_listed_without_importing_and_found_by_name():
     assert "registry" not in list_strategies()
     sam = get_strategy("sam")
     assert sam.name == "sam" and sam.options.__name__ == "SamOptions"
-    with pytest.raises(KeyError, match="unknown strategy .sma.; known: adamw, adaptive_batch, adversarial, augmentation"):
+    with pytest.raises(KeyError, match="unknown strategy .sma.; known: adamw, adaptive_batch, adversarial, asam, augmentation"):
         get_strategy("sma")
 
 

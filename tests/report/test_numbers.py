@@ -11,9 +11,23 @@ import pandas as pd
 import pytest
 
 from lbgap.report.markdown import summary_numbers
-from lbgap.report.numbers import distance_ratio, headline, null_if_undefined, remedy_numbers, warm_start_numbers
+from lbgap.report.numbers import distance_ratio, headline, headline_metrics, null_if_undefined, remedy_numbers, warm_start_numbers
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root
+
+
+def test_the_dvc_metrics_are_a_few_numbers_read_off_the_committed_per_seed_rows(committed_run):
+    """metrics/headline.json, the one file DVC lists as metrics: as the report writes it from the committed
+    run, and each number against the stages' per-seed rows (not against the summary it is built from)."""
+    committed = json.loads((REPO / "metrics/headline.json").read_text())
+    assert committed == null_if_undefined(headline_metrics(summary_numbers(committed_run)))
+    assert len(committed) <= 15
+    train, sharp = committed_run.train, committed_run.sharpness
+    test = {r: 100 * statistics.fmean(row["test_accuracy"] for row in train[r]["per_seed"]) for r in ("sb", "lb")}
+    assert committed["gap"] == pytest.approx(test["sb"] - test["lb"])
+    key = next(iter(sharp["sb"]["per_seed"]["full"]))
+    phi = {r: statistics.fmean(row["phi"] for row in sharp[r]["per_seed"]["full"][key]) for r in ("sb", "lb")}
+    assert (committed["phi_sb"], committed["phi_ratio"]) == (pytest.approx(phi["sb"]), pytest.approx(phi["lb"] / phi["sb"]))
 
 
 def test_headline_accuracies_gap_and_sharpness_ratios(committed_run):

@@ -208,7 +208,7 @@ def test_report_inputs_missing_fields_are_one_error(workspace, monkeypatch):
     from stages import report
 
     (name, module, args, _, _), = [s for s in STAGES if s[0] == "report"]
-    monkeypatch.setattr(report, "read_run", lambda settings, metrics, plots: RunResults(as_yaml(settings), *({} for _ in range(13))))
+    monkeypatch.setattr(report, "read_run", lambda settings, inputs: RunResults(as_yaml(settings), *({} for _ in range(13))))
     before = _snapshot(workspace)
     _assert_refused(_invoke(workspace, module, args, monkeypatch), before, workspace, "lacks an expected field")
 

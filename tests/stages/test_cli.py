@@ -17,6 +17,7 @@ from stages import (
     curvature, interpolate, mitigate, predictors, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, warm_start,
 )
 
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
 APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app,
         "sweep": sweep.app, "warm_start": warm_start.app, "trajectory": trajectory.app, "curvature": curvature.app,
@@ -32,6 +33,14 @@ def test_help(name):
     result = invoke(APPS[name], "--help")
     assert result.exit_code == 0
     assert "--params" in result.output and "Usage" in result.output
+
+
+def report_args(root: Path) -> list:
+    """The report command's arguments as dvc.yaml's `report` stage gives them, with every path under `root`."""
+    import shlex
+
+    words = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["report"]["cmd"])[3:]
+    return [word if word.startswith("--") else root / word for word in words]
 
 
 def _train(tmp: Path, regime: str, data: Path, params: Path):
@@ -146,21 +155,26 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
     assert sorted(p.name for p in (tmp_path / "models/mitigation/sgd/sb").iterdir()) == ["seed_0.pt"]
     assert with_sb["train"]["per_seed"][0]["updates"] == 3 * 2 and with_sb["small_batch"]["train"]["per_seed"][0]["updates"] == 3 * 10
     result = invoke(
-        predictors.app, "--data", data, "--models", tmp_path / "models", "--out", tmp_path / "metrics/predictors.json",
+        predictors.app, "--data", data, "--sb-models", tmp_path / "models/sb", "--lb-models", tmp_path / "models/lb",
+        "--mitigation-models", tmp_path / "models/mitigation", "--sweep-models", tmp_path / "models/sweep",
+        "--warm-start-models", tmp_path / "models/warm_start", "--out", tmp_path / "metrics/predictors.json",
         "--table", tmp_path / "plots/predictors.csv", "--params", params_file,
     )
     assert result.exit_code == 0, result.output
     solutions = pd.read_csv(tmp_path / "plots/predictors.csv")
-    # 2 SB + 2 LB + sam + sgd at LB and SB + 2 sweep points × 2 seeds + 3 warm starts
-    assert len(solutions) == 2 + 2 + 1 + 2 + 4 + 3 and set(solutions.family) == {"sb", "lb", "sam", "sgd", "sgd sb", "sweep", "warm_start"}
+    # 2 SB + 2 LB + sam and sgd, each at LB and SB + 2 sweep points × 2 seeds + 3 warm starts
+    assert len(solutions) == 2 + 2 + 2 + 2 + 4 + 3
+    assert set(solutions.family) == {"sb", "lb", "sam", "sam sb", "sgd", "sgd sb", "sweep", "warm_start"}
     assert solutions.included.all()  # tiny params rank every solution (min_train_accuracy 0)
     taus = json.loads((tmp_path / "metrics/predictors.json").read_text())["tau"]
     assert {(t["measure"], t["target"], t["scope"]) for t in taus} >= {("lambda_max", "gap", "within"), ("phi_full_eps_1e-03", "test_loss", "all")}
-    result = invoke(report.app, "--metrics", tmp_path / "metrics", "--plots", tmp_path / "plots", "--report", tmp_path / "report.md", "--params", params_file)
+    result = invoke(report.app, *report_args(tmp_path), "--params", params_file)
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(tmp_path / "plots/sweep.csv").batch_size) == [20, 100]
     summary = json.loads((tmp_path / "metrics/summary.json").read_text())
     assert set(summary["sharpness"]) == {"full", "subspace"}
+    headline = json.loads((tmp_path / "metrics/headline.json").read_text())
+    assert headline["gap"] == summary["test_acc_pct"]["gap"] and headline["phi_ratio"] == summary["sharpness"]["full"]["eps_1e-03"]["lb_over_sb"]
     assert summary["test_acc_pct"]["gap"] == pytest.approx(summary["test_acc_pct"]["sb"] - summary["test_acc_pct"]["lb"])
     sb, lb = (json.loads((tmp_path / f"metrics/train_{r}.json").read_text())["per_seed"] for r in ("sb", "lb"))
     ratios = [s["distance_from_x0"] / l["distance_from_x0"] for s, l in zip(sb, lb)]

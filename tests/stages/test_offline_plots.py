@@ -1,8 +1,10 @@
 """Offline `dvc plots`: the committed HTML template inlines Vega, Vega-Lite and Vega-Embed, and the page
-`dvc plots diff` writes renders every chart in headless Chromium with the network blocked."""
+`dvc plots diff` writes renders every chart in headless Chromium with the network blocked, with log axes
+where dvc.yaml's plots declare them; the committed chart templates are the ones stages.plot_templates writes."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -10,8 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stages.offline_plots import offline_template
+from stages.plot_templates import TEMPLATES, text_of
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / ".dvc/plots/offline.html"
@@ -30,6 +34,48 @@ def test_the_committed_template_needs_no_network_and_is_the_configured_one():
     assert not re.search(r"<script[^>]+src=", page), "no script loaded from elsewhere"
     config = (REPO / ".dvc/config").read_text()
     assert re.search(r"\[plots\]\s+html_template = plots/offline.html", config)
+
+
+BUILT_IN = {"linear", "simple", "scatter", "smooth", "confusion", "confusion_normalized", "bar_horizontal",
+            "bar_horizontal_sorted"}  # DVC's own templates
+
+
+def _declared_plots() -> dict[str, dict]:
+    """Title (or file) → properties of every plot dvc.yaml declares, top level and on stage outputs."""
+    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    found = {}
+    for entry in pipeline["plots"]:
+        (name, props), = entry.items() if isinstance(entry, dict) else [(entry, {})]
+        found[name] = props or {}
+    for stage in pipeline["stages"].values():
+        stage = stage.get("do", stage)
+        for out in stage.get("outs", []):
+            if isinstance(out, dict):
+                (name, props), = out.items()
+                if "x" in (props or {}):
+                    found[name] = props
+    return found
+
+
+def test_the_committed_chart_templates_are_what_plot_templates_writes():
+    folder = REPO / ".dvc/plots"
+    assert {p.stem for p in folder.glob("*.json")} == set(TEMPLATES)
+    for name, spec in TEMPLATES.items():
+        assert (folder / f"{name}.json").read_text(encoding="utf8") == text_of(spec), name
+
+
+def test_every_declared_template_exists_and_charts_have_words_for_axes():
+    for name, props in _declared_plots().items():
+        template = props.get("template", "linear")
+        assert template in BUILT_IN or template in TEMPLATES, (name, template)
+        if "x" in props:
+            assert props.get("x_label") and props.get("y_label"), f"{name}: axis titles in words"
+            assert template != "linear", f"{name}: DVC's default template draws a smoothing slider"
+
+
+def _log_axes(template: str) -> set[str]:
+    spec = TEMPLATES.get(template, {})
+    return {axis for axis in ("x", "y") if spec.get("encoding", {}).get(axis, {}).get("scale", {}).get("type") == "log"}
 
 
 def _browser():
@@ -74,5 +120,12 @@ def test_dvc_plots_diff_renders_every_chart_offline(tmp_path):
         loaded = page.evaluate("[...document.images].filter(i => i.complete && i.naturalWidth > 0).length")
         browser.close()
     assert rendered == charts and images >= 5 and loaded == images, (rendered, charts, loaded, images)
+    specs = {spec["title"]["text"]: spec for spec in (json.loads(m) for m in re.findall(r"var spec = (\{.*?\});\n", html))}
+    logged = {name: _log_axes(props.get("template", "linear")) for name, props in _declared_plots().items()}
+    assert sum(map(bool, logged.values())) >= 8, logged
+    for name, axes in logged.items():
+        if axes:
+            drawn_axes = {a for a in ("x", "y") if specs[name]["encoding"][a].get("scale", {}).get("type") == "log"}
+            assert drawn_axes == axes, name
     assert not errors, errors
     assert all(url.startswith("file:") for url in requests), [u for u in requests if not u.startswith("file:")]

@@ -23,6 +23,8 @@ STRATEGIES = ["sam", "sgd"]  # the remedies of tests/conftest.py's tiny params
 MITIGATE = [f"mitigate@{s}" for s in STRATEGIES]
 EXPERIMENTS = ["sweep@20", "sweep@100", "warm_start", "trajectory@sb", "trajectory@lb"]  # tiny_params' sweep
 BEYOND = ["curvature@sb", "curvature@lb", "rescaling", "surface"]
+# the README's `dvc exp show` filter: every column dropped but the experiment, the headline and the batch sizes
+EXP_SHOW_COLUMNS = ["--drop", ".*", "--keep", "Experiment|test_acc|gap|phi|target|^batch$"]
 STAGES = ["prepare", "train@sb", "train@lb", "sharpness@sb", "sharpness@lb", "interpolate", *MITIGATE, *EXPERIMENTS, *BEYOND,
           "predictors", "report"]
 
@@ -46,8 +48,8 @@ def make_project(root: Path, params: dict) -> Path:
     """A git + DVC project in `root` with the repository's code and pipeline and these params, committed."""
     for name in ("lbgap", "stages"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore", ".dvc/plots/seeds.json",
-                 ".dvc/plots/offline.html"):
+    templates = [str(p.relative_to(REPO)) for p in (REPO / ".dvc/plots").glob("*.json")]
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore", ".dvc/plots/offline.html", *templates):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, root / name)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -119,60 +121,71 @@ class TestOneProject:
             runs = [commit] + [exp for group in (commit.get("experiments") or []) for exp in group["revs"]]
             for entry in runs:
                 data = (entry.get("data") or {})
-                summary = data.get("metrics", {}).get("metrics/summary.json", {}).get("data")
-                if summary:
-                    batches.add(summary["batch"]["lb"])
+                headline = data.get("metrics", {}).get("metrics/headline.json", {}).get("data")
+                if headline:
+                    assert set(data["metrics"]) == {"metrics/headline.json"}  # only the headline is a DVC metric
+                    batches.add(data["params"]["params.yaml"]["data"]["batch"])
         assert batches == {100, 50}
+        # the README's narrowed table fits a 200-column terminal: the headline of the baseline and the experiment
+        table = run(project, "env", "COLUMNS=200", sys.executable, "-m", "dvc", "exp", "show", "--no-pager", *EXP_SHOW_COLUMNS)
+        lines = [line for line in table.splitlines() if line.strip()]
+        assert max(len(line) for line in lines) <= 200, table
+        header = lines[1].split()
+        assert header[:6] == ["Experiment", "test_acc_sb", "test_acc_lb", "gap", "phi_sb", "phi_lb"] and "phi_ratio" in header, table
+        values = [line.split() for line in lines[2:] if not line.lstrip().startswith("─")]
+        by_batch = {row[header.index("batch") - len(header)]: row for row in values if len(row) >= len(header)}
+        assert set(by_batch) >= {"100", "50"}, table
+        assert all(float(by_batch[b][header.index("gap") - len(header)]) for b in ("100", "50")), table
 
         plots = json.loads(dvc(project, "plots", "diff", "--json"))
         assert not plots.get("errors"), plots.get("errors")
         rendered = plots["data"]
-        for name in ("Training curves, test accuracy", "plots/interpolation.png", "plots/interpolation_curvilinear.png",
+        for name in ("Test accuracy during training, SB and LB, per seed", "plots/interpolation.png", "plots/interpolation_curvilinear.png",
                      "plots/figures/sharpness.png",
                      "plots/figures/mitigation.png", "plots/mitigation/sam.png",
-                     "Test accuracy vs batch size (mean over seeds)", "Sharpness vs batch size (mean over seeds)",
-                     "plots/figures/sweep.png", "Warm start, test accuracy vs SB epochs before LB",
-                     "Warm start, sharpness of the LB solution vs SB epochs", "plots/warm_start.png",
-                     "Sharpness vs training loss along training (SB and LB)", "plots/figures/trajectory.png",
-                     "Sharpness phi vs epsilon (full space, mean over seeds)", "plots/figures/hessian_density.png",
+                     "Test accuracy against batch size, mean over seeds", "Sharpness against batch size, mean over seeds",
+                     "plots/figures/sweep.png", "Warm start, test accuracy against SB epochs before LB",
+                     "Warm start, sharpness of the LB solution against SB epochs before LB", "plots/warm_start.png",
+                     "Sharpness against training loss along training, SB and LB", "plots/figures/trajectory.png",
+                     "Sharpness against epsilon, full space, mean over seeds, SB and LB", "plots/figures/hessian_density.png",
                      "plots/figures/epsilon_sensitivity.png", "plots/surface.png"):
             assert name in rendered, sorted(rendered)
-        for name in ("Training curves, test accuracy", "Test accuracy vs batch size (mean over seeds)",
-                     "Warm start, sharpness of the LB solution vs SB epochs", "Sharpness vs training loss along training (SB and LB)"):
+        for name in ("Test accuracy during training, SB and LB, per seed", "Test accuracy against batch size, mean over seeds",
+                     "Warm start, sharpness of the LB solution against SB epochs before LB", "Sharpness against training loss along training, SB and LB"):
             revisions = {rev for item in rendered[name] for rev in item["revisions"]}
             assert revisions == {"HEAD", "workspace"}, name
 
 
-    def test_a_strategys_param_and_a_new_remedy_rerun_only_their_stages(self, project):
-        """`mitigation.sam.rho` changed, and a new remedy — a module dropped into lbgap/remedies/, `mitigation.toy`,
-        its name in `remedies`: dvc.yaml's foreach makes its stage, and only the two remedies' stages, the
-        predictors stage and the report run (one repro for both checks: every stage start costs seconds)."""
+    def test_a_strategys_param_a_new_remedy_a_sweep_batch_and_trajectory_epochs_rerun_only_what_they_touch(self, project):
+        """Four changes, one repro (every stage start costs seconds), each with the stages it must and must not run:
+        - `mitigation.sam.rho` changed: mitigate@sam; not mitigate@sgd;
+        - a new remedy — a module dropped into lbgap/remedies/, `mitigation.toy`, its name in `remedies`: dvc.yaml's
+          foreach makes its stage;
+        - a new batch size in the sweep: that point only, not the others;
+        - other trajectory epochs: the train stages re-run (they may keep other iterates) and reproduce their
+          checkpoints bit for bit, so DVC skips every stage that reads only those (sharpness, curvature, the warm
+          start), and the trajectory stages run;
+        then the predictors and the report."""
         dvc(project, "repro")  # no-op when the test above ran first
         (project / "lbgap/remedies/toy.py").write_text(TOY_REMEDY)
         params = yaml.safe_load((project / "params.yaml").read_text())
         params["mitigation"]["sam"]["rho"] = 0.1
         params["mitigation"]["toy"] = {"factor": 2.0}
         params["remedies"].append("toy")
+        params["sweep"]["batches"] = [20, 50, 100]
+        params["trajectory"]["at"] = [0, 2]
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         output = dvc(project, "repro")
-        assert ran(output) == ["mitigate@sam", "mitigate@toy", "predictors", "report"]
+        # the warm start's epochs (1, 2 in tiny params) keep epoch 2 kept, so its iterates come out the same too
+        assert sorted(ran(output)) == sorted(["train@sb", "train@lb", "mitigate@sam", "mitigate@toy", "sweep@50", "trajectory@sb",
+                                              "trajectory@lb", "predictors", "report"])
+        for skipped in ("sharpness@sb", "mitigate@sgd", "curvature@lb", "warm_start", "sweep@20"):
+            assert f"Stage '{skipped}' didn't change" in output
         summary = json.loads((project / "metrics/summary.json").read_text())
         assert set(summary["mitigation"]) == {*STRATEGIES, "toy"}
         report = (project / "report.md").read_text()
         assert all(f"LB + {s}" in report for s in [*STRATEGIES, "toy"])
         assert json.loads((project / "metrics/mitigation/sam.json").read_text())["options"]["rho"] == 0.1
-        # left in place: the next test's experiment starts from this workspace, whose stages are all up to date
-
-    def test_a_sweep_batch_size_and_trajectory_epochs_rerun_only_what_they_touch(self, project):
-        """A new batch size in the sweep runs only that point; other trajectory epochs re-run the train stages
-        (they may keep other iterates), which reproduce their checkpoints bit for bit, so DVC skips every
-        stage that reads only those. One experiment for both: every stage start costs seconds."""
-        dvc(project, "repro")
-        output = dvc(project, "exp", "run", "-S", "sweep.batches=[20,50,100]", "-S", "trajectory.at=[0,2]")
-        # the warm start's epochs (1, 2 in tiny params) keep epoch 2 kept, so its iterates come out the same too
-        assert sorted(ran(output)) == sorted(["train@sb", "train@lb", "sweep@50", "trajectory@sb", "trajectory@lb", "predictors", "report"])
-        for skipped in ("sharpness@sb", "mitigate@sam", "curvature@lb", "warm_start", "sweep@20"):
-            assert f"Stage '{skipped}' didn't change" in output
         sweep = (project / "plots/sweep.csv").read_text().splitlines()
         assert [line.split(",")[0] for line in sweep[1:]] == ["20", "50", "100"]
         along = (project / "plots/trajectory_sb.csv").read_text().splitlines()
@@ -211,16 +224,15 @@ class TestC1:
         params.update(remedies=["augmentation", "ghost_bn"])  # image augmentation; ghost BN over BatchNorm2d
         params["mitigation"]["ghost_bn"].update(virtual_batch=20)
         project = make_project(tmp_path, params)
-        output = dvc(project, "repro", "sharpness@lb", "interpolate", "mitigate@augmentation", "mitigate@ghost_bn", "curvature@lb",
-                     "rescaling", "surface")
+        # φ through C1 in both spaces: the remedies' sharpness surveys (the sharpness stages' own code)
+        output = dvc(project, "repro", "interpolate", "mitigate@augmentation", "mitigate@ghost_bn", "curvature@lb", "rescaling", "surface")
         assert sorted(ran(output)) == sorted([  # dvc orders several targets' stages its own way
-            "prepare", "train@sb", "train@lb", "sharpness@lb", "interpolate", "mitigate@augmentation", "mitigate@ghost_bn", "curvature@lb",
+            "prepare", "train@sb", "train@lb", "interpolate", "mitigate@augmentation", "mitigate@ghost_bn", "curvature@lb",
             "rescaling", "surface",
         ])
         ghost = json.loads((project / "metrics/mitigation/ghost_bn.json").read_text())
         assert ghost["train"]["per_seed"][0]["updates"] == 2 and ghost["sharpness"]["parameters"] == 1_757_834
-        sharp = json.loads((project / "metrics/sharpness_lb.json").read_text())
-        assert sharp["parameters"] == 1_757_834
+        assert set(ghost["sharpness"]["summary"]) == {"full", "subspace"}
         train = json.loads((project / "metrics/train_sb.json").read_text())
         assert train["per_seed"][0]["epoch"] == 1
         augmented = json.loads((project / "metrics/mitigation/augmentation.json").read_text())
