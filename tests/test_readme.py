@@ -202,6 +202,8 @@ def test_the_readme_configurations_table_quotes_the_results_folders():
         summary = json.loads((REPO / "results" / folder / "summary.json").read_text())
         ratio = summary["sharpness"]["full"]["eps_1e-03"]["lb_over_sb"]
         assert rows[label][2].startswith(f"gap {summary['test_acc_pct']['gap']:.2f} points, φ LB/SB {ratio:.0f}×"), label
+        if "(≈" in rows[label][1]:  # the wall time quoted for running it again: the folder's own, in hours
+            assert f"(≈ {summary['seconds'] / 3600:.0f} h on 2 cores)" in rows[label][1], label
 
 
 def test_the_readme_fashion_mnist_p_values_are_welch_tests_of_the_committed_seeds():
