@@ -289,16 +289,29 @@ def committed_run():
     return read_run(load_params(REPO / "params.yaml"), report_inputs(REPO))
 
 
+def report_arguments(root: Path) -> list:
+    """dvc.yaml's `report` command's arguments, every path under `root` (its one reading of that command)."""
+    import shlex
+
+    words = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["report"]["cmd"])[3:]
+    return [word if word.startswith("--") else root / word for word in words]
+
+
+@pytest.fixture(scope="session")
+def report_args():
+    """report_args(root) → the report command's arguments as dvc.yaml gives them, paths under `root`."""
+    return report_arguments
+
+
 def report_inputs(root: Path):
     """The report stage's inputs as dvc.yaml's `report` command names them, under `root`."""
     import dataclasses
-    import shlex
 
     from stages.report import Inputs
 
-    words = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["report"]["cmd"])
-    given = {words[i].removeprefix("--").replace("-", "_"): words[i + 1] for i in range(3, len(words) - 1, 2)}
-    return Inputs(**{f.name: root / given[f.name] for f in dataclasses.fields(Inputs)})
+    words = report_arguments(root)
+    given = {words[i].removeprefix("--").replace("-", "_"): words[i + 1] for i in range(0, len(words) - 1, 2)}
+    return Inputs(**{f.name: given[f.name] for f in dataclasses.fields(Inputs)})
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ from stages import (
     curvature, interpolate, mitigate, predictors, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, warm_start,
 )
 
-REPO = Path(__file__).resolve().parents[2]  # the repository root
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
 APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app,
         "sweep": sweep.app, "warm_start": warm_start.app, "trajectory": trajectory.app, "curvature": curvature.app,
@@ -33,14 +32,6 @@ def test_help(name):
     result = invoke(APPS[name], "--help")
     assert result.exit_code == 0
     assert "--params" in result.output and "Usage" in result.output
-
-
-def report_args(root: Path) -> list:
-    """The report command's arguments as dvc.yaml's `report` stage gives them, with every path under `root`."""
-    import shlex
-
-    words = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["report"]["cmd"])[3:]
-    return [word if word.startswith("--") else root / word for word in words]
 
 
 def _train(tmp: Path, regime: str, data: Path, params: Path):
@@ -59,7 +50,7 @@ def _mitigate(tmp: Path, strategy: str, data: Path, sb_models: Path, params: Pat
     )
 
 
-def test_the_stages_chain_on_tiny_params(tmp_path, params_file):
+def test_the_stages_chain_on_tiny_params(tmp_path, params_file, report_args):
     data = tmp_path / "data/dataset.npz"
     assert invoke(prepare.app, "--out", data, "--params", params_file).exit_code == 0
     for regime in ("sb", "lb"):

@@ -127,6 +127,8 @@ class TestOneProject:
                     batches.add(data["params"]["params.yaml"]["data"]["batch"])
         assert batches == {100, 50}
         # the README's narrowed table fits a 200-column terminal: the headline of the baseline and the experiment
+        drop, keep = EXP_SHOW_COLUMNS[1], EXP_SHOW_COLUMNS[3]
+        assert f"dvc exp show --drop '{drop}' --keep '{keep}'" in (REPO / "README.md").read_text(), "the README's filter"
         table = run(project, "env", "COLUMNS=200", sys.executable, "-m", "dvc", "exp", "show", "--no-pager", *EXP_SHOW_COLUMNS)
         lines = [line for line in table.splitlines() if line.strip()]
         assert max(len(line) for line in lines) <= 200, table
