@@ -71,7 +71,7 @@ for name in "${names[@]}"; do
     continue
   fi
   read -r -a sets <<< "$(settings_of "$name")"
-  command=(dvc exp run -n "$name" -S seeds=5 -S data.num_train=null -S data.num_test=null -S data.standardize=false
+  command=(dvc exp run -n "$name" -S seeds=5 -S data.num_train=null -S data.num_test=null -S data.validation=0 -S data.standardize=false
            -S "train.max_epochs=${MAX_EPOCHS:-200}" "${sets[@]}" sharpness@sb sharpness@lb interpolate)
   git checkout -q -- params.yaml  # not the previous experiment's settings
   start=$(date +%s)

@@ -13,7 +13,7 @@ import typer
 
 from lbgap.params import as_yaml
 from lbgap.report.core import core_report
-from stages.options import PARAMS_DEFAULT, ParamsOption
+from stages.options import PARAMS_DEFAULT, ParamsOption, run
 from stages.documents import read_csv, read_json
 from stages.params import clear_errors, load_params
 from stages.outputs import atomic_dir, stage, write_figure, write_json, write_text
@@ -52,4 +52,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

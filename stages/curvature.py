@@ -15,7 +15,7 @@ from lbgap.experiments.curvature import curvature_of_solutions
 from lbgap.experiments.curvature import CurvatureSettings
 from lbgap.params import noise_scale_defined
 from lbgap.results import eps_key
-from stages.options import DataOption, ModelsOption, PARAMS_DEFAULT, ParamsOption
+from stages.options import DataOption, ModelsOption, PARAMS_DEFAULT, ParamsOption, run
 from stages.inputs import load_inputs
 from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_csv, write_json
@@ -64,4 +64,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

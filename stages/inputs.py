@@ -7,13 +7,13 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from lbgap.data import DataSet, from_arrays
+from lbgap.data import DataSet, from_arrays, tuning_from_arrays
 from lbgap.models import build_model
 from lbgap.params import ParamsError
 from lbgap.params.sections import Runtime
@@ -26,22 +26,30 @@ def _fix(path: Path, stage_name: str) -> str:
     return f"restore it with `dvc checkout {path}` or rebuild it with `dvc repro -f {stage_name}`"
 
 
-def load_data(path: Path) -> DataSet:
-    """The prepare stage's npz; a missing, truncated, corrupt or malformed file is an InputError."""
+def load_data(path: Path, held_out: Literal["test", "validation"] = "test") -> DataSet:
+    """The prepare stage's npz; a missing, truncated, corrupt or malformed file is an InputError.
+    `held_out` 'validation': the training and validation splits only, the validation split in the test
+    split's place (lbgap.data.tuning_from_arrays); the test arrays are not read."""
     if not path.is_file():
         raise InputError(f"data file not found: {path} (run `dvc repro prepare`)")
     try:
         with np.load(path, allow_pickle=False) as arrays:
-            dataset = from_arrays(arrays)
+            if held_out == "validation" and "x_val" not in arrays:
+                dataset = None
+            else:
+                dataset = from_arrays(arrays) if held_out == "test" else tuning_from_arrays(arrays)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RuntimeError) as error:
         raise InputError(f"data file {path} is unreadable ({type(error).__name__}); {_fix(path, 'prepare')}") from None
+    if dataset is None:
+        raise InputError(f"data file {path} holds no validation split: set 'data.validation' > 0 and run `dvc repro prepare`")
     if problem := _data_problem(dataset):
         raise InputError(f"data file {path} is malformed: {problem}; {_fix(path, 'prepare')}")
     return dataset
 
 
 def _data_problem(data: DataSet) -> str | None:
-    for name, split in (("train", data.train), ("test", data.test)):
+    splits = (("train", data.train), ("test", data.test)) + ((("val", data.validation),) if data.validation is not None else ())
+    for name, split in splits:
         if split.x.dim() < 2 or split.y.dim() != 1 or len(split.x) != len(split.y) or len(split.y) == 0:
             return f"x_{name} {tuple(split.x.shape)} and y_{name} {tuple(split.y.shape)} do not pair up"
         if not split.x.is_floating_point() or not torch.isfinite(split.x).all():
@@ -136,12 +144,13 @@ def load_inputs(
     batches: Mapping[str, int] | None = None,
     checkpoints: Mapping[str, tuple[Path, int | None]] | None = None,
     seed: int = 0,
+    held_out: Literal["test", "validation"] = "test",
 ) -> Inputs:
     """The one prologue of every stage that trains or measures: load the data, refuse batch sizes
     (params key → size) larger than its training set, build the network (initial point from `seed`,
     refusing bad options), load the checkpoints (name → (folder, seed or None for all)), move the data
-    to the device."""
-    dataset = load_data(data)
+    to the device. `held_out`: as load_data's."""
+    dataset = load_data(data, held_out)
     for key, size in (batches or {}).items():  # key: a params key, or a phrase naming one ("'sweep.batches' entry")
         where = key if " " in key else f"'{key}' ="
         if size > len(dataset.train):

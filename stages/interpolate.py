@@ -14,7 +14,7 @@ from tqdm import tqdm
 from lbgap.measures.landscape import curvilinear_path, linear_path
 from lbgap.params import run_seed
 from lbgap.report.figures import interpolation_figure
-from stages.options import DataOption, FigureOption, LbModelsOption, PARAMS_DEFAULT, ParamsOption, SbModelsOption
+from stages.options import DataOption, FigureOption, LbModelsOption, PARAMS_DEFAULT, ParamsOption, run, SbModelsOption
 from stages.inputs import load_inputs
 from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_csv, write_figure
@@ -56,4 +56,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

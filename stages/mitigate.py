@@ -13,22 +13,32 @@ import pandas as pd
 import typer
 from tqdm import tqdm
 
-from lbgap.experiments.remedy import Remedy, path_endpoints, train_remedy
+from lbgap.experiments.remedy import Remedy, path_endpoints, remedy_epsilons, train_remedy
 from lbgap.experiments.survey import survey_of_runs, survey_size
 from lbgap.measures.landscape import linear_path
 from lbgap.measures.maximizer import maximizer_of
 from lbgap.params import ParamsError, run_seed
-from lbgap.remedies.registry import get_strategy, list_strategies, read_options
+from lbgap.remedies.registry import get_strategy, list_strategies, read_options, with_choice
 from lbgap.report.figures import interpolation_figure
 from lbgap.train.checkpoint import Iterates, checkpoint_seeds
 from lbgap.train.loop import train_config
-from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption
+from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, run
+from stages.documents import read_json
 from stages.inputs import load_checkpoints, load_inputs
 from stages.outputs import atomic_dir, stage, write_csv, write_figure, write_json
-from stages.params import clear_errors, load_params
+from stages.progress import EpochProgress
+from stages.params import InputError, clear_errors, load_params
 from stages.resuming import resume_folder, resume_path
 
 app = typer.Typer(add_completion=False)
+
+
+def chosen_options(document: dict, strategy: str, path: Path) -> dict:
+    """The options tune@<strategy> chose, from its document at `path`; another remedy's document or one
+    without a choice is an InputError."""
+    if document.get("strategy") != strategy or not isinstance(document.get("chosen"), dict):
+        raise InputError(f"{path} is not tune@{strategy}'s choice of options; rebuild it with `dvc repro tune@{strategy}`")
+    return document["chosen"]
 
 
 @app.command()
@@ -38,53 +48,58 @@ def main(
     data: DataOption,
     sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs (for the parametric plot).")],
     sb_iterates: Annotated[Path, typer.Option(help="Iterates folder of the SB runs (the epoch each stopped at).")],
+    tuning: Annotated[Path, typer.Option(help="JSON file of tune@<strategy>: the options chosen on the validation split.")],
     models: Annotated[Path, typer.Option(help="Folder for this strategy's checkpoints (its SB runs in <folder>/sb).")],
     out: Annotated[Path, typer.Option(help="JSON file: training metrics and sharpness, per seed and mean ± std.")],
     curve: Annotated[Path, typer.Option(help="CSV file: the parametric plot from SB (α=0; the strategy's own SB run when it has one) to this strategy (α=1).")],
     figure: Annotated[Path, typer.Option(help="PNG file of that plot.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """Train `mitigation_seeds` LB networks with `strategy` (and SB ones, for a change compared at both batch
-    sizes), then measure test accuracy and sharpness."""
+    """Train `mitigation_seeds` LB networks with `strategy` and the options tune@<strategy> chose (and SB ones,
+    for a change compared at both batch sizes), then measure test accuracy and sharpness."""
     with clear_errors():
         settings = load_params(params)
         if strategy not in settings.mitigation:
             known = ", ".join(name for name in list_strategies() if name in settings.mitigation)
             raise ParamsError(f"unknown strategy {strategy!r} (a remedy with a section 'mitigation.<name>'; known: {known})")
-        section, runtime, sharpness, path = settings.mitigation[strategy], settings.runtime, settings.sharpness, settings.interpolate
-        remedy = Remedy(
-            get_strategy(strategy), read_options(strategy, section), settings.data.name, settings.small_batch, settings.batch,
-            settings.mitigation_seeds, train_config(settings.train, runtime.eval_chunk), runtime.amp,
-        )
+        declared, runtime, sharpness, path = settings.mitigation[strategy], settings.runtime, settings.sharpness, settings.interpolate
+        shared = (settings.data.name, settings.small_batch, settings.batch, settings.mitigation_seeds,
+                  train_config(settings.train, runtime.eval_chunk), runtime.amp)
         maximizer, bn_statistics = maximizer_of(sharpness), settings.bn_statistics
-        run_seed(path.seed, "interpolate.seed", remedy.seeds, "mitigation_seeds")
-        inputs = load_inputs(runtime, data, batches={"batch": remedy.large_batch, "small_batch": remedy.small_batch})
-        sb_epochs = {seed: Iterates.load(sb_iterates, seed).stopped_at for seed in checkpoint_seeds(sb_iterates) if seed < remedy.seeds}
+        run_seed(path.seed, "interpolate.seed", settings.mitigation_seeds, "mitigation_seeds")
+        inputs = load_inputs(runtime, data, batches={"batch": settings.batch, "small_batch": settings.small_batch})
+        sb_epochs = {seed: Iterates.load(sb_iterates, seed).stopped_at for seed in checkpoint_seeds(sb_iterates) if seed < settings.mitigation_seeds}
+        (plain,) = load_checkpoints(sb_models, inputs.model, path.seed)  # the SB end of the plot, when the remedy has none
+        chosen = chosen_options(read_json(tuning), strategy, tuning)
+        section = with_choice(declared, chosen, f"{tuning}: chosen ")
+        remedy = Remedy(get_strategy(strategy), read_options(strategy, section), *shared)
         try:
             remedy.check(len(inputs.data.train), sb_epochs)
         except ValueError as error:
             raise ParamsError(f"params: 'mitigation.{strategy}': {error}") from None
-        (plain,) = load_checkpoints(sb_models, inputs.model, path.seed)  # the SB end of the plot, when the remedy has none
 
     key = (strategy, section, settings.data.name, remedy.small_batch, remedy.large_batch, remedy.seeds, runtime, remedy.config, sb_epochs)
     resume = {regime: resume_folder(models, [*key, regime], data, inputs.device, part=regime) for regime in remedy.batches}
     for found in filter(None, (folder.describe() for folder in resume.values())):
         tqdm.write(found, file=sys.stderr)
-    total = len(remedy.batches) * remedy.seeds * remedy.config.max_epochs
-    with atomic_dir(models) as folder, tqdm(total=total, desc=strategy, unit="epoch") as bar:
+    budgets = [remedy.recipe(seed, regime, train_size=len(inputs.data.train), sb_epochs=sb_epochs.get(seed)).max_epochs
+               or remedy.config.max_epochs for regime in remedy.batches for seed in range(remedy.seeds)]
+    with atomic_dir(models) as folder, tqdm(desc=strategy, unit="epoch") as bar:
+        progress = EpochProgress(bar, budgets)
         (folder / "sb").mkdir()
         trained = train_remedy(
             remedy, inputs.new_model, inputs.data, sb_epochs=sb_epochs, resume=resume,
             keep=lambda regime, checkpoint: checkpoint.save(folder if regime == "lb" else folder / "sb"),
-            on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, batch=r.batch_size, test_acc=f"{r.test_accuracy:.4f}")),
+            on_epoch=lambda seed, r: (progress(seed, r), bar.set_postfix(seed=seed, batch=r.batch_size, test_acc=f"{r.test_accuracy:.4f}")),
         )
+        progress.close()
         if "sb" not in trained:
             (folder / "sb").rmdir()
-    results = {}
+    results, epsilons = {}, remedy_epsilons(sharpness.epsilons)
     for regime, (training, solutions) in trained.items():
-        with tqdm(total=survey_size(solutions, sharpness.epsilons), desc=f"sharpness {strategy} {regime}", unit="maximization") as bar:
+        with tqdm(total=survey_size(solutions, epsilons), desc=f"sharpness {strategy} {regime}", unit="maximization") as bar:
             survey = survey_of_runs(
-                inputs.model, solutions, inputs.data.train, sharpness.epsilons, subspace_dim=sharpness.subspace_dim,
+                inputs.model, solutions, inputs.data.train, epsilons, subspace_dim=sharpness.subspace_dim,
                 maximizer=maximizer, seed=sharpness.seed, chunk=runtime.eval_chunk,
                 on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
             )
@@ -95,11 +110,11 @@ def main(
     write_csv(curve, pd.DataFrame([asdict(p) for p in points]))
     write_figure(figure, interpolation_figure(points, title, right_label=strategy))
     write_json(out, {
-        "strategy": strategy, "options": section, **results.pop("lb"),
+        "strategy": strategy, "options": section, "tuned": chosen, **results.pop("lb"),
         **({"small_batch": results["sb"]} if "sb" in results else {}),
     })
     shutil.rmtree(resume_path(models), ignore_errors=True)
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from stages.outputs import stage, write_text
+from stages.options import run
 
 app = typer.Typer(add_completion=False)
 
@@ -64,4 +65,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -36,7 +36,7 @@ def load_params(path: Path) -> Params:
     if not isinstance(raw, dict):
         raise InputError(f"{path} must hold a mapping of parameters")
     params = read_params(raw)
-    check_mitigation(params.mitigation)
+    check_mitigation(params.mitigation, params.tuning.grids)
     return params
 
 

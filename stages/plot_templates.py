@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from stages.outputs import stage, write_text
+from stages.options import run
 
 app = typer.Typer(add_completion=False)
 
@@ -86,4 +87,4 @@ def main(folder: Annotated[Path, typer.Option(help="DVC's templates folder.")] =
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

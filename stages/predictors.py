@@ -17,7 +17,7 @@ from lbgap.measures.subspace import random_subspace
 from lbgap.params import noise_scale_defined
 from lbgap.remedies.registry import get_strategy
 from lbgap.tensors import parameters_of
-from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption
+from stages.options import DataOption, LbModelsOption, PARAMS_DEFAULT, ParamsOption, run, SbModelsOption
 from stages.inputs import load_checkpoints, load_inputs
 from stages.outputs import stage, write_csv, write_json
 from stages.params import clear_errors, load_params
@@ -43,8 +43,8 @@ def solutions_of(families: list[tuple[str, Path, str | None]], model) -> list[So
 @stage
 def main(
     data: DataOption,
-    sb_models: Annotated[Path, typer.Option(help="train@sb's checkpoints.")],
-    lb_models: Annotated[Path, typer.Option(help="train@lb's checkpoints.")],
+    sb_models: SbModelsOption,
+    lb_models: LbModelsOption,
     mitigation_models: Annotated[Path, typer.Option(help="Folder of the mitigate stages' checkpoints: <remedy>/ (and <remedy>/sb/).")],
     sweep_models: Annotated[Path, typer.Option(help="Folder of the sweep stages' checkpoints: b<batch>/.")],
     warm_start_models: Annotated[Path, typer.Option(help="warm_start's checkpoints: sb_<epochs>/.")],
@@ -85,4 +85,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

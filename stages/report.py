@@ -14,7 +14,7 @@ import typer
 from lbgap.params import Params, as_yaml
 from lbgap.report.markdown import FIGURES, build_report
 from lbgap.report.run import RunResults
-from stages.options import PARAMS_DEFAULT, ParamsOption
+from stages.options import PARAMS_DEFAULT, ParamsOption, run
 from stages.documents import read_csv, read_json
 from stages.params import InputError, clear_errors, load_params
 from stages.outputs import stage, write_csv, write_figure, write_json, write_text
@@ -41,6 +41,7 @@ class Inputs:
     sharpness_sb: Path
     sharpness_lb: Path
     mitigation: Path  # folder: <remedy>.json per name in `remedies`
+    tuning: Path  # folder: <remedy>.json per name in `remedies`
     sweep: Path  # folder: b<batch>.json per entry of `sweep.batches`
     warm_start: Path
     trajectory_sb: Path
@@ -65,6 +66,7 @@ def read_run(settings: Params, inputs: Inputs) -> RunResults:
         curves=each("curves", read_csv),
         sharpness=each("sharpness", read_json),
         remedies=[read_json(inputs.mitigation / f"{name}.json") for name in settings.remedies],
+        tuning=[read_json(inputs.tuning / f"{name}.json") for name in settings.remedies],
         sweep=[read_json(inputs.sweep / f"b{b}.json") for b in settings.sweep.batches],
         warm_start=read_json(inputs.warm_start),
         trajectories=each("trajectory", read_csv),
@@ -81,7 +83,8 @@ def read_run(settings: Params, inputs: Inputs) -> RunResults:
 @stage
 def main(
     train_sb: StageJson, train_lb: StageJson, curves_sb: StageCsv, curves_lb: StageCsv,
-    sharpness_sb: StageJson, sharpness_lb: StageJson, mitigation: StageFolder, sweep: StageFolder, warm_start: StageJson,
+    sharpness_sb: StageJson, sharpness_lb: StageJson, mitigation: StageFolder, tuning: StageFolder, sweep: StageFolder,
+    warm_start: StageJson,
     trajectory_sb: StageCsv, trajectory_lb: StageCsv, curvature_sb: StageJson, curvature_lb: StageJson,
     spectrum_sb: StageCsv, spectrum_lb: StageCsv, epsilon_sb: StageCsv, epsilon_lb: StageCsv,
     rescaling: StageJson, predictors: StageJson, solutions: StageCsv,
@@ -96,7 +99,7 @@ def main(
 ) -> None:
     """Summarize the run: Tables 2-4 of the paper for this run, figures, and the summary and headline metrics."""
     inputs = Inputs(
-        train_sb, train_lb, curves_sb, curves_lb, sharpness_sb, sharpness_lb, mitigation, sweep, warm_start,
+        train_sb, train_lb, curves_sb, curves_lb, sharpness_sb, sharpness_lb, mitigation, tuning, sweep, warm_start,
         trajectory_sb, trajectory_lb, curvature_sb, curvature_lb, spectrum_sb, spectrum_lb, epsilon_sb, epsilon_lb,
         rescaling, predictors, solutions,
     )
@@ -122,4 +125,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -15,7 +15,7 @@ from lbgap.measures.flatness import dinh_rescale
 from lbgap.params import ParamsError, run_seed
 from lbgap.experiments.curvature import CurvatureSettings
 from lbgap.results import eta_key
-from stages.options import DataOption, LbModelsOption, PARAMS_DEFAULT, ParamsOption, SbModelsOption
+from stages.options import DataOption, LbModelsOption, PARAMS_DEFAULT, ParamsOption, run, SbModelsOption
 from stages.inputs import load_inputs
 from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_json
@@ -57,4 +57,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from lbgap.experiments.survey import survey_of_runs, survey_size
 from lbgap.measures.maximizer import maximizer_of
-from stages.options import DataOption, ModelsOption, PARAMS_DEFAULT, ParamsOption
+from stages.options import DataOption, ModelsOption, PARAMS_DEFAULT, ParamsOption, run
 from stages.inputs import load_inputs
 from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_json
@@ -44,4 +44,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -15,7 +15,7 @@ from lbgap.data import training_subset
 from lbgap.measures.surface import surface_around, surface_through
 from lbgap.params import run_seed
 from lbgap.report.curvature_figures import surface_figure
-from stages.options import DataOption, LbModelsOption, PARAMS_DEFAULT, ParamsOption, SbModelsOption
+from stages.options import DataOption, LbModelsOption, PARAMS_DEFAULT, ParamsOption, run, SbModelsOption
 from stages.inputs import load_inputs
 from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_csv, write_figure
@@ -74,4 +74,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

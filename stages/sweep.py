@@ -15,7 +15,7 @@ from lbgap.measures.sharpness import full_space_probe
 from lbgap.measures.maximizer import maximizer_of
 from lbgap.results import summarize
 from lbgap.train.loop import budget_config
-from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption
+from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, run
 from stages.inputs import load_inputs
 from stages.params import check_sweep_batch, clear_errors, load_params
 from stages.outputs import atomic_dir, stage, write_json
@@ -44,11 +44,12 @@ def main(
         inputs = load_inputs(runtime, data, batches={"'sweep.batches' entry": batch})
 
     probe = full_space_probe(inputs.data.train, epsilon, chunk=runtime.eval_chunk, maximizer=maximizer, seed=seed)
-    with atomic_dir(models) as folder, tqdm(total=seeds, desc=f"sweep batch {batch}", unit="seed") as bar:
+    with atomic_dir(models) as folder, tqdm(total=seeds * epochs, desc=f"sweep batch {batch}", unit="epoch") as bar:
         runs = sweep_batch(
             inputs.new_model, inputs.data, batch, epochs=epochs,
             seeds=seeds, config=config, measure=probe, amp=runtime.amp, keep=lambda c: c.save(folder),
-            on_seed=lambda run: (bar.update(), bar.set_postfix(test_acc=f"{run.test_accuracy:.4f}", phi=f"{run.sharpness:.3g}")),
+            on_seed=lambda run: bar.set_postfix(seed=run.seed, test_acc=f"{run.test_accuracy:.4f}", phi=f"{run.sharpness:.3g}"),
+            on_epoch_done=lambda epoch: bar.update(),
         )
     rows = [asdict(run) for run in runs]
     write_json(out, {
@@ -58,4 +59,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

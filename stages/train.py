@@ -17,8 +17,9 @@ from lbgap.results import summarize
 from lbgap.train.loop import train_config
 from lbgap.train.seeds import FINAL_KEYS, plan_seeds, train_seeds
 from lbgap.train.parallel import leave, synchronized
-from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, RegimeArgument
+from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, RegimeArgument, run
 from stages.inputs import load_inputs
+from stages.progress import EpochProgress
 from stages.params import clear_errors, load_params
 from stages.processes import start_workers
 from stages.resuming import resume_folder, resume_path
@@ -61,15 +62,16 @@ def main(
     if resume is not None and (found := resume.describe()):
         tqdm.write(found, file=sys.stderr)
     finals, records = [], []
-    with tqdm(total=seeds * config.max_epochs, desc=f"{regime} batch {batch_size}", unit="epoch",
-              disable=not writer) as bar:
+    with tqdm(desc=f"{regime} batch {batch_size}", unit="epoch", disable=not writer) as bar:
+        progress = EpochProgress(bar, [config.max_epochs] * seeds, sequential=not plan.together)
         runs = train_seeds(
             new_model, inputs.data, batch_size=batch_size, seeds=seeds, config=config,
             amp=runtime.amp, keep_epochs=keep, together=plan.together, resume=resume,
             workers=workers,
-            on_epoch=lambda seed, r: (bar.update(), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
+            on_epoch=lambda seed, r: (progress(seed, r), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
         )
         runs = list(runs)
+        progress.close()
     if workers is not None:
         leave()
     if not writer:
@@ -89,4 +91,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -15,7 +15,7 @@ from lbgap.measures.noise_scale import noise_scale
 from lbgap.measures.sharpness import full_space_probe
 from lbgap.measures.maximizer import maximizer_of
 from lbgap.params import REGIMES, ParamsError, noise_scale_defined, reached, run_seed
-from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, RegimeArgument
+from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, RegimeArgument, run
 from stages.inputs import kept_iterates, load_inputs
 from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_csv
@@ -62,4 +62,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

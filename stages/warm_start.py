@@ -17,7 +17,7 @@ from lbgap.params import reached, run_seed
 from lbgap.report.figures import warm_start_figure
 from lbgap.train.checkpoint import Checkpoint
 from lbgap.train.loop import budget_config
-from stages.options import DataOption, FigureOption, PARAMS_DEFAULT, ParamsOption, SbIteratesOption
+from stages.options import DataOption, FigureOption, PARAMS_DEFAULT, ParamsOption, run, SbIteratesOption
 from stages.inputs import kept_iterates, load_inputs
 from stages.params import clear_errors, load_params
 from stages.outputs import atomic_dir, stage, write_csv, write_figure, write_json
@@ -56,12 +56,12 @@ def main(
         epoch, weights = at_target or (None, None)
         Checkpoint(x0, final, large_batch, config.seed, weights, epoch).save(folder / f"sb_{sb_epochs}")
 
-    with atomic_dir(models) as folder, tqdm(total=len(iterates), desc="warm start", unit="LB run") as bar:
+    with atomic_dir(models) as folder, tqdm(total=len(iterates) * config.lb_epochs, desc="warm start", unit="LB epoch") as bar:
         points = warm_start(
             inputs.model, inputs.data, iterates, large_batch=large_batch, lb_epochs=config.lb_epochs,
             config=train, seed=config.seed, measure=probe, amp=runtime.amp,
-            on_point=lambda p: (bar.update(), bar.set_postfix(sb_epochs=p.sb_epochs, lb_test_acc=f"{p.lb_test_accuracy:.4f}")),
-            keep=keep,
+            on_point=lambda p: bar.set_postfix(sb_epochs=p.sb_epochs, lb_test_acc=f"{p.lb_test_accuracy:.4f}"),
+            on_epoch_done=lambda epoch: bar.update(), keep=keep,
         )
     frame = pd.DataFrame([asdict(p) for p in points])
     write_csv(out, frame)
@@ -73,4 +73,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -56,7 +56,7 @@ def _tiny_params() -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params = copy.deepcopy(params)
     params.update(seeds=2, batch=100, small_batch=20)
-    params["data"].update(num_train=200, num_test=100)
+    params["data"].update(num_train=200, num_test=100, validation=50)
     params["runtime"]["models"]["mlp"].update(width=16, depth=2)
     params["train"].update(max_epochs=3)
     params["sharpness"].update(subspace_dim=4, max_iter=3)
@@ -64,6 +64,7 @@ def _tiny_params() -> dict:
     params.update(mitigation_seeds=1)
     # two remedies keep the dvc tests short: a step (sam) and an optimizer trained at SB too (sgd)
     params.update(remedies=["sam", "sgd"])
+    params["tuning"]["grids"].update(sam={"rho": [0.02, 0.05]}, sgd={"lr": [0.01, 0.05]})
     params["predictors"].update(bootstrap=50, min_train_accuracy=0.0)  # a 3-epoch run fits nothing
     params["sweep"].update(batches=[20, 100], epochs=2, seeds=2)
     params["warm_start"].update(sb_epochs=2, every=1, lb_epochs=1)
@@ -90,7 +91,7 @@ def mnist1d_file(tmp_path_factory) -> Path:
     """The tiny data set as the prepare stage would write it."""
     path = tmp_path_factory.mktemp("data") / "dataset.npz"
     p = _tiny_params()["data"]
-    np.savez(path, **to_arrays(make_data_set("mnist1d", num_train=p["num_train"], num_test=p["num_test"], seed=p["seed"])))
+    np.savez(path, **to_arrays(make_data_set("mnist1d", num_train=p["num_train"], num_test=p["num_test"], seed=p["seed"], validation=p["validation"])))
     return path
 
 

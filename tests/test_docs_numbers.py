@@ -21,6 +21,8 @@ QUOTED = [
     "LB/SB {sharpness.full.eps_1e-03.lb_over_sb:.0f}× in the full space at ε = 1e-3",
     "{sharpness.full.eps_5e-04.lb_over_sb:.0f}× at ε = 5e-4; {sharpness.subspace.eps_1e-03.lb_over_sb:.0f}× and "
     "{sharpness.subspace.eps_5e-04.lb_over_sb:.0f}× in the random 100-dimensional subspace",
+    "full-space φ at ε = 1e-3 to be {sharpness.full.eps_1e-03.paper_protocol.sb:.0f} where the validated search finds "
+    "{sharpness.full.eps_1e-03.sb:.0f}",
     "ratio at ε = 1e-3 is {sharpness.full.eps_1e-03.paper_protocol.lb_over_sb:.0f}×",
     "‖x_SB − x0‖ / ‖x_LB − x0‖ = {distance_ratio.mean:.2f}",
     "There SB tests {at_target_loss.test_acc_pct.sb:.2f} % and LB {at_target_loss.test_acc_pct.lb:.2f} %",
@@ -28,26 +30,28 @@ QUOTED = [
     "(SB {at_target_loss.sharpness.full.eps_1e-03.sb:.3g}, LB {at_target_loss.sharpness.full.eps_1e-03.lb:.0f}) and "
     "{at_target_loss.sharpness.subspace.eps_1e-03.lb_over_sb:.0f}× in the subspace",
     "(LB/SB {at_target_loss.curvature.lambda_1:.2f} for λ_max, {at_target_loss.curvature.trace:.2f} for the trace)",
-    "calls LB sharper there ({at_target_loss.curvature.adaptive_eta_0:.2f})",
-    "fires at {sweep.threshold_batch:d}, by\n  interpolation at about {sweep.threshold_crossing:.0f}",
+    "calls SB sharper there ({at_target_loss.curvature.adaptive_eta_0:.2f})",
+    "fires at {sweep.threshold_batch:d}, by interpolation at about {sweep.threshold_crossing:.0f}",
     "{warm_start.sb_epochs_0.lb_test_acc_pct:.2f} % test accuracy and φ {warm_start.sb_epochs_0.lb_sharpness:.0f} from x0, "
-    "{warm_start.sb_epochs_20.lb_test_acc_pct:.2f} %\n  and φ {warm_start.sb_epochs_20.lb_sharpness:.0f} after 20 SB epochs",
+    "{warm_start.sb_epochs_20.lb_test_acc_pct:.2f} % and φ {warm_start.sb_epochs_20.lb_sharpness:.0f} after 20 SB epochs",
     "to {trajectory.lb.final_sharpness:.0f} at epoch 32, where SB's is {trajectory.sb.final_sharpness:.0f}",
     "LB/SB is {curvature.lambda_1:.2f} for the top Hessian eigenvalue, {curvature.trace:.2f} for the trace, "
     "{curvature.inverse_sigma_sq_magnitude:.2f} for the magnitude-aware PAC-Bayes 1/σ²",
-    "disagrees, at {curvature.adaptive_eta_0:.2f} for η = 0",
-    "SAM with m-sharpness (a perturbation per 128 samples) reaches {mitigation.sam.test_acc_pct:.2f} % at LB,\n"
-    "{mitigation.sam.gap_closed_pct:.0f} % of the gap closed, with the flattest LB solution of the remedies (φ "
-    "{mitigation.sam.sharpness.full.eps_1e-03:.0f})",
-    "Augmentation closes as much\n({mitigation.augmentation.gap_closed_pct:.0f} %)",
-    "mixed loss ({mitigation.adversarial.gap_closed_pct:.0f} %)",
-    "Conservative training closes\n{mitigation.conservative.gap_closed_pct:.0f} %",
-    "The growing batch closes\n{mitigation.growing_batch.gap_closed_pct:.0f} %",
+    "the adaptive sharpness too ({curvature.adaptive_eta_0:.2f} for η = 0)",
+    "Linear learning-rate scaling with warm-up reaches {mitigation.linear_scaling.test_acc_pct:.2f} % at LB, "
+    "{mitigation.linear_scaling.gap_closed_pct:.0f} % of the gap closed (95 % interval "
+    "{mitigation.linear_scaling.gap_closed_low:.0f}–{mitigation.linear_scaling.gap_closed_high:.0f} %)",
+    "SAM with m-sharpness (a perturbation per 128 samples) reaches {mitigation.sam.test_acc_pct:.2f} % at LB, "
+    "{mitigation.sam.gap_closed_pct:.0f} % of the gap closed ({mitigation.sam.gap_closed_low:.0f}–{mitigation.sam.gap_closed_high:.0f} %)",
+    "Augmentation closes {mitigation.augmentation.gap_closed_pct:.0f} % "
+    "({mitigation.augmentation.gap_closed_low:.0f}–{mitigation.augmentation.gap_closed_high:.0f} %)",
+    "augmentation's φ is {mitigation.augmentation.sharpness.full.eps_1e-03:.0f}, above linear scaling's "
+    "{mitigation.linear_scaling.sharpness.full.eps_1e-03:.0f} and SAM's {mitigation.sam.sharpness.full.eps_1e-03:.0f}",
     "(τ {predictors.phi_full_eps_1e-03.tau_gap_within:+.2f} in the full space at ε = 1e-3), λ_max and tr H less strongly "
-    "({predictors.lambda_max.tau_gap_within:+.2f}, {predictors.trace.tau_gap_within:+.2f}), the\n"
+    "({predictors.lambda_max.tau_gap_within:+.2f}, {predictors.trace.tau_gap_within:+.2f}), the "
     "magnitude-aware PAC-Bayes 1/σ² with the highest point estimate ({predictors.inverse_sigma_sq_magnitude.tau_gap_within:+.2f}; "
     "the intervals overlap); the distance "
-    "from x0 ranks inversely ({predictors.distance_from_x0.tau_gap_within:+.2f}), the gradient\nnoise scale does not rank "
+    "from x0 ranks inversely ({predictors.distance_from_x0.tau_gap_within:+.2f}), the gradient noise scale does not rank "
     "({predictors.noise_scale.tau_gap_within:+.2f})",
     "not reliably ({predictors.train_loss.tau_gap_within:+.2f}, an interval that includes 0)",
 ]
@@ -55,10 +59,11 @@ QUOTED = [
 # Numbers the page prints that are not from the run: the network and the study's settings (params.yaml),
 # the papers' values, years and the like
 SETTINGS = [
-    "40 → 3 × 256 → 10", "3 seeds", "SB\nbatch 256, LB batch 4000", "1e-2", "1e-3", "ε = 5e-4", "0.01", "0.2 points",
-    "2–5", "3–10", "100-dimensional", "15 epochs", "2 seeds", "1 point", "0–20 epochs", "20 LB epochs", "100-epoch",
-    "2017", "2000 training", "batch 4000", "0.3 points", "5 seeds", "SB 256, LB 6000", "η = 0", "10 iterations",
-    "MNIST-1D", "128 samples", "sub-batch of 128", "ρ = 0", "F1", "MNIST", "x0", "1/σ²", "LB/SB", "2020", "η = 0.01", "its 15 epochs", "from epoch 2 on", "epochs 1–2",
+    "40 → 3 × 256 → 10", "10,000\ntraining samples", "3 seeds", "SB batch 256, LB batch 1000", "ε = 5e-4", "0.01", "0.2 points",
+    "2–5", "3–10", "100-dimensional", "a batch ratio of 4 where the paper's is about 20", "15 epochs", "2 seeds", "1 point",
+    "0–20 epochs", "20 LB epochs", "100-epoch", "2017", "2000 training", "5 seeds", "SB 256, LB 6000", "η = 0", "10 iterations",
+    "3 seeds each at LB batch 1000", "3-point grid", "a 95 % interval", "MNIST-1D", "128 samples", "sub-batch of 128", "ρ = 0",
+    "F1", "MNIST", "x0", "1/σ²", "LB/SB", "2020", "its 15 epochs", "epochs 1–2", "1e-3",
 ]
 
 

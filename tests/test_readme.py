@@ -219,8 +219,15 @@ def test_the_readme_fashion_mnist_p_values_are_welch_tests_of_the_committed_seed
         assert f"{stats.ttest_ind(accuracy['sb'], accuracy['lb'], equal_var=False).pvalue:.2f}" == shown, folder
 
 
+def _interval(low: float, high: float) -> str:
+    import math
+
+    return "—" if math.isnan(low) else f"[{low:.0f}, {high:.0f}]"
+
+
 def test_the_readme_remedies_table_is_the_committed_report_table():
-    """Each remedy row of the README's "What closes the gap" holds plots/remedies.csv (the report's table), rounded."""
+    """Each remedy row of the README's "What closes the gap" holds plots/remedies.csv (the report's table), rounded:
+    accuracy, gap closed with its paired interval, own SB accuracy and own gap, φ."""
     import pandas as pd
 
     header, *body = _table_after((REPO / "README.md").read_text(), "## What closes the gap")
@@ -228,12 +235,13 @@ def test_the_readme_remedies_table_is_the_committed_report_table():
     assert len(body) == len(frame) - 1  # plain SB and plain LB share the first row
     plain = body[0]
     sb, lb = frame.iloc[0], frame.iloc[1]
-    assert plain[1:] == [f"{lb.test_accuracy:.2f}", "0", f"{sb.test_accuracy:.2f}", f"{sb.test_accuracy - lb.test_accuracy:.2f}",
+    assert plain[1:] == [f"{lb.test_accuracy:.2f}", "0", "—", f"{sb.test_accuracy:.2f}", f"{sb.test_accuracy - lb.test_accuracy:.2f}",
                          f"{lb.phi:.0f}"], plain
     for row in body[1:]:
         remedy = frame.loc[row[0].removeprefix("+ ")]
         own = ["—", "—"] if pd.isna(remedy.get("own_sb_accuracy")) else [f"{remedy.own_sb_accuracy:.2f}", f"{remedy.own_gap:.2f}"]
-        assert row[1:] == [f"{remedy.test_accuracy:.2f}", f"{remedy.gap_closed:.0f}", *own, f"{remedy.phi:.0f}"], row
+        interval = _interval(remedy.gap_closed_low, remedy.gap_closed_high)
+        assert row[1:] == [f"{remedy.test_accuracy:.2f}", f"{remedy.gap_closed:.0f}", interval, *own, f"{remedy.phi:.0f}"], row
 
 
 def test_the_readme_range_of_sb_lifts_is_the_committed_remedies():
@@ -244,6 +252,6 @@ def test_the_readme_range_of_sb_lifts_is_the_committed_remedies():
     frame = pd.read_csv(REPO / "plots/remedies.csv").set_index("training")
     plain_sb = frame.iloc[0].test_accuracy
     lifts = (frame.own_sb_accuracy.drop("growing_batch", errors="ignore").dropna() - plain_sb).tolist()
-    assert len(lifts) >= 3 and min(lifts) > 0
+    assert len(lifts) >= 2 and min(lifts) > 0  # a range
     text = " ".join((REPO / "README.md").read_text().split())
     assert f"Every change of method lifts SB too ({min(lifts):.1f}–{max(lifts):.1f} points)" in text

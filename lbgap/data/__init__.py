@@ -8,6 +8,7 @@ from lbgap.data.sets import (
     make_data_set,
     to_arrays,
     training_subset,
+    tuning_from_arrays,
 )
 
-__all__ = ["DATA_SETS", "DataSet", "Split", "from_arrays", "make_data_set", "to_arrays", "training_subset"]
+__all__ = ["DATA_SETS", "DataSet", "Split", "from_arrays", "make_data_set", "to_arrays", "training_subset", "tuning_from_arrays"]

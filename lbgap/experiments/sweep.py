@@ -55,6 +55,7 @@ def sweep_batch(
     amp: bool = False,
     on_seed: Callable[[SweepRun], None] | None = None,
     keep: Callable[[Checkpoint], None] | None = None,
+    on_epoch_done: Callable[[int], None] | None = None,
 ) -> list[SweepRun]:
     """Train `make_model(seed)` for seeds 0 .. seeds-1 with `batch_size` for exactly `epochs` epochs
     (evaluated only at the end) and measure each solution's sharpness with `measure(model)`, at the end and
@@ -66,7 +67,7 @@ def sweep_batch(
         x0, at_target = cpu_state(model), {}
         history = train(
             model, data, batch_size=batch_size, config=fixed_budget(config, epochs), seed=seed, amp=amp,
-            evaluate_every=epochs, on_target=lambda record: at_target.update(record=record, state=cpu_state(model)),
+            evaluate_every=epochs, on_epoch_done=on_epoch_done, on_target=lambda record: at_target.update(record=record, state=cpu_state(model)),
         )
         end = history[-1]
         phi = measure(model)

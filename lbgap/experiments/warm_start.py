@@ -55,6 +55,7 @@ def warm_start(
     amp: bool = False,
     on_point: Callable[[WarmStartPoint], None] | None = None,
     keep: Callable[[int, dict[str, torch.Tensor], tuple[int, dict[str, torch.Tensor]] | None], None] | None = None,
+    on_epoch_done: Callable[[int], None] | None = None,
 ) -> list[WarmStartPoint]:
     """From each (SB epochs, state_dict) of `sb_iterates`, train `lb_epochs` epochs with `large_batch`
     (sample order from `seed`) and measure the LB solution with `measure(model)`, at its end and at the first
@@ -66,7 +67,8 @@ def warm_start(
         at_target: dict = {}
         history = train(
             model, data, batch_size=large_batch, config=fixed_budget(config, lb_epochs), seed=seed, amp=amp,
-            evaluate_every=lb_epochs, on_target=lambda record: at_target.update(record=record, state=cpu_state(model)),
+            evaluate_every=lb_epochs, on_epoch_done=on_epoch_done,
+            on_target=lambda record: at_target.update(record=record, state=cpu_state(model)),
         )
         sb_record, lb_end = history[0], history[-1]  # the record of the start point is the SB iterate's
         phi = measure(model)

@@ -7,13 +7,14 @@ A stage hands on only the sections it reads, which dvc.yaml lists as its params.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from lbgap.params.reader import ParamsError, read
 from lbgap.params.sections import (
     BNStatistics, Count, Curvature, Data, Interpolate, Predictors, Rescaling, Runtime, Sharpness, Surface, Sweep,
-    Train, Trajectory, WarmStart,
+    Train, Trajectory, Tuning, WarmStart,
 )
 
 __all__ = ["Params", "ParamsError", "REGIMES", "as_yaml", "kept_epochs", "noise_scale_defined", "reached", "read_params", "run_seed"]
@@ -45,6 +46,7 @@ class Params:
     mitigation_seeds: Count  # runs per remedy
     remedies: tuple[str, ...]  # the entries of `mitigation` that run, in this order
     mitigation: dict[str, Any]  # remedy name → its options (read by lbgap.remedies.registry)
+    tuning: Tuning  # how each remedy's options are chosen on the validation split
     predictors: Predictors
 
     def __post_init__(self) -> None:
@@ -53,6 +55,15 @@ class Params:
                 raise ParamsError(f"params: 'remedies' names {name!r}, which has no section 'mitigation.{name}'")
         if len(set(self.remedies)) < len(self.remedies):
             raise ParamsError(f"params: 'remedies' lists a remedy twice ({list(self.remedies)!r})")
+        for name, grid in self.tuning.grids.items():
+            if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+                raise ParamsError(f"params: 'tuning.grids.{name}' must map options to non-empty lists of values (got {grid!r})")
+        for name in self.remedies:
+            if name not in self.tuning.grids:
+                raise ParamsError(f"params: 'remedies' names {name!r}, which has no grid 'tuning.grids.{name}' ({{}}: nothing to tune)")
+        sizes = {name: math.prod(len(v) for v in self.tuning.grids[name].values()) for name in self.remedies if self.tuning.grids[name]}
+        if len(set(sizes.values())) > 1:
+            raise ParamsError(f"params: the remedies' grids in 'tuning.grids' must be of one size, for an equal search budget (points: {sizes})")
 
     def batch_of(self, regime: str) -> int:
         """The batch size of regime 'sb' or 'lb'."""

@@ -6,7 +6,7 @@ here and imported by the code that implements them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from lbgap.params.reader import ParamsError, Range
 
@@ -67,6 +67,7 @@ class Data:
     name: DataName
     num_train: Count | None  # None: every training sample (real data sets)
     num_test: Count | None
+    validation: Index  # samples held out of the training set for choosing remedies' options (0: none)
     seed: Index  # mnist1d's generator seed; the subset draw for the others
     standardize: bool
     root: str  # where torchvision data sets live / are downloaded to
@@ -246,3 +247,9 @@ class Predictors:
     bootstrap: Count  # resamples for each τ's interval
     confidence: Annotated[float, Range(gt=0, lt=1)]
     seed: Index
+
+
+@dataclass(frozen=True)
+class Tuning:
+    seeds: Count  # runs per grid point (seeds 0 .. seeds-1), at the large batch
+    grids: dict[str, Any]  # remedy → {option (dotted when nested) → candidate values}; read by lbgap.remedies.registry

@@ -54,8 +54,8 @@ def adversarial_inputs(
 def adversarial_step(radius: float, steps: int, clean_weight: float, seed: int = 0) -> Step:
     """One step on α·f(x) + (1 − α)·f(x_adv) (α = `clean_weight`; PGD's random starts from a stream derived
     from the run's `seed`). Both passes normalize with their own batch's statistics; the running statistics
-    follow the clean pass only (the adversarial one runs inside `kept_buffers`), so evaluation normalizes
-    as for clean data. Returns the mixed loss."""
+    follow the clean pass (the adversarial one runs inside `kept_buffers`), so evaluation normalizes as for
+    clean data — with α = 0 there is no clean pass and they follow the adversarial one. Returns the mixed loss."""
     generator = torch.Generator().manual_seed(derived_seed(seed, "attack"))
 
     def step(model, optimizer, x, y):

@@ -52,7 +52,7 @@ def decaying_rate(small: int, large: int, factor: float, every: int) -> Learning
 
 @register_strategy("growing_batch", GrowingBatchOptions, with_small_batch=True)
 def growing_batch(options: GrowingBatchOptions, run: Run) -> Recipe:
-    if run.batch_size == run.small_batch:  # the baseline: SB with the learning rate decayed instead
+    if run.regime == "sb":  # the baseline: SB with the learning rate decayed instead
         return Recipe(learning_rate=decaying_rate(run.small_batch, run.large_batch, options.factor, options.every),
                       stopping_rule=False)
     return Recipe(batch_size=growing_schedule(run.small_batch, run.batch_size, options.factor, options.every),

@@ -95,7 +95,7 @@ seeds and over the segments of any resumed run).
 
 {beside_paper(params, train, sharpness)}
 
-## Runs: how each ended (cap {cap} epochs; stopping rule: {params['train']['patience']} epochs without the training loss falling {params['train']['min_delta']} below its best)
+## Runs: how each ended (cap {cap} epochs; stopping rule: {params['train']['patience']} epochs without the training loss falling {params['train']['min_delta']} below its best, ending at a loss at most their median)
 
 {ends.to_markdown(index=False)}
 
@@ -127,5 +127,5 @@ seeds and over the segments of any resumed run).
         "command": command, "seconds": round(seconds, 1), "training_seconds": round(training_seconds, 1), "commit": commit,
     }
     figures = {"training_curves": training_curves_figure(curves, batch_sizes), "sharpness": sharpness_figure(
-        {r: sharpness[r]["summary"] for r in ("sb", "lb")}, batch_sizes)}
+        {r: sharpness[r]["per_seed"] for r in ("sb", "lb")}, batch_sizes)}
     return CoreReport(markdown, summary, figures)

@@ -14,8 +14,29 @@ from matplotlib.figure import Figure  # noqa: E402
 if TYPE_CHECKING:
     from lbgap.measures.landscape import PathPoint
 
+# Blue and red mean SB and LB in every figure; other quantities take other colours
 COLORS = {"sb": "tab:blue", "lb": "tab:red"}
-LOSS_COLOR, ACCURACY_COLOR = "tab:blue", "tab:red"
+LOSS_COLOR, ACCURACY_COLOR, SHARPNESS_COLOR = "0.15", "tab:green", "0.15"
+# remedies: any colour but SB's and LB's, and a marker each (8 colours × 11 markers never repeat a pair)
+REMEDY_COLORS = ("tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+REMEDY_MARKERS = "ovD^<>pP*hX"
+
+
+def _seed_dots(axis, position: float, values: Sequence[float], color: str, *, horizontal: bool = False, spread: float = 0.12) -> None:
+    """Each seed's value as a small dot beside `position` (spread so equal values stay visible), and the
+    mean as a larger open marker: a mean never hides a failed seed."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return
+    offsets = [spread * (i - (len(values) - 1) / 2) / max(1, len(values) - 1) for i in range(len(values))]
+    places = [position + o for o in offsets]
+    mean = sum(values) / len(values)
+    if horizontal:
+        axis.scatter(values, places, s=14, color=color, alpha=0.75, zorder=3)
+        axis.scatter([mean], [position], s=70, facecolors="none", edgecolors=color, linewidths=1.6, zorder=4)
+    else:
+        axis.scatter(places, values, s=14, color=color, alpha=0.75, zorder=3)
+        axis.scatter([position], [mean], s=70, facecolors="none", edgecolors=color, linewidths=1.6, marker="D", zorder=4)
 
 
 def interpolation_figure(
@@ -36,7 +57,7 @@ def interpolation_figure(
         loss_axis.annotate(name, (alpha, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom")
     path = f"sin(απ/2)·x_{right_label} + cos(απ/2)·x_SB" if curvilinear else f"α·x_{right_label} + (1−α)·x_SB"
     loss_axis.set_xlabel(f"α   (weights {path})")
-    loss_axis.set_ylabel("cross-entropy", color=LOSS_COLOR)
+    loss_axis.set_ylabel("cross-entropy (log scale)", color=LOSS_COLOR)
     accuracy_axis.set_ylabel("accuracy (%)", color=ACCURACY_COLOR)
     loss_axis.set_yscale("log")
     handles = loss_axis.get_legend_handles_labels()[0] + accuracy_axis.get_legend_handles_labels()[0]
@@ -59,54 +80,62 @@ def training_curves_figure(curves: Mapping[str, pd.DataFrame], batch_sizes: Mapp
                 kwargs = {"label": f"{label} {split}"} if i == 0 else {}
                 accuracy_axis.plot(run.epoch, 100 * run[f"{split}_accuracy"], style, color=COLORS[regime], lw=0.9, **kwargs)
                 loss_axis.plot(run.epoch, run[f"{split}_loss"], style, color=COLORS[regime], lw=0.9, **kwargs)
-    accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy (each line one seed)")
+    seeds = max(frame.seed.nunique() for frame in curves.values())
+    accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title=f"Accuracy (each line one seed, n = {seeds})")
     accuracy_axis.set_ylim(bottom=max(0, accuracy_axis.get_ylim()[0]))
-    loss_axis.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="Loss")
+    loss_axis.set(xlabel="epoch", ylabel="cross-entropy (log scale)", yscale="log", title="Loss")
     accuracy_axis.legend(fontsize="small")
     return figure
 
 
-def sharpness_figure(summaries: Mapping[str, Mapping[str, Mapping[str, Mapping]]], batch_sizes: Mapping[str, int]) -> Figure:
-    """Bars of mean φ with ±std error bars for SB and LB, grouped by space and ε (log scale).
-    `summaries[regime][space][eps_key]["phi"]` holds {"mean", "std"}."""
-    groups = [(space, key) for space, by_eps in summaries["sb"].items() for key in by_eps]
+def sharpness_figure(per_seed: Mapping[str, Mapping[str, Mapping[str, Sequence[Mapping]]]], batch_sizes: Mapping[str, int]) -> Figure:
+    """φ of every seed (dots) and its mean (open diamond) for SB and LB, grouped by space and ε (log
+    scale). `per_seed[regime][space][eps_key]` is the sharpness stage's list of per-seed records ({"phi", …})."""
+    groups = [(space, key) for space, by_eps in per_seed["sb"].items() for key in by_eps]
+    seeds = max(len(per_seed[r][space][key]) for r in ("sb", "lb") for space, key in groups)
     figure, axis = plt.subplots(figsize=(7, 4.2))
-    width = 0.38
-    for offset, regime in ((-width / 2, "sb"), (width / 2, "lb")):
-        stats = [summaries[regime][space][key]["phi"] for space, key in groups]
-        axis.bar(
-            [i + offset for i in range(len(groups))],
-            [s["mean"] for s in stats],
-            width,
-            yerr=[s["std"] or 0.0 for s in stats],
-            capsize=3,
-            color=COLORS[regime],
-            label=f"{regime.upper()} (batch {batch_sizes[regime]})",
-        )
+    for offset, regime in ((-0.18, "sb"), (0.18, "lb")):
+        for i, (space, key) in enumerate(groups):
+            _seed_dots(axis, i + offset, [r["phi"] for r in per_seed[regime][space][key]], COLORS[regime])
+        axis.scatter([], [], color=COLORS[regime], label=f"{regime.upper()} (batch {batch_sizes[regime]})")
     axis.set_xticks(range(len(groups)), [f"{space}\n{key.replace('eps_', 'ε=')}" for space, key in groups])
-    axis.set(yscale="log", ylabel="sharpness φ (mean ± std over seeds)", title="Sharpness (Metric 2.1)")
+    axis.set(yscale="log", ylabel="sharpness φ (log scale)",
+             title=f"Sharpness (Metric 2.1): dots are seeds (n = {seeds}), diamonds their mean")
     axis.legend()
     return figure
 
 
 def mitigation_figure(rows: Sequence[Mapping]) -> Figure:
-    """Two bar charts over rows {"name", "test_accuracy": {mean, std}, "phi": {mean, std}}: test accuracy
-    (%) and sharpness φ (full space, the first ε; log scale), with ±std error bars."""
-    figure, (accuracy_axis, sharpness_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
-    names = [row["name"] for row in rows]
-    colors = [COLORS.get(name.split()[0].lower(), "tab:gray") for name in names]
+    """Each training method on its own line: test accuracy (%) and φ (full space, first ε; log scale) of
+    its LB runs (red) and, where it has one, of its own SB control (blue) — dots for seeds, open circles
+    for means, a grey line for its own gap. `rows`: {"name", "lb": {"test_accuracy": [...], "phi": [...]},
+    "sb": the same or None}, plain Adam first. Dotted lines: plain SB and plain LB means."""
+    figure, (accuracy_axis, sharpness_axis) = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 1.8), sharey=True)
+    plain = rows[0]
     for axis, key, scale in ((accuracy_axis, "test_accuracy", 100.0), (sharpness_axis, "phi", 1.0)):
-        axis.bar(
-            range(len(rows)),
-            [scale * row[key]["mean"] for row in rows],
-            yerr=[scale * (row[key]["std"] or 0.0) for row in rows],
-            capsize=3,
-            color=colors,
-        )
-        axis.set_xticks(range(len(rows)), names, rotation=30, ha="right")
-    low = min(100 * row["test_accuracy"]["mean"] for row in rows)
-    accuracy_axis.set(ylabel="test accuracy (%)", title="Test accuracy (mean ± std)", ylim=(max(0, low - 5), None))
-    sharpness_axis.set(ylabel="φ, full space, first ε", yscale="log", title="Sharpness (mean ± std)")
+        for regime in ("sb", "lb"):
+            values = [scale * v for v in plain[regime][key]]
+            axis.axvline(sum(values) / len(values), color=COLORS[regime], lw=0.8, ls=":")
+        for line, row in enumerate(rows):
+            means = {}
+            for regime in ("sb", "lb"):
+                if row.get(regime):
+                    values = [scale * v for v in row[regime][key] if v is not None]
+                    _seed_dots(axis, line, values, COLORS[regime], horizontal=True)
+                    means[regime] = sum(values) / len(values)
+            if len(means) == 2:
+                axis.plot([means["sb"], means["lb"]], [line, line], color="0.6", lw=1, zorder=2)
+    seeds = max(len(row["lb"]["test_accuracy"]) for row in rows)
+    accuracy_axis.set_yticks(range(len(rows)), [row["name"] for row in rows])
+    accuracy_axis.invert_yaxis()
+    accuracy_axis.set(xlabel="test accuracy (%)", title="Test accuracy")
+    sharpness_axis.set(xlabel="φ, full space, first ε (log scale)", xscale="log", title="Sharpness")
+    for regime, text in (("sb", "SB: the method's own SB run"), ("lb", "LB"), ):
+        accuracy_axis.scatter([], [], color=COLORS[regime], label=text)
+    figure.legend(fontsize="small", loc="lower center", ncol=2, frameon=False)
+    figure.suptitle(f"Remedies at SB and LB: dots are seeds (up to {seeds}), circles their mean, grey lines the own gap;\n"
+                    "dotted: plain SB and LB", fontsize="medium")
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
     return figure
 
 
@@ -122,7 +151,7 @@ def sweep_figure(frame: pd.DataFrame, threshold: float | None, epochs: int) -> F
     )
     sharpness_axis.errorbar(
         frame.batch_size, frame.sharpness_mean, yerr=frame.sharpness_std.fillna(0), fmt="s--",
-        color=LOSS_COLOR, capsize=3, label="sharpness φ",
+        color=SHARPNESS_COLOR, capsize=3, label="sharpness φ",
     )
     if threshold is not None:
         accuracy_axis.axvline(threshold, color="0.5", linewidth=0.9, linestyle=":", label=f"threshold ≈ {threshold:.0f}")
@@ -130,7 +159,7 @@ def sweep_figure(frame: pd.DataFrame, threshold: float | None, epochs: int) -> F
     sharpness_axis.set_yscale("log")
     accuracy_axis.set(xlabel="batch size", title=f"Accuracy and sharpness vs batch size ({epochs} epochs each)")
     accuracy_axis.set_ylabel("test accuracy (%)", color=ACCURACY_COLOR)
-    sharpness_axis.set_ylabel("sharpness φ, full space", color=LOSS_COLOR)
+    sharpness_axis.set_ylabel("sharpness φ, full space (log scale)", color=SHARPNESS_COLOR)
     handles = accuracy_axis.get_legend_handles_labels()[0] + sharpness_axis.get_legend_handles_labels()[0]
     accuracy_axis.legend(handles, [h.get_label() for h in handles], fontsize="small", loc="lower left")
     return figure
@@ -143,10 +172,10 @@ def warm_start_figure(frame: pd.DataFrame, small_batch: int, large_batch: int, l
     sharpness_axis = accuracy_axis.twinx()
     accuracy_axis.plot(frame.sb_epochs, 100 * frame.sb_test_accuracy, "o-", color=COLORS["sb"], label=f"SB iterate (batch {small_batch})")
     accuracy_axis.plot(frame.sb_epochs, 100 * frame.lb_test_accuracy, "o-", color=COLORS["lb"], label=f"LB from it (batch {large_batch}, {lb_epochs} epochs)")
-    sharpness_axis.plot(frame.sb_epochs, frame.lb_sharpness, "s--", color="tab:green", label="φ of the LB solution")
+    sharpness_axis.plot(frame.sb_epochs, frame.lb_sharpness, "s--", color=SHARPNESS_COLOR, label="φ of the LB solution")
     sharpness_axis.set_yscale("log")
     accuracy_axis.set(xlabel="SB epochs before switching to LB", ylabel="test accuracy (%)", title="Warm-started large-batch training")
-    sharpness_axis.set_ylabel("sharpness φ, full space", color="tab:green")
+    sharpness_axis.set_ylabel("sharpness φ, full space (log scale)", color=SHARPNESS_COLOR)
     handles = accuracy_axis.get_legend_handles_labels()[0] + sharpness_axis.get_legend_handles_labels()[0]
     accuracy_axis.legend(handles, [h.get_label() for h in handles], fontsize="small", loc="lower right")
     return figure
@@ -160,8 +189,8 @@ def trajectory_figure(frames: Mapping[str, pd.DataFrame], batch_sizes: Mapping[s
         axis.plot(frame.train_loss, frame.sharpness, "o-", color=COLORS[regime], label=f"{regime.upper()} (batch {batch_sizes[regime]})")
         for row in frame.itertuples():
             axis.annotate(str(row.epoch), (row.train_loss, row.sharpness), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
-    axis.set(xscale="log", yscale="log", xlabel="training loss (cross-entropy)", ylabel="sharpness φ, full space",
-             title="Sharpness along training (labels: epoch)")
+    axis.set(xscale="log", yscale="log", xlabel="training loss (cross-entropy, log scale, decreasing to the right)",
+             ylabel="sharpness φ, full space (log scale)", title="Sharpness along training (labels: epoch)")
     axis.invert_xaxis()
     axis.legend(fontsize="small")
     return figure

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -16,7 +16,7 @@ from lbgap.report.numbers import (
     distance_ratio, headline, headline_metrics, null_if_undefined, remedy_numbers, sweep_numbers, warm_start_numbers,
 )
 from lbgap.report.predictors import measure_name, tau_figure, tau_plot_data, tau_table
-from lbgap.report.remedies import gap_closed_figures, gap_closed_table
+from lbgap.report.remedies import gap_closed_figures, gap_closed_table, scaling_rules_text, tuning_table
 from lbgap.report.run import RunResults
 from lbgap.report.sections import beside_paper, paper_tables, parameters
 from lbgap.report.target import target_numbers, target_section
@@ -104,7 +104,9 @@ def summary_numbers(run: RunResults) -> dict:
     numbers["distance_ratio"] = {"mean": ratio["mean"], "std": ratio["std"]}
     numbers["mitigation"] = remedy_numbers(run.remedies)
     for row in run.gap_closed.iloc[2:].itertuples():
-        numbers["mitigation"][row.training]["gap_closed_pct"] = row.gap_closed
+        numbers["mitigation"][row.training].update(
+            gap_closed_pct=row.gap_closed, gap_closed_low=row.gap_closed_low, gap_closed_high=row.gap_closed_high,
+            helps=bool(row.helps) if row.helps in (True, False) else None, hurts=bool(row.hurts) if row.hurts in (True, False) else None)
     numbers["predictors"] = {
         r.measure: {"tau_gap_all": r.tau_all, "tau_gap_within": r.tau_within} for r in run.taus.itertuples()
     }
@@ -124,18 +126,33 @@ def curvature_measures(run: RunResults) -> tuple[str, dict]:
     )
 
 
-def run_figures(run: RunResults) -> dict[str, Figure]:
-    batch_sizes, rows = run.batch_sizes, mitigation_rows(run.train, run.sharpness, run.remedies)
+def method_rows(run: RunResults) -> list[dict]:
+    """mitigation_figure's rows: plain Adam (train@sb, train@lb), then each remedy (its LB runs and its own
+    SB control, if any), each side's per-seed test accuracy (fraction) and full-space φ at the first ε."""
     first = run.first_eps_key
-    bars = [{"name": r["name"], "test_accuracy": r["train"]["test_accuracy"], "phi": r["sharpness"]["full"][first]["phi"]} for r in rows]
+
+    def side(train: Mapping, sharpness: Mapping) -> dict:
+        return {"test_accuracy": [row["test_accuracy"] for row in train["per_seed"]],
+                "phi": [row["phi"] for row in sharpness["per_seed"]["full"][first]]}
+
+    rows = [{"name": "plain Adam", **{r: side(run.train[r], run.sharpness[r]) for r in ("sb", "lb")}}]
+    for doc in run.remedies:
+        own = doc.get("small_batch")
+        rows.append({"name": doc["strategy"], "lb": side(doc["train"], doc["sharpness"]),
+                     "sb": side(own["train"], own["sharpness"]) if own else None})
+    return rows
+
+
+def run_figures(run: RunResults) -> dict[str, Figure]:
+    batch_sizes = run.batch_sizes
     return {
         "sweep": sweep_figure(run.sweep_points, run.threshold.crossing, run.params["sweep"]["epochs"]),
         "trajectory": trajectory_figure(run.trajectories, batch_sizes),
         "hessian_density": density_figure(run.spectra, batch_sizes),
         "epsilon_sensitivity": epsilon_figure(run.epsilon_frames, batch_sizes),
         "training_curves": training_curves_figure(run.curves, batch_sizes),
-        "sharpness": sharpness_figure({r: run.sharpness[r]["summary"] for r in ("sb", "lb")}, batch_sizes),
-        "mitigation": mitigation_figure(bars),
+        "sharpness": sharpness_figure({r: run.sharpness[r]["per_seed"] for r in ("sb", "lb")}, batch_sizes),
+        "mitigation": mitigation_figure(method_rows(run)),
         **gap_closed_figures(run.gap_closed),
         "predictors": tau_figure(run.taus, run.predictors["confidence"]),
     }
@@ -152,12 +169,19 @@ def remedies_text(frame: pd.DataFrame) -> str:
                 "no remedy can be said to close it.")
     remedies = frame.iloc[2:]
     ok = remedies[~remedies.diverged]
-    # within two of plain LB's seed standard deviations of plain LB: no measurable help
-    floor = 200 * (0.0 if math.isnan(lb.test_accuracy_std) else lb.test_accuracy_std) / gap
-    half = [f"{r.training} ({r.gap_closed:.0f} %)" for r in ok.itertuples() if r.gap_closed >= 50]
-    none = [f"{r.training} ({r.gap_closed:.0f} %)" for r in ok.itertuples() if r.gap_closed <= floor]
-    text = (f"Closed at least half of the gap: {', '.join(half) or 'none'}. "
-            f"No measurable help (at most {floor:.0f} %, two of plain LB's seed standard deviations): {', '.join(none) or 'none'}.")
+
+    def named(rows) -> str:
+        return ", ".join(f"{r.training} ({r.gap_closed:.0f} %, interval [{r.gap_closed_low:.0f}, {r.gap_closed_high:.0f}])"
+                         for r in rows.itertuples()) or "none"
+
+    hurts = ok[ok.hurts == True]  # noqa: E712 (columns of True, False and None)
+    text = (f"A remedy helps when the 95 % interval of its gap closed (paired by seed with plain LB) lies above 0 "
+            f"(each remedy tested on its own: among many remedies, about one in twenty crosses by chance). "
+            f"Helps: {named(ok[ok.helps == True])}. "  # noqa: E712
+            f"Not shown to help: {named(ok[(ok.helps == False) & ~ok.index.isin(hurts.index)])}."  # noqa: E712
+            + (f" Hurts (interval below 0): {named(hurts)}." if len(hurts) else ""))
+    if (undecided := ok[ok.helps.isna()]).size:
+        text += f" One seed, no interval: {', '.join(undecided.training)}."
     if remedies.diverged.any():
         text += f" Diverged (non-finite training loss; stopped there): {', '.join(remedies.training[remedies.diverged])}."
     if "own_gap" in remedies:
@@ -165,9 +189,16 @@ def remedies_text(frame: pd.DataFrame) -> str:
         if len(both):
             text += (" Compared at both batch sizes with their own SB run (plain Adam's gap: " f"{gap:.2f} points): "
                      + ", ".join(f"{r.training} {r.own_gap:.2f}" for r in both.itertuples()) + ".")
-    text += (" One seed per remedy unless `mitigation_seeds` says more: a difference of a point or so is within"
-             " a seed's spread.") if remedies.test_accuracy_std.isna().all() else ""
+    if (epochs := frame.attrs.get("equal_epochs")) is not None:
+        text += f" The column after {epochs} epochs compares every run at the epochs all of them trained."
     return text
+
+
+def remedies_section_text(run: RunResults) -> str:
+    """remedies_text, and which learning-rate scaling rule fits when both ran."""
+    frame = run.gap_closed
+    rules = scaling_rules_text(run.remedies, frame.iloc[0].test_accuracy - frame.iloc[1].test_accuracy)
+    return remedies_text(frame) + (f"\n\n{rules}" if rules else "")
 
 
 def predictors_text(taus: pd.DataFrame) -> str:
@@ -280,8 +311,13 @@ LB training with each remedy ({seeds} seed(s) each); plain SB and LB for referen
 
 ## What closes the gap? Remedies beyond the paper
 
-Every remedy's LB runs beside plain SB and LB (Adam, as in the paper).
-Gap closed = (accuracy − LB) / (SB − LB): 0 % is no better than plain LB, 100 % as good as plain SB.
+Every remedy's LB runs beside plain SB and LB (Adam, as in the paper), each remedy with the options chosen
+on the validation split (held out of the training set; the test split is read only for the table below):
+
+{tuning_table(run.tuning)}
+
+Gap closed = (accuracy − LB) / (SB − LB): 0 % is no better than plain LB, 100 % as good as plain SB; its
+interval is the paired 95 % t interval over seeds (a remedy's seed k starts from plain LB's x0 of seed k).
 φ: full space at the first ε (the remedy's sharpness stage); λ_max: top Hessian eigenvalue on the predictors
 subset; updates and samples: what training did; wall: seconds of training per seed on this machine.
 "own SB / own gap": a remedy that changes the training method (an optimizer, an initialization, SAM,
@@ -291,7 +327,7 @@ would grow, so its own gap tests their equivalence.
 
 {gap_closed_table(run.gap_closed)}
 
-{remedies_text(run.gap_closed)}
+{remedies_section_text(run)}
 
 ![gap closed vs sharpness]({link('gap_closed')})
 

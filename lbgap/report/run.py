@@ -21,6 +21,7 @@ class RunResults:
     curves: dict[str, pd.DataFrame]  # regime → per-epoch records
     sharpness: dict[str, dict]  # regime → the sharpness stage's JSON
     remedies: list[dict]  # one mitigate stage's JSON per strategy, in params order
+    tuning: list[dict]  # one tune stage's JSON per strategy, in params order
     sweep: list[dict]  # one sweep stage's JSON per batch size
     warm_start: dict
     trajectories: dict[str, pd.DataFrame]  # regime → φ along training
@@ -56,7 +57,7 @@ class RunResults:
     def gap_closed(self) -> pd.DataFrame:
         final = self.solutions[self.solutions.point == "final"] if "point" in self.solutions else self.solutions
         lambda_max = final.groupby("family")["lambda_max"].mean().to_dict()
-        return gap_closed_frame(self.train, self.sharpness, self.remedies, lambda_max)
+        return gap_closed_frame(self.train, self.sharpness, self.remedies, lambda_max, self.curves)
 
     @property
     def taus(self) -> pd.DataFrame:

@@ -52,8 +52,9 @@ def train_seeds(
     together: bool = False,
     resume: ResumeFolder | None = None,
     workers: Workers | None = None,
+    first_seed: int = 0,
 ) -> Iterator[tuple[Checkpoint, Iterates, dict, list[dict]]]:
-    """Train seeds 0 .. seeds-1 in turn: `make_model(seed)` draws the initial point (on `data`'s device),
+    """Train seeds first_seed .. first_seed + seeds - 1 in turn: `make_model(seed)` draws the initial point (on `data`'s device),
     `recipe_for_seed(seed)` how it trains (lbgap.train.recipe; its `prepare` is applied to the built network
     before x0 is taken). Yields per seed its Checkpoint (CPU tensors; with the weights where the training
     loss first reached `config.target_loss`, when it did), its Iterates (x0 and
@@ -66,12 +67,14 @@ def train_seeds(
     interrupted run left (lbgap.train.resume; a recipe that is not `resumable` restarts its seed).
     `workers`: data-parallel training, this process being one worker (lbgap.train.parallel)."""
     if together:
+        if first_seed:
+            raise ValueError("seeds train together from seed 0 only")
         if not recipe_for_seed(0).is_plain:
             raise ValueError("seeds train together with plain Adam steps only (a remedy's recipe trains one by one)")
         yield from _train_together(make_model, data, batch_size=batch_size, seeds=seeds, config=config, amp=amp,
                                    on_epoch=on_epoch, keep_epochs=keep_epochs)
         return
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         if resume is not None and (done := resume.finished(seed)) is not None:
             yield done
             continue

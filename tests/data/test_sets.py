@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lbgap.data import DataSet, Split, from_arrays, make_data_set, to_arrays
-from lbgap.data.sets import standardize
+from lbgap.data import DataSet, Split, from_arrays, make_data_set, to_arrays, tuning_from_arrays
+from lbgap.data.sets import hold_out, standardize
 
 
 def test_mnist1d_shapes_classes_and_standardization():
@@ -43,6 +43,37 @@ def test_arrays_round_trip():
     data = make_data_set("mnist1d", num_train=40, num_test=10, seed=0)
     again = from_arrays(to_arrays(data))
     assert torch.equal(again.train.x, data.train.x) and torch.equal(again.test.y, data.test.y)
+
+
+def test_validation_is_held_out_of_the_training_samples_disjoint_seeded_and_standardized_with_training_statistics():
+    whole = make_data_set("mnist1d", num_train=300, num_test=50, seed=2, standardized=False)  # the 300 generated samples
+    data = make_data_set("mnist1d", num_train=250, num_test=50, seed=2, validation=50, standardized=False)
+    assert len(data.train) == 250 and len(data.validation) == 50 and torch.equal(data.test.x, whole.test.x)
+    rows = {tuple(x.tolist()) for x in whole.train.x}
+    train_rows, val_rows = ({tuple(x.tolist()) for x in split.x} for split in (data.train, data.validation))
+    assert train_rows | val_rows == rows and not train_rows & val_rows  # a partition of what was generated
+    again = make_data_set("mnist1d", num_train=250, num_test=50, seed=2, validation=50, standardized=False)
+    assert torch.equal(again.validation.x, data.validation.x)
+    scaled = make_data_set("mnist1d", num_train=250, num_test=50, seed=2, validation=50)
+    mean, std = data.train.x.mean(0), data.train.x.std(0)
+    torch.testing.assert_close(scaled.validation.x, (data.validation.x - mean) / std, atol=1e-5, rtol=1e-5)
+    tuning = tuning_from_arrays(to_arrays(scaled))
+    assert torch.equal(tuning.test.x, scaled.validation.x) and tuning.validation is None
+    with pytest.raises(ValueError, match="leaves no training sample"):
+        hold_out(data, len(data.train), seed=0)
+
+
+def test_tuning_arrays_never_read_the_test_split():
+    class Guarded(dict):  # an npz file reads an array only when asked for it
+        def __getitem__(self, key):
+            assert not key.endswith("_test"), f"read {key}"
+            return super().__getitem__(key)
+
+    data = make_data_set("mnist1d", num_train=40, num_test=10, seed=0, validation=10)
+    tuning = tuning_from_arrays(Guarded(to_arrays(data)))
+    assert torch.equal(tuning.test.y, data.validation.y) and len(tuning.train) == 40
+    with pytest.raises(KeyError):
+        tuning_from_arrays(Guarded({k: v for k, v in to_arrays(data).items() if not k.endswith("_val")}))
 
 
 def test_unknown_data_set_and_bad_sizes_are_refused():

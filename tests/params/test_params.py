@@ -49,6 +49,9 @@ BAD = [
     ("warm_start.every", 3, "'warm_start.every' = 3 exceeds 'warm_start.sb_epochs' = 2"),
     ("remedies", ["sam", "sma"], "'remedies' names 'sma', which has no section 'mitigation.sma'"),
     ("remedies", ["sam", "sam"], "'remedies' lists a remedy twice"),
+    ("tuning.grids.sam", {"rho": [0.01, 0.02, 0.05]}, "grids in 'tuning.grids' must be of one size, for an equal search budget"),
+    ("tuning.grids.sam", {"rho": []}, "'tuning.grids.sam' must map options to non-empty lists"),
+    ("tuning.grids.sam", [0.01], "'tuning.grids.sam' must map options to non-empty lists"),
 ]
 
 

@@ -37,7 +37,7 @@ def test_the_growing_runs_control_decays_the_learning_rate_where_the_batch_grows
     growing run's (same noise scale), so the rate falls exactly when and as much as the batch grows."""
     options = GrowingBatchOptions(factor=2.0, every=5)
     growing = growing_batch(options, run(batch_size=4000, small_batch=256, large_batch=4000))
-    control = growing_batch(options, run(batch_size=256, small_batch=256, large_batch=4000))
+    control = growing_batch(options, run(batch_size=256, regime="sb", small_batch=256, large_batch=4000))
     assert growing.learning_rate is None and control.batch_size is None
     for epoch in range(1, 41):
         for done in (epoch - 1, epoch - 0.5):  # the epoch's start and middle
@@ -53,7 +53,7 @@ def test_both_arms_of_the_growing_comparison_train_the_same_epochs_at_equal_lr_o
     impatient = train_config(max_epochs=4, patience=1, min_delta=10.0, lr=1e-2)
     seen = {"growing": [], "baseline": []}
     for arm, batch in (("growing", 48), ("baseline", 12)):
-        recipe = growing_batch(options, run(batch_size=batch))
+        recipe = growing_batch(options, run(batch_size=batch, regime="lb" if batch == 48 else "sb"))
 
         def step(model, optimizer, x, y, arm=arm):
             seen[arm].append((optimizer.param_groups[0]["lr"], len(x)))

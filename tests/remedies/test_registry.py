@@ -11,7 +11,9 @@ import yaml
 
 from lbgap.remedies import registry
 from lbgap.params import ParamsError
-from lbgap.remedies.registry import Run, check_mitigation, get_strategy, list_strategies, read_options, register_strategy
+from lbgap.remedies.registry import (
+    Run, check_mitigation, get_strategy, grid_points, list_strategies, read_options, register_strategy, with_choice,
+)
 from lbgap.train.recipe import PLAIN
 
 
@@ -76,9 +78,42 @@ def test_every_remedy_reads_its_committed_section_and_refuses_a_typo_in_it(name)
     first = next(iter(section))
     misspelt = {**{k: v for k, v in section.items() if k != first}, first + "_": section[first]}
     with pytest.raises(ParamsError, match=f"unknown key 'mitigation.{name}.{first}_'"):
-        check_mitigation({**COMMITTED["mitigation"], name: misspelt})
+        check_mitigation({**COMMITTED["mitigation"], name: misspelt}, {})
+
+
+@pytest.mark.parametrize("name", list_strategies())
+def test_every_remedy_has_a_committed_grid_whose_every_point_reads_into_its_options(name):
+    """Every registered remedy has a grid in `tuning.grids` (so any of them may be listed in `remedies`), each
+    point a valid set of its options that differs from the others."""
+    grid = COMMITTED["tuning"]["grids"][name]
+    points = grid_points(grid)
+    sections = [with_choice(COMMITTED["mitigation"][name], point) for point in points]
+    assert len({repr(read_options(name, section)) for section in sections}) == len(points)
+    check_mitigation(COMMITTED["mitigation"], {name: grid})
+
+
+def test_grid_points_and_choices_follow_the_grid_and_name_nested_options():
+    assert grid_points({"a": [1, 2], "b": ["x", "y"]}) == [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 2, "b": "x"}, {"a": 2, "b": "y"}]
+    assert grid_points({}) == [{}]
+    section = {"signal": {"max_shift": 4, "noise": 0.05}, "image": {"hflip": 0.5}}
+    chosen = with_choice(section, {"signal.max_shift": 8})
+    assert chosen == {"signal": {"max_shift": 8, "noise": 0.05}, "image": {"hflip": 0.5}} and section["signal"]["max_shift"] == 4
+    with pytest.raises(ParamsError, match="'tuning.grids.augmentation.signal.shift' names no option"):
+        with_choice(section, {"signal.shift": 2}, "tuning.grids.augmentation.")
+
+
+def test_a_grid_point_that_is_no_valid_option_or_a_grid_for_no_remedy_is_refused():
+    with pytest.raises(ParamsError, match=r"'tuning.grids.sam' point \{'rho': -1.0\}: 'mitigation.sam.rho' must be >= 0"):
+        check_mitigation(COMMITTED["mitigation"], {"sam": {"rho": [0.05, -1.0]}})
+    with pytest.raises(ParamsError, match="unknown key 'tuning.grids.sma'"):
+        check_mitigation(COMMITTED["mitigation"], {"sma": {"rho": [0.05]}})
 
 
 def test_a_section_for_no_remedy_is_refused():
     with pytest.raises(ParamsError, match="unknown key 'mitigation.sma' \\(did you mean 'mitigation.sam'\\?\\)"):
-        check_mitigation({"sma": {"rho": 0.1}})
+        check_mitigation({"sma": {"rho": 0.1}}, {})
+
+
+def test_a_declared_option_that_its_grid_does_not_list_is_refused():
+    with pytest.raises(ParamsError, match=r"'mitigation.sam.rho' = 0.05 is chosen by 'tuning.grids.sam' from \[0.1, 0.2\]"):
+        check_mitigation(COMMITTED["mitigation"], {"sam": {"rho": [0.1, 0.2]}})

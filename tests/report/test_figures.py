@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from matplotlib.colors import to_rgba
 
 from lbgap.measures.landscape import PathPoint
 from lbgap.report.figures import (
+    COLORS,
     interpolation_figure,
     mitigation_figure,
     sharpness_figure,
@@ -40,16 +43,31 @@ def test_training_curves_draw_one_line_per_seed_split_and_regime():
     np.testing.assert_allclose(accuracy_axis.get_lines()[0].get_ydata(), [10.0, 50.0])  # seed 0, train, in percent
 
 
-def test_bar_charts_show_means_with_their_std():
-    stats = {"mean": 10.0, "std": 2.0}
-    summaries = {r: {"full": {"eps_1e-03": {"phi": stats}}, "subspace": {"eps_1e-03": {"phi": {"mean": 1.0, "std": None}}}} for r in ("sb", "lb")}
-    axis = sharpness_figure(summaries, {"sb": 256, "lb": 4000}).axes[0]
-    assert [round(bar.get_height(), 6) for bar in axis.patches] == [10.0, 1.0, 10.0, 1.0]
-    rows = [{"name": "SB (batch 256)", "test_accuracy": {"mean": 0.9, "std": 0.01}, "phi": stats},
-            {"name": "LB + sam", "test_accuracy": {"mean": 0.85, "std": None}, "phi": stats}]
+def _points(axis) -> list[tuple[float, float]]:
+    return [tuple(map(float, xy)) for collection in axis.collections for xy in collection.get_offsets()]
+
+
+def test_every_seed_is_drawn_beside_its_mean_and_no_mean_hides_a_failed_seed():
+    """Sharpness: one dot per seed and a marker at the mean, per regime and group (a failed seed's φ near 0
+    stays visible below the mean); remedies: each method's LB seeds, its own SB control's where it has one,
+    in SB's and LB's colours, and plain Adam's first."""
+    per_seed = {"sb": {"full": {"eps_1e-03": [{"phi": 20.0}, {"phi": 30.0}]}},
+                "lb": {"full": {"eps_1e-03": [{"phi": 3000.0}, {"phi": 0.0005}]}}}
+    axis = sharpness_figure(per_seed, {"sb": 256, "lb": 4000}).axes[0]
+    values = sorted(y for _, y in _points(axis))
+    assert values == pytest.approx(sorted([20.0, 30.0, 25.0, 3000.0, 0.0005, 1500.00025]))
+    assert axis.get_yscale() == "log" and "n = 2" in axis.get_title()
+    rows = [{"name": "plain Adam", "sb": {"test_accuracy": [0.93, 0.94], "phi": [20.0, 30.0]}, "lb": {"test_accuracy": [0.88, 0.89], "phi": [3000.0, 2000.0]}},
+            {"name": "sam", "lb": {"test_accuracy": [0.90], "phi": [1000.0]}, "sb": None},
+            {"name": "sgd", "lb": {"test_accuracy": [0.91], "phi": [900.0]}, "sb": {"test_accuracy": [0.95], "phi": [10.0]}}]
     accuracy_axis, sharpness_axis = mitigation_figure(rows).axes
-    assert [round(bar.get_height(), 6) for bar in accuracy_axis.patches] == [90.0, 85.0]
-    assert [t.get_text() for t in accuracy_axis.get_xticklabels()] == ["SB (batch 256)", "LB + sam"]
+    assert [t.get_text() for t in accuracy_axis.get_yticklabels()] == ["plain Adam", "sam", "sgd"]
+    accuracies = sorted(round(x, 6) for x, _ in _points(accuracy_axis))
+    assert accuracies == sorted([93.0, 94.0, 93.5, 88.0, 89.0, 88.5, 90.0, 90.0, 91.0, 91.0, 95.0, 95.0])
+    colors = {tuple(np.round(c[:3], 3)) for collection in accuracy_axis.collections
+              for c in [*collection.get_facecolors(), *collection.get_edgecolors()]}
+    assert colors == {tuple(np.round(to_rgba(COLORS[r])[:3], 3)) for r in ("sb", "lb")}, "SB's and LB's colours only"
+    assert sharpness_axis.get_xscale() == "log"
 
 
 def test_the_sweep_marks_the_threshold_and_keeps_both_curves():

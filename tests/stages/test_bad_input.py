@@ -71,7 +71,7 @@ def workspace(tmp_path_factory, make_tiny_params) -> Path:
     params["sweep"]["batches"] = yaml.safe_load((REPO / "params.yaml").read_text())["sweep"]["batches"]  # dvc.yaml's matrix
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     d = params["data"]
-    data = make_data_set("mnist1d", num_train=d["num_train"], num_test=d["num_test"], seed=d["seed"])
+    data = make_data_set("mnist1d", num_train=d["num_train"], num_test=d["num_test"], seed=d["seed"], validation=d["validation"])
     (root / "data").mkdir()
     np.savez(root / "data/dataset.npz", **to_arrays(data))
     for regime in ("sb", "lb"):
@@ -208,7 +208,7 @@ def test_report_inputs_missing_fields_are_one_error(workspace, monkeypatch):
     from stages import report
 
     (name, module, args, _, _), = [s for s in STAGES if s[0] == "report"]
-    monkeypatch.setattr(report, "read_run", lambda settings, inputs: RunResults(as_yaml(settings), *({} for _ in range(13))))
+    monkeypatch.setattr(report, "read_run", lambda settings, inputs: RunResults(as_yaml(settings), *({} for _ in range(14))))
     before = _snapshot(workspace)
     _assert_refused(_invoke(workspace, module, args, monkeypatch), before, workspace, "lacks an expected field")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,14 @@ from typer.testing import CliRunner
 
 from lbgap.train.checkpoint import Iterates
 from stages import (
-    curvature, interpolate, mitigate, predictors, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, warm_start,
+    curvature, interpolate, mitigate, predictors, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, tune, warm_start,
 )
 
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
 APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app,
         "sweep": sweep.app, "warm_start": warm_start.app, "trajectory": trajectory.app, "curvature": curvature.app,
-        "rescaling": rescaling.app, "surface": surface.app, "predictors": predictors.app}
+        "rescaling": rescaling.app, "surface": surface.app, "predictors": predictors.app, "tune": tune.app}
 
 
 def invoke(app, *args):
@@ -41,10 +43,23 @@ def _train(tmp: Path, regime: str, data: Path, params: Path):
         "--params", params,
     )
 
-def _mitigate(tmp: Path, strategy: str, data: Path, sb_models: Path, params: Path):
+def _tune(tmp: Path, strategy: str, data: Path, sb_models: Path, params: Path):
+    return invoke(
+        tune.app, strategy, "--data", data, "--sb-iterates", sb_models.parent / "sb_iterates",
+        "--out", tmp / f"metrics/tuning/{strategy}.json", "--params", params,
+    )
+
+
+def _mitigate(tmp: Path, strategy: str, data: Path, sb_models: Path, params: Path, tuning: Path | None = None):
+    """tune@strategy, then mitigate@strategy with its choice; with `tuning` (a tune document) mitigate alone."""
+    if tuning is None:
+        result = _tune(tmp, strategy, data, sb_models, params)
+        if result.exit_code:
+            return result
+        tuning = tmp / f"metrics/tuning/{strategy}.json"
     return invoke(
         mitigate.app, strategy, "--data", data, "--sb-models", sb_models, "--sb-iterates", sb_models.parent / "sb_iterates",
-        "--models", tmp / f"models/mitigation/{strategy}",
+        "--tuning", tuning, "--models", tmp / f"models/mitigation/{strategy}",
         "--out", tmp / f"metrics/mitigation/{strategy}.json", "--curve", tmp / f"plots/mitigation/{strategy}.csv",
         "--figure", tmp / f"plots/mitigation/{strategy}.png", "--params", params,
     )
@@ -260,12 +275,12 @@ def test_fashion_mnist_through_prepare_and_a_keras_style_batchnorm_network(tmp_p
     """Fake gzipped IDX files in data.root, read by torchvision; F1 with batch-statistics BatchNorm."""
     fakes.write_mnist(tmp_path / "root", fakes.mnist_arrays(60, 20), gzipped=True)
     params = bad(bad(bad(params_file, "data.name", "fashion-mnist"), "data.root", str(tmp_path / "root")), "data.download", False)
-    for key, value in (("data.num_train", 40), ("data.num_test", None), ("runtime.model", "F1"), ("runtime.batchnorm", "batch"),
+    for key, value in (("data.num_train", 40), ("data.validation", 10), ("data.num_test", None), ("runtime.model", "F1"), ("runtime.batchnorm", "batch"),
                        ("small_batch", 20), ("seeds", 1), ("curvature.noise_scale.batches", 0)):
         params = bad(params, key, value)
     result = invoke(prepare.app, "--out", tmp_path / "d.npz", "--params", params)
     assert result.exit_code == 0, result.output
-    assert "fashion-mnist: 40 train / 20 test samples, input (1, 28, 28), 10 classes" in result.output
+    assert "fashion-mnist: 40 train / 10 validation / 20 test samples, input (1, 28, 28), 10 classes" in result.output
     result = _train(tmp_path / "sb", "sb", tmp_path / "d.npz", params)
     assert result.exit_code == 0, result.output
     state = torch.load(tmp_path / "sb/models/sb/seed_0.pt", weights_only=True)["final"]
@@ -305,7 +320,11 @@ def test_mitigate_trains_measures_and_plots(tmp_path, params_file, mnist1d_file,
     result = _mitigate(tmp_path / "out", "sam", mnist1d_file, sb_models, params_file)
     assert result.exit_code == 0, result.output
     document = json.loads((tmp_path / "out/metrics/mitigation/sam.json").read_text())
-    assert document["strategy"] == "sam" and document["options"]["rho"] == 0.05
+    tuned = json.loads((tmp_path / "out/metrics/tuning/sam.json").read_text())
+    assert [t["options"] for t in tuned["trials"]] == [{"rho": 0.02}, {"rho": 0.05}]  # tiny params' grid
+    best = max(tuned["trials"], key=lambda t: t["mean_validation_accuracy"])["options"]
+    assert document["strategy"] == "sam" and document["tuned"] == tuned["chosen"] == best
+    assert document["options"]["rho"] == best["rho"]
     assert len(document["train"]["per_seed"]) == 1  # tiny params: mitigation_seeds = 1
     assert document["sharpness"]["per_seed"]["full"]["eps_1e-03"][0]["phi"] > 0
     assert (tmp_path / "out/plots/mitigation/sam.png").read_bytes()[:4] == b"\x89PNG"
@@ -321,21 +340,83 @@ def test_mitigate_trains_measures_and_plots(tmp_path, params_file, mnist1d_file,
         ("conservative", "mitigation.conservative.inner_steps", 0, "'mitigation.conservative.inner_steps' must be >= 1"),
     ],
 )
-def test_mitigate_refuses_bad_params(tmp_path, params_file, mnist1d_file, strategy, key, value, message, bad):
-    result = _mitigate(tmp_path / "out", strategy, mnist1d_file, tmp_path, bad(params_file, key, value))
-    _assert_refused(result, message, tmp_path / "out")
+def test_tune_and_mitigate_refuse_bad_params(tmp_path, params_file, mnist1d_file, strategy, key, value, message, bad):
+    params = bad(params_file, key, value)
+    _assert_refused(_tune(tmp_path / "out", strategy, mnist1d_file, tmp_path, params), message, tmp_path / "out")
+    _assert_refused(_mitigate(tmp_path / "out", strategy, mnist1d_file, tmp_path, params, _choice(tmp_path, strategy)), message, tmp_path / "out")
+
+
+def _choice(folder: Path, remedy: str, **document) -> Path:
+    """A tune document of `remedy` choosing nothing (the declared options), or `document`."""
+    path = folder / f"{remedy}-tuning.json"
+    path.write_text(json.dumps(document or {"strategy": remedy, "grid": {}, "trials": [], "chosen": {}}))
+    return path
+
+
+def test_mitigate_refuses_another_remedys_choice(tmp_path, params_file, mnist1d_file, sb_models):
+    wrong = _choice(tmp_path, "sam", strategy="sgd", chosen={"lr": 0.05})
+    result = _mitigate(tmp_path / "out", "sam", mnist1d_file, sb_models, params_file, wrong)
+    _assert_refused(result, "is not tune@sam's choice of options; rebuild it with `dvc repro tune@sam`", tmp_path / "out")
+
+
+def test_tune_with_an_empty_grid_trains_nothing_and_needs_no_validation_split(tmp_path, params_file, bad):
+    params = bad(bad(params_file, "data.validation", 0), "tuning.grids.sam", {})
+    result = _tune(tmp_path / "out", "sam", tmp_path / "absent.npz", tmp_path / "absent", params)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out/metrics/tuning/sam.json").read_text())["chosen"] == {}
+
+
+def test_tune_refuses_data_without_a_validation_split(tmp_path, params_file, sb_models, bad):
+    params = bad(params_file, "data.validation", 0)
+    data = tmp_path / "plain.npz"
+    assert invoke(prepare.app, "--out", data, "--params", params).exit_code == 0
+    result = _tune(tmp_path / "out", "sam", data, sb_models, params)
+    _assert_refused(result, "holds no validation split: set 'data.validation' > 0", tmp_path / "out")
+
+
+def test_tune_never_reads_the_test_arrays(tmp_path, params_file, mnist1d_file, sb_models, monkeypatch):
+    """The stage's whole run, through a data file whose test arrays raise when read."""
+    import stages.inputs
+
+    load = stages.inputs.np.load
+
+    class Guarded:
+        def __init__(self, path, **options):
+            self.file = load(path, **options)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def __contains__(self, key):
+            return key in self.file
+
+        def __getitem__(self, key):
+            assert not key.endswith("_test"), f"the tune stage read {key}"
+            return self.file[key]
+
+    monkeypatch.setattr(stages.inputs.np, "load", Guarded)
+    result = _tune(tmp_path / "out", "sam", mnist1d_file, sb_models, params_file)
+    assert result.exit_code == 0, result.output
+    trials = json.loads((tmp_path / "out/metrics/tuning/sam.json").read_text())["trials"]
+    assert len(trials) == 2 and all(0 <= t["mean_validation_accuracy"] <= 1 for t in trials)
 
 
 def test_mitigate_refuses_an_unknown_strategy_and_augmenting_unknown_data(tmp_path, params_file, bad):
     features = tmp_path / "features.npz"
     rng = np.random.default_rng(0)
     np.savez(features, x_train=rng.normal(size=(200, 5)).astype("float32"), y_train=np.arange(200) % 2,
-             x_test=rng.normal(size=(10, 5)).astype("float32"), y_test=np.arange(10) % 2)
-    result = _mitigate(tmp_path / "out", "dropout", features, tmp_path, params_file)
-    _assert_refused(result, "unknown strategy 'dropout'", tmp_path / "out")
+             x_test=rng.normal(size=(10, 5)).astype("float32"), y_test=np.arange(10) % 2,
+             x_val=rng.normal(size=(10, 5)).astype("float32"), y_val=np.arange(10) % 2)
+    for tuning in (None, _choice(tmp_path, "dropout")):
+        _assert_refused(_mitigate(tmp_path / "out", "dropout", features, tmp_path, params_file, tuning), "unknown strategy 'dropout'", tmp_path / "out")
     own_data = bad(bad(params_file, "data.name", "npz"), "data.path", str(features))
-    result = _mitigate(tmp_path / "out", "augmentation", features, tmp_path, own_data)
-    _assert_refused(result, "no augmentation is defined for data set 'npz'", tmp_path / "out")
+    assert _train(tmp_path / "sb", "sb", features, own_data).exit_code == 0  # the SB iterates tune@ reads
+    for tuning in (None, _choice(tmp_path, "augmentation")):
+        result = _mitigate(tmp_path / "out", "augmentation", features, tmp_path / "sb/models/sb", own_data, tuning)
+        _assert_refused(result, "no augmentation is defined for data set 'npz'", tmp_path / "out")
 
 
 def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_file, mnist1d_file, sb_models, bad):
@@ -390,3 +471,25 @@ def test_rescaling_refuses_a_block_the_network_lacks(tmp_path, params_file, mnis
         "--out", out / "r.json", "--params", bad(params_file, "rescaling.block", 7),
     )
     _assert_refused(result, "block 7 does not exist: the network has 2 BN → ReLU → layer pairs", out)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    ([], "Missing argument 'batch'"),
+    (["abc", "--data", "d.npz", "--out", "o.json", "--models", "m"], "Invalid value for 'batch'"),
+    (["64", "--data", "d.npz", "--out", "o.json", "--models", "m", "--bogus", "1"], "No such option: --bogus"),
+])
+def test_usage_errors_are_one_error_line_and_exit_code_2(args, says, monkeypatch, capsys):
+    from stages.options import run
+
+    monkeypatch.setattr(sys, "argv", ["python -m stages.sweep", *args])
+    with pytest.raises(SystemExit) as exit_:
+        run(sweep.app)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1 and says in err, err
+
+
+def test_every_command_runs_through_the_one_line_error_entry():
+    for path in sorted((REPO / "stages").glob("*.py")):
+        text = path.read_text()
+        if 'if __name__ == "__main__":' in text:
+            assert text.rstrip().endswith('if __name__ == "__main__":\n    run(app)'), path.name

@@ -93,7 +93,7 @@ def test_every_declared_code_dep_is_imported(stages):
         needed = {str(p.relative_to(REPO)) for p in project_imports(_module_file(module))}
         code = [d.def_path for d in stage.deps if d.def_path.startswith(("lbgap", "stages")) and "${" not in d.def_path]
         unused = [d for d in code if not any(_covered(n, [d]) for n in needed)]
-        if unused := [d for d in unused if not (stage.name.startswith("mitigate@") and d.startswith("lbgap/remedies/"))]:
+        if unused := [d for d in unused if not (stage.name.startswith(("mitigate@", "tune@")) and d.startswith("lbgap/remedies/"))]:
             extra[stage.name] = unused
     assert not extra, f"stages declaring code they never import: {extra}"
 
@@ -107,16 +107,17 @@ def test_the_import_scan_follows_imports_transitively():
 
 def test_each_remedy_stage_declares_its_own_module_and_the_shared_ones(stages):
     """The registry imports lbgap/remedies/<name>.py by name at run time, which no static scan sees: each
-    mitigate@<name> must declare that module, plus the remedy modules that other remedies build on (a
-    combined recipe, a variant), which every mitigate stage declares since dvc.yaml's foreach cannot
-    list them per remedy; no other remedy's module, so editing one remedy re-runs only its stage."""
+    mitigate@<name> and tune@<name> must declare that module, plus the remedy modules that other remedies
+    build on (a combined recipe, a variant), which every such stage declares since dvc.yaml's foreach
+    cannot list them per remedy; no other remedy's module, so editing one remedy re-runs only its stages."""
     folder = REPO / "lbgap/remedies"
     own = {folder / f"{name}.py" for name in list_strategies()}
     shared = {f for module in own for f in project_imports(module) if f in own and f != module}
     shared_deps = sorted(str(f.relative_to(REPO)) for f in shared)
-    mitigate = {s.name.split("@")[1]: [d.def_path for d in s.deps] for s in stages if s.name.startswith("mitigate@")}
-    assert mitigate, "no mitigate stages"
-    for name, deps in mitigate.items():
+    remedy_stages = {s.name: [d.def_path for d in s.deps] for s in stages if s.name.startswith(("mitigate@", "tune@"))}
+    assert {name.split("@")[0] for name in remedy_stages} == {"mitigate", "tune"}, "no mitigate or tune stages"
+    for stage_name, deps in remedy_stages.items():
+        name = stage_name.split("@")[1]
         remedies = sorted(d for d in deps if d.startswith("lbgap/remedies"))
         expected = {"lbgap/remedies/__init__.py", "lbgap/remedies/registry.py", f"lbgap/remedies/{name}.py", *shared_deps}
         assert set(remedies) == expected, (name, remedies)  # its own module may be one of the shared ones

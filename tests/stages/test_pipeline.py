@@ -21,11 +21,12 @@ REPO = Path(__file__).resolve().parents[2]  # the repository root
 pytestmark = pytest.mark.pipeline
 STRATEGIES = ["sam", "sgd"]  # the remedies of tests/conftest.py's tiny params
 MITIGATE = [f"mitigate@{s}" for s in STRATEGIES]
+TUNE = [f"tune@{s}" for s in STRATEGIES]
 EXPERIMENTS = ["sweep@20", "sweep@100", "warm_start", "trajectory@sb", "trajectory@lb"]  # tiny_params' sweep
 BEYOND = ["curvature@sb", "curvature@lb", "rescaling", "surface"]
 # the README's `dvc exp show` filter: every column dropped but the experiment, the headline and the batch sizes
 EXP_SHOW_COLUMNS = ["--drop", ".*", "--keep", "Experiment|test_acc|gap|phi|target|^batch$"]
-STAGES = ["prepare", "train@sb", "train@lb", "sharpness@sb", "sharpness@lb", "interpolate", *MITIGATE, *EXPERIMENTS, *BEYOND,
+STAGES = ["prepare", "train@sb", "train@lb", "sharpness@sb", "sharpness@lb", "interpolate", *TUNE, *MITIGATE, *EXPERIMENTS, *BEYOND,
           "predictors", "report"]
 
 
@@ -109,7 +110,7 @@ class TestOneProject:
 
         output = dvc(project, "exp", "run", "-S", "batch=50")
         assert ran(output) == [
-            "train@lb", "sharpness@lb", "interpolate", *MITIGATE, "warm_start", "trajectory@lb", "curvature@lb", "rescaling", "surface",
+            "train@lb", "sharpness@lb", "interpolate", *TUNE, *MITIGATE, "warm_start", "trajectory@lb", "curvature@lb", "rescaling", "surface",
             "predictors", "report",
         ]
         assert "Stage 'prepare' didn't change" in output and "Stage 'train@sb' didn't change" in output
@@ -160,9 +161,9 @@ class TestOneProject:
 
     def test_a_strategys_param_a_new_remedy_a_sweep_batch_and_trajectory_epochs_rerun_only_what_they_touch(self, project):
         """Four changes, one repro (every stage start costs seconds), each with the stages it must and must not run:
-        - `mitigation.sam.rho` changed: mitigate@sam; not mitigate@sgd;
-        - a new remedy — a module dropped into lbgap/remedies/, `mitigation.toy`, its name in `remedies`: dvc.yaml's
-          foreach makes its stage;
+        - SAM's grid changed: tune@sam, then mitigate@sam with the new choice; not tune@sgd or mitigate@sgd;
+        - a new remedy — a module dropped into lbgap/remedies/, `mitigation.toy`, its grid, its name in `remedies`:
+          dvc.yaml's foreach makes its stages;
         - a new batch size in the sweep: that point only, not the others;
         - other trajectory epochs: the train stages re-run (they may keep other iterates) and reproduce their
           checkpoints bit for bit, so DVC skips every stage that reads only those (sharpness, curvature, the warm
@@ -171,23 +172,26 @@ class TestOneProject:
         dvc(project, "repro")  # no-op when the test above ran first
         (project / "lbgap/remedies/toy.py").write_text(TOY_REMEDY)
         params = yaml.safe_load((project / "params.yaml").read_text())
-        params["mitigation"]["sam"]["rho"] = 0.1
+        params["mitigation"]["sam"]["rho"] = 0.1  # the declared value is one of the grid's
+        params["tuning"]["grids"]["sam"] = {"rho": [0.1, 0.2]}
         params["mitigation"]["toy"] = {"factor": 2.0}
+        params["tuning"]["grids"]["toy"] = {"factor": [1.0, 2.0]}
         params["remedies"].append("toy")
         params["sweep"]["batches"] = [20, 50, 100]
         params["trajectory"]["at"] = [0, 2]
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         output = dvc(project, "repro")
         # the warm start's epochs (1, 2 in tiny params) keep epoch 2 kept, so its iterates come out the same too
-        assert sorted(ran(output)) == sorted(["train@sb", "train@lb", "mitigate@sam", "mitigate@toy", "sweep@50", "trajectory@sb",
-                                              "trajectory@lb", "predictors", "report"])
-        for skipped in ("sharpness@sb", "mitigate@sgd", "curvature@lb", "warm_start", "sweep@20"):
+        assert sorted(ran(output)) == sorted(["train@sb", "train@lb", "tune@sam", "mitigate@sam", "tune@toy", "mitigate@toy", "sweep@50",
+                                              "trajectory@sb", "trajectory@lb", "predictors", "report"])
+        for skipped in ("sharpness@sb", "tune@sgd", "mitigate@sgd", "curvature@lb", "warm_start", "sweep@20"):
             assert f"Stage '{skipped}' didn't change" in output
         summary = json.loads((project / "metrics/summary.json").read_text())
         assert set(summary["mitigation"]) == {*STRATEGIES, "toy"}
         report = (project / "report.md").read_text()
         assert all(f"LB + {s}" in report for s in [*STRATEGIES, "toy"])
-        assert json.loads((project / "metrics/mitigation/sam.json").read_text())["options"]["rho"] == 0.1
+        chosen = json.loads((project / "metrics/tuning/sam.json").read_text())["chosen"]
+        assert chosen["rho"] in (0.1, 0.2) and json.loads((project / "metrics/mitigation/sam.json").read_text())["options"]["rho"] == chosen["rho"]
         sweep = (project / "plots/sweep.csv").read_text().splitlines()
         assert [line.split(",")[0] for line in sweep[1:]] == ["20", "50", "100"]
         along = (project / "plots/trajectory_sb.csv").read_text().splitlines()
@@ -210,7 +214,7 @@ class TestC1:
         params.update(batch=50, small_batch=25, seeds=1)
         params["runtime"].update(model="C1", eval_chunk=60)
         params["data"].update(name="cifar10", num_train=None, num_test=None, standardize=False, root="datasets",
-                              checksums=False, download=False)
+                              checksums=False, download=False, validation=0)  # all 100 images train: 2 LB updates an epoch
         params["train"].update(max_epochs=1)
         params["warm_start"].update(sb_epochs=1, every=1)  # within the one epoch (the whole file is validated)
         params["trajectory"].update(at=[0, 1])
@@ -225,12 +229,13 @@ class TestC1:
         params["surface"].update(points=2)
         params.update(remedies=["augmentation", "ghost_bn"])  # image augmentation; ghost BN over BatchNorm2d
         params["mitigation"]["ghost_bn"].update(virtual_batch=20)
+        params["tuning"]["grids"].update(augmentation={}, ghost_bn={})  # as declared: the tuning search is tested above
         project = make_project(tmp_path, params)
         # φ through C1 in both spaces: the remedies' sharpness surveys (the sharpness stages' own code)
         output = dvc(project, "repro", "interpolate", "mitigate@augmentation", "mitigate@ghost_bn", "curvature@lb", "rescaling", "surface")
         assert sorted(ran(output)) == sorted([  # dvc orders several targets' stages its own way
-            "prepare", "train@sb", "train@lb", "interpolate", "mitigate@augmentation", "mitigate@ghost_bn", "curvature@lb",
-            "rescaling", "surface",
+            "prepare", "train@sb", "train@lb", "interpolate", "tune@augmentation", "tune@ghost_bn", "mitigate@augmentation",
+            "mitigate@ghost_bn", "curvature@lb", "rescaling", "surface",
         ])
         ghost = json.loads((project / "metrics/mitigation/ghost_bn.json").read_text())
         assert ghost["train"]["per_seed"][0]["updates"] == 2 and ghost["sharpness"]["parameters"] == 1_757_834

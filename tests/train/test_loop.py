@@ -19,11 +19,15 @@ from lbgap.train.recipe import Recipe, adam, plain_step
         ([1.0, 0.5], 2, 0.0, False),  # not enough history yet
         ([1.0, 0.9, 0.8, 0.7], 2, 0.01, False),  # still improving by 0.1 per epoch
         ([1.0, 0.5, 0.5, 0.5], 2, 0.0, True),  # flat for `patience` epochs
-        ([1.0, 0.5, 0.6, 0.7], 2, 0.0, True),  # worse for `patience` epochs
+        ([1.0, 0.5, 0.6, 0.7], 2, 0.0, False),  # worse for `patience` epochs, the last above the window's median
+        ([1.0, 0.5, 0.6, 0.55], 2, 0.0, True),  # worse for `patience` epochs, the last at most the median
         ([1.0, 0.5, 0.4995, 0.4992], 2, 1e-3, True),  # improving, but by less than min_delta
         ([1.0, 0.5, 0.4995, 0.4985], 2, 1e-3, False),  # best of the window beats best before by > min_delta
-        ([1.0, 0.5, 0.7, 0.6], 2, 0.0, True),  # the best (0.5) lies before the window of 2
-        ([1.0, 0.5, 0.7, 0.6], 3, 0.0, False),  # a window of 3 includes it: 0.5 < 1.0
+        ([1.0, 0.5, 0.7, 0.5], 2, 0.0, True),  # the best (0.5) lies before the window of 2
+        ([1.0, 0.5, 0.7, 0.5], 3, 0.0, False),  # a window of 3 includes it: 0.5 < 1.0
+        ([0.01, 2e-4, 2e-4, 2e-4, 0.46], 3, 1e-3, False),  # Adam's spike near zero loss: the rule waits ...
+        ([0.01, 2e-4, 2e-4, 2e-4, 0.46, 0.02, 8e-4], 3, 1e-3, True),  # ... until the run is back on its plateau
+        ([0.01, 0.0025, 0.006, 0.009, 0.005], 3, 1e-3, True),  # a noisy plateau far above its best still ends
     ],
 )
 def test_should_stop(losses, patience, min_delta, stop):

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every registered remedy on the default data and network, each tuned on the validation split and trained
+# with `mitigation_seeds` seeds (and its own SB control where it changes the training method), as the named
+# DVC experiment `all-remedies` of the whole pipeline; its report, remedy table, figures and the tune and
+# mitigate documents kept in results/all-remedies/ with the command, wall time and commit (run.json).
+#
+#   scripts/all_remedies.sh     # about 2 h on 2 CPU cores after a default `dvc repro` (its stages are reused)
+#
+# Interrupted, it continues when run again: finished stages come from DVC's run cache, a mitigate@ stage's
+# training resumes where it stopped, and an interrupted tune@ stage starts over. The results folder is
+# written only at the end; commit it afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python}
+out=results/all-remedies
+if [ -e "$out" ]; then
+  echo "$out exists: remove it to run again" >&2
+  exit 1
+fi
+if ! git diff --quiet -- params.yaml; then
+  echo "params.yaml differs from the commit: commit or stash your changes, or \`git checkout params.yaml\` to reset it" >&2
+  exit 1
+fi
+trap 'git checkout -q -- params.yaml' EXIT
+remedies=$("$PYTHON" -c "from lbgap.remedies.registry import list_strategies; print(','.join(list_strategies()))")
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- lbgap stages dvc.yaml || echo "+uncommitted changes")
+command=(dvc exp run -n all-remedies -S "remedies=[$remedies]")
+start=$(date +%s)
+"${command[@]}"
+seconds=$(( $(date +%s) - start ))
+mkdir -p "$out.partial/tuning" "$out.partial/mitigation" "$out.partial/figures"
+cp report.md metrics/summary.json metrics/headline.json plots/remedies.csv "$out.partial/"
+cp metrics/tuning/*.json "$out.partial/tuning/"
+cp metrics/mitigation/*.json "$out.partial/mitigation/"
+cp plots/figures/mitigation.png plots/figures/gap_closed.png plots/figures/updates.png "$out.partial/figures/"
+"$PYTHON" - "$out.partial/run.json" "${command[*]}" "$seconds" "$commit" <<'PY'
+import json, sys
+path, command, seconds, commit = sys.argv[1:]
+json.dump({"command": command, "seconds": int(seconds), "commit": commit}, open(path, "w"), indent=1)
+PY
+mv "$out.partial" "$out"
+echo "$out written (${seconds} s); the workspace holds the experiment's outputs: \`git checkout . && dvc checkout\` returns to the commit"
