@@ -69,7 +69,7 @@ def main(
         "small_batch": small_batch, "large_batch": large_batch, "lb_epochs": config.lb_epochs,
         "seed": config.seed, "epsilon": epsilon, "points": [asdict(p) for p in points],
     })
-    write_figure(figure, warm_start_figure(frame, small_batch, large_batch, config.lb_epochs))
+    write_figure(figure, warm_start_figure(frame, small_batch, large_batch, config.lb_epochs, config.seed))
 
 
 if __name__ == "__main__":

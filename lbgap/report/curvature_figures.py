@@ -32,14 +32,14 @@ def density_figure(spectra: Mapping[str, pd.DataFrame], batch_sizes: Mapping[str
     return figure
 
 
-def epsilon_figure(frames: Mapping[str, pd.DataFrame], batch_sizes: Mapping[str, int]) -> Figure:
-    """φ (full space) against ε, SB and LB, mean ± std over seeds, log–log."""
+def epsilon_figure(frames: Mapping[str, pd.DataFrame], batch_sizes: Mapping[str, int], seeds: int) -> Figure:
+    """φ (full space) against ε, SB and LB, mean ± std over `seeds` seeds, log–log."""
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
     for regime, frame in frames.items():
         axis.errorbar(frame.epsilon, frame.phi_mean, yerr=frame.phi_std.fillna(0), fmt="o-", capsize=3,
                       color=COLORS[regime], label=f"{regime.upper()} (batch {batch_sizes[regime]})")
-    axis.set(xscale="log", yscale="log", xlabel="ε (box half-width factor)", ylabel="φ, full space",
-             title="Sensitivity of the sharpness metric to ε")
+    axis.set(xscale="log", yscale="log", xlabel="ε (box half-width factor, log scale)", ylabel="φ, full space (log scale)",
+             title=f"Sensitivity of the sharpness metric to ε (mean ± std, n = {seeds} seeds)")
     axis.legend(fontsize="small")
     return figure
 

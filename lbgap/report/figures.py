@@ -165,8 +165,8 @@ def sweep_figure(frame: pd.DataFrame, threshold: float | None, epochs: int) -> F
     return figure
 
 
-def warm_start_figure(frame: pd.DataFrame, small_batch: int, large_batch: int, lb_epochs: int) -> Figure:
-    """Paper's piggybacking figure: test accuracy of the SB iterates and of the LB solutions
+def warm_start_figure(frame: pd.DataFrame, small_batch: int, large_batch: int, lb_epochs: int, seed: int) -> Figure:
+    """Paper's piggybacking figure: test accuracy of seed `seed`'s SB iterates and of the LB solutions
     warm-started from them (left), and the LB solutions' sharpness (right, log), against SB epochs."""
     figure, accuracy_axis = plt.subplots(figsize=(6.4, 4.2))
     sharpness_axis = accuracy_axis.twinx()
@@ -174,23 +174,31 @@ def warm_start_figure(frame: pd.DataFrame, small_batch: int, large_batch: int, l
     accuracy_axis.plot(frame.sb_epochs, 100 * frame.lb_test_accuracy, "o-", color=COLORS["lb"], label=f"LB from it (batch {large_batch}, {lb_epochs} epochs)")
     sharpness_axis.plot(frame.sb_epochs, frame.lb_sharpness, "s--", color=SHARPNESS_COLOR, label="φ of the LB solution")
     sharpness_axis.set_yscale("log")
-    accuracy_axis.set(xlabel="SB epochs before switching to LB", ylabel="test accuracy (%)", title="Warm-started large-batch training")
+    accuracy_axis.set(xlabel="SB epochs before switching to LB", ylabel="test accuracy (%)", title=f"Warm-started large-batch training, seed {seed}")
     sharpness_axis.set_ylabel("sharpness φ, full space (log scale)", color=SHARPNESS_COLOR)
     handles = accuracy_axis.get_legend_handles_labels()[0] + sharpness_axis.get_legend_handles_labels()[0]
     accuracy_axis.legend(handles, [h.get_label() for h in handles], fontsize="small", loc="lower right")
     return figure
 
 
-def trajectory_figure(frames: Mapping[str, pd.DataFrame], batch_sizes: Mapping[str, int]) -> Figure:
-    """Sharpness φ of the iterates against their training loss (both log), SB and LB on one plot, each
-    point labelled with its epoch; training runs right to left as the loss falls."""
+def trajectory_figure(frames: Mapping[str, pd.DataFrame], batch_sizes: Mapping[str, int], seed: int) -> Figure:
+    """Sharpness φ of seed `seed`'s iterates against their training loss (both log), SB and LB on one plot,
+    each point labelled with its epoch in its regime's colour (SB's above left, LB's below right, so that
+    close points keep apart; the shared starting point once); training runs right to left as the loss falls."""
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    offsets = {"sb": ((-4, 4), "right", "bottom"), "lb": ((4, -4), "left", "top")}
+    labelled: set[tuple[float, float]] = set()
     for regime, frame in frames.items():
         axis.plot(frame.train_loss, frame.sharpness, "o-", color=COLORS[regime], label=f"{regime.upper()} (batch {batch_sizes[regime]})")
+        offset, ha, va = offsets.get(regime, ((3, 3), "left", "bottom"))
         for row in frame.itertuples():
-            axis.annotate(str(row.epoch), (row.train_loss, row.sharpness), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+            if (row.train_loss, row.sharpness) in labelled:  # epoch 0: x0, the same point for both regimes
+                continue
+            labelled.add((row.train_loss, row.sharpness))
+            axis.annotate(str(row.epoch), (row.train_loss, row.sharpness), fontsize="x-small", xytext=offset,
+                          textcoords="offset points", ha=ha, va=va, color=COLORS[regime])
     axis.set(xscale="log", yscale="log", xlabel="training loss (cross-entropy, log scale, decreasing to the right)",
-             ylabel="sharpness φ, full space (log scale)", title="Sharpness along training (labels: epoch)")
+             ylabel="sharpness φ, full space (log scale)", title=f"Sharpness along training, seed {seed} (labels: epoch)")
     axis.invert_xaxis()
     axis.legend(fontsize="small")
     return figure

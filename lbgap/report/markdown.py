@@ -147,9 +147,9 @@ def run_figures(run: RunResults) -> dict[str, Figure]:
     batch_sizes = run.batch_sizes
     return {
         "sweep": sweep_figure(run.sweep_points, run.threshold.crossing, run.params["sweep"]["epochs"]),
-        "trajectory": trajectory_figure(run.trajectories, batch_sizes),
+        "trajectory": trajectory_figure(run.trajectories, batch_sizes, run.params["trajectory"]["seed"]),
         "hessian_density": density_figure(run.spectra, batch_sizes),
-        "epsilon_sensitivity": epsilon_figure(run.epsilon_frames, batch_sizes),
+        "epsilon_sensitivity": epsilon_figure(run.epsilon_frames, batch_sizes, run.params["seeds"]),
         "training_curves": training_curves_figure(run.curves, batch_sizes),
         "sharpness": sharpness_figure({r: run.sharpness[r]["per_seed"] for r in ("sb", "lb")}, batch_sizes),
         "mitigation": mitigation_figure(method_rows(run)),

@@ -23,8 +23,8 @@ def test_the_pooled_density_of_each_regime_has_unit_mass():
 
 def test_phi_against_epsilon_is_log_log_with_the_means():
     frame = pd.DataFrame({"epsilon": [1e-4, 1e-3], "phi_mean": [0.5, 17.0], "phi_std": [0.1, None]})
-    axis = epsilon_figure({"sb": frame}, {"sb": 256}).axes[0]
-    assert axis.get_xscale() == axis.get_yscale() == "log"
+    axis = epsilon_figure({"sb": frame}, {"sb": 256}, 3).axes[0]
+    assert axis.get_xscale() == axis.get_yscale() == "log" and "n = 3 seeds" in axis.get_title()
     np.testing.assert_allclose(np.asarray(axis.get_lines()[0].get_ydata(), dtype=float), [0.5, 17.0])
 
 

@@ -82,9 +82,15 @@ def test_the_sweep_marks_the_threshold_and_keeps_both_curves():
 
 def test_warm_start_and_trajectory_plot_their_columns():
     warm = pd.DataFrame({"sb_epochs": [0, 4], "sb_test_accuracy": [0.1, 0.9], "lb_test_accuracy": [0.85, 0.92], "lb_sharpness": [900.0, 40.0]})
-    accuracy_axis, sharpness_axis = warm_start_figure(warm, 256, 4000, 20).axes
+    accuracy_axis, sharpness_axis = warm_start_figure(warm, 256, 4000, 20, seed=0).axes
+    assert accuracy_axis.get_title().endswith("seed 0")
     np.testing.assert_allclose(accuracy_axis.get_lines()[1].get_ydata(), [85.0, 92.0])
     np.testing.assert_allclose(sharpness_axis.get_lines()[0].get_ydata(), [900.0, 40.0])
-    along = pd.DataFrame({"epoch": [0, 8], "train_loss": [2.3, 0.01], "sharpness": [43.0, 1700.0]})
-    axis = trajectory_figure({"lb": along}, {"lb": 4000}).axes[0]
-    assert axis.xaxis_inverted() and [t.get_text() for t in axis.texts] == ["0", "8"]
+    sb = pd.DataFrame({"epoch": [0, 8], "train_loss": [2.3, 0.02], "sharpness": [43.0, 300.0]})
+    lb = pd.DataFrame({"epoch": [0, 8], "train_loss": [2.3, 0.01], "sharpness": [43.0, 1700.0]})
+    axis = trajectory_figure({"sb": sb, "lb": lb}, {"sb": 256, "lb": 4000}, seed=0).axes[0]
+    assert axis.xaxis_inverted() and "seed 0" in axis.get_title()
+    # the shared start (x0) labelled once; each label in its regime's colour, SB's and LB's on opposite sides
+    assert [t.get_text() for t in axis.texts] == ["0", "8", "8"]
+    assert [t.get_color() for t in axis.texts] == [COLORS["sb"], COLORS["sb"], COLORS["lb"]]
+    assert axis.texts[1].get_position()[0] < 0 < axis.texts[2].get_position()[0]  # offsets in points

@@ -1,0 +1,193 @@
+"""One cell of a learning-rate × batch-size grid: every (learning rate, seed) run of one optimizer at one
+batch size, trained at once, each until its training loss first reaches a target.
+
+The runs are stacked (`torch.func.stack_module_state`) and stepped by one vmapped forward/backward, as
+`lbgap.train.together` stacks seeds; what differs is that each run has its own learning rate, so the
+optimizer is written here over stacked tensors with the learning rate as a per-run factor:
+
+- SGD with heavy-ball momentum μ, as `torch.optim.SGD(momentum=μ)`: b ← μ·b + g (b = g at the first
+  step), w ← w − η·b;
+- Adam, as `torch.optim.Adam`: m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g²,
+  w ← w − η/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε).
+
+Each run keeps its own initial point and sample order (both from its seed, drawn as `lbgap.train.loop`
+draws them, so runs of one seed share x0 and batches and differ only in η) and ends at its first checked
+iterate with training loss ≤ `target_loss` — checked after every epoch and, in an epoch that starts
+within `TARGET_GATE` × the target, after every ⌊updates / TARGET_CHECKS_PER_EPOCH⌋ updates — or at
+`max_steps` updates without reaching it, or when its loss is no longer finite. Finished runs leave the
+stack, so the cost follows the runs still training. In float64 a cell equals the runs trained one by one
+with torch's own optimizers (tests/experiments/test_grid.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Callable, Literal, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+from torch.nn import functional as F
+
+from lbgap.data import DataSet
+from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
+from lbgap.train.together import State, evaluate_together
+
+Optimizer = Literal["sgd", "adam"]
+
+
+@dataclass(frozen=True)
+class GridRun:
+    learning_rate: float
+    seed: int  # its initial point (the model passed for it) and its sample order
+
+
+@dataclass(frozen=True)
+class CellResult:
+    run: GridRun
+    reached: bool  # its training loss reached the target within max_steps
+    diverged: bool  # its training loss stopped being finite first
+    steps: int  # updates done when it ended
+    train_loss: float  # full training set, eval mode, where it ended
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    state: State  # its weights and buffers where it ended (CPU)
+
+
+class StackedOptimizer:
+    """SGD with momentum or Adam over tensors stacked along a leading run dimension (R, …), with one
+    learning rate per run (a run whose rate is 0 stands still); `keep(index)` keeps only the runs at
+    `index`, in that order."""
+
+    def __init__(self, kind: Optimizer, learning_rates: torch.Tensor, momentum: float = 0.9,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.kind, self.learning_rates, self.momentum, self.betas, self.eps = kind, learning_rates, momentum, betas, eps
+        self.state: dict[str, dict[str, torch.Tensor]] = {}
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self, params: dict[str, torch.Tensor]) -> None:
+        self.steps += 1
+        for name, w in params.items():
+            g, state = w.grad, self.state.setdefault(name, {})
+            lr = self.learning_rates.to(w).view(-1, *([1] * (w.dim() - 1)))
+            if self.kind == "sgd":
+                buffer = state.setdefault("momentum", torch.zeros_like(w))
+                buffer.mul_(self.momentum).add_(g)
+                w.sub_(lr * buffer)
+            else:
+                beta1, beta2 = self.betas
+                m = state.setdefault("m", torch.zeros_like(w)).mul_(beta1).add_(g, alpha=1 - beta1)
+                v = state.setdefault("v", torch.zeros_like(w)).mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                denominator = (v.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.eps)
+                w.sub_(lr / (1 - beta1**self.steps) * m / denominator)
+
+    def keep(self, index: torch.Tensor) -> None:
+        self.learning_rates = self.learning_rates[index]
+        self.state = {name: {k: v[index.to(v.device)] for k, v in state.items()} for name, state in self.state.items()}
+
+
+def train_cell(
+    models: Sequence[nn.Module],
+    runs: Sequence[GridRun],
+    data: DataSet,
+    *,
+    optimizer: Optimizer,
+    batch_size: int,
+    target_loss: float,
+    max_steps: int,
+    momentum: float = 0.9,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eval_chunk: int = 10_000,
+    on_step: Callable[[int], None] | None = None,
+) -> list[CellResult]:
+    """Train `models[i]` (run `runs[i]`'s initial point) with `optimizer` at learning rate
+    `runs[i].learning_rate` on batches of `batch_size` until each reaches `target_loss` (mean training
+    cross-entropy, eval mode) or `max_steps` updates; `on_step(r)` after each stacked update, with r the
+    runs it advanced. Returns one result per run, in order; the models are not changed."""
+    if len(models) != len(runs) or not runs:
+        raise ValueError(f"one model per run (got {len(models)} models, {len(runs)} runs)")
+    n = len(data.train)
+    if not 0 < batch_size <= n:
+        raise ValueError(f"batch size must be in [1, {n}] (got {batch_size})")
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be sgd or adam (got {optimizer!r})")
+    if not max_steps >= 1 or not target_loss > 0:
+        raise ValueError(f"max_steps must be ≥ 1 and target_loss > 0 (got {max_steps}, {target_loss})")
+    device = data.train.x.device
+    base = copy.deepcopy(models[0]).to("meta")
+    params, buffers = stack_module_state([copy.deepcopy(m).train() for m in models])
+    rates = torch.tensor([r.learning_rate for r in runs], dtype=torch.float64)
+    step_of = StackedOptimizer(optimizer, rates.clone(), momentum, betas)
+    generators = [torch.Generator().manual_seed(run.seed) for run in runs]
+    stacked = list(range(len(runs)))  # run index at each stack position
+    results: dict[int, CellResult] = {}
+    latest = [math.inf] * len(runs)  # each run's last checked training loss (for the within-epoch gate)
+    steps_per_epoch = n // batch_size
+    every = max(1, steps_per_epoch // TARGET_CHECKS_PER_EPOCH)
+
+    def loss_of(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(functional_call(base, (p, b), (x,)), y)
+
+    batch_losses = vmap(loss_of, in_dims=(0, 0, 0, 0))
+
+    def check(steps: int, positions: Sequence[int]) -> None:
+        """Evaluate the training loss at the still-running stack `positions`; end the runs at the target,
+        diverged, or at the step cap: record them and stop them (learning rate 0) until the stack is compacted."""
+        if not positions:
+            return
+        train = evaluate_together(base, params, buffers, data.train, eval_chunk)
+        ending = []
+        for position in positions:
+            latest[stacked[position]] = train[position].loss
+            if train[position].loss <= target_loss or not math.isfinite(train[position].loss) or steps >= max_steps:
+                ending.append(position)
+        if not ending:
+            return
+        test = evaluate_together(base, params, buffers, data.test, eval_chunk)
+        for position in ending:
+            state = {k: v[position].detach().cpu().clone() for k, v in {**params, **buffers}.items()}
+            a, b = train[position], test[position]
+            results[stacked[position]] = CellResult(runs[stacked[position]], a.loss <= target_loss, not math.isfinite(a.loss),
+                                                    steps, a.loss, a.accuracy, b.loss, b.accuracy, state)
+            step_of.learning_rates[position] = 0.0
+
+    def compact() -> None:
+        """Drop the ended runs from the stack, its optimizer state and the sample generators."""
+        nonlocal params, buffers, stacked, generators
+        keep = [p for p, i in enumerate(stacked) if i not in results]
+        index = torch.tensor(keep, dtype=torch.long)
+        params = {k: v.detach()[index.to(v.device)].requires_grad_() for k, v in params.items()}
+        buffers = {k: v[index.to(v.device)] for k, v in buffers.items()}
+        step_of.keep(index)
+        stacked, generators = [stacked[p] for p in keep], [generators[p] for p in keep]
+
+    steps = 0
+    check(steps, range(len(stacked)))
+    compact()
+    while stacked:
+        orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)  # (R, n)
+        near = [p for p, i in enumerate(stacked) if latest[i] <= TARGET_GATE * target_loss]
+        for step, start in enumerate(range(0, n - batch_size + 1, batch_size), start=1):
+            index = orders[:, start : start + batch_size]
+            base.train()  # a check evaluated in eval mode
+            losses = batch_losses(params, buffers, data.train.x[index], data.train.y[index])
+            for w in params.values():
+                w.grad = None
+            losses.sum().backward()  # runs do not interact: each slice gets its own mean loss's gradient
+            step_of.step(params)
+            steps += 1
+            if on_step is not None:
+                on_step(sum(1 for i in stacked if i not in results))
+            running = [p for p, i in enumerate(stacked) if i not in results]
+            if steps >= max_steps:
+                check(steps, running)
+                break
+            if step % every == 0 and step < steps_per_epoch:
+                check(steps, [p for p in near if p in running])
+        check(steps, [p for p, i in enumerate(stacked) if i not in results])
+        compact()
+    return [results[i] for i in range(len(runs))]

@@ -1,0 +1,107 @@
+"""lbgap.experiments.grid: a cell of (learning rate, seed) runs trained at once equals each run trained
+alone with torch's own SGD or Adam, each to its own target step (float64)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from lbgap.experiments.grid import GridRun, StackedOptimizer, train_cell
+from lbgap.train.evaluation import evaluate
+from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
+
+TARGET = 0.05
+
+
+def _alone(model, data, *, optimizer, learning_rate, seed, batch_size, max_steps):
+    """One run the plain way: torch.optim, its seed's sample order, the loss checked after every epoch
+    and, in an epoch that starts within TARGET_GATE × the target, every ⌊updates / 10⌋ updates."""
+    opt = (torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=0.9) if optimizer == "sgd"
+           else torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), foreach=False))
+    generator, n = torch.Generator().manual_seed(seed), len(data.train)
+    per_epoch = n // batch_size
+    every = max(1, per_epoch // TARGET_CHECKS_PER_EPOCH)
+    loss, steps = evaluate(model, data.train, chunk=1000).loss, 0
+
+    def ended() -> bool:
+        return loss <= TARGET or not math.isfinite(loss) or steps >= max_steps
+
+    while not ended():
+        order, near = torch.randperm(n, generator=generator), loss <= TARGET_GATE * TARGET
+        for step in range(1, per_epoch + 1):
+            batch = order[(step - 1) * batch_size : step * batch_size]
+            model.train()
+            opt.zero_grad()
+            F.cross_entropy(model(data.train.x[batch]), data.train.y[batch]).backward()
+            opt.step()
+            steps += 1
+            if steps >= max_steps or (near and step % every == 0 and step < per_epoch):
+                loss = evaluate(model, data.train, chunk=1000).loss
+                if ended():
+                    return steps, loss
+        loss = evaluate(model, data.train, chunk=1000).loss
+    return steps, loss
+
+
+@pytest.mark.parametrize("optimizer, rates", [("sgd", [0.01, 0.05, 0.2]), ("adam", [3e-3, 3e-2, 1e-1])])
+def test_a_cell_equals_its_runs_trained_alone(data64, small_mlp, optimizer, rates):
+    runs = [GridRun(rate, seed) for rate in rates for seed in (0, 1)]
+    models = [small_mlp(run.seed, width=8, depth=2).double() for run in runs]
+    before = [{k: v.clone() for k, v in m.state_dict().items()} for m in models]
+    results = train_cell(models, runs, data64, optimizer=optimizer, batch_size=16, target_loss=TARGET, max_steps=60)
+    assert all(torch.equal(m.state_dict()[k], v) for m, b in zip(models, before) for k, v in b.items())  # untouched
+    ended_at = set()
+    for run, result in zip(runs, results):
+        alone = small_mlp(run.seed, width=8, depth=2).double()
+        steps, loss = _alone(alone, data64, optimizer=optimizer, learning_rate=run.learning_rate, seed=run.seed,
+                             batch_size=16, max_steps=60)
+        assert result.run == run and result.steps == steps, (run, result.steps, steps)
+        assert result.reached == (loss <= TARGET) and result.train_loss == pytest.approx(loss, rel=1e-8)
+        for name, value in alone.state_dict().items():
+            torch.testing.assert_close(result.state[name], value, rtol=1e-7, atol=1e-9)
+        test = evaluate(alone, data64.test, chunk=1000)
+        assert result.test_loss == pytest.approx(test.loss, rel=1e-8) and result.test_accuracy == test.accuracy
+        ended_at.add((result.steps, result.reached))
+    # the case under test: runs that end at different steps, within an epoch and at the cap
+    assert len(ended_at) >= 3 and any(r.reached for r in results) and any(not r.reached for r in results), ended_at
+    assert any(r.reached and r.steps % (len(data64.train) // 16) for r in results)  # one ended within an epoch
+
+
+def test_a_diverging_run_ends_and_the_others_go_on(data64, small_mlp):
+    runs = [GridRun(1e30, 0), GridRun(0.05, 0)]  # the first overflows to a non-finite loss within an epoch
+    results = train_cell([small_mlp(0).double() for _ in runs], runs, data64, optimizer="sgd", batch_size=16,
+                         target_loss=TARGET, max_steps=200)
+    assert results[0].diverged and not results[0].reached and results[0].steps < results[1].steps
+    assert results[1].reached and not results[1].diverged
+
+
+def test_the_stacked_adam_is_torchs_per_learning_rate():
+    torch.manual_seed(0)
+    w = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    rates = torch.tensor([1e-3, 1e-2, 0.0], dtype=torch.float64)
+    stacked = StackedOptimizer("adam", rates)
+    singles = [w[i].detach().clone().requires_grad_() for i in range(3)]
+    references = [torch.optim.Adam([s], lr=float(r), foreach=False) for s, r in zip(singles, rates)]
+    for _ in range(5):
+        g = torch.randn(3, 4, dtype=torch.float64)
+        w.grad = g.clone()
+        stacked.step({"w": w})
+        for i, (s, opt) in enumerate(zip(singles, references)):
+            s.grad = g[i].clone()
+            opt.step()
+    for i, s in enumerate(singles):
+        torch.testing.assert_close(w[i].detach(), s.detach(), rtol=1e-12, atol=1e-14)
+    assert torch.equal(w[2].detach(), singles[2].detach())  # rate 0: the run stands still
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"optimizer": "rmsprop"}, "sgd or adam"), ({"batch_size": 0}, "batch size"), ({"max_steps": 0}, "max_steps"),
+    ({"target_loss": 0.0}, "target_loss"),
+])
+def test_bad_settings_are_refused(data64, small_mlp, bad, message):
+    settings = {"optimizer": "sgd", "batch_size": 16, "target_loss": TARGET, "max_steps": 10, **bad}
+    with pytest.raises(ValueError, match=message):
+        train_cell([small_mlp(0).double()], [GridRun(0.1, 0)], data64, **settings)
