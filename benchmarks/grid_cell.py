@@ -5,7 +5,8 @@ random inputs, at each batch size, on this machine.
 
     python -m benchmarks.grid_cell [--runs 10] [--batches 64,1000] [--steps 60] [--optimizer adam]
 
-Every run trains the same number of updates (`--steps`; the target loss is out of reach), so the figures
+Every run trains the same number of updates (`--steps`; the target loss is out of reach) and checks its
+training loss on the whole training set after every epoch, both ways, so the figures
 are updates per second, summed over the runs, and the fraction of the fp32 matmul peak they reach
 (FLOPs counted as 6 × weights × samples per update: forward, and backward through inputs and weights).
 Writes benchmarks/results/grid_cell.json and prints a table.
@@ -24,6 +25,7 @@ from benchmarks.record import write_result
 from lbgap.data import DataSet, Split
 from lbgap.experiments.grid import GridRun, train_cell
 from lbgap.models import build_model
+from lbgap.train.evaluation import evaluate
 
 app = typer.Typer(add_completion=False)
 
@@ -49,6 +51,8 @@ def _one_by_one(models, runs, data: DataSet, optimizer: str, batch_size: int, st
                 done += 1
                 if done == steps:
                     break
+            evaluate(model, data.train, chunk=10_000)  # the epoch's check of the training loss, as the cell does
+            model.train()
 
 
 @app.command()
