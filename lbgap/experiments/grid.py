@@ -55,6 +55,8 @@ class CellResult:
     test_loss: float
     test_accuracy: float
     state: State  # its weights and buffers where it ended (CPU)
+    # Adam's diagonal preconditioner there, √v̂ + ε per weight (parameter name → tensor, CPU); None for SGD
+    preconditioner: State | None = None
 
 
 class StackedOptimizer:
@@ -84,6 +86,13 @@ class StackedOptimizer:
                 v = state.setdefault("v", torch.zeros_like(w)).mul_(beta2).addcmul_(g, g, value=1 - beta2)
                 denominator = (v.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.eps)
                 w.sub_(lr / (1 - beta1**self.steps) * m / denominator)
+
+    def preconditioner(self, position: int) -> State | None:
+        """Adam's √v̂ + ε of the run at stack `position` after the last step (None for SGD or before a step)."""
+        if self.kind != "adam" or not self.steps:
+            return None
+        correction = math.sqrt(1 - self.betas[1] ** self.steps)
+        return {name: (state["v"][position].sqrt() / correction + self.eps).cpu().clone() for name, state in self.state.items()}
 
     def keep(self, index: torch.Tensor) -> None:
         self.learning_rates = self.learning_rates[index]
@@ -152,7 +161,8 @@ def train_cell(
             state = {k: v[position].detach().cpu().clone() for k, v in {**params, **buffers}.items()}
             a, b = train[position], test[position]
             results[stacked[position]] = CellResult(runs[stacked[position]], a.loss <= target_loss, not math.isfinite(a.loss),
-                                                    steps, a.loss, a.accuracy, b.loss, b.accuracy, state)
+                                                    steps, a.loss, a.accuracy, b.loss, b.accuracy, state,
+                                                    step_of.preconditioner(position))
             step_of.learning_rates[position] = 0.0
 
     def compact() -> None:

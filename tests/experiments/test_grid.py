@@ -41,9 +41,9 @@ def _alone(model, data, *, optimizer, learning_rate, seed, batch_size, max_steps
             if steps >= max_steps or (near and step % every == 0 and step < per_epoch):
                 loss = evaluate(model, data.train, chunk=1000).loss
                 if ended():
-                    return steps, loss
+                    return steps, loss, opt
         loss = evaluate(model, data.train, chunk=1000).loss
-    return steps, loss
+    return steps, loss, opt
 
 
 @pytest.mark.parametrize("optimizer, rates", [("sgd", [0.01, 0.05, 0.2]), ("adam", [3e-3, 3e-2, 1e-1])])
@@ -56,12 +56,19 @@ def test_a_cell_equals_its_runs_trained_alone(data64, small_mlp, optimizer, rate
     ended_at = set()
     for run, result in zip(runs, results):
         alone = small_mlp(run.seed, width=8, depth=2).double()
-        steps, loss = _alone(alone, data64, optimizer=optimizer, learning_rate=run.learning_rate, seed=run.seed,
+        steps, loss, opt = _alone(alone, data64, optimizer=optimizer, learning_rate=run.learning_rate, seed=run.seed,
                              batch_size=16, max_steps=60)
         assert result.run == run and result.steps == steps, (run, result.steps, steps)
         assert result.reached == (loss <= TARGET) and result.train_loss == pytest.approx(loss, rel=1e-8)
         for name, value in alone.state_dict().items():
             torch.testing.assert_close(result.state[name], value, rtol=1e-7, atol=1e-9)
+        if optimizer == "sgd":
+            assert result.preconditioner is None
+        else:  # Adam's √v̂ + ε where the run ended, as torch's Adam holds it
+            for name, p in alone.named_parameters():
+                state = opt.state[p]
+                expected = state["exp_avg_sq"].sqrt() / math.sqrt(1 - 0.999 ** float(state["step"])) + 1e-8
+                torch.testing.assert_close(result.preconditioner[name], expected, rtol=1e-7, atol=1e-12)
         test = evaluate(alone, data64.test, chunk=1000)
         assert result.test_loss == pytest.approx(test.loss, rel=1e-8) and result.test_accuracy == test.accuracy
         ended_at.add((result.steps, result.reached))
