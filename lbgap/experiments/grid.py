@@ -24,14 +24,21 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
-from lbgap.data import DataSet
+from lbgap.data import DataSet, Split
+from lbgap.experiments.curvature import CurvatureSettings
+from lbgap.measures.noise_scale import noise_scale
+from lbgap.measures.hessian import hessian_operator, hutchinson_trace, top_eigenvalues
+from lbgap.measures.preconditioned import adam_threshold, momentum_threshold, preconditioned
+from lbgap.measures.sharpness import sharpness_of_model
+from lbgap.tensors import distance, flatten, parameters_of
 from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
 from lbgap.train.together import State, evaluate_together
 
@@ -201,3 +208,100 @@ def train_cell(
         check(steps, [p for p, i in enumerate(stacked) if i not in results])
         compact()
     return [results[i] for i in range(len(runs))]
+
+
+def stability_ratio(optimizer: Optimizer, learning_rate: float, sharpness: float, momentum: float = 0.9, beta1: float = 0.9) -> float:
+    """The run's sharpness as a fraction of the largest its optimizer is stable at: λ_max(H) / ((2 + 2μ)/η)
+    for SGD, λ_max(P⁻¹H) / ((2 + 2β1)/((1 − β1)η)) for Adam (`sharpness` the preconditioned value). Near 1: at
+    the edge of stability; above 1 the quadratic model of the minimum says the run could not stay there."""
+    edge = momentum_threshold(learning_rate, momentum) if optimizer == "sgd" else adam_threshold(learning_rate, beta1)
+    return sharpness / edge
+
+
+def measure_run(
+    model: nn.Module, result: CellResult, optimizer: Optimizer, batch_size: int, x0: Mapping[str, torch.Tensor],
+    data: DataSet, subset: Split, settings: CurvatureSettings, *, momentum: float = 0.9, beta1: float = 0.9,
+) -> dict[str, float | int | str | bool]:
+    """One row of the grid's table: the run (optimizer, batch size, η, seed), how it ended (reached, diverged,
+    steps, epochs), its accuracies (%), generalization gap (points) and test loss, ‖x − x0‖ and, over
+    `subset`, φ in the full space at `settings.epsilon` with its certificate's first check (levelled off),
+    λ_max and tr H, the stability ratio (for Adam with λ_max of P⁻¹H) and the gradient noise scale B_simple.
+    `model` is left with the run's weights. A diverged run gets its ending only."""
+    row: dict[str, float | int | str | bool] = {
+        "optimizer": optimizer, "batch_size": batch_size, "learning_rate": result.run.learning_rate, "seed": result.run.seed,
+        "reached": result.reached, "diverged": result.diverged, "steps": result.steps,
+        "epochs": result.steps / (len(data.train) // batch_size), "train_loss": result.train_loss,
+        "train_accuracy": 100 * result.train_accuracy, "test_accuracy": 100 * result.test_accuracy,
+        "gap": 100 * (result.train_accuracy - result.test_accuracy), "test_loss": result.test_loss,
+    }
+    if result.diverged:
+        return row
+    model.load_state_dict(result.state)
+    row["distance_from_x0"] = distance(parameters_of(model), x0)
+    chunk = settings.eval_chunk
+    phi = sharpness_of_model(model, subset, settings.epsilon, chunk=chunk, maximizer=settings.maximizer, seed=settings.curvature.seed)
+    row.update(phi=phi.phi, phi_levelled_off=phi.levelled_off)
+    matvec, n = hessian_operator(model, subset, chunk)
+    like = flatten(parameters_of(model))
+    lanczos = settings.curvature.lanczos
+    row["lambda_max"] = float(top_eigenvalues(matvec, n, 1, iterations=lanczos.steps, seed=settings.curvature.seed, like=like)[0])
+    row["trace"] = hutchinson_trace(matvec, n, tol=settings.curvature.trace.tol, min_probes=min(10, settings.curvature.trace.max_probes),
+                                    max_probes=settings.curvature.trace.max_probes, seed=settings.curvature.seed, like=like).trace
+    if optimizer == "adam":
+        diagonal = flatten({name: result.preconditioner[name] for name in parameters_of(model)}).to(like)
+        top = top_eigenvalues(preconditioned(matvec, diagonal), n, 1, iterations=lanczos.steps, seed=settings.curvature.seed, like=like)
+        row["preconditioned_lambda_max"] = float(top[0])
+        row["stability_ratio"] = stability_ratio(optimizer, result.run.learning_rate, float(top[0]), beta1=beta1)
+    else:
+        row["stability_ratio"] = stability_ratio(optimizer, result.run.learning_rate, row["lambda_max"], momentum=momentum)
+    noise = settings.curvature.noise_scale
+    if noise.batches:
+        row["noise_scale"] = noise_scale(model, subset, small=noise.small, big=noise.big, batches=noise.batches, seed=settings.curvature.seed).b_simple
+    return row
+
+
+def _r_squared(design: np.ndarray, y: np.ndarray) -> float:
+    """R² of the least-squares fit of y on the columns of `design` (a constant column included)."""
+    coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coefficients
+    return 1.0 - float(residual @ residual) / float(((y - y.mean()) ** 2).sum())
+
+
+def _quadratic(*columns: np.ndarray) -> np.ndarray:
+    """[1, each column, their squares and pairwise products]: a full quadratic in the columns."""
+    terms = [np.ones_like(columns[0]), *columns, *(c * c for c in columns)]
+    terms += [a * b for i, a in enumerate(columns) for b in columns[i + 1 :]]
+    return np.stack(terms, axis=1)
+
+
+def _best_exponent(log_lr: np.ndarray, log_batch: np.ndarray, y: np.ndarray, exponents: np.ndarray) -> tuple[float, float]:
+    fits = [_r_squared(_quadratic(log_lr - k * log_batch), y) for k in exponents]
+    best = int(np.argmax(fits))
+    return float(exponents[best]), fits[best]
+
+
+def temperature_fit(
+    learning_rates: np.ndarray, batch_sizes: np.ndarray, y: np.ndarray, *, resamples: int, confidence: float, seed: int,
+    exponents: np.ndarray = np.linspace(0.0, 2.0, 201),
+) -> dict[str, float]:
+    """Does y (e.g. test accuracy of runs at the target loss) depend on η and B only through the
+    "temperature" η / B^k? y is modelled as a quadratic g(log η − k·log B), and k is the exponent (on the grid
+    `exponents`) with the best least-squares fit: k = 1 is the linear scaling rule, k = ½ the square-root rule,
+    k = 0 no dependence on B at all. Returns k with its percentile-bootstrap interval (runs resampled, as
+    if independent), and the R² of y as a quadratic in the ratio at k, in log η alone, in log B alone and in
+    both (with their product): a ratio that explains about what both explain is a sufficient statistic here."""
+    log_lr, log_batch, y = np.log(learning_rates), np.log(batch_sizes), np.asarray(y, dtype=float)
+    if len(y) < 7 or len(np.unique(log_batch)) < 2 or len(np.unique(log_lr)) < 2:
+        raise ValueError("the fit needs at least 7 runs over at least 2 learning rates and 2 batch sizes")
+    k, r2_ratio = _best_exponent(log_lr, log_batch, y, exponents)
+    generator = np.random.default_rng(seed)
+    draws = []
+    for _ in range(resamples):
+        index = generator.integers(0, len(y), len(y))
+        if len(np.unique(log_batch[index])) > 1 and len(np.unique(log_lr[index])) > 1:
+            draws.append(_best_exponent(log_lr[index], log_batch[index], y[index], exponents)[0])
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(draws, [tail, 1 - tail])
+    return {"k": k, "k_low": float(low), "k_high": float(high), "runs": int(len(y)), "r2_ratio": r2_ratio,
+            "r2_lr": _r_squared(_quadratic(log_lr), y), "r2_batch": _r_squared(_quadratic(log_batch), y),
+            "r2_both": _r_squared(_quadratic(log_lr, log_batch), y)}

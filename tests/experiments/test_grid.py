@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
 
-from lbgap.experiments.grid import GridRun, StackedOptimizer, train_cell
+from lbgap.experiments.grid import GridRun, StackedOptimizer, measure_run, stability_ratio, temperature_fit, train_cell
 from lbgap.train.evaluation import evaluate
 from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
 
@@ -112,3 +113,72 @@ def test_bad_settings_are_refused(data64, small_mlp, bad, message):
     settings = {"optimizer": "sgd", "batch_size": 16, "target_loss": TARGET, "max_steps": 10, **bad}
     with pytest.raises(ValueError, match=message):
         train_cell([small_mlp(0).double()], [GridRun(0.1, 0)], data64, **settings)
+
+
+def _grid(k_true: float, noise: float, seed: int = 0):
+    """Runs on a 5 × 4 grid of (η, B), 2 seeds, whose y is a bump in log(η / B^k_true) plus noise."""
+    generator = np.random.default_rng(seed)
+    lr, batch = np.meshgrid(np.logspace(-4, -1, 5), [64, 256, 1024, 4096], indexing="ij")
+    lr, batch = np.repeat(lr.ravel(), 2), np.repeat(batch.ravel(), 2)
+    z = np.log(lr) - k_true * np.log(batch)
+    y = 90 - (z - z.mean()) ** 2 + noise * generator.standard_normal(len(z))
+    return lr, batch, y
+
+
+@pytest.mark.parametrize("k_true", [0.0, 0.5, 1.0])
+def test_the_temperature_fit_recovers_the_exponent_and_says_the_ratio_suffices(k_true):
+    lr, batch, y = _grid(k_true, noise=0.3)
+    fit = temperature_fit(lr, batch, y, resamples=200, confidence=0.95, seed=0)
+    assert fit["k_low"] <= k_true <= fit["k_high"] and abs(fit["k"] - k_true) < 0.1 and fit["k_high"] - fit["k_low"] < 0.3
+    assert fit["r2_ratio"] > 0.95 and fit["r2_ratio"] >= fit["r2_both"] - 0.02  # the ratio explains what both do
+    if k_true == 1.0:  # η alone or B alone explains much less
+        assert fit["r2_lr"] < 0.8 * fit["r2_ratio"] and fit["r2_batch"] < 0.8 * fit["r2_ratio"]
+
+
+def test_a_y_that_depends_on_lr_and_batch_separately_is_not_a_temperature():
+    generator = np.random.default_rng(1)
+    lr, batch, _ = _grid(0.5, noise=0.0)
+    y = 90 - (np.log(lr) + 5) ** 2 - 3 * (np.log(batch) - 6) ** 2 + 0.1 * generator.standard_normal(len(lr))  # two bumps
+    fit = temperature_fit(lr, batch, y, resamples=100, confidence=0.95, seed=0)
+    assert fit["r2_both"] > 0.95 and fit["r2_ratio"] < fit["r2_both"] - 0.1
+
+
+def test_the_temperature_fit_refuses_a_grid_with_one_batch_size():
+    with pytest.raises(ValueError, match="2 batch sizes"):
+        temperature_fit(np.logspace(-3, -1, 8), np.full(8, 256), np.arange(8.0), resamples=10, confidence=0.9, seed=0)
+
+
+def test_the_stability_ratio_is_one_at_the_edge():
+    assert stability_ratio("sgd", 0.1, (2 + 2 * 0.9) / 0.1) == pytest.approx(1.0)
+    assert stability_ratio("adam", 1e-3, 38 / 1e-3) == pytest.approx(1.0)
+    assert stability_ratio("sgd", 0.1, 19.0, momentum=0.0) == pytest.approx(0.95)
+
+
+def test_a_run_is_measured_where_it_ended(data64, small_mlp, curvature_settings):
+    runs = [GridRun(3e-2, 0), GridRun(1e300, 1)]  # the second overflows
+    models = [small_mlp(run.seed, width=8, depth=2).double() for run in runs]
+    x0 = {k: v.clone() for k, v in models[0].named_parameters()}
+    results = train_cell(models, runs, data64, optimizer="adam", batch_size=16, target_loss=TARGET, max_steps=60)
+    model = small_mlp(0, width=8, depth=2).double()
+    settings = curvature_settings(steps=40)  # a full Lanczos on the 3-class net: its λ_max is the dense one
+    row = measure_run(model, results[0], "adam", 16, x0, data64, data64.train, settings)
+    assert row["reached"] and row["steps"] == results[0].steps and row["epochs"] == results[0].steps / 6
+    assert row["test_accuracy"] == pytest.approx(100 * results[0].test_accuracy)
+    assert row["distance_from_x0"] > 0 and row["phi"] > 0 and row["lambda_max"] > 0 and row["trace"] > 0
+    # Adam's stability ratio is its preconditioned λ_max over 38/η
+    assert row["stability_ratio"] == pytest.approx(row["preconditioned_lambda_max"] * 3e-2 / 38)
+    dense = torch.autograd.functional.hessian(lambda w: _loss_at(model, w, data64.train), torch.cat([p.detach().reshape(-1) for p in model.parameters()]))
+    assert row["lambda_max"] == pytest.approx(float(torch.linalg.eigvalsh(dense)[-1]), rel=1e-3)
+    diverged = measure_run(model, results[1], "adam", 16, x0, data64, data64.train, settings)
+    assert diverged["diverged"] and "phi" not in diverged
+
+
+def _loss_at(model, flat, split):
+    from torch.func import functional_call
+
+    params, start = {}, 0
+    for name, p in model.named_parameters():
+        params[name] = flat[start : start + p.numel()].reshape(p.shape)
+        start += p.numel()
+    model.eval()
+    return F.cross_entropy(functional_call(model, params, (split.x,)), split.y)
