@@ -19,16 +19,22 @@ app = typer.Typer(add_completion=False)
 
 SB, LB = "#1f77b4", "#d62728"  # matplotlib's tab:blue and tab:red, as every PNG of the report
 REGIME = ("test(/_sb[.]csv$/, datum.filename) ? 'SB' : test(/_lb[.]csv$/, datum.filename) ? 'LB' : datum.filename")
+# SB and LB told by the y field instead (warm start: sb_test_accuracy, lb_test_accuracy of one file)
+REGIME_OF_FIELD = "test(/^sb_/, datum.field) ? 'SB' : test(/^lb_/, datum.field) ? 'LB' : datum.field"
 
 
-def template(mark: str, *, log_x: bool = False, log_y: bool = False, percent: bool = False, regimes: bool = False,
-             seeds: bool = False) -> dict:
-    """A Vega-Lite spec with DVC's anchors: `mark` line or point; log axes; y read as a percentage of a
-    fraction; `regimes`: colour by SB/LB (from the file name, *_sb.csv / *_lb.csv); `seeds`: one line per seed."""
+def template(mark: str, *, log_x: bool = False, log_y: bool = False, percent: bool = False, regimes: str | None = None,
+             seeds: bool = False, label: str | None = None, reverse_x: bool = False) -> dict:
+    """A Vega-Lite spec with DVC's anchors: `mark` line or point; log axes (`reverse_x`: x decreasing to the
+    right); y read as a percentage of a fraction; `regimes`: colour by SB/LB, told by the file name ("file":
+    *_sb.csv / *_lb.csv) or the y field ("field": sb_… / lb_…); `seeds`: one line per seed; `label`: colour
+    and shape by that column of the data (each point named in the legend and its tooltip)."""
     x = {"field": "<DVC_METRIC_X>", "type": "quantitative", "title": "<DVC_METRIC_X_LABEL>"}
     y = {"field": "<DVC_METRIC_Y>", "type": "quantitative", "title": "<DVC_METRIC_Y_LABEL>", "scale": {"zero": False}}
     if log_x:
         x["scale"] = {"type": "log"}
+    if reverse_x:
+        x.setdefault("scale", {})["reverse"] = True
     if log_y:
         y["scale"] = {"type": "log"}
     transform = []
@@ -36,10 +42,16 @@ def template(mark: str, *, log_x: bool = False, log_y: bool = False, percent: bo
         transform.append({"calculate": "100 * datum['<DVC_METRIC_Y>']", "as": "<DVC_METRIC_Y>"})
     encoding = {"x": x, "y": y, "tooltip": "<DVC_METRIC_TOOLTIP>"}
     if regimes:  # SB and LB in their colours; revisions by dash
-        transform.append({"calculate": REGIME, "as": "regime"})
+        transform.append({"calculate": REGIME if regimes == "file" else REGIME_OF_FIELD, "as": "regime"})
         encoding["color"] = {"field": "regime", "type": "nominal", "title": None,
                              "scale": {"domain": ["SB", "LB"], "range": [SB, LB]}}
         encoding["strokeDash"] = {"field": "rev", "type": "nominal", "title": "revision"}
+    elif label:  # e.g. each remedy by name; revisions by the points' fill
+        encoding["color"] = {"field": label, "type": "nominal", "title": None}
+        encoding["shape"] = {"field": label, "type": "nominal", "title": None}
+        encoding["opacity"] = {"field": "rev", "type": "nominal", "title": "revision"}
+        encoding["tooltip"] = [{"field": label, "type": "nominal"}, {"field": "<DVC_METRIC_X>", "type": "quantitative"},
+                               {"field": "<DVC_METRIC_Y>", "type": "quantitative"}, {"field": "rev", "type": "nominal"}]
     else:
         encoding["color"] = "<DVC_METRIC_COLOR>"
         encoding["strokeDash"] = "<DVC_METRIC_STROKE_DASH>"
@@ -61,17 +73,39 @@ def template(mark: str, *, log_x: bool = False, log_y: bool = False, percent: bo
     return spec
 
 
+def bars() -> dict:
+    """Horizontal bars of x (e.g. Kendall τ, on [−1, 1]) for each y category in the data's order, one bar per
+    revision side by side; a rule at 0."""
+    x = {"field": "<DVC_METRIC_X>", "type": "quantitative", "title": "<DVC_METRIC_X_LABEL>", "scale": {"domain": [-1, 1]}}
+    y = {"field": "<DVC_METRIC_Y>", "type": "nominal", "title": "<DVC_METRIC_Y_LABEL>", "sort": None}
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "data": {"values": "<DVC_METRIC_DATA>"},
+        "title": {"text": "<DVC_METRIC_TITLE>", "anchor": "middle"},
+        "width": "<DVC_METRIC_PLOT_WIDTH>",
+        "height": "<DVC_METRIC_PLOT_HEIGHT>",
+        "layer": [
+            {"mark": {"type": "bar", "tooltip": {"content": "data"}},
+             "encoding": {"x": x, "y": y, "yOffset": {"field": "rev", "type": "nominal"},
+                          "color": {"field": "rev", "type": "nominal", "title": "revision"}}},
+            {"mark": {"type": "rule", "color": "gray"}, "encoding": {"x": {"datum": 0}}},
+        ],
+    }
+
+
 TEMPLATES = {
-    "seeds": template("line", regimes=True, seeds=True),  # per-seed curves; older revisions' dvc.yaml names it
-    "seeds_percent": template("line", regimes=True, seeds=True, percent=True),
-    "seeds_log_y": template("line", regimes=True, seeds=True, log_y=True),
+    "seeds": template("line", regimes="file", seeds=True),  # per-seed curves; older revisions' dvc.yaml names it
+    "seeds_percent": template("line", regimes="file", seeds=True, percent=True),
+    "seeds_log_y": template("line", regimes="file", seeds=True, log_y=True),
     "line_percent": template("line", percent=True),
     "line_log_y": template("line", log_y=True),
     "line_log_x": template("line", log_x=True),
     "line_log_xy": template("line", log_x=True, log_y=True),
-    "regimes_log_xy": template("line", log_x=True, log_y=True, regimes=True),
-    "points_log_x": template("point", log_x=True),
-    "regime_points_log_xy": template("point", log_x=True, log_y=True, regimes=True),
+    "regimes_log_xy": template("line", log_x=True, log_y=True, regimes="file"),
+    "regimes_percent": template("line", percent=True, regimes="field"),
+    "labelled_points_log_x": template("point", log_x=True, label="training"),
+    "regime_points_log_xy_decreasing": template("point", log_x=True, log_y=True, regimes="file", reverse_x=True),
+    "bars": bars(),
 }
 
 def text_of(spec: dict) -> str:

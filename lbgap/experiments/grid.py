@@ -300,8 +300,60 @@ def temperature_fit(
         index = generator.integers(0, len(y), len(y))
         if len(np.unique(log_batch[index])) > 1 and len(np.unique(log_lr[index])) > 1:
             draws.append(_best_exponent(log_lr[index], log_batch[index], y[index], exponents)[0])
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(draws, [tail, 1 - tail])
-    return {"k": k, "k_low": float(low), "k_high": float(high), "runs": int(len(y)), "r2_ratio": r2_ratio,
+    low, high = _percentile_interval(draws, confidence)
+    return {"k": k, "k_low": low, "k_high": high, "runs": int(len(y)), "r2_ratio": r2_ratio,
             "r2_lr": _r_squared(_quadratic(log_lr), y), "r2_batch": _r_squared(_quadratic(log_batch), y),
             "r2_both": _r_squared(_quadratic(log_lr, log_batch), y)}
+
+
+def _percentile_interval(draws: Sequence[float], confidence: float) -> tuple[float, float]:
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(np.asarray(draws, dtype=float), [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def batch_effect(
+    learning_rates: np.ndarray, batch_sizes: np.ndarray, y: np.ndarray, k: float, *, resamples: int, confidence: float, seed: int,
+) -> dict[str, float]:
+    """Keskar et al.'s claim on equal footing: with the temperature log(η / B^k) held fixed (a quadratic in it,
+    as in `temperature_fit`), how y changes per doubling of the batch size — the coefficient of log₂ B in
+    y ~ quadratic(log η − k·log B) + c·log₂ B, with its percentile-bootstrap interval (runs resampled). For y
+    the test accuracy of runs at one training loss, c < 0 with an interval below 0 says larger batches still
+    generalize worse at equal temperature and equal loss; an interval around 0 says the temperature explains it."""
+    log_lr, log_batch, y = np.log(learning_rates), np.log(batch_sizes), np.asarray(y, dtype=float)
+
+    def coefficient(index: np.ndarray) -> float:
+        design = np.column_stack([_quadratic(log_lr[index] - k * log_batch[index]), log_batch[index] / np.log(2)])
+        coefficients, *_ = np.linalg.lstsq(design, y[index], rcond=None)
+        return float(coefficients[-1])
+
+    everything = np.arange(len(y))
+    generator = np.random.default_rng(seed)
+    draws = [coefficient(generator.integers(0, len(y), len(y))) for _ in range(resamples)]
+    low, high = _percentile_interval(draws, confidence)
+    return {"per_doubling": coefficient(everything), "low": low, "high": high, "k": k, "runs": int(len(y))}
+
+
+def critical_batch(batch_sizes: np.ndarray, steps: np.ndarray, *, resamples: int, confidence: float, seed: int) -> dict[str, float]:
+    """Steps to the target against the batch size, each batch size's fewest steps over its learning rates
+    (Shallue et al. 2019: the best-tuned run per batch size), fitted as S(B) = S_min·(1 + B_crit / B)
+    (McCandlish et al. 2018): S_min, the fewest steps any batch size could need, and B_crit, the batch size
+    above which doubling it no longer halves the steps (perfect scaling for B ≪ B_crit, diminishing
+    returns beyond). `batch_sizes`, `steps`: one entry per run that reached the target. The interval
+    resamples runs within each batch size and takes each resample's minimum again."""
+    batch_sizes, steps = np.asarray(batch_sizes, dtype=float), np.asarray(steps, dtype=float)
+    sizes = np.unique(batch_sizes)
+    if len(sizes) < 3:
+        raise ValueError("the fit needs runs at 3 or more batch sizes")
+    groups = [steps[batch_sizes == b] for b in sizes]
+
+    def fit(fewest: np.ndarray) -> tuple[float, float]:
+        (s_min, slope), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(sizes), 1 / sizes]), fewest, rcond=None)
+        return float(s_min), float(slope / s_min) if s_min > 0 else float("inf")
+
+    s_min, b_crit = fit(np.array([g.min() for g in groups]))
+    generator = np.random.default_rng(seed)
+    draws = [fit(np.array([generator.choice(g, len(g)).min() for g in groups]))[1] for _ in range(resamples)]
+    low, high = _percentile_interval(draws, confidence)
+    return {"steps_min": s_min, "critical_batch": b_crit, "critical_batch_low": low, "critical_batch_high": high,
+            "batch_sizes": [int(b) for b in sizes], "fewest_steps": [float(g.min()) for g in groups]}

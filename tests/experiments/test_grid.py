@@ -10,7 +10,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from lbgap.experiments.grid import GridRun, StackedOptimizer, measure_run, stability_ratio, temperature_fit, train_cell
+from lbgap.experiments.grid import (
+    GridRun, StackedOptimizer, batch_effect, critical_batch, measure_run, stability_ratio, temperature_fit, train_cell,
+)
 from lbgap.train.evaluation import evaluate
 from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
 
@@ -182,3 +184,26 @@ def _loss_at(model, flat, split):
         start += p.numel()
     model.eval()
     return F.cross_entropy(functional_call(model, params, (split.x,)), split.y)
+
+
+@pytest.mark.parametrize("effect", [0.0, -1.5])
+def test_the_batch_effect_at_equal_temperature_is_recovered(effect):
+    lr, batch, y = _grid(0.5, noise=0.2)
+    y = y + effect * np.log2(batch)
+    found = batch_effect(lr, batch, y, 0.5, resamples=200, confidence=0.95, seed=0)
+    assert found["low"] <= effect <= found["high"] and abs(found["per_doubling"] - effect) < 0.15
+    assert (found["high"] < 0) == (effect < 0)  # a real effect is told from none
+
+
+def test_the_critical_batch_is_recovered_from_the_fewest_steps():
+    generator = np.random.default_rng(0)
+    sizes = np.array([64, 128, 256, 512, 1024, 2048, 4096])
+    batch = np.repeat(sizes, 6)  # 6 runs per batch size (learning rates × seeds); the best one is the model
+    steps = np.round(200 * (1 + 500 / batch) * (1 + np.abs(generator.normal(0, 0.3, len(batch)))))
+    steps[::6] = np.round(200 * (1 + 500 / sizes))  # each batch size's best-tuned run
+    found = critical_batch(batch, steps, resamples=200, confidence=0.95, seed=0)
+    assert found["critical_batch"] == pytest.approx(500, rel=0.02) and found["steps_min"] == pytest.approx(200, rel=0.02)
+    assert found["critical_batch_low"] <= 500 <= found["critical_batch_high"]
+    assert found["fewest_steps"] == [float(s) for s in np.round(200 * (1 + 500 / sizes))]
+    with pytest.raises(ValueError, match="3 or more"):
+        critical_batch(np.array([64, 128]), np.array([10.0, 20.0]), resamples=10, confidence=0.9, seed=0)
