@@ -258,3 +258,26 @@ def test_the_readme_range_of_sb_lifts_is_the_committed_remedies():
     assert len(lifts) >= 2 and min(lifts) > 0  # a range
     text = " ".join((REPO / "README.md").read_text().split())
     assert f"Every change of method lifts SB too ({min(lifts):.1f}–{max(lifts):.1f} points)" in text
+
+
+def test_the_readme_counts_of_flagged_seeds_and_the_one_seed_the_papers_ascent_missed_are_the_committed_run():
+    """"(…; 1 of 3 SB seeds flagged)": each regime's failed certificates at ε = 1e-3 in each space, as the table's
+    LB cell says them; and "on one SB seed the paper's single L-BFGS-B ascent barely leaves its start": the SB
+    seeds whose paper-protocol φ is under a tenth of the validated one."""
+    _, *body = _table_after((REPO / "README.md").read_text(), "From the committed default run")
+    rows = {row[0]: row[1:] for row in body}
+    summary = json.loads((REPO / "metrics/summary.json").read_text())
+    seeds = len(json.loads((REPO / "metrics/train_sb.json").read_text())["per_seed"])
+    for label, space in (("sharpness φ, full space, ε = 1e-3", "full"), ("sharpness φ, random 100-dim subspace, ε = 1e-3", "subspace")):
+        counts = {r: sum(1 for f in summary["sharpness_flagged"] if (f["regime"], f["space"], f["eps"]) == (r, space, "1e-03"))
+                  for r in ("SB", "LB")}
+        cell = rows[label][1]
+        flagged = {r: c for r, c in counts.items() if c}
+        if len(flagged) == 2 and counts["SB"] == counts["LB"]:
+            assert f"{counts['SB']} of {seeds} seeds flagged on each side" in cell, label
+        for regime, count in flagged.items():
+            assert f"{count} of {seeds}" in cell and (len(flagged) == 2 or f"{regime} seeds flagged" in cell), label
+    records = json.loads((REPO / "metrics/sharpness_sb.json").read_text())["per_seed"]["full"]["eps_1e-03"]
+    missed = [r["seed"] for r in records if r["paper_protocol_phi"] < 0.1 * r["phi"]]
+    assert len(missed) == 1
+    assert "on one SB seed the paper's single L-BFGS-B ascent barely leaves its start" in " ".join((REPO / "README.md").read_text().split())
