@@ -51,13 +51,17 @@ def model_options(name: str) -> tuple[str, ...]:
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}")
     fixed = {"input_shape", "num_classes"}
-    return tuple(p for p in inspect.signature(_REGISTRY[name]).parameters if p not in fixed)
+    return tuple(key for key, p in inspect.signature(_REGISTRY[name]).parameters.items()
+                 if key not in fixed and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
 
 
 def get_model(name: str, *, input_shape: tuple[int, ...], num_classes: int, **options) -> nn.Module:
-    """Build the registered network `name`; raises ValueError naming the known models."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}")
+    """Build the registered network `name`; raises ValueError naming the known models, or an option the
+    network does not take (a builder with **kwargs takes any)."""
+    unknown = sorted(set(options) - set(model_options(name)))  # model_options refuses an unknown name
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(_REGISTRY[name]).parameters.values())
+    if unknown and not takes_any:  # a clear message rather than the builder's TypeError
+        raise ValueError(f"model {name!r} has no option {', '.join(unknown)}; its options: {', '.join(model_options(name)) or 'none'}")
     return _REGISTRY[name](input_shape=input_shape, num_classes=num_classes, **options)
 
 

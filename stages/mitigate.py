@@ -44,7 +44,8 @@ def chosen_options(document: dict, strategy: str, path: Path) -> dict:
 @app.command()
 @stage
 def main(
-    strategy: Annotated[str, typer.Argument(help="A remedy of lbgap/remedies/ with a section `mitigation.<strategy>`.")],
+    strategy: Annotated[str, typer.Argument(help=f"A remedy of lbgap/remedies/ ({', '.join(list_strategies())}) with a section "
+                                                 "`mitigation.<strategy>`.", metavar="remedy")],
     data: DataOption,
     sb_models: Annotated[Path, typer.Option(help="Checkpoint folder of the SB runs (for the parametric plot).")],
     sb_iterates: Annotated[Path, typer.Option(help="Iterates folder of the SB runs (the epoch each stopped at).")],
@@ -90,7 +91,7 @@ def main(
         trained = train_remedy(
             remedy, inputs.new_model, inputs.data, sb_epochs=sb_epochs, resume=resume,
             keep=lambda regime, checkpoint: checkpoint.save(folder if regime == "lb" else folder / "sb"),
-            on_epoch=lambda seed, r: (progress(seed, r), bar.set_postfix(seed=seed, batch=r.batch_size, test_acc=f"{r.test_accuracy:.4f}")),
+            on_epoch=lambda seed, r: (progress(seed, r), bar.set_postfix(seed=seed, batch=r.batch_size, test_acc=f"{100 * r.test_accuracy:.2f}%")),
         )
         progress.close()
         if "sb" not in trained:

@@ -50,6 +50,22 @@ def check_sweep_batch(path: Path, batch: int) -> None:
         raise ParamsError(f"the sweep's batch size {batch} is not in 'sweep.batches' ({', '.join(map(str, listed))})")
 
 
+def check_grid_cell(path: Path, optimizer: str, batch: int) -> None:
+    """Refuse a grid cell that `grid.optimizers` × `grid.batches` does not list (as `check_sweep_batch`)."""
+    grid = load_params(path).grid
+    if optimizer not in grid.optimizers:
+        raise ParamsError(f"the grid's optimizer {optimizer!r} is not in 'grid.optimizers' ({', '.join(grid.optimizers)})")
+    if batch not in grid.batches:
+        raise ParamsError(f"the grid's batch size {batch} is not in 'grid.batches' ({', '.join(map(str, grid.batches))})")
+
+
+def check_study_batch(path: Path, batch: int) -> None:
+    """Refuse a study batch size that `study.batch_sizes` does not list (as `check_sweep_batch`)."""
+    sizes = load_params(path).study.batch_sizes
+    if batch not in sizes:
+        raise ParamsError(f"the study's batch size {batch} is not in 'study.batch_sizes' ({', '.join(map(str, sizes))})")
+
+
 @contextlib.contextmanager
 def clear_errors() -> Iterator[None]:
     """Bad params or inputs end the command with one line on stderr and exit code 2, no traceback."""

@@ -55,6 +55,9 @@ class Inputs:
     rescaling: Path
     predictors: Path
     solutions: Path
+    grid: Path  # grid_summary's predictions
+    grid_table: Path  # grid_summary's table: one row per grid run
+    study: Path  # study_summary's scores
 
 
 def read_run(settings: Params, inputs: Inputs) -> RunResults:
@@ -76,6 +79,9 @@ def read_run(settings: Params, inputs: Inputs) -> RunResults:
         rescaling=read_json(inputs.rescaling),
         predictors=read_json(inputs.predictors),
         solutions=read_csv(inputs.solutions),
+        grid=read_json(inputs.grid),
+        grid_table=read_csv(inputs.grid_table),
+        study=read_json(inputs.study),
     )
 
 
@@ -87,7 +93,7 @@ def main(
     warm_start: StageJson,
     trajectory_sb: StageCsv, trajectory_lb: StageCsv, curvature_sb: StageJson, curvature_lb: StageJson,
     spectrum_sb: StageCsv, spectrum_lb: StageCsv, epsilon_sb: StageCsv, epsilon_lb: StageCsv,
-    rescaling: StageJson, predictors: StageJson, solutions: StageCsv,
+    rescaling: StageJson, predictors: StageJson, solutions: StageCsv, grid: StageJson, grid_table: StageCsv, study: StageJson,
     interpolation_figure: LinkedFigure, curvilinear_figure: LinkedFigure, warm_start_figure: LinkedFigure,
     surface_figure: LinkedFigure,
     summary: Annotated[Path, typer.Option(help="JSON file for every number the report quotes.")],
@@ -101,7 +107,7 @@ def main(
     inputs = Inputs(
         train_sb, train_lb, curves_sb, curves_lb, sharpness_sb, sharpness_lb, mitigation, tuning, sweep, warm_start,
         trajectory_sb, trajectory_lb, curvature_sb, curvature_lb, spectrum_sb, spectrum_lb, epsilon_sb, epsilon_lb,
-        rescaling, predictors, solutions,
+        rescaling, predictors, solutions, grid, grid_table, study,
     )
     with clear_errors():
         run = read_run(load_params(params), inputs)

@@ -48,7 +48,7 @@ def main(
         runs = sweep_batch(
             inputs.new_model, inputs.data, batch, epochs=epochs,
             seeds=seeds, config=config, measure=probe, amp=runtime.amp, keep=lambda c: c.save(folder),
-            on_seed=lambda run: bar.set_postfix(seed=run.seed, test_acc=f"{run.test_accuracy:.4f}", phi=f"{run.sharpness:.3g}"),
+            on_seed=lambda run: bar.set_postfix(seed=run.seed, test_acc=f"{100 * run.test_accuracy:.2f}%", phi=f"{run.sharpness:.3g}"),
             on_epoch_done=lambda epoch: bar.update(),
         )
     rows = [asdict(run) for run in runs]

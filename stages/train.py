@@ -68,7 +68,7 @@ def main(
             new_model, inputs.data, batch_size=batch_size, seeds=seeds, config=config,
             amp=runtime.amp, keep_epochs=keep, together=plan.together, resume=resume,
             workers=workers,
-            on_epoch=lambda seed, r: (progress(seed, r), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{r.test_accuracy:.4f}")),
+            on_epoch=lambda seed, r: (progress(seed, r), bar.set_postfix(seed=seed, train_loss=f"{r.train_loss:.4f}", test_acc=f"{100 * r.test_accuracy:.2f}%")),
         )
         runs = list(runs)
         progress.close()

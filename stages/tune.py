@@ -29,7 +29,8 @@ app = typer.Typer(add_completion=False)
 @app.command()
 @stage
 def main(
-    strategy: Annotated[str, typer.Argument(help="A remedy of lbgap/remedies/ with a grid `tuning.grids.<strategy>`.")],
+    strategy: Annotated[str, typer.Argument(help=f"A remedy of lbgap/remedies/ ({', '.join(list_strategies())}) with a grid "
+                                                 "`tuning.grids.<strategy>`.", metavar="remedy")],
     data: DataOption,
     sb_iterates: Annotated[Path, typer.Option(help="Iterates folder of the SB runs (the epoch each stopped at, for remedies that match it).")],
     out: Annotated[Path, typer.Option(help="JSON file: every grid point's validation accuracy and the chosen options.")],
@@ -72,7 +73,7 @@ def main(
         progress = EpochProgress(bar, budgets)
         tuned = tune_remedy(
             remedy_at, points, inputs.new_model, inputs.data, sb_epochs=sb_epochs,
-            on_epoch=lambda seed, r: (progress(seed, r), bar.set_postfix(seed=seed, val_acc=f"{r.test_accuracy:.4f}")),
+            on_epoch=lambda seed, r: (progress(seed, r), bar.set_postfix(seed=seed, val_acc=f"{100 * r.test_accuracy:.2f}%")),
         )
         progress.close()
     write_json(out, {"strategy": strategy, "grid": grid, "seeds": sorted(sb_epochs), "validation_samples": len(inputs.data.test), **tuned})

@@ -60,7 +60,7 @@ def main(
         points = warm_start(
             inputs.model, inputs.data, iterates, large_batch=large_batch, lb_epochs=config.lb_epochs,
             config=train, seed=config.seed, measure=probe, amp=runtime.amp,
-            on_point=lambda p: bar.set_postfix(sb_epochs=p.sb_epochs, lb_test_acc=f"{p.lb_test_accuracy:.4f}"),
+            on_point=lambda p: bar.set_postfix(sb_epochs=p.sb_epochs, lb_test_acc=f"{100 * p.lb_test_accuracy:.2f}%"),
             on_epoch_done=lambda epoch: bar.update(), keep=keep,
         )
     frame = pd.DataFrame([asdict(p) for p in points])

@@ -67,6 +67,9 @@ def _tiny_params() -> dict:
     params["tuning"]["grids"].update(sam={"rho": [0.02, 0.05]}, sgd={"lr": [0.01, 0.05]})
     params["predictors"].update(bootstrap=50, min_train_accuracy=0.0)  # a 3-epoch run fits nothing
     params["sweep"].update(batches=[20, 100], epochs=2, seeds=2)
+    params["grid"].update(optimizers=["adam"], batches=[20, 100], learning_rates={"sgd": [0.05], "adam": [0.003]}, max_epochs=2)
+    params["study"].update(batch_sizes=[20, 100], learning_rates=[0.05, 0.2], widths=[8], depths=[1], weight_decays=[0.0, 0.001],
+                           dropouts=[0.0], max_epochs=3, milestone=1.0)
     params["warm_start"].update(sb_epochs=2, every=1, lb_epochs=1)
     params["trajectory"].update(at=[0, 1, 2])
     params["curvature"].update(

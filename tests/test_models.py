@@ -83,6 +83,11 @@ def test_unknown_model_lists_the_known_ones():
         get_model("resnet9", input_shape=(4,), num_classes=2)
 
 
+def test_an_option_the_network_does_not_take_is_named_with_the_ones_it_does():
+    with pytest.raises(ValueError, match="'mlp' has no option widht; its options: width, depth"):
+        get_model("mlp", input_shape=(40,), num_classes=10, widht=256)
+
+
 def test_duplicate_registration_is_refused():
     with pytest.raises(ValueError, match="already registered"):
         register_model("mlp")(lambda **_: None)

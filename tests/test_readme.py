@@ -135,7 +135,7 @@ def test_the_maximizer_table_in_the_docs_is_the_committed_benchmark():
     header, *body = _table_after((REPO / "docs/measures.md").read_text(), "*The defaults, from `python -m benchmarks.maximizer`*")
     rows = json.loads((REPO / "benchmarks/results/maximizer.json").read_text())["result"]["rows"]
     best = {r["solution"]: r for r in rows if "best_phi" in r}
-    columns = {2: ("lbfgsb", 1, 10), 3: ("lbfgsb_log", 1, 10), 4: ("apgd", 1, 5), 5: ("apgd", 1, 10), 6: ("apgd", 2, 40)}
+    columns = {2: ("lbfgsb", 1, 10), 3: ("lbfgsb_log", 1, 10), 4: ("apgd", 1, 5), 5: ("apgd", 1, 10), 6: ("apgd", 1, 20)}
     assert len(body) == len(best) == 3
     for row in body:
         solution = row[0].split(" (")[0]
@@ -260,10 +260,9 @@ def test_the_readme_range_of_sb_lifts_is_the_committed_remedies():
     assert f"Every change of method lifts SB too ({min(lifts):.1f}–{max(lifts):.1f} points)" in text
 
 
-def test_the_readme_counts_of_flagged_seeds_and_the_one_seed_the_papers_ascent_missed_are_the_committed_run():
+def test_the_readme_counts_of_flagged_seeds_are_the_committed_run():
     """"(…; 1 of 3 SB seeds flagged)": each regime's failed certificates at ε = 1e-3 in each space, as the table's
-    LB cell says them; and "on one SB seed the paper's single L-BFGS-B ascent barely leaves its start": the SB
-    seeds whose paper-protocol φ is under a tenth of the validated one."""
+    LB cell says them."""
     _, *body = _table_after((REPO / "README.md").read_text(), "From the committed default run")
     rows = {row[0]: row[1:] for row in body}
     summary = json.loads((REPO / "metrics/summary.json").read_text())
@@ -277,7 +276,4 @@ def test_the_readme_counts_of_flagged_seeds_and_the_one_seed_the_papers_ascent_m
             assert f"{counts['SB']} of {seeds} seeds flagged on each side" in cell, label
         for regime, count in flagged.items():
             assert f"{count} of {seeds}" in cell and (len(flagged) == 2 or f"{regime} seeds flagged" in cell), label
-    records = json.loads((REPO / "metrics/sharpness_sb.json").read_text())["per_seed"]["full"]["eps_1e-03"]
-    missed = [r["seed"] for r in records if r["paper_protocol_phi"] < 0.1 * r["phi"]]
-    assert len(missed) == 1
-    assert "on one SB seed the paper's single L-BFGS-B ascent barely leaves its start" in " ".join((REPO / "README.md").read_text().split())
+        assert flagged or "flagged" not in cell, label

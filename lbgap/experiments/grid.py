@@ -12,8 +12,8 @@ optimizer is written here over stacked tensors with the learning rate as a per-r
 
 Each run keeps its own initial point and sample order (both from its seed, drawn as `lbgap.train.loop`
 draws them, so runs of one seed share x0 and batches and differ only in η) and ends at its first checked
-iterate with training loss ≤ `target_loss` — checked after every epoch and, in an epoch that starts
-within `TARGET_GATE` × the target, after every ⌊updates / TARGET_CHECKS_PER_EPOCH⌋ updates — or at
+iterate with training loss ≤ `target_loss` — checked after every epoch and, in an epoch that starts near
+it, within the epoch as `lbgap.train.loop` checks (`near_target`, `checked_updates`) — or at
 `max_steps` updates without reaching it, or when its loss is no longer finite. Finished runs leave the
 stack, so the cost follows the runs still training. In float64 a cell equals the runs trained one by one
 with torch's own optimizers (tests/experiments/test_grid.py).
@@ -26,7 +26,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Literal, Mapping, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
@@ -39,7 +38,7 @@ from lbgap.measures.hessian import hessian_operator, hutchinson_trace, top_eigen
 from lbgap.measures.preconditioned import adam_threshold, momentum_threshold, preconditioned
 from lbgap.measures.sharpness import sharpness_of_model
 from lbgap.tensors import distance, flatten, parameters_of
-from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
+from lbgap.train.loop import checked_updates, near_target
 from lbgap.train.together import State, evaluate_together
 
 Optimizer = Literal["sgd", "adam"]
@@ -48,7 +47,8 @@ Optimizer = Literal["sgd", "adam"]
 @dataclass(frozen=True)
 class GridRun:
     learning_rate: float
-    seed: int  # its initial point (the model passed for it) and its sample order
+    seed: int  # its initial point (the model passed for it), its sample order and its dropout masks
+    weight_decay: float = 0.0  # L2 coefficient added to the gradient, g + λ·w (torch's `weight_decay`)
 
 
 @dataclass(frozen=True)
@@ -64,16 +64,18 @@ class CellResult:
     state: State  # its weights and buffers where it ended (CPU)
     # Adam's diagonal preconditioner there, √v̂ + ε per weight (parameter name → tensor, CPU); None for SGD
     preconditioner: State | None = None
+    milestone_steps: int | None = None  # updates at its first check with training loss ≤ the milestone (None: never)
 
 
 class StackedOptimizer:
     """SGD with momentum or Adam over tensors stacked along a leading run dimension (R, …), with one
-    learning rate per run (a run whose rate is 0 stands still); `keep(index)` keeps only the runs at
-    `index`, in that order."""
+    learning rate and one weight decay per run (a run whose rate is 0 stands still); `keep(index)` keeps
+    only the runs at `index`, in that order."""
 
     def __init__(self, kind: Optimizer, learning_rates: torch.Tensor, momentum: float = 0.9,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decays: torch.Tensor | None = None) -> None:
         self.kind, self.learning_rates, self.momentum, self.betas, self.eps = kind, learning_rates, momentum, betas, eps
+        self.weight_decays = torch.zeros_like(learning_rates) if weight_decays is None else weight_decays
         self.state: dict[str, dict[str, torch.Tensor]] = {}
         self.steps = 0
 
@@ -83,14 +85,18 @@ class StackedOptimizer:
         for name, w in params.items():
             g, state = w.grad, self.state.setdefault(name, {})
             lr = self.learning_rates.to(w).view(-1, *([1] * (w.dim() - 1)))
+            if self.weight_decays.any():  # coupled L2, as torch's SGD and Adam apply `weight_decay`
+                g = g + self.weight_decays.to(w).view(-1, *([1] * (w.dim() - 1))) * w
+            if not state:  # the first step: zero moments
+                state.update({"momentum": torch.zeros_like(w)} if self.kind == "sgd" else {"m": torch.zeros_like(w), "v": torch.zeros_like(w)})
             if self.kind == "sgd":
-                buffer = state.setdefault("momentum", torch.zeros_like(w))
+                buffer = state["momentum"]
                 buffer.mul_(self.momentum).add_(g)
                 w.sub_(lr * buffer)
             else:
                 beta1, beta2 = self.betas
-                m = state.setdefault("m", torch.zeros_like(w)).mul_(beta1).add_(g, alpha=1 - beta1)
-                v = state.setdefault("v", torch.zeros_like(w)).mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                m = state["m"].mul_(beta1).add_(g, alpha=1 - beta1)
+                v = state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
                 denominator = (v.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.eps)
                 w.sub_(lr / (1 - beta1**self.steps) * m / denominator)
 
@@ -102,7 +108,7 @@ class StackedOptimizer:
         return {name: (state["v"][position].sqrt() / correction + self.eps).cpu().clone() for name, state in self.state.items()}
 
     def keep(self, index: torch.Tensor) -> None:
-        self.learning_rates = self.learning_rates[index]
+        self.learning_rates, self.weight_decays = self.learning_rates[index], self.weight_decays[index]
         self.state = {name: {k: v[index.to(v.device)] for k, v in state.items()} for name, state in self.state.items()}
 
 
@@ -119,13 +125,21 @@ def train_cell(
     betas: tuple[float, float] = (0.9, 0.999),
     eval_chunk: int = 10_000,
     on_step: Callable[[int], None] | None = None,
+    milestone: float | None = None,
 ) -> list[CellResult]:
     """Train `models[i]` (run `runs[i]`'s initial point) with `optimizer` at learning rate
     `runs[i].learning_rate` on batches of `batch_size` until each reaches `target_loss` (mean training
     cross-entropy, eval mode) or `max_steps` updates; `on_step(r)` after each stacked update, with r the
-    runs it advanced. Returns one result per run, in order; the models are not changed."""
+    runs it advanced. `milestone`: a training loss above the target whose first check each run records
+    (`milestone_steps`; checks come after every epoch, so it is reached within that epoch). Returns one
+    result per run, in order; the models are not changed."""
     if len(models) != len(runs) or not runs:
         raise ValueError(f"one model per run (got {len(models)} models, {len(runs)} runs)")
+    dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in models[0].modules())
+    if dropout and len(runs) > 1:
+        # vmap cannot split one global dropout stream per run (lbgap.train.together): one run at a time,
+        # its masks drawn from a stream seeded by its seed
+        raise ValueError("networks with dropout train one run at a time")
     n = len(data.train)
     if not 0 < batch_size <= n:
         raise ValueError(f"batch size must be in [1, {n}] (got {batch_size})")
@@ -137,18 +151,20 @@ def train_cell(
     base = copy.deepcopy(models[0]).to("meta")
     params, buffers = stack_module_state([copy.deepcopy(m).train() for m in models])
     rates = torch.tensor([r.learning_rate for r in runs], dtype=torch.float64)
-    step_of = StackedOptimizer(optimizer, rates.clone(), momentum, betas)
+    decays = torch.tensor([r.weight_decay for r in runs], dtype=torch.float64)
+    step_of = StackedOptimizer(optimizer, rates.clone(), momentum, betas, weight_decays=decays)
     generators = [torch.Generator().manual_seed(run.seed) for run in runs]
     stacked = list(range(len(runs)))  # run index at each stack position
     results: dict[int, CellResult] = {}
     latest = [math.inf] * len(runs)  # each run's last checked training loss (for the within-epoch gate)
+    milestones: dict[int, int] = {}  # run index → updates at its first check at or below `milestone`
     steps_per_epoch = n // batch_size
-    every = max(1, steps_per_epoch // TARGET_CHECKS_PER_EPOCH)
+    within = checked_updates(steps_per_epoch)
 
     def loss_of(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(functional_call(base, (p, b), (x,)), y)
 
-    batch_losses = vmap(loss_of, in_dims=(0, 0, 0, 0))
+    batch_losses = vmap(loss_of, in_dims=(0, 0, 0, 0), randomness="different" if dropout else "error")
 
     def check(steps: int, positions: Sequence[int]) -> None:
         """Evaluate the training loss at the still-running stack `positions`; end the runs at the target,
@@ -159,6 +175,8 @@ def train_cell(
         ending = []
         for position in positions:
             latest[stacked[position]] = train[position].loss
+            if milestone is not None and train[position].loss <= milestone:
+                milestones.setdefault(stacked[position], steps)
             if train[position].loss <= target_loss or not math.isfinite(train[position].loss) or steps >= max_steps:
                 ending.append(position)
         if not ending:
@@ -169,7 +187,7 @@ def train_cell(
             a, b = train[position], test[position]
             results[stacked[position]] = CellResult(runs[stacked[position]], a.loss <= target_loss, not math.isfinite(a.loss),
                                                     steps, a.loss, a.accuracy, b.loss, b.accuracy, state,
-                                                    step_of.preconditioner(position))
+                                                    step_of.preconditioner(position), milestones.get(stacked[position]))
             step_of.learning_rates[position] = 0.0
 
     def compact() -> None:
@@ -182,31 +200,35 @@ def train_cell(
         step_of.keep(index)
         stacked, generators = [stacked[p] for p in keep], [generators[p] for p in keep]
 
-    steps = 0
-    check(steps, range(len(stacked)))
-    compact()
-    while stacked:
-        orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)  # (R, n)
-        near = [p for p, i in enumerate(stacked) if latest[i] <= TARGET_GATE * target_loss]
-        for step, start in enumerate(range(0, n - batch_size + 1, batch_size), start=1):
-            index = orders[:, start : start + batch_size]
-            base.train()  # a check evaluated in eval mode
-            losses = batch_losses(params, buffers, data.train.x[index], data.train.y[index])
-            for w in params.values():
-                w.grad = None
-            losses.sum().backward()  # runs do not interact: each slice gets its own mean loss's gradient
-            step_of.step(params)
-            steps += 1
-            if on_step is not None:
-                on_step(sum(1 for i in stacked if i not in results))
-            running = [p for p, i in enumerate(stacked) if i not in results]
-            if steps >= max_steps:
-                check(steps, running)
-                break
-            if step % every == 0 and step < steps_per_epoch:
-                check(steps, [p for p in near if p in running])
-        check(steps, [p for p, i in enumerate(stacked) if i not in results])
+    # dropout masks come from torch's global stream: seeded by the run's seed, and the caller's stream left as it was
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        if dropout:
+            torch.manual_seed(runs[0].seed)
+        steps = 0
+        check(steps, range(len(stacked)))
         compact()
+        while stacked:
+            orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)  # (R, n)
+            near = [p for p, i in enumerate(stacked) if near_target(latest[i], target_loss)]
+            for step, start in enumerate(range(0, n - batch_size + 1, batch_size), start=1):
+                index = orders[:, start : start + batch_size]
+                base.train()  # a check evaluated in eval mode
+                losses = batch_losses(params, buffers, data.train.x[index], data.train.y[index])
+                for w in params.values():
+                    w.grad = None
+                losses.sum().backward()  # runs do not interact: each slice gets its own mean loss's gradient
+                step_of.step(params)
+                steps += 1
+                if on_step is not None:
+                    on_step(sum(1 for i in stacked if i not in results))
+                running = [p for p, i in enumerate(stacked) if i not in results]
+                if steps >= max_steps:
+                    check(steps, running)
+                    break
+                if step in within and near:
+                    check(steps, [p for p in near if p in running])
+            check(steps, [p for p, i in enumerate(stacked) if i not in results])
+            compact()
     return [results[i] for i in range(len(runs))]
 
 
@@ -225,7 +247,9 @@ def measure_run(
     """One row of the grid's table: the run (optimizer, batch size, η, seed), how it ended (reached, diverged,
     steps, epochs), its accuracies (%), generalization gap (points) and test loss, ‖x − x0‖ and, over
     `subset`, φ in the full space at `settings.epsilon` with its certificate's first check (levelled off),
-    λ_max and tr H, the stability ratio (for Adam with λ_max of P⁻¹H) and the gradient noise scale B_simple.
+    λ_max and tr H (eval mode, as every measure of the study), the training sharpness — λ_max of the loss
+    training descends, the mean over batches of `batch_size` subset samples with BatchNorm on each batch's
+    statistics (for Adam of P⁻¹H) — with its stability ratio, and the gradient noise scale B_simple.
     `model` is left with the run's weights. A diverged run gets its ending only."""
     row: dict[str, float | int | str | bool] = {
         "optimizer": optimizer, "batch_size": batch_size, "learning_rate": result.run.learning_rate, "seed": result.run.seed,
@@ -247,113 +271,47 @@ def measure_run(
     row["lambda_max"] = float(top_eigenvalues(matvec, n, 1, iterations=lanczos.steps, seed=settings.curvature.seed, like=like)[0])
     row["trace"] = hutchinson_trace(matvec, n, tol=settings.curvature.trace.tol, min_probes=min(10, settings.curvature.trace.max_probes),
                                     max_probes=settings.curvature.trace.max_probes, seed=settings.curvature.seed, like=like).trace
-    if optimizer == "adam":
-        diagonal = flatten({name: result.preconditioner[name] for name in parameters_of(model)}).to(like)
-        top = top_eigenvalues(preconditioned(matvec, diagonal), n, 1, iterations=lanczos.steps, seed=settings.curvature.seed, like=like)
-        row["preconditioned_lambda_max"] = float(top[0])
-        row["stability_ratio"] = stability_ratio(optimizer, result.run.learning_rate, float(top[0]), beta1=beta1)
-    else:
-        row["stability_ratio"] = stability_ratio(optimizer, result.run.learning_rate, row["lambda_max"], momentum=momentum)
+    # stability concerns the loss training descends: the mean over batches of B samples, BatchNorm normalizing
+    # each with its own statistics — the subset cut into batches of the run's size (all of it when smaller)
+    batches = max(1, len(subset) // batch_size)
+    size = min(batch_size, len(subset))
+    trained, _ = hessian_operator(model, Split(subset.x[: batches * size], subset.y[: batches * size]), size, batch_statistics=True)
+    if optimizer == "adam":  # a run that ended before its first step has P = ε (Adam's v is 0)
+        preconditioner = result.preconditioner or {name: torch.full_like(p, 1e-8) for name, p in parameters_of(model).items()}
+        diagonal = flatten({name: preconditioner[name] for name in parameters_of(model)}).to(like)
+        trained = preconditioned(trained, diagonal)
+    edge = float(top_eigenvalues(trained, n, 1, iterations=lanczos.steps, seed=settings.curvature.seed, like=like)[0])
+    row["training_sharpness"] = edge  # λ_max of the training loss's Hessian (Adam: of P⁻¹H)
+    row["stability_ratio"] = stability_ratio(optimizer, result.run.learning_rate, edge, momentum=momentum, beta1=beta1)
     noise = settings.curvature.noise_scale
     if noise.batches:
         row["noise_scale"] = noise_scale(model, subset, small=noise.small, big=noise.big, batches=noise.batches, seed=settings.curvature.seed).b_simple
     return row
 
 
-def _r_squared(design: np.ndarray, y: np.ndarray) -> float:
-    """R² of the least-squares fit of y on the columns of `design` (a constant column included)."""
-    coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
-    residual = y - design @ coefficients
-    return 1.0 - float(residual @ residual) / float(((y - y.mean()) ** 2).sum())
+FIRST_SEED = 2000  # the grid's runs draw x0 and sample orders from 2000, 2001, …: none is a run reported elsewhere
 
 
-def _quadratic(*columns: np.ndarray) -> np.ndarray:
-    """[1, each column, their squares and pairwise products]: a full quadratic in the columns."""
-    terms = [np.ones_like(columns[0]), *columns, *(c * c for c in columns)]
-    terms += [a * b for i, a in enumerate(columns) for b in columns[i + 1 :]]
-    return np.stack(terms, axis=1)
-
-
-def _best_exponent(log_lr: np.ndarray, log_batch: np.ndarray, y: np.ndarray, exponents: np.ndarray) -> tuple[float, float]:
-    fits = [_r_squared(_quadratic(log_lr - k * log_batch), y) for k in exponents]
-    best = int(np.argmax(fits))
-    return float(exponents[best]), fits[best]
-
-
-def temperature_fit(
-    learning_rates: np.ndarray, batch_sizes: np.ndarray, y: np.ndarray, *, resamples: int, confidence: float, seed: int,
-    exponents: np.ndarray = np.linspace(0.0, 2.0, 201),
-) -> dict[str, float]:
-    """Does y (e.g. test accuracy of runs at the target loss) depend on η and B only through the
-    "temperature" η / B^k? y is modelled as a quadratic g(log η − k·log B), and k is the exponent (on the grid
-    `exponents`) with the best least-squares fit: k = 1 is the linear scaling rule, k = ½ the square-root rule,
-    k = 0 no dependence on B at all. Returns k with its percentile-bootstrap interval (runs resampled, as
-    if independent), and the R² of y as a quadratic in the ratio at k, in log η alone, in log B alone and in
-    both (with their product): a ratio that explains about what both explain is a sufficient statistic here."""
-    log_lr, log_batch, y = np.log(learning_rates), np.log(batch_sizes), np.asarray(y, dtype=float)
-    if len(y) < 7 or len(np.unique(log_batch)) < 2 or len(np.unique(log_lr)) < 2:
-        raise ValueError("the fit needs at least 7 runs over at least 2 learning rates and 2 batch sizes")
-    k, r2_ratio = _best_exponent(log_lr, log_batch, y, exponents)
-    generator = np.random.default_rng(seed)
-    draws = []
-    for _ in range(resamples):
-        index = generator.integers(0, len(y), len(y))
-        if len(np.unique(log_batch[index])) > 1 and len(np.unique(log_lr[index])) > 1:
-            draws.append(_best_exponent(log_lr[index], log_batch[index], y[index], exponents)[0])
-    low, high = _percentile_interval(draws, confidence)
-    return {"k": k, "k_low": low, "k_high": high, "runs": int(len(y)), "r2_ratio": r2_ratio,
-            "r2_lr": _r_squared(_quadratic(log_lr), y), "r2_batch": _r_squared(_quadratic(log_batch), y),
-            "r2_both": _r_squared(_quadratic(log_lr, log_batch), y)}
-
-
-def _percentile_interval(draws: Sequence[float], confidence: float) -> tuple[float, float]:
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(np.asarray(draws, dtype=float), [tail, 1 - tail])
-    return float(low), float(high)
-
-
-def batch_effect(
-    learning_rates: np.ndarray, batch_sizes: np.ndarray, y: np.ndarray, k: float, *, resamples: int, confidence: float, seed: int,
-) -> dict[str, float]:
-    """Keskar et al.'s claim on equal footing: with the temperature log(η / B^k) held fixed (a quadratic in it,
-    as in `temperature_fit`), how y changes per doubling of the batch size — the coefficient of log₂ B in
-    y ~ quadratic(log η − k·log B) + c·log₂ B, with its percentile-bootstrap interval (runs resampled). For y
-    the test accuracy of runs at one training loss, c < 0 with an interval below 0 says larger batches still
-    generalize worse at equal temperature and equal loss; an interval around 0 says the temperature explains it."""
-    log_lr, log_batch, y = np.log(learning_rates), np.log(batch_sizes), np.asarray(y, dtype=float)
-
-    def coefficient(index: np.ndarray) -> float:
-        design = np.column_stack([_quadratic(log_lr[index] - k * log_batch[index]), log_batch[index] / np.log(2)])
-        coefficients, *_ = np.linalg.lstsq(design, y[index], rcond=None)
-        return float(coefficients[-1])
-
-    everything = np.arange(len(y))
-    generator = np.random.default_rng(seed)
-    draws = [coefficient(generator.integers(0, len(y), len(y))) for _ in range(resamples)]
-    low, high = _percentile_interval(draws, confidence)
-    return {"per_doubling": coefficient(everything), "low": low, "high": high, "k": k, "runs": int(len(y))}
-
-
-def critical_batch(batch_sizes: np.ndarray, steps: np.ndarray, *, resamples: int, confidence: float, seed: int) -> dict[str, float]:
-    """Steps to the target against the batch size, each batch size's fewest steps over its learning rates
-    (Shallue et al. 2019: the best-tuned run per batch size), fitted as S(B) = S_min·(1 + B_crit / B)
-    (McCandlish et al. 2018): S_min, the fewest steps any batch size could need, and B_crit, the batch size
-    above which doubling it no longer halves the steps (perfect scaling for B ≪ B_crit, diminishing
-    returns beyond). `batch_sizes`, `steps`: one entry per run that reached the target. The interval
-    resamples runs within each batch size and takes each resample's minimum again."""
-    batch_sizes, steps = np.asarray(batch_sizes, dtype=float), np.asarray(steps, dtype=float)
-    sizes = np.unique(batch_sizes)
-    if len(sizes) < 3:
-        raise ValueError("the fit needs runs at 3 or more batch sizes")
-    groups = [steps[batch_sizes == b] for b in sizes]
-
-    def fit(fewest: np.ndarray) -> tuple[float, float]:
-        (s_min, slope), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(sizes), 1 / sizes]), fewest, rcond=None)
-        return float(s_min), float(slope / s_min) if s_min > 0 else float("inf")
-
-    s_min, b_crit = fit(np.array([g.min() for g in groups]))
-    generator = np.random.default_rng(seed)
-    draws = [fit(np.array([generator.choice(g, len(g)).min() for g in groups]))[1] for _ in range(resamples)]
-    low, high = _percentile_interval(draws, confidence)
-    return {"steps_min": s_min, "critical_batch": b_crit, "critical_batch_low": low, "critical_batch_high": high,
-            "batch_sizes": [int(b) for b in sizes], "fewest_steps": [float(g.min()) for g in groups]}
+def grid_cell(
+    new_model: Callable[[int], nn.Module], data: DataSet, subset: Split, settings: CurvatureSettings, *,
+    optimizer: Optimizer, batch_size: int, learning_rates: Sequence[float], seeds: int, target_loss: float, max_epochs: int,
+    momentum: float, betas: tuple[float, float], stacked: bool, on_run: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Every (learning rate, seed) run of one optimizer at one batch size trained to `target_loss` (at most
+    `max_epochs` epochs of the batch size) and measured where it ended (`measure_run`): one row per run, in
+    learning-rate then seed order. `stacked`: all runs in one vmapped step, else one after the other (the
+    same trainer, one run at a time). `new_model(seed)`: the network with its initial point from `seed`."""
+    runs = [GridRun(lr, FIRST_SEED + s) for lr in learning_rates for s in range(seeds)]
+    max_steps = max_epochs * (len(data.train) // batch_size)
+    train = lambda chunk: train_cell(  # noqa: E731
+        [new_model(run.seed) for run in chunk], chunk, data, optimizer=optimizer, batch_size=batch_size, target_loss=target_loss,
+        max_steps=max_steps, momentum=momentum, betas=betas, eval_chunk=settings.eval_chunk)
+    results = train(runs) if stacked else [result for run in runs for result in train([run])]
+    rows, model = [], new_model(FIRST_SEED)
+    for result in results:
+        x0 = {name: p.detach().clone() for name, p in new_model(result.run.seed).named_parameters()}
+        row = measure_run(model, result, optimizer, batch_size, x0, data, subset, settings, momentum=momentum, beta1=betas[0])
+        rows.append(row)
+        if on_run is not None:
+            on_run(row)
+    return rows

@@ -65,5 +65,5 @@ def tuning_sb_epochs(stopped_at: int, seeds: int) -> dict[int, int]:
 
 def _renamed(final: Mapping[str, Any]) -> dict:
     """A run's final metrics with its held-out split called what it is here: validation."""
-    names = {"test_accuracy": "validation_accuracy", "test_loss": "validation_loss"}
-    return {"seed": final["seed"], **{names.get(k, k): final[k] for k in ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "epoch", "updates", "seconds")}}
+    held_out = {"validation_accuracy": "test_accuracy", "validation_loss": "test_loss"}
+    return {"seed": final["seed"], **{key: final[held_out.get(key, key)] for key in TRIAL_KEYS}}

@@ -11,6 +11,7 @@ its memory is iterations × n; with n in the millions keep `iterations` modest.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -23,19 +24,25 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from lbgap.data import Split
+from lbgap.models import use_batch_statistics
 from lbgap.tensors import flatten, parameters_of, unflatten
 
 MatVec = Callable[[torch.Tensor], torch.Tensor]  # v (n,) ↦ H v (n,)
 
 
-def hessian_operator(model: nn.Module, split: Split, chunk: int) -> tuple[MatVec, int]:
+def hessian_operator(model: nn.Module, split: Split, chunk: int, *, batch_statistics: bool = False) -> tuple[MatVec, int]:
     """(v ↦ ∇²f(w) v, n) for f = mean cross-entropy of `model` over `split` at its current weights w.
 
     When the split fits in one chunk (the curvature subset does), the gradient's graph is built once
     and every product is one more backward pass through it (double backpropagation, graph retained);
     otherwise each product recomputes it chunk by chunk (about two gradient evaluations over the
-    split), so memory stays that of one chunk. The model is put in eval mode."""
+    split), so memory stays that of one chunk. The model is put in eval mode; with `batch_statistics`,
+    a copy of it is used instead, its BatchNorm layers normalizing with each chunk's own statistics — the
+    loss that training descends, whose curvature decides whether a step is stable (the copy keeps the
+    model's running statistics as they were)."""
     model.eval()
+    if batch_statistics:
+        model = use_batch_statistics(copy.deepcopy(model))
     like = parameters_of(model)
     w0 = flatten(like)
 

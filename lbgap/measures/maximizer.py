@@ -22,6 +22,9 @@ class Maximizer:
     starts: int = 1
     iterations: int = PAPER_ITERATIONS
     plateau: float = 0.05  # levelled off: the best f rose by ≤ this fraction of its gain over the second half
+    # also the paper's protocol (start 0, PAPER_ITERATIONS of L-BFGS-B on f) as a search of its own when the
+    # ascents do not contain it: reported beside φ, never part of it; a φ below it fails the certificate
+    paper_protocol: bool = False
 
     def __post_init__(self) -> None:
         if unknown := [name for name in self.ascents if name not in ASCENT_NAMES]:
@@ -32,12 +35,23 @@ class Maximizer:
     @property
     def includes_paper_protocol(self) -> bool:
         """L-BFGS-B on f from start 0 for at least the paper's 10 iterations: its value then is the paper's."""
+        return self.paper_protocol or self.ascents_contain_paper_protocol
+
+    @property
+    def ascents_contain_paper_protocol(self) -> bool:
+        """Start 0 of L-BFGS-B on f runs for at least the paper's 10 iterations among the ascents."""
         return "lbfgsb" in self.ascents and self.iterations >= PAPER_ITERATIONS
 
+    @property
+    def extra_paper_search(self) -> bool:
+        """The paper's protocol runs as a search of its own: asked for, and not among the ascents."""
+        return self.paper_protocol and not self.ascents_contain_paper_protocol
 
-def maximizer_of(sharpness: Sharpness) -> Maximizer:
+
+def maximizer_of(sharpness: Sharpness, paper_protocol: bool = False) -> Maximizer:
     """The `sharpness` section's maximizer: method paper is one start of L-BFGS-B on f, validated every one
-    of `ascents` from each of `starts`; `max_iter` iterations each and `plateau` for the certificate of both."""
+    of `ascents` from each of `starts`; `max_iter` iterations each and `plateau` for the certificate of both.
+    `paper_protocol`: validated also runs the paper's protocol, to report it beside (the SB/LB stages)."""
     if sharpness.method == "paper":
         return Maximizer(("lbfgsb",), 1, sharpness.max_iter, sharpness.plateau)
-    return Maximizer(tuple(dict.fromkeys(sharpness.ascents)), sharpness.starts, sharpness.max_iter, sharpness.plateau)
+    return Maximizer(tuple(dict.fromkeys(sharpness.ascents)), sharpness.starts, sharpness.max_iter, sharpness.plateau, paper_protocol)

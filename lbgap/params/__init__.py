@@ -13,7 +13,7 @@ from typing import Any
 
 from lbgap.params.reader import ParamsError, read
 from lbgap.params.sections import (
-    BNStatistics, Count, Curvature, Data, Interpolate, Predictors, Rescaling, Runtime, Sharpness, Surface, Sweep,
+    BNStatistics, Count, Curvature, Data, Grid, Interpolate, Predictors, Rescaling, Runtime, Sharpness, Study, Surface, Sweep,
     Train, Trajectory, Tuning, WarmStart,
 )
 
@@ -48,8 +48,13 @@ class Params:
     mitigation: dict[str, Any]  # remedy name → its options (read by lbgap.remedies.registry)
     tuning: Tuning  # how each remedy's options are chosen on the validation split
     predictors: Predictors
+    grid: Grid  # learning rate × batch size, every run to `train.target_loss`
+    study: Study  # the designed predictor study, every run to `train.target_loss`
 
     def __post_init__(self) -> None:
+        if not self.study.milestone > self.train.target_loss:
+            raise ParamsError(f"params: 'study.milestone' = {self.study.milestone} must be above 'train.target_loss' = "
+                              f"{self.train.target_loss} (the steps to the target are counted from it)")
         for name in self.remedies:
             if name not in self.mitigation:
                 raise ParamsError(f"params: 'remedies' names {name!r}, which has no section 'mitigation.{name}'")
@@ -64,6 +69,10 @@ class Params:
         sizes = {name: math.prod(len(v) for v in self.tuning.grids[name].values()) for name in self.remedies if self.tuning.grids[name]}
         if len(set(sizes.values())) > 1:
             raise ParamsError(f"params: the remedies' grids in 'tuning.grids' must be of one size, for an equal search budget (points: {sizes})")
+
+    def grid_runs(self, optimizer: str) -> int:
+        """Runs in each of `optimizer`'s grid cells: its learning rates × `grid.seeds`."""
+        return len(getattr(self.grid.learning_rates, optimizer)) * self.grid.seeds
 
     def batch_of(self, regime: str) -> int:
         """The batch size of regime 'sb' or 'lb'."""

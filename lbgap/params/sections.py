@@ -249,7 +249,65 @@ class Predictors:
     seed: Index
 
 
+Optimizer = Literal["sgd", "adam"]  # lbgap.experiments.grid.StackedOptimizer
+
+
+@dataclass(frozen=True)
+class LearningRates:
+    sgd: tuple[Positive, ...]
+    adam: tuple[Positive, ...]
+
+
+@dataclass(frozen=True)
+class Grid:
+    optimizers: tuple[Optimizer, ...]
+    batches: tuple[Count, ...]
+    learning_rates: LearningRates  # per optimizer
+    seeds: Count  # runs per (optimizer, batch size, learning rate)
+    max_epochs: Count  # the step cap, in epochs of the run's batch size
+    momentum: Fraction  # SGD's heavy-ball momentum (Adam's β are `train.betas`)
+    stacked: bool  # a cell's runs in one vmapped step (accelerators) or one after the other
+
+    def __post_init__(self) -> None:
+        for name, values in (("optimizers", self.optimizers), ("batches", self.batches)):
+            if not values or len(set(values)) < len(values):
+                raise ParamsError(f"params: 'grid.{name}' must list distinct values (got {list(values)!r})")
+        for name in self.optimizers:
+            if not getattr(self.learning_rates, name):
+                raise ParamsError(f"params: 'grid.learning_rates.{name}' is empty")
+
+
+@dataclass(frozen=True)
+class Study:
+    """The designed predictor study (lbgap.experiments.study): every combination of the value lists, `seeds`
+    runs each, SGD with momentum until `train.target_loss`."""
+
+    batch_sizes: tuple[Count, ...]  # one stage study@<batch size> each
+    learning_rates: tuple[Positive, ...]
+    widths: tuple[Count, ...]
+    depths: tuple[Count, ...]
+    weight_decays: tuple[NonNegative, ...]
+    dropouts: tuple[Annotated[float, Range(ge=0, lt=1)], ...]
+    seeds: Count  # runs per configuration
+    max_epochs: Count  # the step cap, in epochs of the run's batch size
+    momentum: Fraction
+    milestone: Positive  # training loss from which the steps to the target are counted (a baseline)
+    delta: Annotated[float, Range(gt=0, lt=1)]  # the sign error's noise filter: two test accuracies within chance at level δ
+
+    def __post_init__(self) -> None:
+        for name in ("batch_sizes", "learning_rates", "widths", "depths", "weight_decays", "dropouts"):
+            values = getattr(self, name)
+            if not values or len(set(values)) < len(values):
+                raise ParamsError(f"params: 'study.{name}' must list distinct values (got {list(values)!r})")
+
+    @property
+    def axes(self) -> dict[str, tuple]:
+        """Each hyperparameter of the design (lbgap.experiments.study.AXES) → its values."""
+        return {"batch_size": self.batch_sizes, "learning_rate": self.learning_rates, "width": self.widths,
+                "depth": self.depths, "weight_decay": self.weight_decays, "dropout": self.dropouts}
+
+
 @dataclass(frozen=True)
 class Tuning:
-    seeds: Count  # runs per grid point (seeds 0 .. seeds-1), at the large batch
+    seeds: Count  # runs per grid point (seeds 1000 .. 1000 + seeds − 1), at the large batch
     grids: dict[str, Any]  # remedy → {option (dotted when nested) → candidate values}; read by lbgap.remedies.registry

@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # files only, no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 if TYPE_CHECKING:
     from lbgap.measures.landscape import PathPoint
@@ -174,6 +175,10 @@ def warm_start_figure(frame: pd.DataFrame, small_batch: int, large_batch: int, l
     accuracy_axis.plot(frame.sb_epochs, 100 * frame.lb_test_accuracy, "o-", color=COLORS["lb"], label=f"LB from it (batch {large_batch}, {lb_epochs} epochs)")
     sharpness_axis.plot(frame.sb_epochs, frame.lb_sharpness, "s--", color=SHARPNESS_COLOR, label="φ of the LB solution")
     sharpness_axis.set_yscale("log")
+    low, high = frame.lb_sharpness.min(), frame.lb_sharpness.max()
+    if 0 < low and high < 10 * low:  # less than a decade: a log axis would show one or two labels, so label more ticks
+        sharpness_axis.yaxis.set_minor_locator(LogLocator(subs=(1.2, 1.5, 2.0, 3.0, 5.0, 7.0)))
+        sharpness_axis.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     accuracy_axis.set(xlabel="SB epochs before switching to LB", ylabel="test accuracy (%)", title=f"Warm-started large-batch training, seed {seed}")
     sharpness_axis.set_ylabel("sharpness φ, full space (log scale)", color=SHARPNESS_COLOR)
     handles = accuracy_axis.get_legend_handles_labels()[0] + sharpness_axis.get_legend_handles_labels()[0]

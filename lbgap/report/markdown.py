@@ -11,6 +11,8 @@ from matplotlib.figure import Figure
 
 from lbgap.report.curvature_figures import density_figure, epsilon_figure
 from lbgap.report.curvature_tables import measures_table, rescaling_table
+from lbgap.report.grid import grid_figure, grid_section_text
+from lbgap.report.study import study_figure, study_section_text
 from lbgap.report.figures import mitigation_figure, sharpness_figure, sweep_figure, training_curves_figure, trajectory_figure
 from lbgap.report.numbers import (
     distance_ratio, headline, headline_metrics, null_if_undefined, remedy_numbers, sweep_numbers, warm_start_numbers,
@@ -49,7 +51,7 @@ BN_NOTE = {  # how BN statistics were set where training did not produce the wei
 }
 # every figure the report links: its own (run_figures) and those other stages draw
 FIGURES = ("mitigation", "gap_closed", "updates", "predictors", "sweep", "trajectory", "hessian_density", "epsilon_sensitivity", "training_curves", "sharpness",
-           "interpolation", "curvilinear", "warm_start", "surface")
+           "grid", "study", "interpolation", "curvilinear", "warm_start", "surface")
 TRAJECTORY_COLUMNS = {
     "epoch": ("epoch", 1, 0), "train loss": ("train_loss", 1, 4), "test accuracy (%)": ("test_accuracy", 100, 2),
     "φ": ("sharpness", 1, 2), "noise scale B_simple": ("noise_scale", 1, 0),
@@ -113,6 +115,8 @@ def summary_numbers(run: RunResults) -> dict:
     numbers["sweep"] = sweep_numbers(run.threshold)
     numbers["warm_start"] = warm_start_numbers(pd.DataFrame(run.warm_start["points"]))
     numbers["trajectory"] = {r: {"final_sharpness": float(t.sharpness.iloc[-1])} for r, t in run.trajectories.items()}
+    numbers["grid"] = run.grid  # every prediction with its interval, per optimizer
+    numbers["study"] = {r["name"]: {"Psi": r["Psi"], "predicts": r["predicts"]} for r in run.study["scores"]}
     numbers["curvature"] = {key: value["lb_over_sb"] for key, value in curvature_measures(run)[1].items()}
     numbers["at_target_loss"] = target_numbers(run)
     return numbers
@@ -155,6 +159,8 @@ def run_figures(run: RunResults) -> dict[str, Figure]:
         "mitigation": mitigation_figure(method_rows(run)),
         **gap_closed_figures(run.gap_closed),
         "predictors": tau_figure(run.taus, run.predictors["confidence"]),
+        "grid": grid_figure(run.grid_table, run.grid),
+        "study": study_figure(run.study),
     }
 
 
@@ -445,6 +451,15 @@ BatchNorm statistics at these points: see *Figures* below.
 ![2-D loss surfaces]({link('surface')})"""
 
 
+def grid(run: RunResults, link, numbers: dict) -> str:
+    return grid_section_text(run.grid_table, run.grid, run.params["grid"], run.params["train"]["target_loss"],
+                             run.params["predictors"]["confidence"], link)
+
+
+def study(run: RunResults, link, numbers: dict) -> str:
+    return study_section_text(run.study, run.params["study"], run.params["train"]["target_loss"], link)
+
+
 def listed_params(run: RunResults, link, numbers: dict) -> str:
     return parameters(run.used_params())
 
@@ -464,8 +479,8 @@ def figures(run: RunResults, link, numbers: dict) -> str:
 
 
 SECTIONS: tuple[Section, ...] = (
-    header, tables, maximizer, runs, at_target, paper, remedies, predictors, sweep, warm_start, trajectory, curvature,
-    listed_params, figures,
+    header, tables, maximizer, runs, at_target, paper, remedies, predictors, sweep, warm_start, trajectory, curvature, grid,
+    study, listed_params, figures,
 )
 
 

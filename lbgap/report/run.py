@@ -31,6 +31,9 @@ class RunResults:
     rescaling: dict
     predictors: dict  # the predictors stage's JSON (τ of every measure)
     solutions: pd.DataFrame  # the predictors stage's table: one row per solution and point (final, target)
+    grid: dict  # grid_summary's predictions, per optimizer
+    grid_table: pd.DataFrame  # grid_summary's table: one row per run of the learning-rate × batch-size grid
+    study: dict  # study_summary's scores: one record per measure and baseline
 
     @property
     def label(self) -> str:

@@ -55,6 +55,18 @@ TARGET_GATE = 4.0
 TARGET_CHECKS_PER_EPOCH = 10  # checks every ⌊updates / this⌋ updates (at most one per update)
 
 
+def near_target(latest_loss: float, target_loss: float | None) -> bool:
+    """Whether an epoch that starts with training loss `latest_loss` checks the target within (`checked_updates`)."""
+    return target_loss is not None and latest_loss <= TARGET_GATE * target_loss
+
+
+def checked_updates(updates: int) -> set[int]:
+    """After which of an epoch's `updates` updates a run near its target checks the loss: every
+    ⌊updates / TARGET_CHECKS_PER_EPOCH⌋ (at least every one), not the last (the epoch's end checks it)."""
+    every = max(1, updates // TARGET_CHECKS_PER_EPOCH)
+    return set(range(every, updates, every))
+
+
 def derived_seed(seed: int, stream: str, worker: int = 0) -> int:
     """A seed for `stream` of run `seed` (and data-parallel `worker` > 0), independent of the seed itself and
     of the other streams (numpy's SeedSequence hashing: no correlation between nearby seeds)."""
@@ -80,15 +92,15 @@ def train_config(train: Train, eval_chunk: int) -> TrainConfig:
 
 
 def budget_config(train: Train, eval_chunk: int, epochs: int) -> TrainConfig:
-    """Exactly `epochs` epochs with `train`'s Adam and target loss (the sweep, the warm start's LB runs):
-    the stopping rule's keys are not read, so those stages do not depend on them."""
+    """`fixed_budget` built from the `train` section without reading its stopping-rule keys, so the stages
+    it serves (the sweep, the warm start's LB runs) do not depend on them: `train`'s Adam and target loss."""
     return TrainConfig(max_epochs=epochs, patience=epochs, min_delta=0.0, lr=train.lr, betas=train.betas,
                        eval_chunk=eval_chunk, target_loss=train.target_loss)
 
 
 def fixed_budget(config: TrainConfig, epochs: int) -> TrainConfig:
     """`config` with exactly `epochs` epochs: the stopping rule cannot fire (patience ≥ epochs)."""
-    return replace(config, max_epochs=epochs, patience=epochs)
+    return replace(config, max_epochs=epochs, patience=epochs, min_delta=0.0)
 
 
 @dataclass(frozen=True)
@@ -240,10 +252,10 @@ def train(
             model.train()
             order = torch.randperm(n, generator=generator).to(device)
             steps = n // size
-            near = reached is None and config.target_loss is not None and latest_loss <= TARGET_GATE * config.target_loss
+            near = reached is None and near_target(latest_loss, config.target_loss)
             within = set()  # after how many of this epoch's updates to check the target (not the last one)
             if near if workers is None else workers.agree(near, device):  # every worker checks at the same updates
-                within = set(range(max(1, steps // TARGET_CHECKS_PER_EPOCH), steps, max(1, steps // TARGET_CHECKS_PER_EPOCH)))
+                within = checked_updates(steps)
             for step, start in enumerate(range(0, n - size + 1, size), start=1):
                 if recipe.learning_rate is not None:
                     factor = recipe.learning_rate(epochs_done)

@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from lbgap.data import DataSet, Split
 from lbgap.devices import autocast
 from lbgap.train.evaluation import Evaluation
-from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE, EpochRecord, TrainConfig, diverged, should_stop
+from lbgap.train.loop import EpochRecord, TrainConfig, checked_updates, diverged, near_target, should_stop
 from lbgap.train.recipe import adam
 
 State = dict[str, torch.Tensor]
@@ -167,9 +167,8 @@ def train_together(
     for epoch in range(1, config.max_epochs + 1):
         base.train()
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
-        every = max(1, steps // TARGET_CHECKS_PER_EPOCH)
-        near = [s for s in watched() if latest[s] <= TARGET_GATE * config.target_loss]  # gated per seed, as alone
-        within = set(range(every, steps, every)) if near else set()
+        near = [s for s in watched() if near_target(latest[s], config.target_loss)]  # gated per seed, as alone
+        within = checked_updates(steps) if near else set()
         for step, start in enumerate(range(0, n - batch_size + 1, batch_size), start=1):
             index = orders[:, start : start + batch_size]  # (S, batch)
             with autocast(device, amp):

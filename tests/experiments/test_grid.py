@@ -3,23 +3,25 @@ alone with torch's own SGD or Adam, each to its own target step (float64)."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch.nn import functional as F
 
-from lbgap.experiments.grid import (
-    GridRun, StackedOptimizer, batch_effect, critical_batch, measure_run, stability_ratio, temperature_fit, train_cell,
-)
+from lbgap.experiments.grid import GridRun, StackedOptimizer, measure_run, stability_ratio, train_cell
+from lbgap.experiments.grid_analysis import batch_effect, critical_batch, grid_summary, sharpness_scaling, temperature_fit
+from lbgap.data import Split
 from lbgap.train.evaluation import evaluate
 from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
 
 TARGET = 0.05
 
 
-def _alone(model, data, *, optimizer, learning_rate, seed, batch_size, max_steps):
+def _alone(model, data, *, optimizer, learning_rate, seed, batch_size, max_steps, target=TARGET):
     """One run the plain way: torch.optim, its seed's sample order, the loss checked after every epoch
     and, in an epoch that starts within TARGET_GATE × the target, every ⌊updates / 10⌋ updates."""
     opt = (torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=0.9) if optimizer == "sgd"
@@ -30,10 +32,10 @@ def _alone(model, data, *, optimizer, learning_rate, seed, batch_size, max_steps
     loss, steps = evaluate(model, data.train, chunk=1000).loss, 0
 
     def ended() -> bool:
-        return loss <= TARGET or not math.isfinite(loss) or steps >= max_steps
+        return loss <= target or not math.isfinite(loss) or steps >= max_steps
 
     while not ended():
-        order, near = torch.randperm(n, generator=generator), loss <= TARGET_GATE * TARGET
+        order, near = torch.randperm(n, generator=generator), loss <= TARGET_GATE * target
         for step in range(1, per_epoch + 1):
             batch = order[(step - 1) * batch_size : step * batch_size]
             model.train()
@@ -49,20 +51,23 @@ def _alone(model, data, *, optimizer, learning_rate, seed, batch_size, max_steps
     return steps, loss, opt
 
 
-@pytest.mark.parametrize("optimizer, rates", [("sgd", [0.01, 0.05, 0.2]), ("adam", [3e-3, 3e-2, 1e-1])])
-def test_a_cell_equals_its_runs_trained_alone(data64, small_mlp, optimizer, rates):
+@pytest.mark.parametrize("optimizer, rates, batch_size, max_steps, target", [
+    ("sgd", [0.01, 0.05, 0.2], 16, 60, TARGET), ("adam", [3e-3, 3e-2, 1e-1], 16, 60, TARGET),
+    ("sgd", [0.005, 0.02, 0.05], 4, 150, 0.2),  # 24 updates an epoch: checked every 2 updates near the target
+])
+def test_a_cell_equals_its_runs_trained_alone(data64, small_mlp, optimizer, rates, batch_size, max_steps, target):
     runs = [GridRun(rate, seed) for rate in rates for seed in (0, 1)]
     models = [small_mlp(run.seed, width=8, depth=2).double() for run in runs]
     before = [{k: v.clone() for k, v in m.state_dict().items()} for m in models]
-    results = train_cell(models, runs, data64, optimizer=optimizer, batch_size=16, target_loss=TARGET, max_steps=60)
+    results = train_cell(models, runs, data64, optimizer=optimizer, batch_size=batch_size, target_loss=target, max_steps=max_steps)
     assert all(torch.equal(m.state_dict()[k], v) for m, b in zip(models, before) for k, v in b.items())  # untouched
     ended_at = set()
     for run, result in zip(runs, results):
         alone = small_mlp(run.seed, width=8, depth=2).double()
         steps, loss, opt = _alone(alone, data64, optimizer=optimizer, learning_rate=run.learning_rate, seed=run.seed,
-                             batch_size=16, max_steps=60)
+                             batch_size=batch_size, max_steps=max_steps, target=target)
         assert result.run == run and result.steps == steps, (run, result.steps, steps)
-        assert result.reached == (loss <= TARGET) and result.train_loss == pytest.approx(loss, rel=1e-8)
+        assert result.reached == (loss <= target) and result.train_loss == pytest.approx(loss, rel=1e-8)
         for name, value in alone.state_dict().items():
             torch.testing.assert_close(result.state[name], value, rtol=1e-7, atol=1e-9)
         if optimizer == "sgd":
@@ -77,7 +82,7 @@ def test_a_cell_equals_its_runs_trained_alone(data64, small_mlp, optimizer, rate
         ended_at.add((result.steps, result.reached))
     # the case under test: runs that end at different steps, within an epoch and at the cap
     assert len(ended_at) >= 3 and any(r.reached for r in results) and any(not r.reached for r in results), ended_at
-    assert any(r.reached and r.steps % (len(data64.train) // 16) for r in results)  # one ended within an epoch
+    assert any(r.reached and r.steps % (len(data64.train) // batch_size) for r in results)  # one ended within an epoch
 
 
 def test_a_diverging_run_ends_and_the_others_go_on(data64, small_mlp):
@@ -167,43 +172,115 @@ def test_a_run_is_measured_where_it_ended(data64, small_mlp, curvature_settings)
     assert row["reached"] and row["steps"] == results[0].steps and row["epochs"] == results[0].steps / 6
     assert row["test_accuracy"] == pytest.approx(100 * results[0].test_accuracy)
     assert row["distance_from_x0"] > 0 and row["phi"] > 0 and row["lambda_max"] > 0 and row["trace"] > 0
-    # Adam's stability ratio is its preconditioned λ_max over 38/η
-    assert row["stability_ratio"] == pytest.approx(row["preconditioned_lambda_max"] * 3e-2 / 38)
+    # Adam's stability ratio is the training loss's preconditioned λ_max over 38/η
+    assert row["stability_ratio"] == pytest.approx(row["training_sharpness"] * 3e-2 / 38) and row["training_sharpness"] > 0
     dense = torch.autograd.functional.hessian(lambda w: _loss_at(model, w, data64.train), torch.cat([p.detach().reshape(-1) for p in model.parameters()]))
     assert row["lambda_max"] == pytest.approx(float(torch.linalg.eigvalsh(dense)[-1]), rel=1e-3)
+    # the training sharpness: the top eigenvalue of P^(-1/2) H P^(-1/2), H the Hessian of the mean loss over the
+    # subset's batches of 16, each normalized by its own BatchNorm statistics (dense, in train mode)
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    batches = [Split(data64.train.x[i : i + 16], data64.train.y[i : i + 16]) for i in range(0, 96, 16)]
+    train_mode = torch.autograd.functional.hessian(lambda w: sum(_loss_at(model, w, b, train=True) for b in batches) / 6, flat)
+    scale = torch.cat([results[0].preconditioner[n].reshape(-1) for n, _ in model.named_parameters()]).rsqrt()
+    expected = float(torch.linalg.eigvalsh(scale[:, None] * train_mode * scale[None, :])[-1])
+    assert row["training_sharpness"] == pytest.approx(expected, rel=1e-3)
     diverged = measure_run(model, results[1], "adam", 16, x0, data64, data64.train, settings)
     assert diverged["diverged"] and "phi" not in diverged
 
 
-def _loss_at(model, flat, split):
+def _loss_at(model, flat, split, train=False):
+    """Mean cross-entropy over `split` at the flat weights; `train`: BatchNorm on the split's own statistics
+    (a copy of the model, so its running statistics stay)."""
     from torch.func import functional_call
 
     params, start = {}, 0
     for name, p in model.named_parameters():
         params[name] = flat[start : start + p.numel()].reshape(p.shape)
         start += p.numel()
-    model.eval()
-    return F.cross_entropy(functional_call(model, params, (split.x,)), split.y)
+    used = copy.deepcopy(model).train() if train else model.eval()
+    return F.cross_entropy(functional_call(used, params, (split.x,)), split.y)
 
 
 @pytest.mark.parametrize("effect", [0.0, -1.5])
-def test_the_batch_effect_at_equal_temperature_is_recovered(effect):
+def test_the_batch_effect_at_equal_temperature_is_recovered_with_k_fitted_alongside(effect):
     lr, batch, y = _grid(0.5, noise=0.2)
     y = y + effect * np.log2(batch)
-    found = batch_effect(lr, batch, y, 0.5, resamples=200, confidence=0.95, seed=0)
+    found = batch_effect(lr, batch, y, resamples=100, confidence=0.95, seed=0)
     assert found["low"] <= effect <= found["high"] and abs(found["per_doubling"] - effect) < 0.15
-    assert (found["high"] < 0) == (effect < 0)  # a real effect is told from none
+    assert (found["high"] < 0) == (effect < 0) and abs(found["k"] - 0.5) < 0.1 and not found["k_at_edge"]
 
 
-def test_the_critical_batch_is_recovered_from_the_fewest_steps():
-    generator = np.random.default_rng(0)
+def test_a_pure_batch_effect_is_not_absorbed_into_the_exponent():
+    """y falls with B at every η, no temperature at all: fitting k alone would move it to soak up the B
+    dependence; fitted together, the per-doubling effect is found."""
+    lr, batch, _ = _grid(0.5, noise=0.0)
+    y = 90 - (np.log(lr) + 5) ** 2 - 1.0 * np.log2(batch) + 0.05 * np.random.default_rng(2).standard_normal(len(lr))
+    found = batch_effect(lr, batch, y, resamples=100, confidence=0.95, seed=0)
+    assert found["low"] <= -1.0 <= found["high"] and found["high"] < -0.5
+
+
+def test_the_temperature_fit_refuses_a_grid_of_too_few_cells_and_flags_an_exponent_at_its_edge():
+    lr, batch = np.repeat([1e-3, 1e-2, 1e-1], 4), np.tile([64, 256], 6)  # 6 cells, 2 runs each
+    with pytest.raises(ValueError, match="6 distinct"):
+        temperature_fit(lr[:8], batch[:8], np.arange(8.0), resamples=10, confidence=0.9, seed=0)  # 4 cells
+    flat = temperature_fit(lr, batch, 80 + np.log(lr), resamples=20, confidence=0.9, seed=0)  # linear in log η: any k fits
+    assert flat["cells"] == 6 and flat["draws"] > 0
+    steep = temperature_fit(lr, batch, 80 - (np.log(lr) - 3 * np.log(batch) + 15) ** 2, resamples=20, confidence=0.9, seed=0)
+    assert steep["k"] == 2.0 and steep["k_at_edge"]  # the true exponent (3) lies beyond the searched range
+
+
+def test_the_critical_batch_is_recovered_from_the_best_learning_rate_of_each_batch_size():
     sizes = np.array([64, 128, 256, 512, 1024, 2048, 4096])
-    batch = np.repeat(sizes, 6)  # 6 runs per batch size (learning rates × seeds); the best one is the model
-    steps = np.round(200 * (1 + 500 / batch) * (1 + np.abs(generator.normal(0, 0.3, len(batch)))))
-    steps[::6] = np.round(200 * (1 + 500 / sizes))  # each batch size's best-tuned run
-    found = critical_batch(batch, steps, resamples=200, confidence=0.95, seed=0)
-    assert found["critical_batch"] == pytest.approx(500, rel=0.02) and found["steps_min"] == pytest.approx(200, rel=0.02)
-    assert found["critical_batch_low"] <= 500 <= found["critical_batch_high"]
-    assert found["fewest_steps"] == [float(s) for s in np.round(200 * (1 + 500 / sizes))]
+    rates = np.array([0.01, 0.03, 0.1])
+    lr, batch, seed_of = (a.ravel() for a in np.meshgrid(rates, sizes, [0, 1], indexing="ij"))
+    best = 200 * (1 + 500 / batch)
+    steps = np.round(best * np.where(lr == 0.03, 1.0, 1.6) * (1 + 0.02 * seed_of))  # η = 0.03 is best everywhere
+    found = critical_batch(lr, batch, steps, resamples=100, confidence=0.95, seed=0)
+    assert found["critical_batch"] == pytest.approx(500, rel=0.05) and found["best_learning_rates"] == [0.03] * 7
+    assert found["critical_batch_low"] <= found["critical_batch"] <= found["critical_batch_high"] and found["draws"] == 100
+    assert found["best_at_grid_edge"] == []
+    one_seed = critical_batch(lr[seed_of == 0], batch[seed_of == 0], steps[seed_of == 0], resamples=10, confidence=0.9, seed=0)
+    assert one_seed["critical_batch_low"] is None and "one seed" in one_seed["why_no_interval"]
+    edge = critical_batch(lr, batch, np.round(best * np.where(lr == 0.1, 1.0, 1.6)), resamples=10, confidence=0.9, seed=0)
+    assert edge["best_at_grid_edge"] == [int(b) for b in sizes]  # the best η is the grid's largest everywhere
     with pytest.raises(ValueError, match="3 or more"):
-        critical_batch(np.array([64, 128]), np.array([10.0, 20.0]), resamples=10, confidence=0.9, seed=0)
+        critical_batch(np.array([0.1, 0.1]), np.array([64, 128]), np.array([10.0, 20.0]), resamples=10, confidence=0.9, seed=0)
+    with pytest.raises(ValueError, match="do not fall with the batch size"):  # more steps at larger batches: no B_crit > 0
+        critical_batch(np.full(3, 0.1), np.array([64, 128, 256]), np.array([10.0, 20.0, 40.0]), resamples=10, confidence=0.9, seed=0)
+
+
+def test_the_ratios_adjusted_r2_counts_the_fitted_exponent():
+    """k is chosen outside the least squares, so the ratio's quadratic has one more parameter than its columns."""
+    lr, batch, y = _grid(1.0, noise=0.5)
+    found = temperature_fit(lr, batch, y, resamples=5, confidence=0.9, seed=0)
+    design = np.column_stack([np.ones_like(lr), np.log(lr / batch ** found["k"]), np.log(lr / batch ** found["k"]) ** 2])
+    coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
+    r2 = 1 - ((y - design @ coefficients) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    assert found["r2_ratio"] == pytest.approx(1 - (1 - r2) * (len(y) - 1) / (len(y) - 3 - 1))
+
+
+def test_a_sharpness_at_the_edge_follows_the_learning_rate_not_the_batch():
+    generator = np.random.default_rng(0)
+    lr, batch, _ = _grid(0.5, noise=0.0)
+    at_edge = 3.8 / lr * np.exp(0.05 * generator.standard_normal(len(lr)))
+    found = sharpness_scaling(lr, batch, at_edge, resamples=200, confidence=0.95, seed=0)
+    assert found["lr_slope_low"] <= -1 <= found["lr_slope_high"] and found["batch_slope_low"] <= 0 <= found["batch_slope_high"]
+    by_batch = sharpness_scaling(lr, batch, batch ** 0.5 * np.exp(0.05 * generator.standard_normal(len(lr))), resamples=200,
+                                 confidence=0.95, seed=0)
+    assert by_batch["batch_slope_low"] <= 0.5 <= by_batch["batch_slope_high"] and by_batch["lr_slope_high"] < 0.1
+
+
+def test_the_grid_summary_answers_each_prediction_or_says_why_not():
+    lr, batch, accuracy = _grid(1.0, noise=0.2)
+    frame = pd.DataFrame({"optimizer": "sgd", "learning_rate": lr, "batch_size": batch, "test_accuracy": accuracy,
+                          "reached": True, "diverged": False, "steps": np.round(100 * (1 + 300 / batch) / lr ** 0.1),
+                          "training_sharpness": 3.8 / lr, "stability_ratio": 1.0})
+    small = frame[frame.batch_size <= 256].assign(optimizer="adam")  # two batch sizes only
+    summary = grid_summary(pd.concat([frame, small]), resamples=50, confidence=0.9, seed=0)
+    sgd, adam = summary["sgd"], summary["adam"]
+    assert sgd["reached"] == sgd["runs"] == len(frame) and abs(sgd["temperature"]["k"] - 1.0) < 0.15
+    assert sgd["critical_batch"]["critical_batch"] > 0 and sgd["sharpness_scaling"]["lr_slope"] == pytest.approx(-1.0)
+    assert sgd["stability"]["64"] == {"median_ratio": 1.0, "above_edge": 0.0, "runs": 10}  # at the edge, none above it
+    assert sgd["unreached_by_batch"] == {"64": 0, "256": 0, "1024": 0, "4096": 0} and sgd["diverged"] == 0
+    assert "noise_scale_median" not in sgd  # the frame has no noise scale column
+    assert adam["critical_batch"] is None and "3 or more" in adam["critical_batch_why_not"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -130,3 +132,20 @@ def test_lanczos_with_a_tolerance_finds_the_top_eigenvalue_in_fewer_products_tha
     power_result = power_iteration(matvec, n, tol=1e-8, max_iter=5000, seed=0, like=w0)
     assert lanczos_result.eigenvalue == pytest.approx(top, rel=1e-4)
     assert lanczos_result.iterations < power_result.iterations
+
+
+def test_with_batch_statistics_it_is_the_training_losss_hessian_and_the_model_is_left_alone(problem):
+    _, _, eval_dense, w0, model, split = problem
+    running = {k: v.clone() for k, v in model.state_dict().items()}
+    matvec, n = hessian_operator(model, split, chunk=64, batch_statistics=True)  # one chunk: the whole split's statistics
+    reference = copy.deepcopy(model).train()  # the loss training descends, BN on the batch's statistics
+    like = parameters_of(reference)
+
+    def f(w):
+        return F.cross_entropy(functional_call(reference, unflatten(w, like), (split.x,)), split.y)
+
+    dense = torch.autograd.functional.hessian(f, w0)
+    v = torch.randn(n, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(matvec(v), dense @ v, rtol=1e-8, atol=1e-10)
+    assert not torch.allclose(dense, eval_dense)  # a different loss from the eval-mode one
+    assert not model.training and all(torch.equal(model.state_dict()[k], v) for k, v in running.items())

@@ -51,7 +51,7 @@ def test_a_maximization_that_failed_its_certificate_is_flagged(committed_run):
     failed = copy.deepcopy(run.sharpness)
     first = failed["lb"]["per_seed"]["full"]["eps_1e-03"][0]
     # as LB seeds 1 and 3 of the batch-BN F1 run under the paper's protocol: φ 0.0005 where the subspace found 10.3
-    first.update(phi=0.0005, clipped_subspace_phi=10.3, certified=False)
+    first.update(phi=0.0005, clipped_subspace_phi=10.3, paper_protocol_phi=None, certified=False)
     failed["lb"]["summary"]["full"]["eps_1e-03"]["certified"] = False
     report = core_report(run.params, run.train, run.curves, failed, command="dvc repro", seconds=60.0,
                          commit="abc", interpolation="interpolation.png")
@@ -66,6 +66,10 @@ def test_a_maximization_that_failed_its_certificate_is_flagged(committed_run):
     assert f"LB seed {first['seed']} full ε=1e-03: {injected['why']}" in report.markdown
     assert "(flagged)" in report.markdown
     assert "| 1e-03 |" in report.markdown and "| 0.001 |" not in report.markdown  # ε as the stages key it
+    first.update(phi=0.5 * run.sharpness["lb"]["per_seed"]["full"]["eps_1e-03"][0]["paper_protocol_phi"], clipped_subspace_phi=0.0,
+                 paper_protocol_phi=run.sharpness["lb"]["per_seed"]["full"]["eps_1e-03"][0]["paper_protocol_phi"], levelled_off=True)
+    below = [f for f in flagged_measurements(certificate_frame(failed)) if key(f) == key(injected)]
+    assert below and below[0]["why"].startswith("below the paper's protocol from the same start")
     clean = core_report(run.params, run.train, run.curves, run.sharpness, command="dvc repro", seconds=60.0,
                         commit="abc", interpolation="interpolation.png")
     assert clean.summary["sharpness_flagged"] == committed

@@ -84,6 +84,11 @@ def test_warm_start_and_trajectory_plot_their_columns():
     warm = pd.DataFrame({"sb_epochs": [0, 4], "sb_test_accuracy": [0.1, 0.9], "lb_test_accuracy": [0.85, 0.92], "lb_sharpness": [900.0, 40.0]})
     accuracy_axis, sharpness_axis = warm_start_figure(warm, 256, 4000, 20, seed=0).axes
     assert accuracy_axis.get_title().endswith("seed 0")
+    narrow = warm.assign(lb_sharpness=[850.0, 1500.0])  # under a decade: minor ticks labelled too
+    _, axis = warm_start_figure(narrow, 256, 4000, 20, seed=0).axes
+    axis.figure.canvas.draw()
+    labels = {t.get_text() for t in axis.yaxis.get_minorticklabels() if t.get_text()}
+    assert {"1200", "1500"} <= labels, labels
     np.testing.assert_allclose(accuracy_axis.get_lines()[1].get_ydata(), [85.0, 92.0])
     np.testing.assert_allclose(sharpness_axis.get_lines()[0].get_ydata(), [900.0, 40.0])
     sb = pd.DataFrame({"epoch": [0, 8], "train_loss": [2.3, 0.02], "sharpness": [43.0, 300.0]})

@@ -15,14 +15,16 @@ from typer.testing import CliRunner
 
 from lbgap.train.checkpoint import Iterates
 from stages import (
-    curvature, interpolate, mitigate, predictors, prepare, report, rescaling, sharpness, surface, sweep, train, trajectory, tune, warm_start,
+    curvature, grid, grid_summary, interpolate, mitigate, predictors, prepare, report, rescaling, sharpness, study, study_summary, surface,
+    sweep, train, trajectory, tune, warm_start,
 )
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
 APPS = {"prepare": prepare.app, "train": train.app, "mitigate": mitigate.app, "sharpness": sharpness.app, "interpolate": interpolate.app, "report": report.app,
         "sweep": sweep.app, "warm_start": warm_start.app, "trajectory": trajectory.app, "curvature": curvature.app,
-        "rescaling": rescaling.app, "surface": surface.app, "predictors": predictors.app, "tune": tune.app}
+        "rescaling": rescaling.app, "surface": surface.app, "predictors": predictors.app, "tune": tune.app, "grid": grid.app,
+        "grid_summary": grid_summary.app, "study": study.app, "study_summary": study_summary.app}
 
 
 def invoke(app, *args):
@@ -174,6 +176,19 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file, report_args):
     assert solutions.included.all()  # tiny params rank every solution (min_train_accuracy 0)
     taus = json.loads((tmp_path / "metrics/predictors.json").read_text())["tau"]
     assert {(t["measure"], t["target"], t["scope"]) for t in taus} >= {("lambda_max", "gap", "within"), ("phi_full_eps_1e-03", "test_loss", "all")}
+    for batch in (20, 100):  # tiny params' grid: Adam at batch sizes 20 and 100
+        result = invoke(grid.app, "adam", batch, "--data", data, "--out", tmp_path / f"metrics/grid/adam_{batch}.json", "--params", params_file)
+        assert result.exit_code == 0, result.output
+    result = invoke(grid_summary.app, "--cells", tmp_path / "metrics/grid", "--table", tmp_path / "plots/grid.csv",
+                    "--out", tmp_path / "metrics/grid_summary.json", "--params", params_file)
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(tmp_path / "plots/grid.csv")) == 2  # one learning rate, one seed, two batch sizes
+    for batch in (20, 100):  # tiny params' study: 2 learning rates × 2 weight decays at each batch size
+        result = invoke(study.app, batch, "--data", data, "--out", tmp_path / f"metrics/study/b{batch}.json", "--params", params_file)
+        assert result.exit_code == 0, result.output
+    result = invoke(study_summary.app, "--cells", tmp_path / "metrics/study", "--table", tmp_path / "plots/study.csv",
+                    "--out", tmp_path / "metrics/study_summary.json", "--params", params_file)
+    assert result.exit_code == 0, result.output
     result = invoke(report.app, *report_args(tmp_path), "--params", params_file)
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(tmp_path / "plots/sweep.csv").batch_size) == [20, 100]
@@ -493,3 +508,71 @@ def test_every_command_runs_through_the_one_line_error_entry():
         text = path.read_text()
         if 'if __name__ == "__main__":' in text:
             assert text.rstrip().endswith('if __name__ == "__main__":\n    run(app)'), path.name
+
+
+def test_grid_cells_and_their_summary_on_tiny_params(tmp_path, params_file, mnist1d_file):
+    """Two tiny cells per optimizer, trained to a target they can reach, then the summary of all four: the table
+    has one row per run, and a summary the tiny grid is too small for says why for each prediction."""
+    raw = yaml.safe_load(params_file.read_text())
+    raw["train"]["target_loss"] = 0.5
+    raw["grid"].update(optimizers=["sgd", "adam"], batches=[20, 50], learning_rates={"sgd": [0.05, 0.2], "adam": [0.003, 0.01]}, max_epochs=6)
+    params_file.write_text(yaml.safe_dump(raw))
+    cells = tmp_path / "metrics/grid"
+    for optimizer in ("sgd", "adam"):
+        for batch in (20, 50):
+            result = invoke(grid.app, optimizer, batch, "--data", mnist1d_file, "--out", cells / f"{optimizer}_{batch}.json",
+                            "--params", params_file)
+            assert result.exit_code == 0, result.output
+    cell = json.loads((cells / "adam_50.json").read_text())
+    assert [(r["learning_rate"], r["seed"]) for r in cell["rows"]] == [(0.003, 2000), (0.01, 2000)]
+    assert all(r["steps"] <= 6 * (200 // 50) for r in cell["rows"]) and "training_sharpness" in cell["rows"][0]  # 200 training samples
+    result = invoke(grid_summary.app, "--cells", cells, "--table", tmp_path / "plots/grid.csv", "--out", tmp_path / "g.json",
+                    "--params", params_file)
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(tmp_path / "plots/grid.csv")) == 8
+    summary = json.loads((tmp_path / "g.json").read_text())
+    assert set(summary) == {"sgd", "adam"}
+    for found in summary.values():  # 4 runs over 2 batch sizes: no fit has enough
+        assert found["temperature"] is None and "at least 6 distinct" in found["temperature_why_not"]
+        assert found["critical_batch"] is None and "3 or more" in found["critical_batch_why_not"]
+
+
+def test_the_grid_refuses_a_cell_params_do_not_list(tmp_path, params_file, mnist1d_file):
+    out = tmp_path / "out"
+    result = invoke(grid.app, "rmsprop", 64, "--data", mnist1d_file, "--out", out / "g.json", "--params", params_file)
+    _assert_refused(result, "the grid's optimizer 'rmsprop' is not in 'grid.optimizers' (adam)", out)  # tiny params: Adam only
+    result = invoke(grid.app, "adam", 777, "--data", mnist1d_file, "--out", out / "g.json", "--params", params_file)
+    _assert_refused(result, "the grid's batch size 777 is not in 'grid.batches' (20, 100)", out)
+    result = invoke(grid_summary.app, "--cells", out, "--table", out / "t.csv", "--out", out / "s.json", "--params", params_file)
+    _assert_refused(result, "lacks adam_100.json, adam_20.json", out)
+
+
+def test_the_study_stages_train_measure_and_score_their_configurations(tmp_path, params_file, bad):
+    """study@<batch> trains every configuration at its batch size and measures those that reached the
+    target; study_summary joins the rows and scores every measure on the axes that vary. Tiny params with a
+    target a few epochs reach (cross-entropy 1.5), except at batch 100 with the small learning rate."""
+    bad(params_file, "train.target_loss", 1.5)
+    bad(params_file, "study.max_epochs", 8)
+    bad(params_file, "study.milestone", 2.0)
+    data = tmp_path / "data.npz"
+    assert invoke(prepare.app, "--out", data, "--params", params_file).exit_code == 0
+    for batch in (20, 100):
+        result = invoke(study.app, batch, "--data", data, "--out", tmp_path / f"metrics/study/b{batch}.json", "--params", params_file)
+        assert result.exit_code == 0, result.output
+        rows = json.loads((tmp_path / f"metrics/study/b{batch}.json").read_text())["rows"]
+        assert len(rows) == 2 * 2 and {r["batch_size"] for r in rows} == {batch}  # 2 learning rates × 2 weight decays
+    refused = invoke(study.app, 50, "--data", data, "--out", tmp_path / "b50.json", "--params", params_file)
+    assert refused.exit_code == 2 and "not in 'study.batch_sizes'" in refused.output
+    result = invoke(study_summary.app, "--cells", tmp_path / "metrics/study", "--table", tmp_path / "plots/study.csv",
+                    "--out", tmp_path / "metrics/study_summary.json", "--params", params_file)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "plots/study.csv")
+    summary = json.loads((tmp_path / "metrics/study_summary.json").read_text())
+    assert summary["models"] == len(table) == 8 and summary["axes"] == ["batch_size", "learning_rate", "weight_decay"]
+    assert summary["reached"] + summary["excluded"] == 8 and len(summary["excluded_runs"]) == summary["excluded"]
+    assert summary["reached"] >= 3, summary["excluded_runs"]
+    scores = {r["name"]: r for r in summary["scores"]}
+    assert {"phi_full_eps_1e-03", "path_norm", "lambda_max", "train_loss"} <= {n for n, r in scores.items() if r["kind"] == "measure"}
+    assert {n for n, r in scores.items() if r["kind"] == "baseline"} == {"lr_over_batch", "lr_over_sqrt_batch", "distance_from_x0",
+                                                                         "steps_from_milestone"}
+    assert all(r["predicts"] == (r["why"] == "") for r in scores.values())

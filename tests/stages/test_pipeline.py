@@ -24,10 +24,12 @@ MITIGATE = [f"mitigate@{s}" for s in STRATEGIES]
 TUNE = [f"tune@{s}" for s in STRATEGIES]
 EXPERIMENTS = ["sweep@20", "sweep@100", "warm_start", "trajectory@sb", "trajectory@lb"]  # tiny_params' sweep
 BEYOND = ["curvature@sb", "curvature@lb", "rescaling", "surface"]
+GRID = ["grid@adam-20", "grid@adam-100", "grid_summary"]  # tiny_params' grid: Adam at batch sizes 20 and 100
+STUDY = ["study@20", "study@100", "study_summary"]  # tiny_params' study: batch sizes 20 and 100
 # the README's `dvc exp show` filter: every column dropped but the experiment, the headline and the batch sizes
 EXP_SHOW_COLUMNS = ["--drop", ".*", "--keep", "Experiment|test_acc|gap|phi|target|^batch$"]
 STAGES = ["prepare", "train@sb", "train@lb", "sharpness@sb", "sharpness@lb", "interpolate", *TUNE, *MITIGATE, *EXPERIMENTS, *BEYOND,
-          "predictors", "report"]
+          "predictors", *GRID, *STUDY, "report"]
 
 
 def run(cwd: Path, *args: str) -> str:
@@ -143,19 +145,24 @@ class TestOneProject:
         plots = json.loads(dvc(project, "plots", "diff", "--json"))
         assert not plots.get("errors"), plots.get("errors")
         rendered = plots["data"]
-        for name in ("Test accuracy during training, SB and LB, per seed", "plots/interpolation.png", "plots/interpolation_curvilinear.png",
-                     "plots/figures/sharpness.png",
-                     "plots/figures/mitigation.png", "plots/mitigation/sam.png",
-                     "Test accuracy against batch size, mean over seeds", "Sharpness against batch size, mean over seeds",
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        curves, sweep_accuracy = "Test accuracy during training, SB and LB, per seed", "Test accuracy against batch size, mean over seeds"
+        warm_sharpness = "Warm start, sharpness of the LB solution against SB epochs before LB"
+        trajectory = "Sharpness against training loss along training, SB and LB"
+        for name in (curves, "plots/interpolation.png", "plots/interpolation_curvilinear.png", "plots/figures/sharpness.png",
+                     "plots/figures/mitigation.png", "plots/mitigation/sam.png", sweep_accuracy, "Sharpness against batch size, mean over seeds",
                      "plots/figures/sweep.png",
                      "Warm start, test accuracy of the SB iterate and the LB solution from it, against SB epochs before LB",
-                     "Warm start, sharpness of the LB solution against SB epochs before LB", "plots/warm_start.png",
-                     "Sharpness against training loss along training, SB and LB", "plots/figures/trajectory.png",
+                     warm_sharpness, "plots/warm_start.png", trajectory, "plots/figures/trajectory.png",
                      "Sharpness against epsilon, full space, mean over seeds, SB and LB", "plots/figures/hessian_density.png",
                      "plots/figures/epsilon_sensitivity.png", "plots/surface.png"):
             assert name in rendered, sorted(rendered)
-        for name in ("Test accuracy during training, SB and LB, per seed", "Test accuracy against batch size, mean over seeds",
-                     "Warm start, sharpness of the LB solution against SB epochs before LB", "Sharpness against training loss along training, SB and LB"):
+        # a plot's id stays fixed across revisions; its title says the seeds it draws, from params.yaml
+        titles = {name: rendered[name][0]["content"]["title"]["text"] for name in (curves, sweep_accuracy, warm_sharpness)}
+        assert titles == {curves: f"Test accuracy during training, SB and LB, one line per seed ({params['seeds']} each)",
+                          sweep_accuracy: f"Test accuracy against batch size, mean over {params['sweep']['seeds']} seeds",
+                          warm_sharpness: f"{warm_sharpness}, seed {params['warm_start']['seed']}"}
+        for name in (curves, sweep_accuracy, warm_sharpness, trajectory):
             revisions = {rev for item in rendered[name] for rev in item["revisions"]}
             assert revisions == {"HEAD", "workspace"}, name
 
@@ -185,7 +192,7 @@ class TestOneProject:
         # the warm start's epochs (1, 2 in tiny params) keep epoch 2 kept, so its iterates come out the same too
         assert sorted(ran(output)) == sorted(["train@sb", "train@lb", "tune@sam", "mitigate@sam", "tune@toy", "mitigate@toy", "sweep@50",
                                               "trajectory@sb", "trajectory@lb", "predictors", "report"])
-        for skipped in ("sharpness@sb", "tune@sgd", "mitigate@sgd", "curvature@lb", "warm_start", "sweep@20"):
+        for skipped in ("sharpness@sb", "tune@sgd", "mitigate@sgd", "curvature@lb", "warm_start", "sweep@20", "grid@adam-20"):
             assert f"Stage '{skipped}' didn't change" in output
         summary = json.loads((project / "metrics/summary.json").read_text())
         assert set(summary["mitigation"]) == {*STRATEGIES, "toy"}
@@ -303,3 +310,56 @@ class TestSharing:
         (models,) = [o for o in lock["stages"]["train@lb"]["outs"] if o["path"] == "models/lb"]
         md5 = models["md5"]
         assert (clone / ".dvc/cache/files/md5" / md5[:2] / md5[2:]).is_file()
+
+
+class TestSplitGrid:
+    """The grid split across machines with DVC's own tools (docs/scaling.md), on local clones: the data
+    prepared once and shared through a DVC remote, each clone reproducing its share of the cells, one of
+    them gathering the other's (scripts/gather_cells.py: its outputs recorded with `dvc commit`, refused
+    where the params differ) and fitting the aggregate, which is the one machine's, byte for byte."""
+
+    def test_two_clones_each_run_half_the_cells_and_the_aggregate_is_the_one_machines(self, tmp_path, tiny_params):
+        machine = make_project(tmp_path / "one_machine", tiny_params)
+        storage, origin = tmp_path / "storage", tmp_path / "origin.git"
+        dvc(machine, "remote", "add", "-d", "shared", str(storage))
+        dvc(machine, "repro", "prepare")
+        dvc(machine, "push")
+        run(tmp_path, "git", "init", "-q", "--bare", str(origin))
+        run(machine, "git", "remote", "add", "origin", str(origin))
+        run(machine, "git", "add", "-A")
+        run(machine, "git", "commit", "-qm", "data prepared")
+        run(machine, "git", "push", "-q", "origin", "HEAD:main")
+
+        first, second = "grid@adam-20", "grid@adam-100"  # tiny_params' two cells
+        clones = {}
+        for name, cell in (("a", first), ("b", second)):
+            clone = clones[name] = tmp_path / f"clone_{name}"
+            run(tmp_path, "git", "clone", "-q", "-b", "main", str(origin), str(clone))
+            dvc(clone, "pull", "prepare")  # the data from the remote, not prepared again
+            assert ran(dvc(clone, "repro", cell)) == [cell]
+        run(clones["a"], "git", "add", "-A")
+        run(clones["a"], "git", "commit", "-qm", f"shard {first}")
+        run(clones["a"], "git", "push", "-q", "origin", "HEAD:shard-a")
+
+        aggregate, gather = clones["b"], [sys.executable, str(REPO / "scripts/gather_cells.py")]
+        run(aggregate, "git", "fetch", "-q", "origin", "shard-a")
+        # the shard ran other params than the gathering checkout has (here: the gatherer's are changed)
+        params = (aggregate / "params.yaml").read_text()
+        changed = yaml.safe_load(params)
+        changed["grid"]["max_epochs"] = 1
+        (aggregate / "params.yaml").write_text(yaml.safe_dump(changed, sort_keys=False))
+        lock_before = (aggregate / "dvc.lock").read_text()
+        refused = subprocess.run([*gather, "FETCH_HEAD", first], cwd=aggregate, capture_output=True, text=True)
+        assert refused.returncode == 1 and "params grid.max_epochs" in refused.stderr, refused.stderr
+        assert (aggregate / "dvc.lock").read_text() == lock_before and not (aggregate / "metrics/grid/adam_20.json").exists()
+        (aggregate / "params.yaml").write_text(params)
+
+        assert f"gathered {first}" in run(aggregate, *gather, "FETCH_HEAD", first)
+        assert ran(dvc(aggregate, "repro", "grid_summary")) == ["grid_summary"]
+        assert "Data and pipelines are up to date" in dvc(aggregate, "status", "grid_summary")
+        shard_lock = yaml.safe_load(run(aggregate, "git", "show", "FETCH_HEAD:dvc.lock"))["stages"][first]
+        assert yaml.safe_load((aggregate / "dvc.lock").read_text())["stages"][first] == shard_lock
+
+        assert ran(dvc(machine, "repro", "grid_summary")) == [first, second, "grid_summary"]
+        for path in ("metrics/grid/adam_20.json", "metrics/grid/adam_100.json", "plots/grid.csv", "metrics/grid_summary.json"):
+            assert (aggregate / path).read_bytes() == (machine / path).read_bytes(), path

@@ -9,7 +9,7 @@ import torch
 
 from lbgap.models import build_model
 from lbgap.train.evaluation import evaluate
-from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE, fixed_budget, should_stop, train
+from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE, checked_updates, fixed_budget, near_target, should_stop, train
 from lbgap.train.recipe import Recipe, adam, plain_step
 
 
@@ -198,3 +198,11 @@ def test_far_from_the_target_only_epoch_ends_are_checked(tiny_data, train_config
 def test_a_run_that_never_reaches_the_target_hands_nothing_over(tiny_data, train_config, small_mlp):
     history, reached = _target_run(tiny_data, train_config, small_mlp, target=1e-9, epochs=3)
     assert reached == [] and min(r.train_loss for r in history) > 1e-9
+
+
+def test_the_within_epoch_checks_are_every_tenth_of_the_epoch_and_never_its_last_update():
+    assert checked_updates(100) == set(range(10, 100, 10))
+    assert checked_updates(24) == set(range(2, 24, 2))
+    assert checked_updates(5) == {1, 2, 3, 4}  # at most once per update
+    assert checked_updates(1) == set()  # the epoch's end checks it
+    assert near_target(0.04, 0.01) and not near_target(0.041, 0.01) and not near_target(0.0, None)

@@ -1,0 +1,188 @@
+"""Statistics of a designed study of generalization measures (Jiang et al. 2020; Dziugaite et al. 2020):
+a table with one row per trained model, one column per hyperparameter (the design's axes), one per
+measure, and the generalization gap.
+
+- `granulated_tau` (Jiang et al.'s Ψ): for one axis, the models whose other hyperparameters are all equal
+  form a group; Kendall's τ between a measure and the gap within each group, averaged over the groups,
+  is ψ for that axis — does the measure rank models when only that hyperparameter changes? Ψ is the
+  mean of ψ over the axes.
+- `sign_errors` (Dziugaite et al.'s robustness): the same groups are the environments; within one, every
+  pair of models is compared — does the measure's difference have the gap's sign? Pairs whose gaps differ
+  by less than the test set can resolve (a Hoeffding bound at level δ on each model's test accuracy) are
+  dropped. An environment's sign error is the share of its pairs with the wrong sign (a tie counts ½);
+  the average is over environments, and the worst case is their maximum: a measure that fails in one
+  environment fails as a predictor there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau
+
+
+def _groups(table: pd.DataFrame, axis: str, axes: Sequence[str]) -> list[pd.DataFrame]:
+    """The groups of rows that share every axis but `axis` and span at least two of its values."""
+    others = [a for a in axes if a != axis]
+    grouped = table.groupby(others, sort=True) if others else [((), table)]
+    return [group for _, group in grouped if group[axis].nunique() > 1]
+
+
+def granulated_tau(table: pd.DataFrame, measure: str, axes: Sequence[str], target: str = "gap") -> dict[str, float]:
+    """ψ per axis (the mean τ over that axis's groups; NaN without a group or where every τ is undefined) and
+    their mean Ψ (over the axes with a ψ), for `measure` against `target`."""
+    psi = {}
+    for axis in axes:
+        taus = [kendalltau(group[measure], group[target]).statistic for group in _groups(table, axis, axes)]
+        taus = [t for t in taus if not math.isnan(t)]
+        psi[axis] = float(np.mean(taus)) if taus else float("nan")
+    defined = [v for v in psi.values() if not math.isnan(v)]
+    return {**psi, "Psi": float(np.mean(defined)) if defined else float("nan")}
+
+
+def hoeffding_margin(test_samples: int, delta: float) -> float:
+    """The accuracy (fraction) by which two models' measured test accuracies can differ by chance with
+    probability at most δ: each is within √(ln(4/δ) / (2n)) of its true value with probability 1 − δ/2, so
+    their difference within twice that."""
+    return 2 * math.sqrt(math.log(4 / delta) / (2 * test_samples))
+
+
+def sign_errors(
+    table: pd.DataFrame, measure: str, axes: Sequence[str], *, margin: float, target: str = "gap",
+) -> dict[str, float | int]:
+    """Dziugaite et al.'s sign error of `measure` for `target` (both in the table's units; `margin` in the
+    target's units: pairs whose targets differ by less are dropped): the mean over environments, the worst
+    environment's, and how many environments and pairs were scored."""
+    errors, pairs = [], 0
+    for axis in axes:
+        for group in _groups(table, axis, axes):
+            wrong = []
+            for (_, a), (_, b) in itertools.combinations(group.iterrows(), 2):
+                difference = a[target] - b[target]
+                if abs(difference) <= margin or a[axis] == b[axis]:
+                    continue
+                agreement = np.sign(a[measure] - b[measure]) * np.sign(difference)
+                wrong.append(0.5 if agreement == 0 else float(agreement < 0))
+            if wrong:
+                errors.append(float(np.mean(wrong)))
+                pairs += len(wrong)
+    if not errors:
+        return {"average": float("nan"), "worst": float("nan"), "environments": 0, "pairs": 0}
+    return {"average": float(np.mean(errors)), "worst": float(max(errors)), "environments": len(errors), "pairs": pairs}
+
+
+def clustered_interval(
+    table: pd.DataFrame, statistic, clusters: Sequence[str], *, resamples: int, confidence: float, seed: int,
+) -> tuple[float, float, list[float]]:
+    """Percentile-bootstrap interval of `statistic(table)` resampling whole clusters — the rows that share the
+    `clusters` columns (a configuration and its seeds) — with replacement, so that models which share a
+    configuration are not counted as independent evidence. Returns (low, high, the finite draws)."""
+    groups = [group for _, group in table.groupby(list(clusters), sort=True)]
+    generator = np.random.default_rng(seed)
+    draws = []
+    for _ in range(resamples):
+        picked = generator.integers(0, len(groups), len(groups))
+        value = statistic(pd.concat([groups[i] for i in picked], ignore_index=True))
+        if math.isfinite(value):
+            draws.append(float(value))
+    if not draws:
+        return float("nan"), float("nan"), draws
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(draws, [tail, 1 - tail])
+    return float(low), float(high), draws
+
+
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def conditional_mutual_information(
+    table: pd.DataFrame, measure: str, axes: Sequence[str], *, max_conditioned: int = 2, target: str = "gap",
+) -> dict[str, float]:
+    """Jiang et al.'s conditional-independence score: over every pair of models (i < j), V_μ = sign of the
+    measure's difference and V_g = sign of the target's (ties dropped), and for each set S of at most
+    `max_conditioned` axes, U_S = both models' values on S. Î(S) = I(V_μ; V_g | U_S) / H(V_g | U_S), in
+    [0, 1]: how much of the generalization order the measure tells once S is known. The score is the
+    minimum over S — a measure that says nothing beyond some hyperparameters scores 0. Returns the score,
+    the S that attains it (as "a+b"; "" for the empty set) and Î with S empty."""
+    values = table[list(axes)].to_numpy()
+    mu, g = table[measure].to_numpy(float), table[target].to_numpy(float)
+    i, j = np.triu_indices(len(table), k=1)
+    v_mu, v_g = np.sign(mu[j] - mu[i]), np.sign(g[j] - g[i])
+    keep = (v_mu != 0) & (v_g != 0)
+    i, j, v_mu, v_g = i[keep], j[keep], v_mu[keep], v_g[keep]
+    scores = {}
+    for size in range(max_conditioned + 1):
+        for subset in itertools.combinations(range(len(axes)), size):
+            key = "+".join(axes[k] for k in subset)
+            u = [tuple(values[a, list(subset)]) + tuple(values[b, list(subset)]) for a, b in zip(i, j)] if subset else [()] * len(i)
+            frame = pd.DataFrame({"u": u, "mu": v_mu, "g": v_g})
+            information = entropy = 0.0
+            for _, group in frame.groupby("u"):
+                weight = len(group) / len(frame)
+                joint = group.groupby(["mu", "g"]).size().to_numpy()
+                h_g = _entropy(group.g.value_counts().to_numpy())
+                information += weight * (_entropy(group.mu.value_counts().to_numpy()) + h_g - _entropy(joint))
+                entropy += weight * h_g
+            scores[key] = information / entropy if entropy > 0 else float("nan")
+    defined = {k: v for k, v in scores.items() if not math.isnan(v)}
+    worst = min(defined, key=defined.get) if defined else ""
+    return {"score": defined.get(worst, float("nan")), "attained_by": worst, "unconditioned": scores.get("", float("nan"))}
+
+
+def _tau(table: pd.DataFrame, measure: str, target: str) -> float:
+    return float(kendalltau(table[measure], table[target]).statistic)
+
+
+def study_scores(
+    table: pd.DataFrame, measures: Sequence[str], baselines: Sequence[str], axes: Sequence[str], *, margin: float,
+    resamples: int, confidence: float, seed: int, target: str = "gap",
+) -> pd.DataFrame:
+    """One row per measure and per baseline (`kind`), every score of the study against `target`: τ over all
+    models and Ψ, each with a bootstrap interval clustered by configuration (the `axes` values: a
+    configuration's seeds go together); ψ per axis; the conditional mutual information score and the set
+    that attains it; the average and worst sign error with the number of environments. `margin`: the
+    sign error's noise filter, in the target's units (`hoeffding_margin` × 100 for a gap in points).
+
+    `predicts` applies the study's rule: ψ above 0 on every axis, a worst-case sign error below ½ and a Ψ
+    above every baseline's |Ψ| (a baseline's sign is not assumed); `why` names the first rule it fails."""
+    rows = []
+    for kind, names in (("measure", measures), ("baseline", baselines)):
+        for name in names:
+            scored = table.dropna(subset=[name, target])
+            psi = granulated_tau(scored, name, axes, target)
+            options = dict(resamples=resamples, confidence=confidence, seed=seed)
+            tau_low, tau_high, _ = clustered_interval(scored, lambda t: _tau(t, name, target), list(axes), **options)
+            psi_low, psi_high, _ = clustered_interval(scored, lambda t: granulated_tau(t, name, axes, target)["Psi"], list(axes), **options)
+            cmi = conditional_mutual_information(scored, name, axes, target=target)
+            signs = sign_errors(scored, name, axes, margin=margin, target=target)
+            rows.append({
+                "name": name, "kind": kind, "models": len(scored),
+                "tau": _tau(scored, name, target), "tau_low": tau_low, "tau_high": tau_high,
+                **{f"psi_{axis}": psi[axis] for axis in axes}, "Psi": psi["Psi"], "Psi_low": psi_low, "Psi_high": psi_high,
+                "cmi": cmi["score"], "cmi_given": cmi["attained_by"],
+                "sign_error_average": signs["average"], "sign_error_worst": signs["worst"], "sign_environments": signs["environments"],
+            })
+    frame = pd.DataFrame(rows)
+    best_baseline = frame.loc[frame.kind == "baseline", "Psi"].abs().max() if baselines else float("nan")
+
+    def verdict(row: pd.Series) -> str:
+        if row.kind == "baseline":
+            return "a baseline"
+        if not all(row[f"psi_{axis}"] > 0 for axis in axes):  # NaN (no group on that axis) fails too
+            failing = [axis for axis in axes if not row[f"psi_{axis}"] > 0]
+            return f"ψ not above 0 for {', '.join(failing)}"
+        if not row.sign_error_worst < 0.5:
+            return f"worst-case sign error {row.sign_error_worst:.2f} ≥ 0.5"
+        if not math.isnan(best_baseline) and not row.Psi > best_baseline:
+            return f"Ψ {row.Psi:.2f} not above the best baseline's |Ψ| {best_baseline:.2f}"
+        return ""
+
+    frame["why"] = frame.apply(verdict, axis=1)
+    frame["predicts"] = (frame.kind == "measure") & (frame.why == "")
+    return frame

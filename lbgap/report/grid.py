@@ -1,0 +1,134 @@
+"""The report's section on the learning-rate × batch-size grid: each theory's prediction as a number with its
+interval (lbgap.experiments.grid_analysis), what the grid does not show, and two figures — test accuracy
+against the temperature η/B^k, and the training sharpness against its stability threshold."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from lbgap.report.tables import markdown_table
+
+NOT_SHOWN = (
+    "What this does not show: the grid is one network and data set; its runs stop at one training loss, and a "
+    "run that needs more is cut at `grid.max_epochs` epochs — an epoch cap, so a large batch gets far fewer "
+    "steps than a small one — and left out of the fits (see *reached*; diverged runs too), which can move a "
+    "fit's peak; with one seed per cell every run of a learning rate shares x0 and sample order, and the "
+    "intervals measure how well a fit holds across cells, not seed-to-seed variation; Adam's preconditioner "
+    "itself depends on the batch (its second moment holds gradient noise ∝ 1/B), so Adam's slope on log B is "
+    "not the SGD noise effect, and a k for Adam is descriptive; at a cross-entropy of 0.01 the sharpness is "
+    "still falling as margins grow, which pulls slopes toward 0; each fit is a model — a quadratic in the log "
+    "temperature, a straight line in log sharpness — not a test of one."
+)
+
+
+def _interval(found: Mapping | None, value: str, low: str, high: str, digits: int = 2) -> str:
+    if found is None:
+        return "—"
+    edge = " (k at the edge of its range)" if found.get("k_at_edge") else ""
+    if found.get(low) is None:
+        return f"{found[value]:.{digits}f} (no interval){edge}"
+    return f"{found[value]:.{digits}f} [{found[low]:.{digits}f}, {found[high]:.{digits}f}]{edge}"
+
+
+def predictions_table(summary: Mapping[str, Mapping]) -> str:
+    """One row per prediction, one column per optimizer."""
+    rows = {
+        "runs that reached the target": lambda s: f"{s['reached']} of {s['runs']}",
+        "temperature exponent k (η/B^k; 1 linear, ½ square-root rule)": lambda s: _interval(s.get("temperature"), "k", "k_low", "k_high"),
+        "adjusted R² of accuracy: η/B^k alone / η / B / both": lambda s: "—" if s.get("temperature") is None else " / ".join(
+            f"{s['temperature'][key]:.2f}" for key in ("r2_ratio", "r2_lr", "r2_batch", "r2_both")),
+        "test accuracy per doubling of B at equal η/B^k (points)": lambda s: _interval(s.get("batch_effect"), "per_doubling", "low", "high"),
+        "critical batch size B_crit (steps to target; best η at the grid's edge for B =)": lambda s: _interval(
+            s.get("critical_batch"), "critical_batch", "critical_batch_low", "critical_batch_high", 0) + (
+            f"; {', '.join(map(str, s['critical_batch']['best_at_grid_edge']))}" if s.get("critical_batch")
+            and s["critical_batch"]["best_at_grid_edge"] else ""),
+        "B_crit / median noise scale B_simple at the target loss (McCandlish: about 1)": lambda s: (
+            f"{s['critical_batch']['critical_batch'] / s['noise_scale_median']:.2f} (B_simple {s['noise_scale_median']:.0f})"
+            if s.get("critical_batch") and s.get("noise_scale_median") else "—"),
+        "slope of log training sharpness on log η (edge of stability: −1)": lambda s: _interval(
+            s.get("sharpness_scaling"), "lr_slope", "lr_slope_low", "lr_slope_high"),
+        "slope of log training sharpness on log B": lambda s: _interval(s.get("sharpness_scaling"), "batch_slope", "batch_slope_low",
+                                                                        "batch_slope_high"),
+        "sharpness / stability threshold by batch size: median (share above 1)": lambda s: ", ".join(
+            f"{b}: {v['median_ratio']:.2f} ({100 * v['above_edge']:.0f} %)" for b, v in s["stability"].items()) or "—",
+        "runs that missed the target, by batch size; diverged": lambda s: ", ".join(
+            f"{b}: {n}" for b, n in s.get("unreached_by_batch", {}).items()) + f"; {s.get('diverged', 0)}",
+    }
+    return markdown_table(pd.DataFrame([{"prediction": name, **{o: cell(s) for o, s in summary.items()}} for name, cell in rows.items()]))
+
+
+def why_not(summary: Mapping[str, Mapping]) -> str:
+    """The predictions a grid was too small for, and why."""
+    notes = [f"{optimizer} {key.removesuffix('_why_not').replace('_', ' ')}: {reason}" for optimizer, found in summary.items()
+             for key, reason in found.items() if key.endswith("_why_not")]
+    return "Not fitted: " + "; ".join(notes) + "." if notes else ""
+
+
+def grid_section_text(table: pd.DataFrame, summary: Mapping[str, Mapping], grid: Mapping, target_loss: float, confidence: float,
+                      link) -> str:
+    rates = "; ".join(f"{o}: {', '.join(f'{lr:g}' for lr in grid['learning_rates'][o])}" for o in grid["optimizers"])
+    return f"""## Why large batches find sharp minima: learning rate × batch size
+
+Every run of the grid — optimizers {', '.join(grid['optimizers'])}, batch sizes {', '.join(map(str, grid['batches']))},
+learning rates ({rates}), {grid['seeds']} seed(s) each — trained until its training loss first reached {target_loss:g}
+(at most {grid['max_epochs']} epochs) and was measured there (`plots/grid.csv`: one row per run; in the figure, hollow points
+missed the target). Each prediction
+with its {100 * confidence:g} % bootstrap interval (docs/theory.md says what each tests):
+
+{predictions_table(summary)}
+
+{why_not(summary)}
+
+{NOT_SHOWN}
+
+![grid]({link('grid')})"""
+
+
+def grid_figure(table: pd.DataFrame, summary: Mapping[str, Mapping]) -> Figure:
+    """Per optimizer (columns): test accuracy against log10 η/B^k at the fitted k (k = 1 when not fitted), and
+    the training sharpness against the stability threshold, both log, with the line sharpness = threshold;
+    batch sizes by colour (viridis: blue and red mean SB and LB elsewhere), runs that missed the target hollow."""
+    optimizers = list(summary)
+    figure, axes = plt.subplots(2, len(optimizers), figsize=(5.2 * len(optimizers), 8.0), squeeze=False)
+    batches = sorted(table.batch_size.unique())
+    colours = dict(zip(batches, plt.cm.viridis(np.linspace(0, 0.9, len(batches)))))
+    for column, optimizer in enumerate(optimizers):
+        runs = table[(table.optimizer == optimizer) & ~table.diverged.astype(bool)]
+        fitted = summary[optimizer].get("temperature")
+        k = fitted["k"] if fitted else 1.0
+        accuracy_axis, sharpness_axis = axes[0][column], axes[1][column]
+        for batch in batches:
+            group = runs[runs.batch_size == batch]
+            reached = group.reached.astype(bool)
+            temperature = np.log10(group.learning_rate / group.batch_size ** k)
+            for mask, hollow in ((reached, False), (~reached, True)):
+                accuracy_axis.scatter(temperature[mask], group.test_accuracy[mask], facecolors="none" if hollow else colours[batch],
+                                      edgecolors=colours[batch], label=None if hollow else f"batch {batch}")
+            if "training_sharpness" in group:
+                edge = group.training_sharpness / group.stability_ratio  # the threshold each run is held to
+                shown = reached & (group.training_sharpness > 0) & (edge > 0)  # a log axis: positive values only
+                if shown.any():
+                    sharpness_axis.scatter(edge[shown], group.training_sharpness[shown], color=colours[batch], label=f"batch {batch}")
+        accuracy_axis.set(xlabel=f"log10 η / B^k, k = {k:.2f}" + ("" if fitted else " (not fitted)"), ylabel="test accuracy (%)",
+                          title=f"{optimizer}: accuracy against the temperature")
+        sharpness_axis.set(xlabel="stability threshold (log scale)", ylabel="training sharpness (log scale)",
+                           title=f"{optimizer}: sharpness against its edge")
+        if sharpness_axis.collections:
+            sharpness_axis.set(xscale="log", yscale="log")
+            low, high = sharpness_axis.get_xlim()
+            if math.isfinite(low) and math.isfinite(high) and low > 0:
+                sharpness_axis.plot([low, high], [low, high], ":", color="gray", label="at the edge")
+            sharpness_axis.legend(fontsize="small")
+        else:
+            sharpness_axis.text(0.5, 0.5, "no run reached the target\nwith a positive sharpness", ha="center", va="center",
+                                transform=sharpness_axis.transAxes)
+        if accuracy_axis.collections:
+            accuracy_axis.legend(fontsize="small")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,86 @@
+"""Gather stages another machine reproduced — the grid's cells, split across machines (docs/scaling.md) —
+into this checkout's dvc.lock, refusing any that ran other code, params or data than this checkout has.
+
+    python scripts/gather_cells.py <git ref> <stage> [<stage> …]
+    python scripts/gather_cells.py FETCH_HEAD grid@sgd-64 grid@sgd-256
+
+For each stage: its outputs at <ref> (git-tracked, `cache: false`, as the grid's are) are checked out here,
+`dvc commit -f <stage>` records them against this checkout's dependencies and params, and the dvc.lock
+entry it writes must equal the one <ref> holds. If it does not, the shard ran something else: this
+checkout's outputs and dvc.lock are put back as they were, the differences are printed, and the script
+exits with status 1 before gathering anything more. Run it in the project's root.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+USAGE = "usage: python scripts/gather_cells.py <git ref> <stage> [<stage> …]"
+
+
+def _run(*args: str) -> str:
+    result = subprocess.run(args, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"error: {' '.join(args)} failed:\n{result.stderr.strip()}")
+    return result.stdout
+
+
+def _lock(text: str) -> dict:
+    return (yaml.safe_load(text) or {}).get("stages", {})
+
+
+def differences(ours: dict, theirs: dict) -> list[str]:
+    """What a stage's two dvc.lock entries disagree on: 'cmd', 'params <key>', 'deps <path>', 'outs <path>'."""
+    found = ["cmd"] if ours.get("cmd") != theirs.get("cmd") else []
+    for key in sorted(set(ours.get("params", {}).get("params.yaml", {})) | set(theirs.get("params", {}).get("params.yaml", {}))):
+        if ours.get("params", {}).get("params.yaml", {}).get(key) != theirs.get("params", {}).get("params.yaml", {}).get(key):
+            found.append(f"params {key}")
+    for field in ("deps", "outs"):
+        mine = {d["path"]: d for d in ours.get(field, [])}
+        shard = {d["path"]: d for d in theirs.get(field, [])}
+        found += [f"{field} {path}" for path in sorted(set(mine) | set(shard)) if mine.get(path) != shard.get(path)]
+    return found
+
+
+def gather(ref: str, stage: str) -> None:
+    theirs = _lock(_run("git", "show", f"{ref}:dvc.lock")).get(stage)
+    if theirs is None:
+        raise SystemExit(f"error: {ref}'s dvc.lock has no stage {stage!r}: did that machine run it?")
+    paths = [out["path"] for out in theirs.get("outs", [])]
+    tracked = set(_run("git", "ls-tree", "-r", "--name-only", ref, "--", *paths).split())
+    if cached := [p for p in paths if p not in tracked]:
+        raise SystemExit(f"error: {stage}'s outputs {', '.join(cached)} are in DVC's cache, not git: `dvc pull` them from the shard's remote")
+    lock_before = Path("dvc.lock").read_text() if Path("dvc.lock").exists() else None
+    kept = {p: Path(p).read_bytes() for p in paths if Path(p).is_file()}
+    _run("git", "checkout", ref, "--", *paths)
+    _run(sys.executable, "-m", "dvc", "commit", "-f", stage)
+    ours = _lock(Path("dvc.lock").read_text()).get(stage, {})
+    if found := differences(ours, theirs):
+        for path in paths:  # put this checkout back as it was
+            if path in kept:
+                Path(path).write_bytes(kept[path])
+            else:
+                Path(path).unlink(missing_ok=True)
+        if lock_before is None:
+            Path("dvc.lock").unlink()
+        else:
+            Path("dvc.lock").write_text(lock_before)
+        raise SystemExit(f"error: {stage} at {ref} ran other inputs than this checkout has ({'; '.join(found)}); "
+                         "nothing of it was gathered: rerun it there from this commit, or here")
+    print(f"gathered {stage} from {ref}")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 2 or argv[0] in ("-h", "--help"):
+        raise SystemExit(USAGE)
+    ref, stages = argv[0], argv[1:]
+    for stage in stages:
+        gather(ref, stage)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,44 @@
+"""Stage `grid_summary`: the grid's table — one row per run of every `grid@<optimizer>-<batch>` cell — and
+the theories' predictions fitted on it (lbgap.experiments.grid.grid_summary)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from lbgap.experiments.grid_analysis import grid_summary
+from stages.options import PARAMS_DEFAULT, ParamsOption, run
+from stages.params import InputError, clear_errors, load_params
+from stages.outputs import stage, write_csv, write_json
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+@stage
+def main(
+    cells: Annotated[Path, typer.Option(help="Folder of the grid@ stages' JSON files.")],
+    table: Annotated[Path, typer.Option(help="CSV file: one row per run, one column per measure.")],
+    out: Annotated[Path, typer.Option(help="JSON file: each prediction with its interval, per optimizer.")],
+    params: ParamsOption = PARAMS_DEFAULT,
+) -> None:
+    """Join the cells' rows into one table and fit the predictions on it."""
+    with clear_errors():
+        settings = load_params(params)
+        grid, predictors = settings.grid, settings.predictors
+        wanted = {f"{o}_{b}.json" for o in grid.optimizers for b in grid.batches}
+        missing = sorted(wanted - {p.name for p in cells.glob("*.json")})
+        if missing:
+            raise InputError(f"{cells} lacks {', '.join(missing)}: run the grid@ stages first (dvc repro grid_summary)")
+    rows = [row for name in sorted(wanted) for row in json.loads((cells / name).read_text())["rows"]]
+    frame = pd.DataFrame(rows)
+    write_csv(table, frame)
+    write_json(out, grid_summary(frame, resamples=predictors.bootstrap, confidence=predictors.confidence, seed=predictors.seed))
+
+
+if __name__ == "__main__":
+    run(app)

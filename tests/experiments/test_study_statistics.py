@@ -1,0 +1,117 @@
+"""lbgap.experiments.study_statistics: Jiang et al.'s Ψ and Dziugaite et al.'s sign error on a table whose
+answers are worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from lbgap.experiments.study_statistics import (
+    clustered_interval, conditional_mutual_information, granulated_tau, hoeffding_margin, sign_errors, study_scores,
+)
+
+# Two axes, two values each, one model per configuration. By batch size 32, the measure orders the two
+# learning rates as the gap does; at 64 it reverses them. By learning rate, it orders both batch sizes right.
+TABLE = pd.DataFrame({
+    "lr": [0.1, 1.0, 0.1, 1.0], "batch": [32, 32, 64, 64],
+    "gap": [1.0, 3.0, 2.0, 5.0], "measure": [10.0, 20.0, 40.0, 30.0],
+})
+
+
+def test_psi_is_the_mean_tau_within_the_groups_where_only_one_hyperparameter_changes():
+    found = granulated_tau(TABLE, "measure", ["lr", "batch"])
+    # lr: τ = +1 at batch 32 and −1 at batch 64 → 0; batch: +1 at both learning rates → 1; Ψ = ½
+    assert found == {"lr": 0.0, "batch": 1.0, "Psi": 0.5}
+
+
+def test_the_sign_error_per_environment_its_average_and_its_worst_case():
+    found = sign_errors(TABLE, "measure", ["lr", "batch"], margin=0.0)
+    # four environments, one pair each; only (lr varies, batch 64) has the wrong sign
+    assert found == {"average": 0.25, "worst": 1.0, "environments": 4, "pairs": 4}
+    # a margin of 1.5 drops the pair whose gaps differ by 1 (batch varies at lr 0.1)
+    assert sign_errors(TABLE, "measure", ["lr", "batch"], margin=1.5) == {
+        "average": pytest.approx(1 / 3), "worst": 1.0, "environments": 3, "pairs": 3}
+
+
+def test_a_tied_measure_counts_half_and_an_unresolvable_study_says_so():
+    tied = TABLE.assign(measure=[10.0, 10.0, 40.0, 30.0])
+    # (lr varies, batch 32): a tie, ½; (lr, 64): wrong, 1; both batch environments right: (½ + 1) / 4
+    assert sign_errors(tied, "measure", ["lr", "batch"], margin=0.0) == {"average": 0.375, "worst": 1.0, "environments": 4, "pairs": 4}
+    nothing = sign_errors(TABLE, "measure", ["lr", "batch"], margin=10.0)
+    assert math.isnan(nothing["average"]) and nothing["environments"] == 0
+
+
+def test_the_hoeffding_margin_of_two_test_accuracies():
+    assert hoeffding_margin(10_000, 0.05) == pytest.approx(2 * math.sqrt(math.log(80) / 20_000))
+    assert hoeffding_margin(40_000, 0.05) == pytest.approx(hoeffding_margin(10_000, 0.05) / 2)
+
+
+def test_the_clustered_bootstrap_resamples_whole_configurations():
+    # three seeds per configuration: every resample holds whole configurations, so its row count is a multiple of 3
+    table = pd.concat([TABLE.assign(seed=s, gap=TABLE.gap + 0.01 * s) for s in range(3)], ignore_index=True)
+    sizes = []
+
+    def statistic(sample: pd.DataFrame) -> float:
+        sizes.append(len(sample))
+        assert (sample.groupby(["lr", "batch"]).size() % 3 == 0).all()
+        return float(sample.gap.mean())
+
+    low, high, draws = clustered_interval(table, statistic, ["lr", "batch"], resamples=200, confidence=0.9, seed=0)
+    assert len(draws) == 200 and set(sizes) == {12} and low < table.gap.mean() < high
+    # a statistic undefined on some resamples: those are dropped
+    _, _, some = clustered_interval(table, lambda s: float("nan") if s.lr.nunique() < 2 else 1.0, ["lr", "batch"],
+                                    resamples=200, confidence=0.9, seed=0)
+    assert 0 < len(some) < 200
+
+
+def test_conditional_mutual_information_by_hand():
+    # three models: gaps 1 < 2 < 3; pairs (0,1), (0,2), (1,2) all have V_g = +1, so H(V_g) = 0: undefined
+    flat = pd.DataFrame({"lr": [0.1, 0.2, 0.3], "gap": [1.0, 2.0, 3.0], "measure": [1.0, 3.0, 2.0]})
+    assert math.isnan(conditional_mutual_information(flat, "measure", ["lr"])["unconditioned"])
+    # four models, gaps 1, 3, 2, 4 and a measure equal to the gap: V_μ = V_g on every pair, so Î = 1 for any S
+    exact = pd.DataFrame({"lr": [0.1, 0.1, 1.0, 1.0], "gap": [1.0, 3.0, 2.0, 4.0]}).assign(measure=lambda t: t.gap)
+    assert conditional_mutual_information(exact, "measure", ["lr"]) == {"score": 1.0, "attained_by": "", "unconditioned": 1.0}
+    # a measure that only tells the learning rate apart: pairs (i<j) and their signs, V_g then V_μ —
+    # (0,1) +,0 dropped (a tie in μ); (0,2) +,+; (0,3) +,+; (1,2) −,+; (1,3) +,+; (2,3) +,0 dropped.
+    # Unconditioned: V_μ always + → I = 0. Score 0, attained with S empty.
+    by_lr = exact.assign(measure=[0.0, 0.0, 1.0, 1.0])
+    found = conditional_mutual_information(by_lr, "measure", ["lr"])
+    assert found["unconditioned"] == 0.0 and found["score"] == 0.0
+
+
+def test_conditional_mutual_information_in_between_by_hand():
+    # gaps 1, 3, 2, 4 and measure 1, 2, 4, 3: over the six pairs (V_g, V_μ) is (+,+) four times, (−,+) once,
+    # (+,−) once, so H(V_g) = H(V_μ) = H(5/6), H(joint) = H(4/6, 1/6, 1/6), and Î = I / H(V_g)
+    table = pd.DataFrame({"lr": [0.1] * 4, "gap": [1.0, 3.0, 2.0, 4.0], "measure": [1.0, 2.0, 4.0, 3.0]})
+    h = lambda *p: -sum(q * math.log(q) for q in p)  # noqa: E731
+    expected = (2 * h(5 / 6, 1 / 6) - h(4 / 6, 1 / 6, 1 / 6)) / h(5 / 6, 1 / 6)
+    found = conditional_mutual_information(table, "measure", ["lr"])
+    assert found["unconditioned"] == pytest.approx(expected) and found["score"] == pytest.approx(expected)
+    assert 0.07 < expected < 0.08
+
+
+def test_the_study_rule_passes_a_measure_that_orders_every_environment_and_names_why_others_fail():
+    """Two seeds per configuration of TABLE's design. `perfect` is the gap itself plus a seed-sized offset
+    (it orders every environment); TABLE's `measure` fails the rule on lr (ψ = 0); `by_batch` only knows the
+    batch size (constant within the lr groups: τ undefined there); the baseline `lr` orders the lr axis."""
+    table = pd.concat([TABLE.assign(seed=s, gap=TABLE.gap + 0.1 * s) for s in range(2)], ignore_index=True)
+    table["perfect"] = table.gap * 10
+    table["by_batch"] = table.batch.astype(float)
+    table["lr_baseline"] = table.lr
+    scores = study_scores(table, ["perfect", "measure", "by_batch"], ["lr_baseline"], ["lr", "batch"],
+                          margin=0.0, resamples=100, confidence=0.9, seed=0).set_index("name")
+    perfect = scores.loc["perfect"]
+    assert perfect.tau == pytest.approx(1.0) and perfect.Psi == pytest.approx(1.0) and perfect.sign_error_worst == 0.0
+    assert perfect.predicts and perfect.why == "" and perfect.tau_low <= 1.0 <= perfect.tau_high + 1e-12
+    assert perfect.cmi == pytest.approx(1.0) and perfect.models == 8
+    measure = scores.loc["measure"]
+    assert not measure.predicts and measure.why == "ψ not above 0 for lr" and measure.psi_lr == pytest.approx(0.0)
+    assert not scores.loc["by_batch"].predicts and scores.loc["by_batch"].why.startswith("ψ not above 0 for lr")
+    baseline = scores.loc["lr_baseline"]
+    assert baseline.kind == "baseline" and not baseline.predicts and baseline.why == "a baseline"
+    # a measure with ψ > 0 everywhere but no better than the baseline is refused for that reason
+    table["weak"] = table.gap.rank() + 5 * table.lr  # orders every environment, as the baseline orders lr
+    weak = study_scores(table, ["weak"], ["perfect"], ["lr", "batch"], margin=0.0, resamples=20, confidence=0.9, seed=0).iloc[0]
+    assert weak.why.startswith("Ψ") and "not above the best baseline" in weak.why and not weak.predicts

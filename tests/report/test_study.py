@@ -1,0 +1,39 @@
+"""lbgap.report.study: the study's section says, per measure, every score and whether the rule passes it,
+gives the verdict in words, and draws ψ per axis; a study with nothing to score says why."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lbgap.experiments.study import study_summary
+from lbgap.report.study import NOT_SHOWN, study_figure, study_section_text
+
+STUDY = {"batch_sizes": [32, 64], "learning_rates": [0.1, 1.0], "widths": [8], "depths": [1], "weight_decays": [0.0],
+         "dropouts": [0.0], "seeds": 2, "max_epochs": 10}
+
+
+def _table(reached: bool = True) -> pd.DataFrame:
+    """TABLE of tests/experiments/test_study_statistics.py with two seeds and every column a study row has."""
+    base = pd.DataFrame({"learning_rate": [0.1, 1.0, 0.1, 1.0], "batch_size": [32, 32, 64, 64], "gap": [1.0, 3.0, 2.0, 5.0]})
+    table = pd.concat([base.assign(seed=s, gap=base.gap + 0.1 * s) for s in range(2)], ignore_index=True)
+    return table.assign(width=8, depth=1, weight_decay=0.0, dropout=0.0, reached=reached, diverged=False, steps=10,
+                        train_loss=0.01, train_accuracy=100.0, test_accuracy=100 - table.gap, test_loss=0.5,
+                        sharp=table.gap * 2, lr_over_batch=table.learning_rate / table.batch_size, steps_from_milestone=5.0,
+                        lr_over_sqrt_batch=table.learning_rate / table.batch_size ** 0.5, distance_from_x0=1.0)
+
+
+def test_the_section_scores_every_measure_and_names_the_ones_that_predict():
+    summary = study_summary(_table(), test_samples=10**6, delta=0.05, resamples=30, confidence=0.9, seed=0)
+    text = study_section_text(summary, STUDY, 0.01, lambda name: f"figures/{name}.png")
+    assert "8 models,\n8 reached the target" in text and "(batch_size, learning_rate)" in text and NOT_SHOWN in text
+    assert "By the study's rule, sharp predicts the generalization gap" in text and "](figures/study.png)" in text
+    assert "| lr_over_batch (baseline)" in text and "no: ψ not above 0" in text  # the control fails on both axes
+    figure = study_figure(summary)
+    assert len(figure.axes) == 3 and [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["batch_size", "learning_rate"]
+
+
+def test_a_study_where_no_run_reached_the_target_says_so():
+    summary = study_summary(_table(reached=False), test_samples=1000, delta=0.05, resamples=10, confidence=0.9, seed=0)
+    text = study_section_text(summary, STUDY, 0.01, lambda name: name)
+    assert "No scores: fewer than 3 runs reached the target." in text and "0 reached the target" in text
+    assert "no scores" in study_figure(summary).axes[0].texts[0].get_text()
