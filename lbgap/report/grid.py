@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from lbgap.report.tables import markdown_table
 
@@ -121,6 +122,8 @@ def grid_figure(table: pd.DataFrame, summary: Mapping[str, Mapping]) -> Figure:
                            title=f"{optimizer}: sharpness against its edge")
         if sharpness_axis.collections:
             sharpness_axis.set(xscale="log", yscale="log")
+            for axis in (sharpness_axis.xaxis, sharpness_axis.yaxis):  # minor labels collide within a decade
+                axis.set_minor_formatter(NullFormatter())
             low, high = sharpness_axis.get_xlim()
             if math.isfinite(low) and math.isfinite(high) and low > 0:
                 sharpness_axis.plot([low, high], [low, high], ":", color="gray", label="at the edge")
