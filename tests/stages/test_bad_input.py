@@ -3,6 +3,7 @@ exactly as it was, no temporary files left behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import io
 import shlex
@@ -68,7 +69,10 @@ def workspace(tmp_path_factory, make_tiny_params) -> Path:
     output pre-filled with a sentinel (folders hold one sentinel file)."""
     root = tmp_path_factory.mktemp("workspace")
     params = make_tiny_params()
-    params["sweep"]["batches"] = yaml.safe_load((REPO / "params.yaml").read_text())["sweep"]["batches"]  # dvc.yaml's matrix
+    committed = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["sweep"]["batches"] = committed["sweep"]["batches"]  # dvc.yaml's matrices
+    params["grid"].update(optimizers=committed["grid"]["optimizers"], batches=committed["grid"]["batches"])
+    params["study"]["batch_sizes"] = committed["study"]["batch_sizes"]
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     d = params["data"]
     data = make_data_set("mnist1d", num_train=d["num_train"], num_test=d["num_test"], seed=d["seed"], validation=d["validation"])
@@ -208,7 +212,7 @@ def test_report_inputs_missing_fields_are_one_error(workspace, monkeypatch):
     from stages import report
 
     (name, module, args, _, _), = [s for s in STAGES if s[0] == "report"]
-    monkeypatch.setattr(report, "read_run", lambda settings, inputs: RunResults(as_yaml(settings), *({} for _ in range(14))))
+    monkeypatch.setattr(report, "read_run", lambda settings, inputs: RunResults(as_yaml(settings), *({} for _ in range(len(dataclasses.fields(RunResults)) - 1))))
     before = _snapshot(workspace)
     _assert_refused(_invoke(workspace, module, args, monkeypatch), before, workspace, "lacks an expected field")
 

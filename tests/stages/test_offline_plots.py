@@ -57,6 +57,19 @@ def _declared_plots() -> dict[str, dict]:
     return found
 
 
+def _shown_title(name: str, props: dict) -> str:
+    """The title DVC draws for a declared plot: its `title` with `${key.path}` filled from params.yaml, else its id."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+
+    def value(match: re.Match) -> str:
+        found = params
+        for key in match.group(1).split("."):
+            found = found[key]
+        return str(found)
+
+    return re.sub(r"\$\{([^}]+)\}", value, props.get("title", name))
+
+
 def test_the_committed_chart_templates_are_what_plot_templates_writes():
     folder = REPO / ".dvc/plots"
     assert {p.stem for p in folder.glob("*.json")} == set(TEMPLATES)
@@ -121,7 +134,7 @@ def test_dvc_plots_diff_renders_every_chart_offline(tmp_path):
         browser.close()
     assert rendered == charts and images >= 5 and loaded == images, (rendered, charts, loaded, images)
     specs = {spec["title"]["text"]: spec for spec in (json.loads(m) for m in re.findall(r"var spec = (\{.*?\});\n", html))}
-    logged = {name: _log_axes(props.get("template", "linear")) for name, props in _declared_plots().items()}
+    logged = {_shown_title(name, props): _log_axes(props.get("template", "linear")) for name, props in _declared_plots().items()}
     assert sum(map(bool, logged.values())) >= 8, logged
     for name, axes in logged.items():
         if axes:
