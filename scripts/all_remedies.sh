@@ -13,17 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 out=results/all-remedies
-if [ -e "$out" ]; then
-  echo "$out exists: remove it to run again" >&2
-  exit 1
-fi
-if ! git diff --quiet -- params.yaml; then
-  echo "params.yaml differs from the commit: commit or stash your changes, or \`git checkout params.yaml\` to reset it" >&2
-  exit 1
-fi
-trap 'git checkout -q -- params.yaml' EXIT
+. scripts/experiment.sh
+start_experiment "$out"
 remedies=$("$PYTHON" -c "from lbgap.remedies.registry import list_strategies; print(','.join(list_strategies()))")
-commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- lbgap stages dvc.yaml || echo "+uncommitted changes")
 command=(dvc exp run -n all-remedies -S "remedies=[$remedies]")
 start=$(date +%s)
 "${command[@]}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 
@@ -36,3 +37,13 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise InputError(f"{path} is not a readable CSV; {REBUILD}") from None
 
 
+
+
+def read_cells(folder: Path, names: Sequence[str], summary: str) -> tuple[list[dict], pd.DataFrame]:
+    """The JSON documents `names` in `folder` that a matrix of stages wrote (one per entry), and their
+    "rows" joined into one table; any missing is one InputError naming them all and the `summary` stage
+    that rebuilds them with their writers."""
+    if missing := [name for name in names if not (folder / name).is_file()]:
+        raise InputError(f"{folder} lacks {', '.join(missing)}: run the stages that write them first (dvc repro {summary})")
+    documents = [read_json(folder / name) for name in names]
+    return documents, pd.DataFrame([row for document in documents for row in document["rows"]])

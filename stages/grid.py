@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from torch import nn
 from tqdm import tqdm
 
 from lbgap.data import training_subset
 from lbgap.experiments.curvature import CurvatureSettings
-from lbgap.experiments.grid import FIRST_SEED, grid_cell
+from lbgap.experiments.grid import FIRST_SEED, check_stackable, grid_cell
 from lbgap.params import ParamsError, noise_scale_defined
 from stages.inputs import load_inputs
 from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, run
-from stages.params import check_grid_cell, clear_errors, load_params
+from stages.params import check_listed, clear_errors, load_params
 from stages.outputs import stage, write_json
 
 app = typer.Typer(add_completion=False)
@@ -34,7 +33,8 @@ def main(
 ) -> None:
     """Train this cell's runs to the target training loss and measure each where it ended."""
     with clear_errors():
-        check_grid_cell(params, optimizer, batch)
+        check_listed(params, "grid.optimizers", optimizer, "the grid's optimizer")
+        check_listed(params, "grid.batches", batch, "the grid's batch size")
         settings = load_params(params)
         grid, runtime, curvature = settings.grid, settings.runtime, settings.curvature
         cell = {"learning_rates": getattr(grid.learning_rates, optimizer), "seeds": grid.seeds, "max_epochs": grid.max_epochs,
@@ -43,8 +43,10 @@ def main(
         noise_scale_defined(runtime.batchnorm, curvature.noise_scale.batches)
         measures = CurvatureSettings.of(curvature, settings.sharpness, runtime.eval_chunk)
         inputs = load_inputs(runtime, data, batches={"'grid.batches' entry": batch})
-        if any(isinstance(m, nn.modules.dropout._DropoutNd) for m in inputs.model.modules()):
-            raise ParamsError(f"params: 'runtime.model' = {runtime.model} has dropout; the grid trains networks without dropout only")
+        try:  # stacked, a cell's runs train together
+            check_stackable(inputs.model, len(cell["learning_rates"]) * grid.seeds if grid.stacked else 1)
+        except ValueError as error:
+            raise ParamsError(f"params: 'runtime.model' = {runtime.model} has dropout, and {error}: set 'grid.stacked' to false") from None
         subset = training_subset(inputs.data.train, curvature.samples, curvature.seed)
 
     with tqdm(total=len(cell["learning_rates"]) * cell["seeds"], desc=f"grid {optimizer} batch {batch}", unit="run") as bar:

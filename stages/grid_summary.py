@@ -3,16 +3,15 @@ the theories' predictions fitted on it (lbgap.experiments.grid.grid_summary)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from lbgap.experiments.grid_analysis import grid_summary
 from stages.options import PARAMS_DEFAULT, ParamsOption, run
-from stages.params import InputError, clear_errors, load_params
+from stages.documents import read_cells
+from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_csv, write_json
 
 app = typer.Typer(add_completion=False)
@@ -30,12 +29,7 @@ def main(
     with clear_errors():
         settings = load_params(params)
         grid, predictors = settings.grid, settings.predictors
-        wanted = {f"{o}_{b}.json" for o in grid.optimizers for b in grid.batches}
-        missing = sorted(wanted - {p.name for p in cells.glob("*.json")})
-        if missing:
-            raise InputError(f"{cells} lacks {', '.join(missing)}: run the grid@ stages first (dvc repro grid_summary)")
-    rows = [row for name in sorted(wanted) for row in json.loads((cells / name).read_text())["rows"]]
-    frame = pd.DataFrame(rows)
+        _, frame = read_cells(cells, sorted(f"{o}_{b}.json" for o in grid.optimizers for b in grid.batches), "grid_summary")
     write_csv(table, frame)
     write_json(out, grid_summary(frame, resamples=predictors.bootstrap, confidence=predictors.confidence, seed=predictors.seed))
 

@@ -66,7 +66,7 @@ def main(
         declared, runtime, sharpness, path = settings.mitigation[strategy], settings.runtime, settings.sharpness, settings.interpolate
         shared = (settings.data.name, settings.small_batch, settings.batch, settings.mitigation_seeds,
                   train_config(settings.train, runtime.eval_chunk), runtime.amp)
-        maximizer, bn_statistics = maximizer_of(sharpness), settings.bn_statistics
+        maximizer, bn_statistics = maximizer_of(sharpness, subspace=True), settings.bn_statistics
         run_seed(path.seed, "interpolate.seed", settings.mitigation_seeds, "mitigation_seeds")
         inputs = load_inputs(runtime, data, batches={"batch": settings.batch, "small_batch": settings.small_batch})
         sb_epochs = {seed: Iterates.load(sb_iterates, seed).stopped_at for seed in checkpoint_seeds(sb_iterates) if seed < settings.mitigation_seeds}

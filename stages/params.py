@@ -40,30 +40,16 @@ def load_params(path: Path) -> Params:
     return params
 
 
-def check_sweep_batch(path: Path, batch: int) -> None:
-    """Refuse a sweep batch size that `sweep.batches` does not list (dvc.yaml's matrix makes one stage per
-    entry). Read apart from the sections a sweep stage hands on: refusing a size changes nothing a listed
-    size computes, so no sweep stage depends on the list, and adding a size runs only its own stage."""
-    if batch < 1:
-        raise ParamsError(f"the sweep's batch size must be an integer >= 1 (got {batch})")
-    if batch not in (listed := load_params(path).sweep.batches):
-        raise ParamsError(f"the sweep's batch size {batch} is not in 'sweep.batches' ({', '.join(map(str, listed))})")
-
-
-def check_grid_cell(path: Path, optimizer: str, batch: int) -> None:
-    """Refuse a grid cell that `grid.optimizers` × `grid.batches` does not list (as `check_sweep_batch`)."""
-    grid = load_params(path).grid
-    if optimizer not in grid.optimizers:
-        raise ParamsError(f"the grid's optimizer {optimizer!r} is not in 'grid.optimizers' ({', '.join(grid.optimizers)})")
-    if batch not in grid.batches:
-        raise ParamsError(f"the grid's batch size {batch} is not in 'grid.batches' ({', '.join(map(str, grid.batches))})")
-
-
-def check_study_batch(path: Path, batch: int) -> None:
-    """Refuse a study batch size that `study.batch_sizes` does not list (as `check_sweep_batch`)."""
-    sizes = load_params(path).study.batch_sizes
-    if batch not in sizes:
-        raise ParamsError(f"the study's batch size {batch} is not in 'study.batch_sizes' ({', '.join(map(str, sizes))})")
+def check_listed(path: Path, key: str, value: object, what: str) -> None:
+    """Refuse `what` = `value` when the params list at `key` (a YAML path, e.g. 'sweep.batches') does not
+    hold it: dvc.yaml's matrix makes one stage per entry. Read apart from the sections a stage hands on:
+    refusing a value changes nothing a listed value computes, so no stage depends on the list, and adding
+    an entry runs only its own stage."""
+    listed = load_params(path)
+    for part in key.split("."):
+        listed = getattr(listed, part)
+    if value not in listed:
+        raise ParamsError(f"{what} {value!r} is not in '{key}' ({', '.join(map(str, listed))})")
 
 
 @contextlib.contextmanager

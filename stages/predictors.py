@@ -57,7 +57,7 @@ def main(
         settings = load_params(params)
         curvature, sharpness, runtime = settings.curvature, settings.sharpness, settings.runtime
         noise_scale_defined(runtime.batchnorm, curvature.noise_scale.batches)
-        config = CurvatureSettings.of(curvature, sharpness, runtime.eval_chunk)
+        config = CurvatureSettings.of(curvature, sharpness, runtime.eval_chunk, subspace=True)
         # one folder per remedy and per sweep batch size, as dvc.yaml's foreach and matrix name them
         families = [("sb", sb_models, None), ("lb", lb_models, None)]
         for name in settings.remedies:

@@ -37,7 +37,7 @@ def main(
     with tqdm(total=survey_size(runs, sharpness.epsilons), desc=f"sharpness {models}", unit="maximization") as bar:
         document = survey_of_runs(
             inputs.model, runs, inputs.data.train, sharpness.epsilons, subspace_dim=sharpness.subspace_dim,
-            maximizer=maximizer_of(sharpness, paper_protocol=True), seed=sharpness.seed, chunk=runtime.eval_chunk,
+            maximizer=maximizer_of(sharpness, paper_protocol=True, subspace=True), seed=sharpness.seed, chunk=runtime.eval_chunk,
             on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
         )
     write_json(out, document)

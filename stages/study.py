@@ -19,7 +19,7 @@ from lbgap.models import build_model
 from lbgap.params import noise_scale_defined
 from stages.inputs import load_inputs
 from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, run
-from stages.params import check_study_batch, clear_errors, load_params
+from stages.params import check_listed, clear_errors, load_params
 from stages.outputs import stage, write_json
 
 app = typer.Typer(add_completion=False)
@@ -35,7 +35,7 @@ def main(
 ) -> None:
     """Train this batch size's configurations to the target training loss and measure each run there."""
     with clear_errors():
-        check_study_batch(params, batch)
+        check_listed(params, "study.batch_sizes", batch, "the study's batch size")
         settings = load_params(params)
         study, runtime, curvature = settings.study, settings.runtime, settings.curvature
         points = configurations({"batch_size": [batch], "learning_rate": study.learning_rates, "width": study.widths,
@@ -45,7 +45,7 @@ def main(
                 "milestone": study.milestone}
         seeds = study.seeds
         noise_scale_defined(runtime.batchnorm, curvature.noise_scale.batches)
-        measures = CurvatureSettings.of(curvature, settings.sharpness, runtime.eval_chunk)
+        measures = CurvatureSettings.of(curvature, settings.sharpness, runtime.eval_chunk, subspace=True)
         inputs = load_inputs(runtime, data, batches={"'study.batch_sizes' entry": batch})
         subset = training_subset(inputs.data.train, curvature.samples, curvature.seed)
     dataset = inputs.data

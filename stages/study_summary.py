@@ -3,16 +3,15 @@ and every measure's scores on it (lbgap.experiments.study.study_summary)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from lbgap.experiments.study import study_summary
 from stages.options import PARAMS_DEFAULT, ParamsOption, run
-from stages.params import InputError, clear_errors, load_params
+from stages.documents import read_cells
+from stages.params import clear_errors, load_params
 from stages.outputs import stage, write_csv, write_json
 
 app = typer.Typer(add_completion=False)
@@ -31,11 +30,7 @@ def main(
         settings = load_params(params)
         study, predictors = settings.study, settings.predictors
         options = {"delta": study.delta, "resamples": predictors.bootstrap, "confidence": predictors.confidence, "seed": predictors.seed}
-        wanted = [cells / f"b{b}.json" for b in study.batch_sizes]
-        if missing := [p.name for p in wanted if not p.is_file()]:
-            raise InputError(f"{cells} lacks {', '.join(missing)}: run the study@ stages first (dvc repro study_summary)")
-    documents = [json.loads(p.read_text()) for p in wanted]
-    frame = pd.DataFrame([row for document in documents for row in document["rows"]])
+        documents, frame = read_cells(cells, [f"b{b}.json" for b in study.batch_sizes], "study_summary")
     write_csv(table, frame)
     write_json(out, study_summary(frame, test_samples=documents[0]["test_samples"], **options))
 

@@ -17,7 +17,7 @@ from lbgap.results import summarize
 from lbgap.train.loop import budget_config
 from stages.options import DataOption, PARAMS_DEFAULT, ParamsOption, run
 from stages.inputs import load_inputs
-from stages.params import check_sweep_batch, clear_errors, load_params
+from stages.params import check_listed, clear_errors, load_params
 from stages.outputs import atomic_dir, stage, write_json
 
 app = typer.Typer(add_completion=False)
@@ -35,7 +35,7 @@ def main(
 ) -> None:
     """Train `sweep.seeds` networks with this batch size for `sweep.epochs` epochs; accuracy and φ."""
     with clear_errors():
-        check_sweep_batch(params, batch)
+        check_listed(params, "sweep.batches", batch, "the sweep's batch size")
         settings = load_params(params)
         sweep, runtime, sharpness = settings.sweep, settings.runtime, settings.sharpness
         epochs, seeds = sweep.epochs, sweep.seeds

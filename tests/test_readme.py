@@ -277,3 +277,12 @@ def test_the_readme_counts_of_flagged_seeds_are_the_committed_run():
         for regime, count in flagged.items():
             assert f"{count} of {seeds}" in cell and (len(flagged) == 2 or f"{regime} seeds flagged" in cell), label
         assert flagged or "flagged" not in cell, label
+
+
+def test_the_readme_says_none_was_flagged_only_when_none_was():
+    text = " ".join((REPO / "README.md").read_text().split())
+    summary = json.loads((REPO / "metrics/summary.json").read_text())
+    # SB and LB, the one-φ probes (sweep, warm start, trajectory), and the remedies, which the report marks
+    none = (not summary["sharpness_flagged"] and not summary["sharpness_probes_not_levelled_off"]
+            and "(flagged)" not in (REPO / "report.md").read_text())
+    assert ("flags every value that did not (none in this run)" in text) == none

@@ -36,8 +36,9 @@ class CurvatureSettings:
     eval_chunk: int
 
     @classmethod
-    def of(cls, curvature: Curvature, sharpness: Sharpness, eval_chunk: int) -> CurvatureSettings:
-        return cls(curvature, sharpness.epsilon, maximizer_of(sharpness), eval_chunk)
+    def of(cls, curvature: Curvature, sharpness: Sharpness, eval_chunk: int, *, subspace: bool = False) -> CurvatureSettings:
+        """`subspace`: the stage also measures φ in a random subspace (`sharpness.subspace_ascents` there)."""
+        return cls(curvature, sharpness.epsilon, maximizer_of(sharpness, subspace=subspace), eval_chunk)
 
 
 def _eigen_and_trace(matvec, n: int, like, settings: CurvatureSettings) -> dict[str, float]:

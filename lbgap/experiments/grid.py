@@ -112,6 +112,16 @@ class StackedOptimizer:
         self.state = {name: {k: v[index.to(v.device)] for k, v in state.items()} for name, state in self.state.items()}
 
 
+def check_stackable(model: nn.Module, runs: int) -> bool:
+    """Whether `model` has dropout; refused (ValueError) for more than one run trained together: vmap cannot
+    split one global dropout stream per run (lbgap.train.together), so such networks train one run at a
+    time, each drawing its masks from a stream seeded by its seed."""
+    dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules())
+    if dropout and runs > 1:
+        raise ValueError("networks with dropout train one run at a time")
+    return dropout
+
+
 def train_cell(
     models: Sequence[nn.Module],
     runs: Sequence[GridRun],
@@ -135,11 +145,7 @@ def train_cell(
     result per run, in order; the models are not changed."""
     if len(models) != len(runs) or not runs:
         raise ValueError(f"one model per run (got {len(models)} models, {len(runs)} runs)")
-    dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in models[0].modules())
-    if dropout and len(runs) > 1:
-        # vmap cannot split one global dropout stream per run (lbgap.train.together): one run at a time,
-        # its masks drawn from a stream seeded by its seed
-        raise ValueError("networks with dropout train one run at a time")
+    dropout = check_stackable(models[0], len(runs))
     n = len(data.train)
     if not 0 < batch_size <= n:
         raise ValueError(f"batch size must be in [1, {n}] (got {batch_size})")

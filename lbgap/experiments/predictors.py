@@ -21,7 +21,7 @@ targets × 2 scopes some 95 % intervals will exclude 0 by chance. They describe,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -170,10 +170,14 @@ def rank_correlations(
     return pd.DataFrame(rows)
 
 
-def measure_columns(table: pd.DataFrame) -> list[str]:
-    """The measure columns of a `measure_solutions` table, in its order, after the control (the train loss)."""
-    fixed = {"family", "label", "batch_size", "point", "train_accuracy", "test_accuracy", "gap", "test_loss", CONTROL, "included"}
-    return [CONTROL] + [c for c in table.columns if c not in fixed]
+# the columns of a `measure_solutions` table that are not measures
+SOLUTION_COLUMNS = frozenset({"family", "label", "batch_size", "point", "train_accuracy", "test_accuracy", "gap", "test_loss", "included"})
+
+
+def measure_columns(table: pd.DataFrame, not_measures: Collection[str] = SOLUTION_COLUMNS) -> list[str]:
+    """The measure columns of a table, in its order, after the control (the train loss): every column
+    neither the control nor in `not_measures` (by default those of a `measure_solutions` table)."""
+    return [CONTROL] + [c for c in table.columns if c != CONTROL and c not in not_measures]
 
 
 def fitted(table: pd.DataFrame, min_train_accuracy: float) -> pd.Series:

@@ -20,7 +20,7 @@ from torch import nn
 from lbgap.data import DataSet, Split
 from lbgap.experiments.curvature import CurvatureSettings
 from lbgap.experiments.grid import GridRun, train_cell
-from lbgap.experiments.predictors import CONTROL, generalization, measures_of
+from lbgap.experiments.predictors import generalization, measure_columns, measures_of
 from lbgap.experiments.study_statistics import hoeffding_margin, study_scores
 from lbgap.measures.norms import norm_measures
 from lbgap.measures.subspace import random_subspace
@@ -126,12 +126,6 @@ def study_cell(
     return rows
 
 
-def measures_in(table: pd.DataFrame) -> list[str]:
-    """The measure columns of a study table, in its order, with the training loss (the control) first."""
-    fixed = set(AXES) | set(BASELINES) | set(OUTCOMES) | {CONTROL}
-    return [CONTROL] + [c for c in table.columns if c not in fixed]
-
-
 def study_summary(table: pd.DataFrame, *, test_samples: int, delta: float, resamples: int, confidence: float, seed: int) -> dict:
     """The study's scores (`study_scores`) over the runs that reached the target, against the gap (points),
     on the axes with more than one value: counts of models, reached and excluded runs, the sign error's
@@ -144,7 +138,7 @@ def study_summary(table: pd.DataFrame, *, test_samples: int, delta: float, resam
            "axes": axes, "margin_points": margin, "delta": delta, "confidence": confidence, "bootstrap": resamples}
     if len(reached) < 3 or not axes:
         return {**out, "scores": [], "why_no_scores": "fewer than 3 runs reached the target" if axes else "no axis has two values"}
-    scores = study_scores(reached, measures_in(reached), [b for b in BASELINES if reached[b].notna().any()], axes,
+    scores = study_scores(reached, measure_columns(reached, {*AXES, *BASELINES, *OUTCOMES}), [b for b in BASELINES if reached[b].notna().any()], axes,
                           margin=margin, resamples=resamples, confidence=confidence, seed=seed)
     return {**out, "scores": scores.to_dict(orient="records")}
 

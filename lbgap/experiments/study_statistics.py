@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Sequence
+import warnings
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,16 +33,44 @@ def _groups(table: pd.DataFrame, axis: str, axes: Sequence[str]) -> list[pd.Data
     return [group for _, group in grouped if group[axis].nunique() > 1]
 
 
+def _group_positions(table: pd.DataFrame, axes: Sequence[str]) -> dict[str, list[np.ndarray]]:
+    """For every axis, the row positions of each of its `_groups`."""
+    table = table.reset_index(drop=True)
+    return {axis: [group.index.to_numpy() for group in _groups(table, axis, axes)] for axis in axes}
+
+
+def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's τ-b of each column of `x` (m, k) with `y` (m,), as scipy.stats.kendalltau computes it for
+    one pair (ties in either handled; NaN where a column or y is constant), by counting all m(m − 1)/2
+    pairs at once: meant for the small groups of a study, where scipy's per-call cost dominates."""
+    i, j = np.triu_indices(len(y), k=1)
+    sx, sy = np.sign(x[j] - x[i]), np.sign(y[j] - y[i])[:, None]
+    pairs = len(i)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sx * sy).sum(0) / np.sqrt((pairs - (sx == 0).sum(0)) * (pairs - (sy == 0).sum()))
+
+
+def _psi(values: np.ndarray, target: np.ndarray, groups: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """ψ per axis and Ψ for every column of `values` (m, k) against `target` (m,), given the groups."""
+    psi = {}
+    for axis, positions in groups.items():
+        taus = np.array([kendall_tau_b(values[rows], target[rows]) for rows in positions]).reshape(len(positions), values.shape[1])
+        with warnings.catch_warnings():  # a column whose every τ is undefined: NaN, said in the docstring
+            warnings.simplefilter("ignore", RuntimeWarning)
+            psi[axis] = np.nanmean(taus, axis=0) if len(positions) else np.full(values.shape[1], np.nan)
+    stacked = np.array(list(psi.values())).reshape(len(psi), values.shape[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        psi["Psi"] = np.nanmean(stacked, axis=0) if len(psi) else np.full(values.shape[1], np.nan)
+    return psi
+
+
 def granulated_tau(table: pd.DataFrame, measure: str, axes: Sequence[str], target: str = "gap") -> dict[str, float]:
     """ψ per axis (the mean τ over that axis's groups; NaN without a group or where every τ is undefined) and
     their mean Ψ (over the axes with a ψ), for `measure` against `target`."""
-    psi = {}
-    for axis in axes:
-        taus = [kendalltau(group[measure], group[target]).statistic for group in _groups(table, axis, axes)]
-        taus = [t for t in taus if not math.isnan(t)]
-        psi[axis] = float(np.mean(taus)) if taus else float("nan")
-    defined = [v for v in psi.values() if not math.isnan(v)]
-    return {**psi, "Psi": float(np.mean(defined)) if defined else float("nan")}
+    table = table.reset_index(drop=True)
+    psi = _psi(table[[measure]].to_numpy(float), table[target].to_numpy(float), _group_positions(table, axes))
+    return {key: float(value[0]) for key, value in psi.items()}
 
 
 def hoeffding_margin(test_samples: int, delta: float) -> float:
@@ -81,19 +110,28 @@ def clustered_interval(
     """Percentile-bootstrap interval of `statistic(table)` resampling whole clusters — the rows that share the
     `clusters` columns (a configuration and its seeds) — with replacement, so that models which share a
     configuration are not counted as independent evidence. Returns (low, high, the finite draws)."""
+    return clustered_intervals(table, lambda sample: {"": statistic(sample)}, clusters, resamples=resamples,
+                               confidence=confidence, seed=seed)[""]
+
+
+def clustered_intervals(
+    table: pd.DataFrame, statistics: Callable[[pd.DataFrame], Mapping[str, float]], clusters: Sequence[str], *,
+    resamples: int, confidence: float, seed: int,
+) -> dict[str, tuple[float, float, list[float]]]:
+    """`clustered_interval` of every statistic `statistics(sample)` returns, all computed on the same
+    resamples (one resampled table per draw, however many statistics)."""
     groups = [group for _, group in table.groupby(list(clusters), sort=True)]
     generator = np.random.default_rng(seed)
-    draws = []
+    draws: dict[str, list[float]] = {}
     for _ in range(resamples):
         picked = generator.integers(0, len(groups), len(groups))
-        value = statistic(pd.concat([groups[i] for i in picked], ignore_index=True))
-        if math.isfinite(value):
-            draws.append(float(value))
-    if not draws:
-        return float("nan"), float("nan"), draws
+        for key, value in statistics(pd.concat([groups[i] for i in picked], ignore_index=True)).items():
+            draws.setdefault(key, [])
+            if math.isfinite(value):
+                draws[key].append(float(value))
     tail = (1 - confidence) / 2
-    low, high = np.quantile(draws, [tail, 1 - tail])
-    return float(low), float(high), draws
+    return {key: (float("nan"), float("nan"), values) if not values else (*map(float, np.quantile(values, [tail, 1 - tail])), values)
+            for key, values in draws.items()}
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -151,23 +189,36 @@ def study_scores(
 
     `predicts` applies the study's rule: ψ above 0 on every axis, a worst-case sign error below ½ and a Ψ
     above every baseline's |Ψ| (a baseline's sign is not assumed); `why` names the first rule it fails."""
-    rows = []
-    for kind, names in (("measure", measures), ("baseline", baselines)):
+    kinds = {name: "measure" for name in measures} | {name: "baseline" for name in baselines}
+    # a measure's models are the rows where it (and the target) is defined: measures defined on the same rows
+    # share their bootstrap resamples (the same seed draws the same clusters), one resampled table per draw
+    by_rows: dict[tuple[int, ...], list[str]] = {}
+    for name in kinds:
+        by_rows.setdefault(tuple(table.dropna(subset=[name, target]).index), []).append(name)
+    scores = {}
+    for index, names in by_rows.items():
+        scored = table.loc[list(index)]
+
+        def tau_and_psi(sample: pd.DataFrame, names: list[str] = names) -> dict[str, float]:
+            values, gap = sample[names].to_numpy(float), sample[target].to_numpy(float)
+            psi = _psi(values, gap, _group_positions(sample, axes))["Psi"]
+            taus = kendall_tau_b(values, gap)
+            return {f"{n}/tau": float(t) for n, t in zip(names, taus)} | {f"{n}/Psi": float(p) for n, p in zip(names, psi)}
+
+        intervals = clustered_intervals(scored, tau_and_psi, list(axes), resamples=resamples, confidence=confidence, seed=seed)
         for name in names:
-            scored = table.dropna(subset=[name, target])
             psi = granulated_tau(scored, name, axes, target)
-            options = dict(resamples=resamples, confidence=confidence, seed=seed)
-            tau_low, tau_high, _ = clustered_interval(scored, lambda t: _tau(t, name, target), list(axes), **options)
-            psi_low, psi_high, _ = clustered_interval(scored, lambda t: granulated_tau(t, name, axes, target)["Psi"], list(axes), **options)
             cmi = conditional_mutual_information(scored, name, axes, target=target)
             signs = sign_errors(scored, name, axes, margin=margin, target=target)
-            rows.append({
-                "name": name, "kind": kind, "models": len(scored),
+            (tau_low, tau_high, _), (psi_low, psi_high, _) = intervals[f"{name}/tau"], intervals[f"{name}/Psi"]
+            scores[name] = {
+                "name": name, "kind": kinds[name], "models": len(scored),
                 "tau": _tau(scored, name, target), "tau_low": tau_low, "tau_high": tau_high,
                 **{f"psi_{axis}": psi[axis] for axis in axes}, "Psi": psi["Psi"], "Psi_low": psi_low, "Psi_high": psi_high,
                 "cmi": cmi["score"], "cmi_given": cmi["attained_by"],
                 "sign_error_average": signs["average"], "sign_error_worst": signs["worst"], "sign_environments": signs["environments"],
-            })
+            }
+    rows = [scores[name] for name in kinds]
     frame = pd.DataFrame(rows)
     best_baseline = frame.loc[frame.kind == "baseline", "Psi"].abs().max() if baselines else float("nan")
 

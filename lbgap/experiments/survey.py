@@ -68,9 +68,13 @@ def sharpness_survey(
             subspace = found["subspace"].record()
             subspace["certified"] = subspace["levelled_off"] and reaches_paper_protocol(found["subspace"])
             results["subspace"][eps_key(eps)].append({"seed": solution_seed, **subspace})
-    keys = ["phi", "iterations", "evaluations"] + (["paper_protocol_phi"] if maximizer.includes_paper_protocol else [])
+    searches = {"full": maximizer, "subspace": maximizer.in_subspace()}
     summary = {
-        space: {key: summarize(rows, keys) | {"certified": all(row["certified"] for row in rows)} for key, rows in by_eps.items()}
+        space: {
+            key: summarize(rows, ["phi", "iterations", "evaluations"] + (["paper_protocol_phi"] if searches[space].includes_paper_protocol else []))
+            | {"certified": all(row["certified"] for row in rows)}
+            for key, rows in by_eps.items()
+        }
         for space, by_eps in results.items()
     }
     return {

@@ -95,6 +95,14 @@ def lbfgsb(objective: Objective, half: np.ndarray, y0: np.ndarray, iterations: i
     return Ascent(tracked.best_f, tracked.best_y, history, tracked.evaluations, str(result.message), stationary)
 
 
+def continued(first: Ascent, then: Ascent) -> Ascent:
+    """One ascent's record of `first` followed by `then`, an ascent started from first's best point (a
+    round more: the best f after each iteration, every evaluation, then's stopping reason)."""
+    best = then if then.best_f > first.best_f else first
+    history = first.history + [max(first.best_f, f) for f in then.history[1:]]
+    return Ascent(best.best_f, best.best_y, history, first.evaluations + then.evaluations, then.message, then.stationary)
+
+
 def apgd_checkpoints(iterations: int) -> list[int]:
     """The iterations after which Auto-PGD may halve its step, ⌈p_j N⌉ with p_0 = 0, p_1 = 0.22,
     p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06) (Croce & Hein 2020, section 3.2)."""

@@ -15,7 +15,8 @@ gradient (lbgap.measures.ascent), so a well-converged solution can look flat. A 
 ascents (`ASCENTS`) from several seeded random starts in the box and keeps the largest f any of them
 evaluated: a lower bound on the maximum that no single ascent beats. Its certificate is the history of
 that largest f per iteration: a search whose best f still rose by more than `plateau` of its total gain
-over the second half of the iterations has not levelled off, and the measurement says so
+over the second half of the iterations has not levelled off. It continues, every ascent from its best
+point, in rounds of the same length (`Maximizer.max_rounds`); one still rising after the last round says so
 (`levelled_off`), unless the winning ascent stopped at a stationary point of the box problem (L-BFGS-B's
 projected gradient exactly zero: a local maximum). Necessary, not sufficient: a search creeping in tiny
 steps levels off far from the maximum, and a local maximum need not be the largest. A second check needs a point the search did not visit: `clipped_subspace_point`, `certify`.
@@ -24,14 +25,14 @@ steps levels off far from the maximum, and a local maximum need not be the large
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
 from lbgap.data import Split
-from lbgap.measures.ascent import ASCENTS, Ascent
+from lbgap.measures.ascent import ASCENTS, Ascent, continued
 from lbgap.measures.maximizer import PAPER_ITERATIONS, Maximizer
 from lbgap.measures.subspace import DenseSubspace, Subspace
 from lbgap.tensors import flatten, parameters_of
@@ -83,6 +84,20 @@ def levelled_off(history: list[float] | tuple[float, ...], loss_at_x: float, pla
     return history[-1] - history[len(history) // 2] <= plateau * max(gain, 0.0)
 
 
+def combined_history(runs: Iterable[Ascent], loss_at_x: float) -> list[float]:
+    """The largest f of all `runs` together (and f(x), which is in the box) after each iteration."""
+    runs = list(runs)
+    longest = max(run.iterations for run in runs)
+    return [max([loss_at_x] + [run.history[min(k, run.iterations)] for run in runs]) for k in range(longest + 1)]
+
+
+def settled(runs: Iterable[Ascent], loss_at_x: float, plateau: float) -> bool:
+    """The first check of the certificate: the search's best f `levelled_off`, or the ascent that found it
+    stopped at a stationary point of the box problem (a local maximum)."""
+    runs = list(runs)
+    return max(runs, key=lambda run: run.best_f).stationary or levelled_off(combined_history(runs, loss_at_x), loss_at_x, plateau)
+
+
 def start_point(half: np.ndarray, seed: int, start: int) -> np.ndarray:
     """Start `start` of a search seeded by `seed`: uniform in the box (start 0 is the paper protocol's)."""
     rng = np.random.default_rng(seed if start == 0 else [seed, start])
@@ -132,16 +147,22 @@ def sharpness(
         grad_y = grad if A is None else A.rmatvec(grad)  # chain rule: ∂f/∂y = Aᵀ ∇f
         return loss, grad_y.double().cpu().numpy()
 
-    runs: dict[str, Ascent] = {
-        f"{name}#{start}": ASCENTS[name](f_of_y, half, start_point(half, seed, start), maximizer.iterations)
+    if A is not None:
+        maximizer = maximizer.in_subspace()
+    runs: dict[tuple[str, int], Ascent] = {
+        (name, start): ASCENTS[name](f_of_y, half, start_point(half, seed, start), maximizer.iterations)
         for start in range(maximizer.starts)
         for name in maximizer.ascents
     }
-    found_by, best = max(runs.items(), key=lambda item: item[1].best_f)
+    rounds = 1
+    while not settled(runs.values(), loss_at_x, maximizer.plateau) and rounds < maximizer.max_rounds:
+        runs = {(name, start): continued(run, ASCENTS[name](f_of_y, half, run.best_y, maximizer.iterations))
+                for (name, start), run in runs.items()}
+        rounds += 1
+    (name, start), best = max(runs.items(), key=lambda item: item[1].best_f)
     loss_max = max(best.best_f, loss_at_x)  # f(x) itself is in the box
-    longest = max(run.iterations for run in runs.values())
-    history = [max([loss_at_x] + [run.history[min(k, run.iterations)] for run in runs.values()]) for k in range(longest + 1)]
-    searches = dict(runs)
+    history = combined_history(runs.values(), loss_at_x)
+    searches = {f"{name}#{start}": run for (name, start), run in runs.items()}
     if maximizer.extra_paper_search:  # beside φ, not part of it: every stage's φ comes from the same ascents
         searches[PAPER_SEARCH] = ASCENTS["lbfgsb"](f_of_y, half, start_point(half, seed, 0), PAPER_ITERATIONS)
     paper = searches[PAPER_SEARCH if maximizer.extra_paper_search else "lbfgsb#0"] if maximizer.includes_paper_protocol else None
@@ -149,11 +170,11 @@ def sharpness(
         phi=phi_of(loss_max, loss_at_x),
         loss_at_x=loss_at_x,
         loss_max=loss_max,
-        iterations=longest,
+        iterations=len(history) - 1,
         evaluations=sum(run.evaluations for run in searches.values()),
-        message=best.message,
-        levelled_off=best.stationary or levelled_off(history, loss_at_x, maximizer.plateau),
-        found_by=found_by,
+        message=best.message + (f" ({rounds} rounds of {maximizer.iterations}, each from the best point)" if rounds > 1 else ""),
+        levelled_off=settled(runs.values(), loss_at_x, maximizer.plateau),
+        found_by=f"{name}#{start}",
         history=tuple(history),
         paper_protocol_phi=None if paper is None else phi_of(
             max(paper.history[min(PAPER_ITERATIONS, paper.iterations)], loss_at_x), loss_at_x),

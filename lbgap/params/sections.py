@@ -99,8 +99,10 @@ class Sharpness:
     subspace_dim: Count  # p, columns of the random A
     method: Method
     ascents: tuple[Ascent, ...]  # method validated: the ascents from every start
+    subspace_ascents: tuple[Ascent, ...]  # method validated: the same, in the random subspace
     starts: Count
-    max_iter: Count  # iterations per ascent
+    max_iter: Count  # iterations per ascent and round
+    max_rounds: Count  # method validated: rounds while the search has not levelled off
     plateau: NonNegative  # the certificate's levelling-off fraction
     seed: Index  # A and the starting points
 

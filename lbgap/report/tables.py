@@ -142,13 +142,21 @@ def maximizer_section(sharpness: Mapping[str, Mapping]) -> str:
     if maximizer is None:  # a run made before the maximizer was recorded: the paper's protocol
         return "φ was maximized with the paper's protocol (one random start, 10 iterations of L-BFGS-B on f), unchecked."
     frame = certificate_frame(sharpness)
-    paper_search = ("ran beside it from the same start, as a search of its own (not part of φ; a φ below it fails the certificate)"
-                    if Maximizer(**{**maximizer, "ascents": tuple(maximizer["ascents"])}).extra_paper_search
-                    else "is read off the same search")
+    search = Maximizer(**{key: tuple(value) if isinstance(value, list) else value for key, value in maximizer.items()})
+    beside = "ran beside it from the same start, as a search of its own (not part of φ; a φ below it fails the certificate)"
+    paper_search = {(True, True): beside, (False, False): "is read off the same search",
+                    (True, False): f"{beside}; in the subspace it is read off the L-BFGS-B search among the ascents",
+                    (False, True): f"is read off the same search; in the subspace it {beside}"}[
+        (search.extra_paper_search, search.in_subspace().extra_paper_search)]
+    subspace = search.in_subspace().ascents
+    ascents = (', '.join(search.ascents) if subspace == search.ascents
+               else f"{', '.join(search.ascents)} (in the subspace: {', '.join(subspace)})")
+    rounds = ("" if search.max_rounds == 1 else
+              f"; a search that had not levelled off continued, each ascent from its best point, for up to {search.max_rounds} rounds of {search.iterations}")
     return f"""### How φ was maximized, and the paper's protocol beside it
 
-Each φ is the largest f found by {', '.join(maximizer['ascents'])} from {maximizer['starts']} seeded random start(s) in the
-box, {maximizer['iterations']} iterations each (docs/measures.md, "Maximizing φ"): a lower bound on the maximum. The
+Each φ is the largest f found by {ascents} from {search.starts} seeded random start(s) in the
+box, {search.iterations} iterations each{rounds} (docs/measures.md, "Maximizing φ"): a lower bound on the maximum. The
 paper's protocol — one random start, 10 iterations of L-BFGS-B on f — {paper_search}:
 
 {protocol_table(sharpness)}

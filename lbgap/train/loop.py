@@ -91,16 +91,21 @@ def train_config(train: Train, eval_chunk: int) -> TrainConfig:
                        betas=train.betas, eval_chunk=eval_chunk, target_loss=train.target_loss)
 
 
+def exact_epochs(epochs: int) -> dict[str, int | float]:
+    """The stopping-rule fields of a TrainConfig for exactly `epochs` epochs: the rule cannot fire
+    (patience ≥ epochs)."""
+    return {"max_epochs": epochs, "patience": epochs, "min_delta": 0.0}
+
+
 def budget_config(train: Train, eval_chunk: int, epochs: int) -> TrainConfig:
     """`fixed_budget` built from the `train` section without reading its stopping-rule keys, so the stages
     it serves (the sweep, the warm start's LB runs) do not depend on them: `train`'s Adam and target loss."""
-    return TrainConfig(max_epochs=epochs, patience=epochs, min_delta=0.0, lr=train.lr, betas=train.betas,
-                       eval_chunk=eval_chunk, target_loss=train.target_loss)
+    return TrainConfig(lr=train.lr, betas=train.betas, eval_chunk=eval_chunk, target_loss=train.target_loss, **exact_epochs(epochs))
 
 
 def fixed_budget(config: TrainConfig, epochs: int) -> TrainConfig:
-    """`config` with exactly `epochs` epochs: the stopping rule cannot fire (patience ≥ epochs)."""
-    return replace(config, max_epochs=epochs, patience=epochs, min_delta=0.0)
+    """`config` with exactly `epochs` epochs."""
+    return replace(config, **exact_epochs(epochs))
 
 
 @dataclass(frozen=True)

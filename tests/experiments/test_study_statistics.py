@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import kendalltau
 
 from lbgap.experiments.study_statistics import (
-    clustered_interval, conditional_mutual_information, granulated_tau, hoeffding_margin, sign_errors, study_scores,
+    clustered_interval, clustered_intervals, conditional_mutual_information, granulated_tau, hoeffding_margin, kendall_tau_b,
+    sign_errors, study_scores,
 )
 
 # Two axes, two values each, one model per configuration. By batch size 32, the measure orders the two
@@ -115,3 +118,22 @@ def test_the_study_rule_passes_a_measure_that_orders_every_environment_and_names
     table["weak"] = table.gap.rank() + 5 * table.lr  # orders every environment, as the baseline orders lr
     weak = study_scores(table, ["weak"], ["perfect"], ["lr", "batch"], margin=0.0, resamples=20, confidence=0.9, seed=0).iloc[0]
     assert weak.why.startswith("Ψ") and "not above the best baseline" in weak.why and not weak.predicts
+
+
+@pytest.mark.parametrize("size", [2, 3, 5, 12])
+def test_the_vectorized_tau_b_is_scipys_with_ties_and_constant_columns(size):
+    rng = np.random.default_rng(size)
+    y = rng.integers(0, 3, size).astype(float)  # ties in y
+    x = np.column_stack([rng.normal(size=size), rng.integers(0, 2, size), np.ones(size), y])  # continuous, tied, constant, y itself
+    found = kendall_tau_b(x, y)
+    expected = [kendalltau(x[:, k], y).statistic for k in range(x.shape[1])]
+    assert np.allclose(found, expected, rtol=1e-12, atol=1e-15, equal_nan=True)
+    assert np.isnan(found[2]) and (np.isnan(found[3]) or found[3] == pytest.approx(1.0))
+
+
+def test_the_shared_resamples_give_each_statistic_its_own_interval():
+    table = pd.concat([TABLE.assign(seed=s, gap=TABLE.gap + 0.01 * s) for s in range(3)], ignore_index=True)
+    options = dict(resamples=200, confidence=0.9, seed=0)
+    both = clustered_intervals(table, lambda s: {"mean": float(s.gap.mean()), "max": float(s.gap.max())}, ["lr", "batch"], **options)
+    assert both["mean"] == clustered_interval(table, lambda s: float(s.gap.mean()), ["lr", "batch"], **options)
+    assert both["max"] == clustered_interval(table, lambda s: float(s.gap.max()), ["lr", "batch"], **options)

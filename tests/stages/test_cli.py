@@ -442,7 +442,7 @@ def test_experiment_stages_refuse_sizes_the_data_cannot_hold(tmp_path, params_fi
     result = invoke(sweep.app, 5000, "--data", mnist1d_file, "--out", out / "b.json", "--models", out / "m", "--params", params_file)
     _assert_refused(result, "'sweep.batches' entry 5000 exceeds the 200 training samples", out)
     result = invoke(sweep.app, 0, "--data", mnist1d_file, "--out", out / "b.json", "--models", out / "m", "--params", params_file)
-    _assert_refused(result, "the sweep's batch size must be an integer >= 1", out)
+    _assert_refused(result, "the sweep's batch size 0 is not in 'sweep.batches' (20, 5000)", out)
     result = invoke(sweep.app, 777, "--data", mnist1d_file, "--out", out / "b.json", "--models", out / "m", "--params", params_file)
     _assert_refused(result, "the sweep's batch size 777 is not in 'sweep.batches' (20, 5000)", out)
     result = invoke(
