@@ -72,11 +72,12 @@ def test_the_grid_as_the_page_describes_it():
     assert "No run ended above its stability threshold" in text
     # "(d) held for SGD" (its interval excludes 0); Adam's includes 0
     assert summary["sgd"]["batch_effect"]["high"] < 0 < summary["adam"]["batch_effect"]["high"] and summary["adam"]["batch_effect"]["low"] < 0
-    # "(e) not tested": no critical batch fitted; samples to the target at the best η fewer at 1000 than at 64,
-    # for SGD falling from 64 to 512 and level after
+    # "(e) not tested": no critical batch fitted; samples to the target at the best η fall from 64 to 512 for SGD
     assert summary["sgd"]["critical_batch"] is None and summary["adam"]["critical_batch"] is None
     best = table[table.reached].groupby(["optimizer", "batch_size"]).steps.min()
-    samples = {o: {b: best[o, b] * b for b in (64, 128, 256, 512, 1000)} for o in ("sgd", "adam")}
-    assert all(samples[o][1000] < samples[o][64] for o in samples)
-    sgd = [samples["sgd"][b] for b in (64, 128, 256, 512)]
-    assert sgd == sorted(sgd, reverse=True) and abs(samples["sgd"][1000] / samples["sgd"][512] - 1) < 0.05
+    sgd = [best["sgd", b] * b for b in (64, 128, 256, 512)]
+    assert sgd == sorted(sgd, reverse=True)
+    adam = [best["adam", b] * b for b in (64, 128, 256, 512, 1000)]
+    assert adam != sorted(adam, reverse=True) and adam != sorted(adam)  # "for Adam they are not monotone"
+    # "the two slopes nearly cancel"
+    assert abs(summary["sgd"]["sharpness_scaling"]["lr_slope"] + summary["sgd"]["sharpness_scaling"]["batch_slope"]) < 0.1
