@@ -23,7 +23,6 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
 
 
 def _groups(table: pd.DataFrame, axis: str, axes: Sequence[str]) -> list[pd.DataFrame]:
@@ -173,10 +172,6 @@ def conditional_mutual_information(
     return {"score": defined.get(worst, float("nan")), "attained_by": worst, "unconditioned": scores.get("", float("nan"))}
 
 
-def _tau(table: pd.DataFrame, measure: str, target: str) -> float:
-    return float(kendalltau(table[measure], table[target]).statistic)
-
-
 def study_scores(
     table: pd.DataFrame, measures: Sequence[str], baselines: Sequence[str], axes: Sequence[str], *, margin: float,
     resamples: int, confidence: float, seed: int, target: str = "gap",
@@ -206,14 +201,16 @@ def study_scores(
             return {f"{n}/tau": float(t) for n, t in zip(names, taus)} | {f"{n}/Psi": float(p) for n, p in zip(names, psi)}
 
         intervals = clustered_intervals(scored, tau_and_psi, list(axes), resamples=resamples, confidence=confidence, seed=seed)
-        for name in names:
-            psi = granulated_tau(scored, name, axes, target)
+        values, gap = scored[names].to_numpy(float), scored[target].to_numpy(float)
+        taus, psis = kendall_tau_b(values, gap), _psi(values, gap, _group_positions(scored, axes))  # every name at once
+        for k, name in enumerate(names):
+            psi = {key: float(value[k]) for key, value in psis.items()}
             cmi = conditional_mutual_information(scored, name, axes, target=target)
             signs = sign_errors(scored, name, axes, margin=margin, target=target)
             (tau_low, tau_high, _), (psi_low, psi_high, _) = intervals[f"{name}/tau"], intervals[f"{name}/Psi"]
             scores[name] = {
                 "name": name, "kind": kinds[name], "models": len(scored),
-                "tau": _tau(scored, name, target), "tau_low": tau_low, "tau_high": tau_high,
+                "tau": float(taus[k]), "tau_low": tau_low, "tau_high": tau_high,
                 **{f"psi_{axis}": psi[axis] for axis in axes}, "Psi": psi["Psi"], "Psi_low": psi_low, "Psi_high": psi_high,
                 "cmi": cmi["score"], "cmi_given": cmi["attained_by"],
                 "sign_error_average": signs["average"], "sign_error_worst": signs["worst"], "sign_environments": signs["environments"],

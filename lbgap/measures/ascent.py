@@ -95,12 +95,19 @@ def lbfgsb(objective: Objective, half: np.ndarray, y0: np.ndarray, iterations: i
     return Ascent(tracked.best_f, tracked.best_y, history, tracked.evaluations, str(result.message), stationary)
 
 
-def continued(first: Ascent, then: Ascent) -> Ascent:
+def continued(first: Ascent, then: Ascent, length: int) -> Ascent:
     """One ascent's record of `first` followed by `then`, an ascent started from first's best point (a
-    round more: the best f after each iteration, every evaluation, then's stopping reason)."""
-    best = then if then.best_f > first.best_f else first
-    history = first.history + [max(first.best_f, f) for f in then.history[1:]]
-    return Ascent(best.best_f, best.best_y, history, first.evaluations + then.evaluations, then.message, then.stationary)
+    round more: the best f after each iteration, every evaluation, then's stopping reason).
+
+    `length`: the entries first's history has when it ran every iteration of its rounds (rounds ×
+    iterations + 1). An ascent that stopped early (L-BFGS-B whose line search failed) holds its best f
+    for the iterations it did not run, so that entry k of every ascent's record is after the same
+    iterations and rounds, and records of several ascents line up (`combined_history`)."""
+    padded = first.history + [first.best_f] * (length - len(first.history))
+    # then starts at first's best point, so then.best_f ≥ first.best_f; stationary describes then's best point
+    best = then if then.best_f >= first.best_f else first
+    history = padded + [max(first.best_f, f) for f in then.history[1:]]
+    return Ascent(best.best_f, best.best_y, history, first.evaluations + then.evaluations, then.message, best.stationary)
 
 
 def apgd_checkpoints(iterations: int) -> list[int]:

@@ -154,9 +154,9 @@ def sharpness(
         for start in range(maximizer.starts)
         for name in maximizer.ascents
     }
-    rounds = 1
-    while not settled(runs.values(), loss_at_x, maximizer.plateau) and rounds < maximizer.max_rounds:
-        runs = {(name, start): continued(run, ASCENTS[name](f_of_y, half, run.best_y, maximizer.iterations))
+    first_round, rounds = runs, 1  # the paper's protocol is read off the first round
+    while not (done := settled(runs.values(), loss_at_x, maximizer.plateau)) and rounds < maximizer.max_rounds:
+        runs = {(name, start): continued(run, ASCENTS[name](f_of_y, half, run.best_y, maximizer.iterations), rounds * maximizer.iterations + 1)
                 for (name, start), run in runs.items()}
         rounds += 1
     (name, start), best = max(runs.items(), key=lambda item: item[1].best_f)
@@ -165,7 +165,7 @@ def sharpness(
     searches = {f"{name}#{start}": run for (name, start), run in runs.items()}
     if maximizer.extra_paper_search:  # beside φ, not part of it: every stage's φ comes from the same ascents
         searches[PAPER_SEARCH] = ASCENTS["lbfgsb"](f_of_y, half, start_point(half, seed, 0), PAPER_ITERATIONS)
-    paper = searches[PAPER_SEARCH if maximizer.extra_paper_search else "lbfgsb#0"] if maximizer.includes_paper_protocol else None
+    paper = (searches[PAPER_SEARCH] if maximizer.extra_paper_search else first_round["lbfgsb", 0]) if maximizer.includes_paper_protocol else None
     return Sharpness(
         phi=phi_of(loss_max, loss_at_x),
         loss_at_x=loss_at_x,
@@ -173,7 +173,7 @@ def sharpness(
         iterations=len(history) - 1,
         evaluations=sum(run.evaluations for run in searches.values()),
         message=best.message + (f" ({rounds} rounds of {maximizer.iterations}, each from the best point)" if rounds > 1 else ""),
-        levelled_off=settled(runs.values(), loss_at_x, maximizer.plateau),
+        levelled_off=done,
         found_by=f"{name}#{start}",
         history=tuple(history),
         paper_protocol_phi=None if paper is None else phi_of(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lbgap.measures.ascent import ASCENTS, apgd_checkpoints
+from lbgap.measures.ascent import ASCENTS, Ascent, apgd_checkpoints, continued
 from lbgap.measures.maximizer import ASCENT_NAMES, Maximizer
 
 
@@ -94,3 +94,31 @@ def test_lbfgsb_says_when_it_stopped_at_a_local_maximum():
     half = rng.uniform(0.5e-3, 2e-3, 500)
     creeping = ASCENTS["lbfgsb"](_convex(rng.uniform(0.1, 10.0, 500), 1e-6), half, rng.uniform(-half, half), 10)
     assert not creeping.stationary and not ASCENTS["apgd"](_convex(h[:5], 1.0), half[:5], half[:5] / 2, 5).stationary
+
+
+def test_a_round_that_stopped_early_holds_its_best_so_rounds_line_up():
+    """Rounds of 4 iterations: an ascent whose line search failed after 1 iteration of round 1 holds its
+    best f for the 3 it did not run, so entry 5 of its record, like every ascent's, is after round 1."""
+    y = np.zeros(3)
+    early = Ascent(2.0, y, [1.0, 2.0], 3, "ABNORMAL_TERMINATION_IN_LNSRCH")
+    full = Ascent(1.5, y, [1.0, 1.1, 1.2, 1.4, 1.5], 4, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
+    more = Ascent(3.0, y + 1, [2.0, 2.5, 2.5, 3.0, 3.0], 4, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
+    both = continued(early, more, 4 + 1)
+    assert both.history == [1.0, 2.0, 2.0, 2.0, 2.0, 2.5, 2.5, 3.0, 3.0]  # the best so far: never falls
+    assert continued(full, more, 4 + 1).iterations == both.iterations == 8
+    assert both.best_f == 3.0 and np.array_equal(both.best_y, y + 1) and both.evaluations == 7 and both.message == more.message
+
+
+def test_a_continued_record_is_stationary_only_where_its_best_point_is():
+    """A round from a point where the projected gradient is zero stops there at once, stationary, without
+    raising f: the record's best point is that stationary point. A round that found more takes its flag."""
+    y = np.zeros(3)
+    at_vertex = Ascent(2.0, y, [1.0, 2.0], 2, "CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL")
+    stays = Ascent(2.0, y, [2.0], 1, "CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL", stationary=True)
+    assert continued(at_vertex, stays, 2).stationary
+    moved_on = Ascent(2.5, y + 1, [2.0, 2.5], 2, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
+    assert not continued(Ascent(2.0, y, [1.0, 2.0], 2, "", stationary=True), moved_on, 2).stationary
+    # f that is not a function of y alone (it cannot happen with a loss; the record stays honest anyway)
+    fell = Ascent(1.0, y + 2, [1.0], 1, "", stationary=True)
+    kept = continued(Ascent(2.0, y, [1.0, 2.0], 2, ""), fell, 2)
+    assert kept.best_f == 2.0 and np.array_equal(kept.best_y, y) and not kept.stationary
