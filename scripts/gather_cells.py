@@ -1,9 +1,12 @@
 """Gather stages another machine reproduced — the grid's cells, split across machines (docs/scaling.md) —
 into this checkout's dvc.lock, refusing any that ran other code, params or data than this checkout has.
 
-    python scripts/gather_cells.py <git ref> <stage> [<stage> …]
+    python scripts/gather_cells.py <git ref or folder> <stage> [<stage> …]
     python scripts/gather_cells.py FETCH_HEAD grid@sgd-64 grid@sgd-256
+    python scripts/gather_cells.py results/study-grid/shard-1 study@512 study@1000
 
+A shard is a git ref (a commit of another clone) or a folder that holds the shard's dvc.lock and its
+outputs at their paths in the project (a shard kept inside the repository, for runs that span sessions).
 For each stage: its outputs at <ref> (git-tracked, `cache: false`, as the grid's are) are checked out here,
 `dvc commit -f <stage>` records them against this checkout's dependencies and params, and the dvc.lock
 entry it writes must equal the one <ref> holds. If it does not, the shard ran something else: this
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-USAGE = "usage: python scripts/gather_cells.py <git ref> <stage> [<stage> …]"
+USAGE = "usage: python scripts/gather_cells.py <git ref or folder> <stage> [<stage> …]"
 
 
 def _run(*args: str) -> str:
@@ -47,16 +50,26 @@ def differences(ours: dict, theirs: dict) -> list[str]:
 
 
 def gather(ref: str, stage: str) -> None:
-    theirs = _lock(_run("git", "show", f"{ref}:dvc.lock")).get(stage)
+    folder = Path(ref) if Path(ref).is_dir() else None
+    lock = (folder / "dvc.lock").read_text() if folder else _run("git", "show", f"{ref}:dvc.lock")
+    theirs = _lock(lock).get(stage)
     if theirs is None:
         raise SystemExit(f"error: {ref}'s dvc.lock has no stage {stage!r}: did that machine run it?")
     paths = [out["path"] for out in theirs.get("outs", [])]
-    tracked = set(_run("git", "ls-tree", "-r", "--name-only", ref, "--", *paths).split())
-    if cached := [p for p in paths if p not in tracked]:
-        raise SystemExit(f"error: {stage}'s outputs {', '.join(cached)} are in DVC's cache, not git: `dvc pull` them from the shard's remote")
+    if folder:
+        held = {p for p in paths if (folder / p).is_file()}
+    else:
+        held = set(_run("git", "ls-tree", "-r", "--name-only", ref, "--", *paths).split())
+    if cached := [p for p in paths if p not in held]:
+        raise SystemExit(f"error: {stage}'s outputs {', '.join(cached)} are in DVC's cache, not in {ref}: `dvc pull` them from the shard's remote")
     lock_before = Path("dvc.lock").read_text() if Path("dvc.lock").exists() else None
     kept = {p: Path(p).read_bytes() for p in paths if Path(p).is_file()}
-    _run("git", "checkout", ref, "--", *paths)
+    if folder:
+        for path in paths:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_bytes((folder / path).read_bytes())
+    else:
+        _run("git", "checkout", ref, "--", *paths)
     _run(sys.executable, "-m", "dvc", "commit", "-f", stage)
     ours = _lock(Path("dvc.lock").read_text()).get(stage, {})
     if found := differences(ours, theirs):

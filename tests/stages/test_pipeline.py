@@ -355,6 +355,16 @@ class TestSplitGrid:
         (aggregate / "params.yaml").write_text(params)
 
         assert f"gathered {first}" in run(aggregate, *gather, "FETCH_HEAD", first)
+        # the same shard kept as a folder (its dvc.lock and outputs at their paths) gathers to the same lock
+        gathered_lock, cell_output = (aggregate / "dvc.lock").read_text(), "metrics/grid/adam_20.json"
+        folder = tmp_path / "shard_folder"
+        (folder / cell_output).parent.mkdir(parents=True)
+        (folder / "dvc.lock").write_bytes((clones["a"] / "dvc.lock").read_bytes())
+        (folder / cell_output).write_bytes((clones["a"] / cell_output).read_bytes())
+        (aggregate / "dvc.lock").write_text(lock_before)
+        (aggregate / cell_output).unlink()
+        assert f"gathered {first}" in run(aggregate, *gather, str(folder), first)
+        assert (aggregate / "dvc.lock").read_text() == gathered_lock
         assert ran(dvc(aggregate, "repro", "grid_summary")) == ["grid_summary"]
         assert "Data and pipelines are up to date" in dvc(aggregate, "status", "grid_summary")
         shard_lock = yaml.safe_load(run(aggregate, "git", "show", "FETCH_HEAD:dvc.lock"))["stages"][first]

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The designed predictor study at full size (docs/measures.md, "Which measure predicts generalization"): 4 batch sizes ×
+# 2 learning rates × 2 widths × 2 depths × 2 weight decays × 2 dropout rates, 2 seeds — 256 networks, each
+# trained to train.target_loss and measured there. One stage per batch size (`study@<batch>`), 20–45 min
+# each on 2 CPU cores, so the cells can run in several sittings or on several machines, each kept as a
+# shard folder in the repository, and gathered at the end:
+#
+#   scripts/study_grid.sh cells study@512 study@1000   # run these cells: results/study-grid/shards/study-512+study-1000/
+#   scripts/study_grid.sh cells study@128 study@256    # … the others, from the same commit's code
+#   scripts/study_grid.sh gather                       # every shard's cells (refused if they ran other code,
+#                                                      # params or data), the scores, the report section: results/study-grid/
+#
+# A shard holds the dvc.lock its cells ran with, their outputs at their paths and run.json (command, wall
+# time, commit); commit it. `gather` needs every cell of the design in some shard.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python}
+out=results/study-grid
+design=(-S "study.batch_sizes=[128,256,512,1000]" -S "study.learning_rates=[0.02,0.1]" -S "study.widths=[128,256]"
+        -S "study.depths=[2,3]" -S "study.weight_decays=[0,0.0001]" -S "study.dropouts=[0,0.1]" -S study.seeds=2)
+. scripts/experiment.sh
+
+case "${1:-}" in
+cells)
+  shift
+  [ $# -gt 0 ] || { echo "error: name the cells, e.g. study@512 study@1000" >&2; exit 2; }
+  shard="$out/shards/$(IFS=+; echo "$*" | tr '@' '-')"
+  start_experiment "$shard"
+  command=(dvc exp run "${design[@]}" "$@")
+  start=$(date +%s)
+  "${command[@]}"
+  seconds=$(( $(date +%s) - start ))
+  mkdir -p "$shard.partial/metrics/study"
+  cp dvc.lock "$shard.partial/"
+  for cell in "$@"; do cp "metrics/study/b${cell#study@}.json" "$shard.partial/metrics/study/"; done
+  "$PYTHON" -c 'import json, sys; json.dump({"command": sys.argv[2], "seconds": int(sys.argv[3]), "commit": sys.argv[4]}, open(sys.argv[1], "w"), indent=1)' \
+    "$shard.partial/run.json" "${command[*]}" "$seconds" "$commit"
+  mv "$shard.partial" "$shard"
+  echo "$shard written (${seconds} s); commit it. \`git checkout . && dvc checkout\` returns the workspace to the commit"
+  ;;
+gather)
+  [ -d "$out/shards" ] || { echo "error: no shards in $out/shards: run \`$0 cells …\` first" >&2; exit 1; }
+  start_experiment "$out/report.md"
+  # the design's params, as `dvc exp run -S` writes them, so that each cell is recorded against them
+  "$PYTHON" - "${design[@]}" <<'PY'
+import sys, yaml
+params = yaml.safe_load(open("params.yaml"))
+for setting in sys.argv[2::2]:
+    key, value = setting.split("=", 1)
+    *path, last = key.split(".")
+    section = params
+    for part in path:
+        section = section[part]
+    section[last] = yaml.safe_load(value)
+yaml.safe_dump(params, open("params.yaml", "w"), sort_keys=False)
+PY
+  cells=0
+  for shard in "$out"/shards/*/; do
+    for cell in "$shard"metrics/study/b*.json; do
+      batch=$(basename "$cell" .json); "$PYTHON" scripts/gather_cells.py "$shard" "study@${batch#b}"; cells=$((cells + 1))
+    done
+  done
+  start=$(date +%s)
+  dvc repro -s study_summary  # only this stage: it refuses a design whose cells are not all gathered
+  dvc repro -s report
+  seconds=$(( $(date +%s) - start ))
+  mkdir -p "$out"
+  cp metrics/study_summary.json plots/study.csv plots/figures/study.png "$out/"
+  "$PYTHON" - "$out" "$cells" "$seconds" "$commit" <<'PY'
+import json, re, sys
+from pathlib import Path
+out, cells, seconds, commit = Path(sys.argv[1]), *sys.argv[2:]
+report = Path("report.md").read_text()
+section = re.search(r"^## Which measure predicts generalization: a designed study.*?(?=^## |\Z)", report, re.S | re.M).group(0)
+(out / "report.md").write_text(section.replace("plots/figures/study.png", "study.png"))
+runs = [json.loads(p.read_text()) for p in sorted(out.glob("shards/*/run.json"))]
+json.dump({"cells": int(cells), "shards": runs, "cell_seconds": sum(r["seconds"] for r in runs),
+           "gather_seconds": int(seconds), "commit": commit}, open(out / "run.json", "w"), indent=1)
+PY
+  echo "$out written; commit it. \`git checkout . && dvc checkout\` returns the workspace to the commit"
+  ;;
+*)
+  echo "usage: $0 cells <study@batch> … | $0 gather" >&2
+  exit 2
+  ;;
+esac
