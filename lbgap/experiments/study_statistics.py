@@ -25,6 +25,9 @@ import numpy as np
 import pandas as pd
 
 
+TIE = 1e-9  # scores (τ, ψ, Ψ, sign errors) closer than this are equal for the study's rule
+
+
 def _groups(table: pd.DataFrame, axis: str, axes: Sequence[str]) -> list[pd.DataFrame]:
     """The groups of rows that share every axis but `axis` and span at least two of its values."""
     others = [a for a in axes if a != axis]
@@ -220,14 +223,15 @@ def study_scores(
     best_baseline = frame.loc[frame.kind == "baseline", "Psi"].abs().max() if baselines else float("nan")
 
     def verdict(row: pd.Series) -> str:
+        # a mean of τ's that is 0 exactly can come out ±1e-17 by the order of its sums: only more than TIE counts
         if row.kind == "baseline":
             return "a baseline"
-        if not all(row[f"psi_{axis}"] > 0 for axis in axes):  # NaN (no group on that axis) fails too
-            failing = [axis for axis in axes if not row[f"psi_{axis}"] > 0]
+        if not all(row[f"psi_{axis}"] > TIE for axis in axes):  # NaN (no group on that axis) fails too
+            failing = [axis for axis in axes if not row[f"psi_{axis}"] > TIE]
             return f"ψ not above 0 for {', '.join(failing)}"
-        if not row.sign_error_worst < 0.5:
+        if not row.sign_error_worst < 0.5 - TIE:
             return f"worst-case sign error {row.sign_error_worst:.2f} ≥ 0.5"
-        if not math.isnan(best_baseline) and not row.Psi > best_baseline:
+        if not math.isnan(best_baseline) and not row.Psi > best_baseline + TIE:
             return f"Ψ {row.Psi:.2f} not above the best baseline's |Ψ| {best_baseline:.2f}"
         return ""
 

@@ -140,29 +140,30 @@ def mitigation_figure(rows: Sequence[Mapping]) -> Figure:
     return figure
 
 
-def sweep_figure(frame: pd.DataFrame, threshold: float | None, epochs: int) -> Figure:
-    """Test accuracy (left axis) and sharpness φ (right axis, log) against batch size (log x), mean ±
-    std over seeds; the threshold batch size (if any) as a vertical line. `frame` has one row per batch
-    size: batch_size, test_accuracy_mean/_std (%), sharpness_mean/_std."""
+def sweep_figure(frame: pd.DataFrame, per_seed: pd.DataFrame, threshold: float | None, epochs: int) -> Figure:
+    """Test accuracy (left axis) and sharpness φ (right axis, log) against batch size (log x): the mean over
+    seeds as a line, each seed as a dot; the threshold batch size (if any) as a vertical line. `frame` has
+    one row per batch size: batch_size, test_accuracy_mean (%), sharpness_mean; `per_seed` one row per run:
+    batch_size, test_accuracy (%), sharpness."""
     figure, accuracy_axis = plt.subplots(figsize=(6.4, 4.2))
     sharpness_axis = accuracy_axis.twinx()
-    accuracy_axis.errorbar(
-        frame.batch_size, frame.test_accuracy_mean, yerr=frame.test_accuracy_std.fillna(0), fmt="o-",
-        color=ACCURACY_COLOR, capsize=3, label="test accuracy",
-    )
-    sharpness_axis.errorbar(
-        frame.batch_size, frame.sharpness_mean, yerr=frame.sharpness_std.fillna(0), fmt="s--",
-        color=SHARPNESS_COLOR, capsize=3, label="sharpness φ",
-    )
+    accuracy_axis.plot(frame.batch_size, frame.test_accuracy_mean, "o-", color=ACCURACY_COLOR, label="test accuracy")
+    accuracy_axis.scatter(per_seed.batch_size, per_seed.test_accuracy, s=12, color=ACCURACY_COLOR, alpha=0.5, zorder=3)
+    sharpness_axis.plot(frame.batch_size, frame.sharpness_mean, "s--", color=SHARPNESS_COLOR, label="sharpness φ")
+    sharpness_axis.scatter(per_seed.batch_size, per_seed.sharpness, s=12, marker="s", color=SHARPNESS_COLOR, alpha=0.5, zorder=3)
     if threshold is not None:
         accuracy_axis.axvline(threshold, color="0.5", linewidth=0.9, linestyle=":", label=f"threshold ≈ {threshold:.0f}")
     accuracy_axis.set_xscale("log")
     sharpness_axis.set_yscale("log")
-    accuracy_axis.set(xlabel="batch size", title=f"Accuracy and sharpness vs batch size ({epochs} epochs each)")
+    seeds = per_seed.groupby("batch_size").size()
+    counted = f"{seeds.iloc[0]} seeds" if seeds.nunique() == 1 else f"{seeds.min()}–{seeds.max()} seeds"
+    accuracy_axis.set(xlabel="batch size", title=f"Accuracy and sharpness vs batch size ({epochs} epochs each)\n"
+                                                  f"line: mean of {counted}; dots: each seed")
     accuracy_axis.set_ylabel("test accuracy (%)", color=ACCURACY_COLOR)
     sharpness_axis.set_ylabel("sharpness φ, full space (log scale)", color=SHARPNESS_COLOR)
     handles = accuracy_axis.get_legend_handles_labels()[0] + sharpness_axis.get_legend_handles_labels()[0]
     accuracy_axis.legend(handles, [h.get_label() for h in handles], fontsize="small", loc="lower left")
+    figure.tight_layout()
     return figure
 
 

@@ -132,6 +132,8 @@ def grid_figure(table: pd.DataFrame, summary: Mapping[str, Mapping]) -> Figure:
             sharpness_axis.text(0.5, 0.5, "no run reached the target\nwith a positive sharpness", ha="center", va="center",
                                 transform=sharpness_axis.transAxes)
         if accuracy_axis.collections:
+            if (~runs.reached.astype(bool)).any():  # explain the hollow markers once, in grey
+                accuracy_axis.scatter([], [], facecolors="none", edgecolors="0.4", label="hollow: missed the target loss")
             accuracy_axis.legend(fontsize="small")
     figure.tight_layout()
     return figure

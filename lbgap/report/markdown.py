@@ -23,6 +23,7 @@ from lbgap.report.run import RunResults
 from lbgap.report.sections import beside_paper, paper_tables, parameters
 from lbgap.report.target import target_numbers, target_section
 from lbgap.report.tables import (
+    sweep_seeds_frame,
     certificate_frame,
     flagged_measurements,
     maximizer_section,
@@ -150,7 +151,7 @@ def method_rows(run: RunResults) -> list[dict]:
 def run_figures(run: RunResults) -> dict[str, Figure]:
     batch_sizes = run.batch_sizes
     return {
-        "sweep": sweep_figure(run.sweep_points, run.threshold.crossing, run.params["sweep"]["epochs"]),
+        "sweep": sweep_figure(run.sweep_points, sweep_seeds_frame(run.sweep), run.threshold.crossing, run.params["sweep"]["epochs"]),
         "trajectory": trajectory_figure(run.trajectories, batch_sizes, run.params["trajectory"]["seed"]),
         "hessian_density": density_figure(run.spectra, batch_sizes),
         "epsilon_sensitivity": epsilon_figure(run.epsilon_frames, batch_sizes, run.params["seeds"]),

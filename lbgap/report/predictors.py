@@ -20,7 +20,8 @@ from lbgap.report.tables import markdown_table  # noqa: E402
 NAMES = {
     "train_loss": "train loss (control)", "lambda_max": "λ_max", "trace": "tr H", "inverse_sigma_sq_absolute": "1/σ² (PAC-Bayes, absolute)",
     "inverse_sigma_sq_magnitude": "1/σ² (PAC-Bayes, magnitude-aware)", "distance_from_x0": "‖x − x0‖",
-    "noise_scale": "noise scale B_simple",
+    "noise_scale": "noise scale B_simple", "log_spectral_product": "log ∏ spectral norms", "log_frobenius_product": "log ∏ Frobenius norms",
+    "path_norm": "path norm", "lr_over_batch": "η / B", "lr_over_sqrt_batch": "η / √B", "steps_from_milestone": "steps from the milestone loss",
 }
 
 
@@ -100,9 +101,9 @@ def tau_figure(frame: pd.DataFrame, confidence: float) -> Figure:
     axis.axvline(0, color="0.3", lw=0.8)
     axis.set_xlim(-1, 1)
     axis.set_xlabel(f"Kendall τ with the generalization gap (train − test accuracy); {100 * confidence:g} % bootstrap intervals")
-    axis.legend(fontsize="small", loc="lower right")
     axis.set_title("Which measure ranks solutions by their generalization gap?")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
+    figure.legend(*axis.get_legend_handles_labels(), fontsize="small", loc="lower center", ncol=2, frameon=False)  # below: covers no interval
     return figure
 
 

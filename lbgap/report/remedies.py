@@ -234,14 +234,15 @@ def scaling_rules_text(remedies: Sequence[Mapping], gap: float) -> str:
 
 def _scatter_by_method(axis, frame: pd.DataFrame, x: str, y: str) -> None:
     """Plain SB and LB as blue and red squares, each remedy its own marker and colour, named in a legend
-    beside the axes (labels written at the points would overlap)."""
+    beside the axes (labels written at the points would overlap) with the seeds each point averages."""
     plain, remedies = frame.iloc[:2], frame.iloc[2:]
     for row, color in zip(plain.itertuples(), ("tab:blue", "tab:red")):
-        axis.scatter(getattr(row, x), getattr(row, y), color=color, marker="s", s=45, zorder=3, label=row.training)
+        axis.scatter(getattr(row, x), getattr(row, y), color=color, marker="s", s=45, zorder=3, label=f"{row.training}, n = {row.seeds}")
     for i, row in enumerate(remedies.itertuples()):
         axis.scatter(getattr(row, x), getattr(row, y), color=REMEDY_COLORS[i % len(REMEDY_COLORS)],
-                     marker=REMEDY_MARKERS[i % len(REMEDY_MARKERS)], s=45, zorder=3, label=row.training)
-    axis.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+                     marker=REMEDY_MARKERS[i % len(REMEDY_MARKERS)], s=45, zorder=3, label=f"{row.training}, n = {row.seeds}")
+    axis.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="mean of n seeds",
+                title_fontsize="x-small")
 
 
 def gap_closed_figures(frame: pd.DataFrame) -> dict[str, Figure]:

@@ -11,7 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
+from lbgap.report.predictors import measure_name
 from lbgap.report.tables import markdown_table
 
 NOT_SHOWN = (
@@ -92,10 +94,10 @@ def study_figure(summary: Mapping) -> Figure:
             axis.axis("off")
         heat.text(0.5, 0.5, f"no scores: {summary.get('why_no_scores', '')}", ha="center", va="center", transform=heat.transAxes)
         return figure
-    names = [r["name"] + (" (baseline)" if r["kind"] == "baseline" else "") for r in scores]
+    names = [measure_name(r["name"]) + (" (baseline)" if r["kind"] == "baseline" else "") for r in scores]
     psi = np.array([[np.nan if r[f"psi_{a}"] is None else r[f"psi_{a}"] for a in summary["axes"]] for r in scores], dtype=float)
     image = heat.imshow(np.ma.masked_invalid(psi), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
-    heat.set(xticks=range(len(summary["axes"])), xticklabels=summary["axes"], yticks=range(len(names)), yticklabels=names,
+    heat.set(xticks=range(len(summary["axes"])), xticklabels=[a.replace("_", " ") for a in summary["axes"]], yticks=range(len(names)), yticklabels=names,
              title="ψ: τ with the gap when one axis changes")
     heat.tick_params(axis="x", rotation=30)
     figure.colorbar(image, ax=heat, fraction=0.05)
@@ -103,10 +105,15 @@ def study_figure(summary: Mapping) -> Figure:
     value = np.array([r["Psi"] for r in scores], dtype=float)
     low, high = (np.array([r[k] for r in scores], dtype=float) for k in ("Psi_low", "Psi_high"))
     colours = ["tab:green" if r["predicts"] else ("tab:gray" if r["kind"] == "baseline" else "tab:orange") for r in scores]
+    kinds = {"tab:green": "measure: predicts by the rule", "tab:orange": "measure: does not", "tab:gray": "baseline"}
+    legend = [Patch(color=colour, label=label) for colour, label in kinds.items() if colour in colours]  # the kinds drawn
     bars.barh(y, value, color=colours)
     bars.errorbar(value, y, xerr=[np.nan_to_num(value - low), np.nan_to_num(high - value)], fmt="none", color="black", capsize=2)
     bars.axvline(0, color="black", linewidth=0.8)
-    bars.set(yticks=y, yticklabels=[], xlim=(-1, 1), ylim=(len(y) - 0.5, -0.5), xlabel="Ψ (mean ψ) with its interval",
-             title="green: predicts by the rule; grey: baseline")
-    figure.tight_layout()
+    confidence = summary.get("confidence")
+    bars.set(yticks=y, yticklabels=[], xlim=(-1, 1), ylim=(len(y) - 0.5, -0.5),
+             xlabel="Ψ (mean ψ)" + (f", {100 * confidence:g} % interval resampling configurations" if confidence else " with its interval"),
+             title=f"Ψ over {summary.get('reached', len(scores))} networks")
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
+    figure.legend(handles=legend, loc="lower right", ncol=3, fontsize="small", frameon=False)
     return figure

@@ -234,6 +234,13 @@ def sweep_frame(points: Sequence[Mapping]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def sweep_seeds_frame(points: Sequence[Mapping]) -> pd.DataFrame:
+    """One row per sweep run from the sweep stages' JSON documents: batch_size, seed, test_accuracy (%),
+    sharpness (φ, full space)."""
+    return pd.DataFrame([{"batch_size": doc["batch_size"], "seed": run["seed"], "test_accuracy": 100 * run["test_accuracy"],
+                          "sharpness": run["sharpness"]} for doc in points for run in doc["per_seed"]])
+
+
 def sweep_table(frame: pd.DataFrame) -> str:
     """The sweep as a markdown table: steps, accuracies (%) and φ, mean ± std over seeds."""
     def cell(mean: float, std: float | None, digits: int) -> str:

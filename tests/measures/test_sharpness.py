@@ -18,6 +18,7 @@ from lbgap.measures.sharpness import (
     PAPER_SEARCH, box_half_widths, certify, clipped_subspace_point, levelled_off, model_loss, reaches_paper_protocol, sharpness,
     sharpness_of_model,
 )
+from lbgap.measures.ascent import ASCENTS
 from lbgap.measures.subspace import DenseSubspace, random_subspace
 from lbgap.models import build_model
 from lbgap.params import read_params
@@ -451,6 +452,25 @@ def test_rounds_raise_a_creeping_search_but_do_not_certify_it():
     assert found[4].phi > 1.2 * found[1].phi and found[4].iterations == 40
     assert not found[1].levelled_off and not found[4].levelled_off
     assert found[4].paper_protocol_phi == found[1].paper_protocol_phi  # read off the first 10 iterations
+
+
+def test_an_ascent_that_stops_early_holds_its_best_so_rounds_and_the_paper_protocol_line_up(monkeypatch):
+    """L-BFGS-B whose line search fails after 4 of its 10 iterations, every round (here: a wrapper that stops
+    it there), on the creeping bowl: each round starts at index 10·k of its record, the iterations it did not
+    run hold its best f, and the paper's protocol is the first round's value, not a later round's."""
+    n = 2000
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n, generator=generator, dtype=torch.float64)
+    h = 10 * torch.rand(n, generator=generator, dtype=torch.float64)
+    f = lambda w: (1e-3 * (1e-3 + 0.5 * float((h * (w - x) ** 2).sum())), 1e-3 * h * (w - x))  # noqa: E731
+    real = ASCENTS["lbfgsb"]
+    monkeypatch.setitem(ASCENTS, "lbfgsb", lambda objective, half, y0, iterations: real(objective, half, y0, min(iterations, 4)))
+    found = sharpness(f, x, 1e-3, maximizer=Maximizer(plateau=0.01, max_rounds=3), seed=0)
+    record = found.ascent_histories["lbfgsb#0"]
+    assert "(3 rounds of 10" in found.message and len(record) == 2 * 10 + 4 + 1  # the last round is not padded
+    assert record[4:11] == [record[4]] * 7 and record[14:21] == [record[14]] * 7  # held over the iterations not run
+    assert record[4] < record[14] < record[-1]  # each round found more, from the best point
+    assert found.paper_protocol_phi == pytest.approx(100 * (record[4] - found.loss_at_x) / (1 + found.loss_at_x), rel=1e-12)
 
 
 def test_the_subspace_runs_its_own_ascents_and_the_full_space_its_own():

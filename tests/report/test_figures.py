@@ -70,14 +70,19 @@ def test_every_seed_is_drawn_beside_its_mean_and_no_mean_hides_a_failed_seed():
     assert sharpness_axis.get_xscale() == "log"
 
 
-def test_the_sweep_marks_the_threshold_and_keeps_both_curves():
+def test_the_sweep_marks_the_threshold_and_shows_every_seed_beside_the_mean():
     frame = pd.DataFrame({"batch_size": [64, 4000], "test_accuracy_mean": [94.0, 88.0], "test_accuracy_std": [0.1, None],
                           "sharpness_mean": [20.0, 900.0], "sharpness_std": [1.0, None]})
-    figure = sweep_figure(frame, 1500.0, 15)
+    per_seed = pd.DataFrame({"batch_size": [64, 64, 4000, 4000], "test_accuracy": [93.9, 94.1, 87.0, 89.0],
+                             "sharpness": [19.0, 21.0, 800.0, 1000.0]})
+    figure = sweep_figure(frame, per_seed, 1500.0, 15)
     accuracy_axis, sharpness_axis = figure.axes
     assert any(np.allclose(line.get_xdata(), [1500.0, 1500.0]) for line in accuracy_axis.get_lines())
     assert accuracy_axis.get_xscale() == "log" and sharpness_axis.get_yscale() == "log" and "15 epochs" in accuracy_axis.get_title()
-    assert not any(line.get_label().startswith("threshold") for line in sweep_figure(frame, None, 15).axes[0].get_lines())
+    assert "mean of 2 seeds" in accuracy_axis.get_title()
+    assert sorted(_points(accuracy_axis)) == sorted(zip(per_seed.batch_size, per_seed.test_accuracy))  # a dot per seed, no caps
+    assert sorted(_points(sharpness_axis)) == sorted(zip(per_seed.batch_size, per_seed.sharpness))
+    assert not any(line.get_label().startswith("threshold") for line in sweep_figure(frame, per_seed, None, 15).axes[0].get_lines())
 
 
 def test_warm_start_and_trajectory_plot_their_columns():

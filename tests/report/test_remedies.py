@@ -101,10 +101,12 @@ def test_verdicts_separate_prediction_from_separating_batch_sizes():
 def test_the_remedy_figures_name_every_point_in_a_legend_and_keep_blue_and_red_for_sb_and_lb():
     names = ["SB (plain Adam)", "LB (plain Adam)", *(f"remedy {i}" for i in range(12))]
     frame = pd.DataFrame({"training": names, "phi": [10.0 * (i + 1) for i in range(14)], "gap_closed": list(range(14)),
-                          "updates": [100 * (i + 1) for i in range(14)], "test_accuracy": [90.0 + i / 10 for i in range(14)]})
+                          "updates": [100 * (i + 1) for i in range(14)], "test_accuracy": [90.0 + i / 10 for i in range(14)],
+                          "seeds": [3, 3, 1, *[3] * 11]})
     for name, figure in gap_closed_figures(frame).items():
         axis = figure.axes[0]
-        assert [t.get_text() for t in axis.get_legend().get_texts()] == names and not axis.texts, name
+        legend = [f"{n}, n = {k}" for n, k in zip(names, frame.seeds)]  # each point says how many seeds it averages
+        assert [t.get_text() for t in axis.get_legend().get_texts()] == legend and not axis.texts, name
         colors = [tuple(to_rgba(c.get_facecolors()[0])[:3]) for c in axis.collections]
         plain = [tuple(to_rgba(COLORS[r])[:3]) for r in ("sb", "lb")]
         assert colors[:2] == plain and not set(colors[2:]) & set(plain), name

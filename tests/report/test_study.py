@@ -29,7 +29,13 @@ def test_the_section_scores_every_measure_and_names_the_ones_that_predict():
     assert "By the study's rule, sharp predicts the generalization gap" in text and "](figures/study.png)" in text
     assert "| lr_over_batch (baseline)" in text and "no: ψ not above 0" in text  # the control fails on both axes
     figure = study_figure(summary)
-    assert len(figure.axes) == 3 and [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["batch_size", "learning_rate"]
+    assert len(figure.axes) == 3 and [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["batch size", "learning rate"]
+    kinds = {r["kind"] + ("/predicts" if r["predicts"] else "") for r in summary["scores"]}
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]  # every colour drawn is named, no other
+    assert len(legend) == len(kinds) and ("measure: predicts by the rule" in legend) == ("measure/predicts" in kinds)
+    drawn = {tuple(bar.get_facecolor()) for bar in figure.axes[1].patches}
+    assert {tuple(handle.get_facecolor()) for handle in figure.legends[0].legend_handles} == drawn  # in the bars' colours
+    assert "Ψ over 8 networks" == figure.axes[1].get_title()
 
 
 def test_a_study_where_no_run_reached_the_target_says_so():
