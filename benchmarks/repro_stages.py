@@ -1,12 +1,13 @@
 """Per-stage wall time of one `dvc repro`, read afterwards from what it left: the order its log ran the
 stages in, and each stage's outputs' modification times (a stage ends when its last output is written).
 
-    (date; time dvc repro) > repro.log 2>&1
+    (date +%s; dvc repro) > repro.log 2>&1
     python -m benchmarks.repro_stages repro.log --name repro_<date> --alongside "what else ran"
 
 A stage's seconds are the newest mtime of its outputs minus the previous stage's (the first stage's: minus
-the start the log's first line gives, `date`'s output), so they include the process start and DVC's own
-bookkeeping. Writes benchmarks/results/<name>.json."""
+the start on the log's first line, in seconds since the epoch), so they include the process start and
+DVC's own bookkeeping. Writes benchmarks/results/<name>.json (its `machine` is read when this runs: run it
+on the machine that ran the repro)."""
 
 from __future__ import annotations
 
@@ -34,12 +35,15 @@ def newest_output(stage: str, lock: dict) -> float:
 
 
 def main(
-    log: Annotated[Path, typer.Argument(help="The repro's log: `date`'s output on its first line, then dvc's.")],
+    log: Annotated[Path, typer.Argument(help="The repro's log: `date +%s` on its first line, then dvc's.")],
     name: Annotated[str, typer.Option(help="The result's name: benchmarks/results/<name>.json.")],
     alongside: Annotated[str, typer.Option(help="What else ran on the machine meanwhile.")] = "nothing",
 ) -> None:
     text = log.read_text(errors="replace")
-    started = datetime.datetime.strptime(text.splitlines()[0].strip(), "%a %b %d %H:%M:%S %Z %Y").replace(tzinfo=datetime.timezone.utc)
+    first = text.splitlines()[0].strip() if text else ""
+    if not first.isdigit():
+        raise SystemExit(f"error: {log}'s first line must be the start in seconds since the epoch (`date +%s`), not {first!r}")
+    started = datetime.datetime.fromtimestamp(int(first), datetime.timezone.utc)
     lock = yaml.safe_load(Path("dvc.lock").read_text())
     previous, stages = started.timestamp(), []
     for stage in stage_order(text):

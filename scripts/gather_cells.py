@@ -51,6 +51,8 @@ def differences(ours: dict, theirs: dict) -> list[str]:
 
 def gather(ref: str, stage: str) -> None:
     folder = Path(ref) if Path(ref).is_dir() else None
+    if folder and not (folder / "dvc.lock").is_file():
+        raise SystemExit(f"error: {ref} holds no dvc.lock: a shard folder holds the dvc.lock its cells ran with and their outputs")
     lock = (folder / "dvc.lock").read_text() if folder else _run("git", "show", f"{ref}:dvc.lock")
     theirs = _lock(lock).get(stage)
     if theirs is None:
@@ -60,30 +62,36 @@ def gather(ref: str, stage: str) -> None:
         held = {p for p in paths if (folder / p).is_file()}
     else:
         held = set(_run("git", "ls-tree", "-r", "--name-only", ref, "--", *paths).split())
-    if cached := [p for p in paths if p not in held]:
-        raise SystemExit(f"error: {stage}'s outputs {', '.join(cached)} are in DVC's cache, not in {ref}: `dvc pull` them from the shard's remote")
+    if missing := [p for p in paths if p not in held]:
+        where = "the folder lacks them" if folder else "they are in DVC's cache, not git: `dvc pull` them from the shard's remote"
+        raise SystemExit(f"error: {stage}'s outputs {', '.join(missing)} are not in {ref}: {where}")
     lock_before = Path("dvc.lock").read_text() if Path("dvc.lock").exists() else None
     kept = {p: Path(p).read_bytes() for p in paths if Path(p).is_file()}
-    if folder:
-        for path in paths:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_bytes((folder / path).read_bytes())
-    else:
-        _run("git", "checkout", ref, "--", *paths)
-    _run(sys.executable, "-m", "dvc", "commit", "-f", stage)
-    ours = _lock(Path("dvc.lock").read_text()).get(stage, {})
-    if found := differences(ours, theirs):
-        for path in paths:  # put this checkout back as it was
-            if path in kept:
-                Path(path).write_bytes(kept[path])
-            else:
-                Path(path).unlink(missing_ok=True)
-        if lock_before is None:
-            Path("dvc.lock").unlink()
+    gathered = False
+    try:
+        if folder:
+            for path in paths:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).write_bytes((folder / path).read_bytes())
         else:
-            Path("dvc.lock").write_text(lock_before)
-        raise SystemExit(f"error: {stage} at {ref} ran other inputs than this checkout has ({'; '.join(found)}); "
-                         "nothing of it was gathered: rerun it there from this commit, or here")
+            _run("git", "checkout", ref, "--", *paths)
+        _run(sys.executable, "-m", "dvc", "commit", "-f", stage)
+        ours = _lock(Path("dvc.lock").read_text()).get(stage, {})
+        if found := differences(ours, theirs):
+            raise SystemExit(f"error: {stage} at {ref} ran other inputs than this checkout has ({'; '.join(found)}); "
+                             "nothing of it was gathered: rerun it there from this commit, or here")
+        gathered = True
+    finally:
+        if not gathered:  # any failure: put this checkout back as it was
+            for path in paths:
+                if path in kept:
+                    Path(path).write_bytes(kept[path])
+                else:
+                    Path(path).unlink(missing_ok=True)
+            if lock_before is None:
+                Path("dvc.lock").unlink(missing_ok=True)
+            else:
+                Path("dvc.lock").write_text(lock_before)
     print(f"gathered {stage} from {ref}")
 
 

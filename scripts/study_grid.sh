@@ -36,7 +36,7 @@ cells)
   start=$(date +%s)
   "${command[@]}"
   seconds=$(( $(date +%s) - start ))
-  mkdir -p "$shard.partial/metrics/study"
+  rm -rf "$shard.partial" && mkdir -p "$shard.partial/metrics/study"
   cp dvc.lock "$shard.partial/"
   for cell in "$@"; do cp "metrics/study/b${cell#study@}.json" "$shard.partial/metrics/study/"; done
   "$PYTHON" -c 'import json, sys; json.dump({"command": sys.argv[2], "seconds": int(sys.argv[3]), "commit": sys.argv[4]}, open(sys.argv[1], "w"), indent=1)' \
@@ -60,14 +60,25 @@ for setting in sys.argv[2::2]:
     section[last] = yaml.safe_load(value)
 yaml.safe_dump(params, open("params.yaml", "w"), sort_keys=False)
 PY
-  cells=0
+  dvc repro prepare  # the data every cell depends on, as the shards had it (generated, so the same bytes)
+  rm -f metrics/study/b*.json  # only the shards' cells are scored, never this checkout's own (the default design's)
+  gathered=()
   for shard in "$out"/shards/*/; do
+    case "$shard" in *.partial/) continue ;; esac  # a `cells` run that did not finish
     for cell in "$shard"metrics/study/b*.json; do
-      batch=$(basename "$cell" .json); "$PYTHON" scripts/gather_cells.py "$shard" "study@${batch#b}"; cells=$((cells + 1))
+      [ -e "$cell" ] || continue
+      stage="study@$(basename "$cell" .json | sed 's/^b//')"
+      if printf '%s\n' "${gathered[@]}" | grep -qx "$stage"; then echo "error: $stage is in two shards; keep one" >&2; exit 1; fi
+      "$PYTHON" scripts/gather_cells.py "$shard" "$stage"
+      gathered+=("$stage")
     done
   done
+  for batch in $("$PYTHON" -c 'import yaml; print(*yaml.safe_load(open("params.yaml"))["study"]["batch_sizes"])'); do
+    printf '%s\n' "${gathered[@]}" | grep -qx "study@$batch" || { echo "error: no shard holds study@$batch: run \`$0 cells study@$batch\`" >&2; exit 1; }
+  done
+  cells=${#gathered[@]}
   start=$(date +%s)
-  dvc repro -s study_summary  # only this stage: it refuses a design whose cells are not all gathered
+  dvc repro -s study_summary  # only this stage: every cell it reads was gathered above
   dvc repro -s report
   seconds=$(( $(date +%s) - start ))
   mkdir -p "$out"
@@ -78,8 +89,8 @@ from pathlib import Path
 out, cells, seconds, commit = Path(sys.argv[1]), *sys.argv[2:]
 report = Path("report.md").read_text()
 section = re.search(r"^## Which measure predicts generalization: a designed study.*?(?=^## |\Z)", report, re.S | re.M).group(0)
-(out / "report.md").write_text(section.replace("plots/figures/study.png", "study.png"))
-runs = [json.loads(p.read_text()) for p in sorted(out.glob("shards/*/run.json"))]
+(out / "report.md").write_text(section.replace("plots/figures/study.png", "study.png").replace("plots/study.csv", "study.csv"))
+runs = [{"shard": p.parent.name, **json.loads(p.read_text())} for p in sorted(out.glob("shards/*/run.json")) if not p.parent.name.endswith(".partial")]
 json.dump({"cells": int(cells), "shards": runs, "cell_seconds": sum(r["seconds"] for r in runs),
            "gather_seconds": int(seconds), "commit": commit}, open(out / "run.json", "w"), indent=1)
 PY

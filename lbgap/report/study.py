@@ -83,6 +83,12 @@ Intervals: {100 * summary['confidence']:g} % bootstrap, whole configurations res
 ![study]({link('study')})"""
 
 
+def _networks(counts: list[int]) -> str:
+    """How many networks the scores rest on: each measure is scored where it is defined."""
+    low, high = min(counts), max(counts)
+    return f"{high} networks" if low == high else f"{low}–{high} networks (each measure where it is defined)"
+
+
 def study_figure(summary: Mapping) -> Figure:
     """ψ of every measure and baseline on each axis (a diverging heat map, blank where undefined), beside
     Ψ with its interval; baselines below a line."""
@@ -113,7 +119,7 @@ def study_figure(summary: Mapping) -> Figure:
     confidence = summary.get("confidence")
     bars.set(yticks=y, yticklabels=[], xlim=(-1, 1), ylim=(len(y) - 0.5, -0.5),
              xlabel="Ψ (mean ψ)" + (f", {100 * confidence:g} % interval resampling configurations" if confidence else " with its interval"),
-             title=f"Ψ over {summary.get('reached', len(scores))} networks")
+             title=f"Ψ over {_networks([r['models'] for r in scores])}")
     figure.tight_layout(rect=(0, 0.04, 1, 1))
     figure.legend(handles=legend, loc="lower right", ncol=3, fontsize="small", frameon=False)
     return figure

@@ -36,6 +36,8 @@ def test_the_section_scores_every_measure_and_names_the_ones_that_predict():
     drawn = {tuple(bar.get_facecolor()) for bar in figure.axes[1].patches}
     assert {tuple(handle.get_facecolor()) for handle in figure.legends[0].legend_handles} == drawn  # in the bars' colours
     assert "Ψ over 8 networks" == figure.axes[1].get_title()
+    fewer = {**summary, "scores": [{**r, "models": 5} if i == 0 else r for i, r in enumerate(summary["scores"])]}
+    assert study_figure(fewer).axes[1].get_title().startswith("Ψ over 5–8 networks")  # a measure defined on fewer rows
 
 
 def test_a_study_where_no_run_reached_the_target_says_so():
