@@ -43,15 +43,25 @@ REPO = Path(__file__).resolve().parents[1]
 app = typer.Typer(add_completion=False)
 
 
-def matmul_peak_gflops(n: int = 2048, seconds: float = 3.0) -> float:
-    """fp32 GFLOP/s of a square torch.mm loop on the CPU (2n³ FLOPs per product), after a warm-up."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def synchronize(device: torch.device | str = "cpu") -> None:
+    """Wait for the device's queued work, so that a wall-clock reading after it counts that work (CUDA runs asynchronously)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_gflops(n: int = 2048, seconds: float = 3.0, device: torch.device | str = "cpu") -> float:
+    """fp32 GFLOP/s of a square torch.mm loop on `device` (2n³ FLOPs per product), after a warm-up. On CUDA
+    the products run in true fp32 (TF32 off, torch's default for matmuls)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     for _ in range(3):
         a @ b
+    synchronize(device)
     products, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        a @ b
-        products += 1
+        for _ in range(10):
+            a @ b
+        products += 10
+        synchronize(device)
     return 2 * n**3 * products / (time.perf_counter() - start) / 1e9
 
 
