@@ -1,6 +1,6 @@
 """`python -m stages.plot_templates`: write lbgap's DVC plot templates (.dvc/plots/<name>.json, named by
 `template:` in dvc.yaml's `plots`): Vega-Lite specs with log axes where values span decades, accuracies
-in percent, SB and LB in the colours of every PNG of the report, revisions by dash, and no smoothing
+in percent, SB and LB in the colours of every PNG of the report, revisions by dash or shape, and no smoothing
 slider (the series are short). The templates are committed; this command rewrites them, and a test
 checks that the committed ones are what it writes."""
 
@@ -18,9 +18,14 @@ from stages.options import run
 app = typer.Typer(add_completion=False)
 
 SB, LB = "#1f77b4", "#d62728"  # matplotlib's tab:blue and tab:red, as every PNG of the report
+# the rest of matplotlib's tab20 for labelled points, blues and reds left out so that they mean SB and LB alone
+OTHERS = ["#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#ffbb78", "#98df8a",
+          "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5", "#aec7e8"]
 REGIME = ("test(/_sb[.]csv$/, datum.filename) ? 'SB' : test(/_lb[.]csv$/, datum.filename) ? 'LB' : datum.filename")
-# SB and LB told by the y field instead (warm start: sb_test_accuracy, lb_test_accuracy of one file)
-REGIME_OF_FIELD = "test(/^sb_/, datum.field) ? 'SB' : test(/^lb_/, datum.field) ? 'LB' : datum.field"
+# SB and LB told by the y field instead (warm start: sb_test_accuracy, lb_test_accuracy of one file); DVC writes a
+# `field` column only for several y fields, so a chart of one names its field through the anchor
+FIELD = "(datum.field || '<DVC_METRIC_Y>')"
+REGIME_OF_FIELD = f"test(/^sb_/, {FIELD}) ? 'SB' : test(/^lb_/, {FIELD}) ? 'LB' : {FIELD}"
 
 
 def template(mark: str, *, log_x: bool = False, log_y: bool = False, percent: bool = False, regimes: str | None = None,
@@ -33,6 +38,7 @@ def template(mark: str, *, log_x: bool = False, log_y: bool = False, percent: bo
     y = {"field": "<DVC_METRIC_Y>", "type": "quantitative", "title": "<DVC_METRIC_Y_LABEL>", "scale": {"zero": False}}
     if log_x:
         x["scale"] = {"type": "log"}
+        x["axis"] = {"labelOverlap": "greedy", "labelSeparation": 6}  # a decade's 2,000 and 3,000 would touch
     if reverse_x:
         x.setdefault("scale", {})["reverse"] = True
     if log_y:
@@ -41,14 +47,15 @@ def template(mark: str, *, log_x: bool = False, log_y: bool = False, percent: bo
     if percent:  # the CSVs hold fractions; read in percent, as the report does
         transform.append({"calculate": "100 * datum['<DVC_METRIC_Y>']", "as": "<DVC_METRIC_Y>"})
     encoding = {"x": x, "y": y, "tooltip": "<DVC_METRIC_TOOLTIP>"}
-    if regimes:  # SB and LB in their colours; revisions by dash
+    if regimes:  # SB and LB in their colours; revisions by dash (lines) or shape (points)
         transform.append({"calculate": REGIME if regimes == "file" else REGIME_OF_FIELD, "as": "regime"})
         encoding["color"] = {"field": "regime", "type": "nominal", "title": None,
                              "scale": {"domain": ["SB", "LB"], "range": [SB, LB]}}
-        encoding["strokeDash"] = {"field": "rev", "type": "nominal", "title": "revision"}
+        encoding["strokeDash" if mark == "line" else "shape"] = {"field": "rev", "type": "nominal", "title": "revision"}
     elif label:  # e.g. each remedy by name; revisions by the points' fill
-        encoding["color"] = {"field": label, "type": "nominal", "title": None}
-        encoding["shape"] = {"field": label, "type": "nominal", "title": None}
+        # colours in the data's order (sort null), whose first two rows are plain SB and plain LB: blue and red
+        encoding["color"] = {"field": label, "type": "nominal", "title": None, "sort": None, "scale": {"range": [SB, LB, *OTHERS]}}
+        encoding["shape"] = {"field": label, "type": "nominal", "title": None, "sort": None}  # one legend with the colours
         encoding["opacity"] = {"field": "rev", "type": "nominal", "title": "revision"}
         encoding["tooltip"] = [{"field": label, "type": "nominal"}, {"field": "<DVC_METRIC_X>", "type": "quantitative"},
                                {"field": "<DVC_METRIC_Y>", "type": "quantitative"}, {"field": "rev", "type": "nominal"}]
@@ -103,6 +110,7 @@ TEMPLATES = {
     "line_log_xy": template("line", log_x=True, log_y=True),
     "regimes_log_xy": template("line", log_x=True, log_y=True, regimes="file"),
     "regimes_percent": template("line", percent=True, regimes="field"),
+    "regimes_log_y": template("line", log_y=True, regimes="field"),
     "labelled_points_log_x": template("point", log_x=True, label="training"),
     "regime_points_log_xy_decreasing": template("point", log_x=True, log_y=True, regimes="file", reverse_x=True),
     "bars": bars(),

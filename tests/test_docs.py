@@ -52,6 +52,16 @@ def test_license_and_citation_are_there():
     assert "Keskar" in str(citation["references"][0]["authors"]) and citation["references"][0]["year"] == 2017
 
 
+def test_the_bibtex_cites_what_citation_cff_cites():
+    bibtex = re.sub(r"\s+", " ", (REPO / "CITATION.bib").read_text())
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    paper = citation["references"][0]
+    assert f"title = {{{paper['title']}}}" in bibtex and f"year = {{{paper['year']}}}" in bibtex
+    names = " and ".join(f"{a['family-names']}, {a['given-names']}" for a in paper["authors"])
+    assert f"author = {{{names}}}" in bibtex
+    assert f"version = {{{citation['version']}}}" in bibtex and citation["title"].split(":")[0] in bibtex
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
 def test_relative_links_resolve(page):
     missing = []

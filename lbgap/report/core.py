@@ -17,10 +17,10 @@ from matplotlib.figure import Figure
 
 from lbgap.report.figures import sharpness_figure, training_curves_figure
 from lbgap.report.numbers import REGIME_NAMES, distance_ratio, headline
-from lbgap.report.sections import beside_paper, label_of, paper_tables, parameters
+from lbgap.report.sections import beside_paper, distance_text, paper_tables, parameters, run_header
 from lbgap.report.target import regimes_target_section, target_loss_ratio, target_ratios
 from lbgap.report.tables import (
-    certificate_frame, flagged_measurements, maximizer_section, pm, run_table,
+    certificate_frame, flagged_measurements, maximizer_section, run_table,
 )
 from lbgap.train.loop import should_stop
 
@@ -66,7 +66,6 @@ def core_report(
 ) -> CoreReport:
     """The report of a run from its train and sharpness stages' documents and per-epoch curves; `command`,
     `seconds` (wall) and `commit` say how it was produced; `interpolation` links the interpolate stage's figure."""
-    label = label_of(params)
     cap = int(params["train"]["max_epochs"])
     numbers, ratio, ends = headline(train, sharpness), distance_ratio(train), endings_frame(train, curves, params)
     certificates = certificate_frame(sharpness)
@@ -74,10 +73,7 @@ def core_report(
     batch_sizes = {r: train[r]["batch_size"] for r in ("sb", "lb")}
     counts = {REGIME_NAMES[r]: ends[ends.regime == REGIME_NAMES[r]]["ended by"].value_counts().to_dict() for r in ("sb", "lb")}
     seeds = len(train["sb"]["per_seed"])
-    markdown = f"""# The paper's core result: {label}
-
-SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seeds; {sharpness['sb']['parameters']:,} parameters.
-Values are mean ± sample std over seeds.
+    markdown = f"""{run_header("The paper's core result", params, train, sharpness['sb']['parameters'])}
 
 Produced by the pipeline at commit `{commit}` with
 
@@ -101,7 +97,7 @@ seeds and over the segments of any resumed run).
 
 {run_table(train, sharpness)}
 
-‖x_SB − x0‖ / ‖x_LB − x0‖ (paper: 3–10): **{pm(ratio)}**.
+{distance_text(train)}
 
 ## φ per seed, and the certificate of each maximization
 

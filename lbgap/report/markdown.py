@@ -20,7 +20,7 @@ from lbgap.report.numbers import (
 from lbgap.report.predictors import measure_name, tau_figure, tau_plot_data, tau_table
 from lbgap.report.remedies import gap_closed_figures, gap_closed_table, scaling_rules_text, tuning_table
 from lbgap.report.run import RunResults
-from lbgap.report.sections import beside_paper, paper_tables, parameters
+from lbgap.report.sections import beside_paper, distance_text, paper_tables, parameters, run_header
 from lbgap.report.target import target_numbers, target_section
 from lbgap.report.tables import (
     sweep_seeds_frame,
@@ -29,7 +29,6 @@ from lbgap.report.tables import (
     maximizer_section,
     mitigation_rows,
     mitigation_table,
-    pm,
     pm_significant,
     points_table,
     run_table,
@@ -273,11 +272,9 @@ Section = Callable[[RunResults, Callable[[str], str], dict], str]
 
 
 def header(run: RunResults, link, numbers: dict) -> str:
-    batch_sizes, seeds = run.batch_sizes, len(run.train["sb"]["per_seed"])
-    return f"""# Large-batch generalization gap: {run.label}
-
-SB batch {batch_sizes['sb']}, LB batch {batch_sizes['lb']}, {seeds} seed(s); {run.sharpness['sb']['parameters']:,} parameters.{workers_note(run.params, batch_sizes)}
-Values are mean ± sample std over seeds. Written by `dvc repro` (stage `report`) from this run's outputs."""
+    return (run_header("Large-batch generalization gap", run.params, run.train, run.sharpness["sb"]["parameters"],
+                       workers_note(run.params, run.batch_sizes))
+            + " Written by `dvc repro` (stage `report`) from this run's outputs.")
 
 
 def tables(run: RunResults, link, numbers: dict) -> str:
@@ -289,13 +286,11 @@ def maximizer(run: RunResults, link, numbers: dict) -> str:
 
 
 def runs(run: RunResults, link, numbers: dict) -> str:
-    ratio = distance_ratio(run.train)
     return f"""## Runs
 
 {run_table(run.train, run.sharpness)}
 
-Distance from the start, ‖x_SB − x0‖ / ‖x_LB − x0‖ (SB and LB of a seed share x0; paper: 3–10):
-**{pm(ratio)}** ({', '.join(f"seed {r['seed']}: {r['ratio']:.2f}" for r in ratio['per_seed'])})."""
+{distance_text(run.train)}"""
 
 
 def at_target(run: RunResults, link, numbers: dict) -> str:

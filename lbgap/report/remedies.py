@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from lbgap.report.figures import REMEDY_COLORS, REMEDY_MARKERS  # noqa: E402
@@ -245,6 +246,14 @@ def _scatter_by_method(axis, frame: pd.DataFrame, x: str, y: str) -> None:
                 title_fontsize="x-small")
 
 
+def _log_x_ticks(axis) -> None:
+    """Ticks at 1, 2 and 5 of each decade, written plainly (matplotlib labels minor ticks of a range under two
+    decades in scientific notation, where they run into each other)."""
+    axis.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0), numticks=20))
+    axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}"))
+    axis.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def gap_closed_figures(frame: pd.DataFrame) -> dict[str, Figure]:
     """'gap_closed': gap closed (%) against φ (log); 'updates': test accuracy against parameter updates (log)."""
     figure, axis = plt.subplots(figsize=(8, 4.6))
@@ -252,6 +261,7 @@ def gap_closed_figures(frame: pd.DataFrame) -> dict[str, Figure]:
     axis.axhline(0, color="0.6", lw=0.8)
     axis.axhline(100, color="0.6", lw=0.8, ls="--")
     axis.set_xscale("log")
+    _log_x_ticks(axis)
     axis.set_xlabel("sharpness φ (full space, first ε; log scale)")
     axis.set_ylabel("gap closed (%): 0 = plain LB, 100 = plain SB")
     axis.set_title("How much of the SB − LB gap each remedy closes, and how sharp it ends")
@@ -260,6 +270,7 @@ def gap_closed_figures(frame: pd.DataFrame) -> dict[str, Figure]:
     figure, axis = plt.subplots(figsize=(8, 4.6))
     _scatter_by_method(axis, frame, "updates", "test_accuracy")
     axis.set_xscale("log")
+    _log_x_ticks(axis)
     axis.set_xlabel("parameter updates (log scale)")
     axis.set_ylabel("test accuracy (%)")
     axis.set_title("Is it just more steps? Test accuracy against the number of updates")

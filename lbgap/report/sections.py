@@ -8,12 +8,29 @@ from typing import Mapping
 
 import yaml
 
+from lbgap.report.numbers import distance_ratio
 from lbgap.report.paper import DATA_OF, comparison_table, paper_quantities, paper_row
-from lbgap.report.tables import accuracy_table, sharpness_table
+from lbgap.report.tables import accuracy_table, pm, sharpness_table
 
 
 def label_of(params: Mapping) -> str:
     return f"{params['runtime']['model']} on {params['data']['name']}"
+
+
+def run_header(title: str, params: Mapping, train: Mapping, parameters: int, note: str = "") -> str:
+    """A report's title and the line saying what ran: batch sizes, seeds, the network's size (`note`: appended)."""
+    seeds = len(train["sb"]["per_seed"])
+    return f"""# {title}: {label_of(params)}
+
+SB batch {train['sb']['batch_size']}, LB batch {train['lb']['batch_size']}, {seeds} seed(s); {parameters:,} parameters.{note}
+Values are mean ± sample std over seeds."""
+
+
+def distance_text(train: Mapping) -> str:
+    """The SB/LB ratio of the distance travelled from the shared start, mean ± std and per seed."""
+    ratio = distance_ratio(train)
+    return f"""Distance from the start, ‖x_SB − x0‖ / ‖x_LB − x0‖ (SB and LB of a seed share x0; paper: 3–10):
+**{pm(ratio)}** ({', '.join(f"seed {r['seed']}: {r['ratio']:.2f}" for r in ratio['per_seed'])})."""
 
 
 def paper_tables(params: Mapping, train: Mapping, sharpness: Mapping, numbers: Mapping) -> str:

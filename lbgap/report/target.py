@@ -235,6 +235,11 @@ def flagged_text(sharpness: Mapping[str, Mapping]) -> str:
         f"{f['regime']} seed {f['seed']} {f['space']} ε={f['eps']}: {f['why']}" for f in flagged) + "."
 
 
+def target_ratio_text(sharpness: Mapping[str, Mapping]) -> str:
+    """The LB/SB ratios of mean φ at the target loss, and the measurements there whose search failed."""
+    return f"LB/SB ratio of mean φ at the target loss: {ratios_text(sharpness)}.{flagged_text(sharpness)}"
+
+
 def regimes_target_section(params: Mapping, train: Mapping[str, Mapping], sharpness: Mapping[str, Mapping]) -> str:
     """The core report's short form of the section: SB and LB where they ended and at the target loss."""
     key = next(iter(sharpness["sb"]["summary"]["full"]))
@@ -248,7 +253,7 @@ Each run also kept its iterate where its training loss first was ≤ {params['tr
 
 {markdown_table(frame)}
 
-LB/SB ratio of mean φ at the target loss: {ratios_text(sharpness)}.{flagged_text(sharpness)}"""
+{target_ratio_text(sharpness)}"""
 
 
 def target_section(run: RunResults) -> str:
@@ -276,7 +281,7 @@ the target); λ_max on the predictors subset:
 
 {markdown_table(target_frame(run))}
 
-LB/SB ratio of mean φ at the target loss: {ratios_text(run.sharpness)}.{flagged_text(run.sharpness)}
+{target_ratio_text(run.sharpness)}
 
 Curvature at the target loss (cf. the curvature table at the final weights below):
 

@@ -43,12 +43,16 @@ def test_no_section_and_no_sentence_is_printed_twice(committed_run, repeated_pro
     assert not repeated, repeated
 
 
-def test_the_threshold_sentence_says_when_there_is_none(committed_run):
-    sentence = threshold_text(committed_run)
-    assert sentence.startswith("Threshold batch size: **") or sentence.startswith("No threshold in the swept range")
+def test_the_threshold_sentence_names_the_threshold_or_says_there_is_none(committed_run):
+    first, second, *rest = sorted(committed_run.params["sweep"]["batches"])
+    dropping = dataclasses.replace(committed_run, sweep=[
+        {**doc, "summary": {**doc["summary"], "test_accuracy": {"mean": 0.9 if doc["batch_size"] in (first, second) else 0.85, "std": None}}}
+        for doc in committed_run.sweep])
+    assert threshold_text(dropping).startswith(
+        f"Threshold batch size: **{rest[0]}** (test accuracy 85.00 %, more than 1 points below 90.00 % at batch {first})")
     flat = dataclasses.replace(committed_run, sweep=[
         {**doc, "summary": {**doc["summary"], "test_accuracy": {"mean": 0.9, "std": None}}} for doc in committed_run.sweep])
-    assert threshold_text(flat).startswith("No threshold in the swept range")
+    assert threshold_text(flat) == "No threshold in the swept range: no batch size tested more than 1 points below the best smaller one."
 
 
 def test_data_parallel_training_is_named_with_its_per_worker_batchnorm():

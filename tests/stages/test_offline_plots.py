@@ -49,7 +49,7 @@ def _declared_plots() -> dict[str, dict]:
         found[name] = props or {}
     for stage in pipeline["stages"].values():
         stage = stage.get("do", stage)
-        for out in stage.get("outs", []):
+        for out in [*stage.get("outs", []), *stage.get("plots", [])]:
             if isinstance(out, dict):
                 (name, props), = out.items()
                 if "x" in (props or {}):
@@ -64,6 +64,8 @@ def _shown_title(name: str, props: dict) -> str:
     def value(match: re.Match) -> str:
         found = params
         for key in match.group(1).split("."):
+            if key not in found:  # a stage's own ${item}: the title names each of its charts
+                return match.group(0)
             found = found[key]
         return str(found)
 
@@ -84,6 +86,20 @@ def test_every_declared_template_exists_and_charts_have_words_for_axes():
         if "x" in props:
             assert props.get("x_label") and props.get("y_label"), f"{name}: axis titles in words"
             assert template != "linear", f"{name}: DVC's default template draws a smoothing slider"
+            assert props.get("title") or not name.endswith(".csv"), f"{name}: a title in words, not the file's path"
+
+
+def test_labelled_points_take_sb_blue_and_lb_red_from_the_first_two_rows():
+    from stages.plot_templates import LB, SB
+
+    for name, props in _declared_plots().items():
+        if props.get("template") == "labelled_points_log_x":
+            (path, _), = props["y"].items()
+            first, second = (REPO / path).read_text().splitlines()[1:3]
+            assert first.startswith("SB") and second.startswith("LB"), (name, first, second)
+    color = TEMPLATES["labelled_points_log_x"]["encoding"]["color"]
+    assert color["sort"] is None and color["scale"]["range"][:2] == [SB, LB]
+    assert not {SB, LB} & set(color["scale"]["range"][2:])
 
 
 def _log_axes(template: str) -> set[str]:
@@ -129,10 +145,16 @@ def test_dvc_plots_diff_renders_every_chart_offline(tmp_path):
         drawn = "[...document.querySelectorAll('.vega-embed')].filter(e => e.querySelector('svg.marks, canvas.marks')).length"
         page.wait_for_function(f"{drawn} >= {charts}", timeout=30_000)
         rendered = page.evaluate(drawn)
+        # data drawn in each: Vega's data marks (lines, points, bars) sit in groups of role "mark", apart from axes
+        # and legends; a mark whose colour the scale could not give (a regime the template failed to tell) is drawn
+        # with neither fill nor stroke, i.e. not at all
+        marks = page.evaluate("[...document.querySelectorAll('.vega-embed')].map(e => [...e.querySelectorAll('svg.marks g.role-mark > path')]"
+                              ".filter(p => [p.getAttribute('fill'), p.getAttribute('stroke')].some(c => c && c !== 'none' && c !== 'transparent')).length)")
         images = page.evaluate("document.images.length")
         loaded = page.evaluate("[...document.images].filter(i => i.complete && i.naturalWidth > 0).length")
         browser.close()
     assert rendered == charts and images >= 5 and loaded == images, (rendered, charts, loaded, images)
+    assert len(marks) == charts and min(marks) > 0, marks
     specs = {spec["title"]["text"]: spec for spec in (json.loads(m) for m in re.findall(r"var spec = (\{.*?\});\n", html))}
     logged = {_shown_title(name, props): _log_axes(props.get("template", "linear")) for name, props in _declared_plots().items()}
     assert sum(map(bool, logged.values())) >= 8, logged
