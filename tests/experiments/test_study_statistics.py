@@ -137,3 +137,15 @@ def test_the_shared_resamples_give_each_statistic_its_own_interval():
     both = clustered_intervals(table, lambda s: {"mean": float(s.gap.mean()), "max": float(s.gap.max())}, ["lr", "batch"], **options)
     assert both["mean"] == clustered_interval(table, lambda s: float(s.gap.mean()), ["lr", "batch"], **options)
     assert both["max"] == clustered_interval(table, lambda s: float(s.gap.max()), ["lr", "batch"], **options)
+
+
+def test_a_psi_of_zero_that_rounding_makes_positive_does_not_pass_the_rule():
+    """Within the four groups of fixed `a`, τ is +1, −⅓, −1 and +⅓ (worked below): ψ_b is 0, but its float mean
+    comes out +1.4e-17. Along `a` everything is ordered (ψ_a = 1), so only ψ_b can fail the rule's first test."""
+    base = {0: [1, 2, 3], 1: [2, 3, 1], 2: [3, 2, 1], 3: [1, 3, 2]}  # gap by b within each a, against the measure 1, 2, 3
+    # a = 1: pairs (b0,b1) concordant, (b0,b2) and (b1,b2) discordant: −⅓; a = 3: (b1,b2) discordant only: +⅓
+    table = pd.DataFrame([{"a": a, "b": b, "measure": b + 10.0 * a, "gap": base[a][b] + 10.0 * a} for a in base for b in range(3)])
+    psi = granulated_tau(table, "measure", ["a", "b"])
+    assert psi["a"] == 1.0 and 0 < psi["b"] < 1e-15  # the rounding the rule has to see through
+    row = study_scores(table, ["measure"], [], ["a", "b"], margin=0.0, resamples=10, confidence=0.9, seed=0).iloc[0]
+    assert row.why == "ψ not above 0 for b" and not row.predicts
