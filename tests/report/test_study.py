@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lbgap.experiments.study import study_summary
-from lbgap.report.study import NOT_SHOWN, study_figure, study_section_text
+from lbgap.report.study import NOT_SHOWN, out_of_grid_text, study_figure, study_section_text
 
 STUDY = {"batch_sizes": [32, 64], "learning_rates": [0.1, 1.0], "widths": [8], "depths": [1], "weight_decays": [0.0],
          "dropouts": [0.0], "seeds": 2, "max_epochs": 10}
@@ -45,3 +45,24 @@ def test_a_study_where_no_run_reached_the_target_says_so():
     text = study_section_text(summary, STUDY, 0.01, lambda name: name)
     assert "No scores: fewer than 3 runs reached the target." in text and "0 reached the target" in text
     assert "no scores" in study_figure(summary).axes[0].texts[0].get_text()
+
+
+def _taus(name: str, all_tau: float, within: float) -> list[dict]:
+    return [{"measure": name, "target": target, "scope": scope, "tau": tau, "low": tau - 0.25, "high": tau + 0.25}
+            for target in ("gap", "test_loss") for scope, tau in (("all", all_tau), ("within", within))]
+
+
+def test_the_out_of_grid_check_carries_the_grids_predictor_to_the_runs_own_solutions():
+    summary = study_summary(_table(), test_samples=10**6, delta=0.05, resamples=30, confidence=0.9, seed=0)
+    taus = _taus("sharp", 0.5, -0.25) + _taus("train_loss", 0.75, 0.75)
+    text = study_section_text(summary, STUDY, 0.01, lambda name: name, taus)
+    check = out_of_grid_text(summary, taus)
+    assert check in text and "the measures that predict on the grid rank them — sharp: τ +0.50 [+0.25, +0.75] over all, " \
+        "−0.25 [−0.50, +0.00] within batch size. Descriptive only" in check.replace("-", "−")
+    failing = {**summary, "scores": [{**r, "predicts": False} for r in summary["scores"]]}
+    defined = [r for r in failing["scores"] if r["kind"] == "measure" and r["Psi"] == r["Psi"]]  # NaN ≠ NaN: undefined Ψ left out
+    best = max(defined, key=lambda r: r["Psi"])["name"]
+    assert best == "sharp"
+    assert f"the one with the highest Ψ, {best}, ranks them" in out_of_grid_text(failing, _taus(best, 0.1, 0.2))
+    assert "say nothing about the grid's verdict" in out_of_grid_text(summary, _taus("other", 0.1, 0.2))
+    assert "Out-of-grid" not in study_section_text(summary, STUDY, 0.01, lambda name: name)  # no predictors stage: no check
