@@ -1,14 +1,19 @@
 """The same study cell run twice (say the committed CPU shard and a run of `benchmarks.study_network --keep` on
-a GPU, where floating point differs and so, from the first steps on, does each network's path): how far apart
-each network's numbers land, and whether the cell's ranking of measures survives that.
+a GPU, where floating point, dropout masks and the random subspace's draw differ, and so, from the first steps
+on, does each network's path), or one cell's two seeds set against each other: how far apart each network's
+numbers land, and whether the cell's scores survive that.
 
     python -m benchmarks.study_replicate results/study-grid/shards/study-1000/metrics/study/b1000.json \\
         benchmarks/results/study_cell_cuda_b1000_output.json --name study_replicate_cuda_b1000
+    python -m benchmarks.study_replicate results/study-grid/shards/study-1000/metrics/study/b1000.json \\
+        --name study_replicate_seeds_b1000                 # first seed against second, same configurations
 
 Per column (every baseline, measure and outcome of a study row): the median and largest relative difference
-between the two runs of each configuration and seed, how many runs left it undefined on each side, and
-Kendall's τ with the gap over the cell's networks in each run (lbgap.experiments.study_statistics.kendall_tau_b,
-the study's own τ) with its change. Writes benchmarks/results/<name>.json and prints a table.
+between the two runs of each configuration, how many runs left it undefined on each side, and Kendall's τ
+with the gap over the networks in each run (the study's own τ) with its change. Per measure, each run's scores
+as the study computes them (lbgap.experiments.study.study_summary, over the axes that vary in the cell): Ψ,
+whether ψ is above 0 on every axis, and the rule's verdict. Writes benchmarks/results/<name>.json and prints
+tables.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import pandas as pd
 import typer
 
 from benchmarks.record import write_result
-from lbgap.experiments.study import AXES
+from lbgap.experiments.study import AXES, study_summary
 from lbgap.experiments.study_statistics import kendall_tau_b
 
 app = typer.Typer(add_completion=False)
@@ -58,17 +63,47 @@ def compare(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scores(first: pd.DataFrame, second: pd.DataFrame, *, test_samples: int, resamples: int) -> pd.DataFrame:
+    """One row per measure and baseline: each run's Ψ, whether its ψ is above 0 on every axis that varies, and
+    whether the study's rule passes it (study_summary with the study's δ = 0.05 and 95 % intervals)."""
+    rows = {}
+    for label, table in (("first", first), ("second", second)):
+        summary = study_summary(table, test_samples=test_samples, delta=0.05, resamples=resamples, confidence=0.95, seed=0)
+        for r in summary["scores"]:
+            rows.setdefault(r["name"], {"name": r["name"], "kind": r["kind"]})
+            rows[r["name"]] |= {f"Psi_{label}": r["Psi"], f"psi_positive_{label}": all(r[f"psi_{a}"] > 0 for a in summary["axes"]),
+                                f"predicts_{label}": bool(r["predicts"])}
+    return pd.DataFrame(list(rows.values()))
+
+
+def _seeds_apart(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The first and the second seed of every configuration, as two runs of the same cell (seed relabelled)."""
+    first_seed, second_seed = sorted(table.seed.unique())[:2]
+    return tuple(table[table.seed == s].assign(seed=0).reset_index(drop=True) for s in (first_seed, second_seed))
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 @app.command()
 def main(
     first: Annotated[Path, typer.Argument(help="A study stage's output (metrics/study/b<batch>.json).")],
-    second: Annotated[Path, typer.Argument(help="The same cell's output from another run.")],
+    second: Annotated[Path | None, typer.Argument(help="The same cell's output from another run; none: `first`'s two seeds.")] = None,
     name: Annotated[str, typer.Option(help="Result name under benchmarks/results.")] = "study_replicate",
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples of each run's scores.")] = 200,
 ) -> None:
-    tables = [pd.DataFrame(json.loads(path.read_text())["rows"]) for path in (first, second)]
+    documents = [json.loads(path.read_text()) for path in (first, second) if path is not None]
+    tables = [pd.DataFrame(document["rows"]) for document in documents]
     tables = [t[t.reached].reset_index(drop=True) for t in tables]
+    if second is None:
+        tables = list(_seeds_apart(tables[0]))
     result = compare(*tables)
     print(result.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    write_result(name, {"first": str(first), "second": str(second), "columns": result.astype(object).where(result.notna(), None).to_dict("records")})
+    scored = scores(*tables, test_samples=documents[0]["test_samples"], resamples=resamples)
+    print(scored.to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
+    write_result(name, {"first": str(first), "second": str(second) if second else "the second seed of each configuration",
+                        "columns": _records(result), "scores": _records(scored)})
 
 
 if __name__ == "__main__":

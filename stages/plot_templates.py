@@ -20,7 +20,7 @@ app = typer.Typer(add_completion=False)
 SB, LB = "#1f77b4", "#d62728"  # matplotlib's tab:blue and tab:red, as every PNG of the report
 # the rest of matplotlib's tab20 for labelled points, blues and reds left out so that they mean SB and LB alone
 OTHERS = ["#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#ffbb78", "#98df8a",
-          "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5", "#aec7e8"]
+          "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"]
 REGIME = ("test(/_sb[.]csv$/, datum.filename) ? 'SB' : test(/_lb[.]csv$/, datum.filename) ? 'LB' : datum.filename")
 # SB and LB told by the y field instead (warm start: sb_test_accuracy, lb_test_accuracy of one file); DVC writes a
 # `field` column only for several y fields, so a chart of one names its field through the anchor

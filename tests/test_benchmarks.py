@@ -59,20 +59,46 @@ def test_tables_of_different_runs_are_refused():
         compare(_table([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]), _table([1.0, 2.0], [1.0, 2.0]))
 
 
-def test_the_designed_study_section_quotes_the_committed_replicate():
-    columns = {c["column"]: c for c in json.loads((RESULTS / "study_replicate_cuda_b1000.json").read_text())["result"]["columns"]}
+def _replicate(name: str) -> tuple[dict, list[dict]]:
+    result = json.loads((RESULTS / f"{name}.json").read_text())["result"]
+    return {c["column"]: c for c in result["columns"]}, [s for s in result["scores"] if s["kind"] == "measure"]
+
+
+def _percent(columns: dict, *names: str) -> str:
+    """'8–9 %' or '7 %': the median relative differences of `names`, rounded as the page prints them."""
+    rounded = [round(100 * columns[n]["median_relative_difference"]) for n in names]
+    return f"{min(rounded)} %" if min(rounded) == max(rounded) else f"{min(rounded)}–{max(rounded)} %"
+
+
+def test_the_designed_study_section_quotes_the_committed_replicates():
     page = _page("measures.md")
-    gap, noise = columns["gap"], columns["noise_scale"]
-    steady = [c for name, c in columns.items() if name not in {"gap", "train_loss", "noise_scale"}]
-    assert max(abs(c["tau_change"]) for c in steady) <= 0.05
-    assert f"τ = {gap['tau_between_runs']:.2f} between the two runs" in page
-    assert f"{100 * gap['median_relative_difference']:.0f} % for the gap" in page
-    assert f"{100 * columns['lambda_max']['median_relative_difference']:.0f} % for λ_max" in page
-    assert f"{100 * noise['median_relative_difference']:.0f} % for the gradient noise scale" in page
+    (gpu, gpu_scores), (seeds, seed_scores) = _replicate("study_replicate_cuda_b1000"), _replicate("study_replicate_seeds_b1000")
+    phi_full, phi_sub = ("phi_full_eps_1e-03", "phi_full_eps_5e-04"), ("phi_subspace_eps_1e-03", "phi_subspace_eps_5e-04")
+    sigma, adaptive = ("inverse_sigma_sq_absolute", "inverse_sigma_sq_magnitude"), ("adaptive_eta_0", "adaptive_eta_1e-02")
+    assert (f"median of {_percent(gpu, 'gap')} in the gap, {_percent(gpu, *phi_full)} in full-space φ, {_percent(gpu, *phi_sub)} "
+            f"in subspace φ, {_percent(gpu, *adaptive)} in adaptive φ, {_percent(gpu, 'lambda_max')} in λ_max, {_percent(gpu, 'trace')} "
+            f"in tr H, {_percent(gpu, *sigma)} in 1/σ² and {_percent(gpu, 'noise_scale')} in the gradient noise scale") in page
+    noise = gpu["noise_scale"]
     assert f"in {noise['undefined_first']:.0f} runs on one machine and {noise['undefined_second']:.0f} on the other" in page
-    train = columns["train_loss"]
-    quoted = f"({train['tau_with_gap_first']:+.2f} → {train['tau_with_gap_second']:+.2f}".replace("-", "−")  # the page's minus sign
-    assert quoted in page
+    assert (f"({_percent(seeds, 'gap')} in the gap, {_percent(seeds, *phi_full)} in full-space φ, {_percent(seeds, *phi_sub)} in "
+            f"subspace φ, {_percent(seeds, *adaptive)} in adaptive φ, {_percent(seeds, 'lambda_max')} in λ_max, {_percent(seeds, 'trace')} "
+            f"in tr H, {_percent(seeds, *sigma)} in 1/σ², {_percent(seeds, 'noise_scale')} in the noise scale)") in page
+    tail = lambda names: max(c[n]["largest_relative_difference"] for c in (gpu, seeds) for n in names)  # noqa: E731
+    assert f"up to {tail(phi_full):.1f}× in full-space φ and {tail(phi_sub):.0f}× in subspace φ" in page
+    steady = lambda columns: max(abs(c["tau_change"]) for n, c in columns.items() if n not in {"gap", "train_loss", "noise_scale"})  # noqa: E731
+    assert f"changed by at most {steady(gpu):.2f} between the machines and {steady(seeds):.2f} between the seeds" in page
+    train, seed_noise = gpu["train_loss"], seeds["noise_scale"]
+    for column in (train, seed_noise):
+        quoted = f"{column['tau_with_gap_first']:+.2f} → {column['tau_with_gap_second']:+.2f}".replace("-", "−")  # the page's minus
+        assert quoted in page
+    shift = lambda scores, drop=(): max(abs(s["Psi_second"] - s["Psi_first"]) for s in scores if s["name"] not in drop)  # noqa: E731
+    assert (f"moved by up to {shift(gpu_scores):.2f} between the machines and {shift(seed_scores, {'noise_scale'}):.2f} between the seeds "
+            f"(the noise scale's by {shift(seed_scores):.2f})") in page
+    positive = lambda scores, run: [s["name"] for s in scores if s[f"psi_positive_{run}"]]  # noqa: E731
+    assert positive(gpu_scores, "first") == ["phi_subspace_eps_1e-03"] and positive(gpu_scores, "second") == ["trace"]
+    assert positive(seed_scores, "first") == ["phi_subspace_eps_1e-03", "noise_scale"] and positive(seed_scores, "second") == []
+    assert not any(s["predicts_first"] or s["predicts_second"] for s in gpu_scores + seed_scores)
+    assert f"τ = {gpu['gap']['tau_between_runs']:.2f} between the two runs" not in page  # the old wording is gone
 
 
 def test_the_performance_page_quotes_the_committed_gpu_runs():

@@ -453,7 +453,7 @@ def grid(run: RunResults, link, numbers: dict) -> str:
 
 
 def study(run: RunResults, link, numbers: dict) -> str:
-    return study_section_text(run.study, run.params["study"], run.params["train"]["target_loss"], link, run.predictors["tau"])
+    return study_section_text(run.study, run.params["study"], run.params["train"]["target_loss"], link, run.predictors)
 
 
 def listed_params(run: RunResults, link, numbers: dict) -> str:

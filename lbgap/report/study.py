@@ -5,7 +5,7 @@ configuration-clustered intervals, ψ on each axis, the conditional mutual infor
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -62,10 +62,12 @@ def _tau_with_interval(tau: Mapping | None) -> str:
     return "—" if tau is None else f"{_number(tau['tau'])} [{_number(tau['low'])}, {_number(tau['high'])}]"
 
 
-def out_of_grid_text(summary: Mapping, taus: Sequence[Mapping]) -> str:
-    """The out-of-grid check: do the measures that pass the rule on the grid (else the measure with the highest
-    Ψ) also rank this run's own solutions — SB, LB, every remedy, sweep point and warm start, the predictors
-    stage's τ with the gap (`taus`: its records) — over all and within batch size? Descriptive."""
+def out_of_grid_text(summary: Mapping, predictors: Mapping) -> str:
+    """The out-of-grid check: how do the measures that pass the rule on the grid (else the measure with the
+    highest Ψ) rank this run's own solutions — the ones the predictors stage ranks (SB, LB, remedies, sweep
+    points, warm starts that fit the training set): its τ with the gap (`predictors`: its document), over all
+    and within batch size? Descriptive."""
+    taus = predictors["tau"]
     measures = [r for r in summary["scores"] if r["kind"] == "measure" and r["Psi"] is not None and not math.isnan(r["Psi"])]
     passing = [r["name"] for r in measures if r["predicts"]]
     names = passing or ([max(measures, key=lambda r: r["Psi"])["name"]] if measures else [])
@@ -74,16 +76,18 @@ def out_of_grid_text(summary: Mapping, taus: Sequence[Mapping]) -> str:
     if not ranked:
         return ("Out-of-grid check: none of the grid's measures is among those the predictors section ranks, so the "
                 "remedies and warm starts say nothing about the grid's verdict here.")
-    lead = ("the measures that predict on the grid rank them" if passing else
-            f"no measure passes the rule on the grid; the one with the highest Ψ, {measure_name(ranked[0])}, ranks them")
+    lead = ("the measures that pass the rule on the grid, and their" if passing else
+            f"no measure passes the rule on the grid; the one with the highest Ψ, {measure_name(ranked[0])}, and its")
     ranks = "; ".join(f"{measure_name(n)}: τ {_tau_with_interval(by_key.get((n, 'all')))} over all, "
                       f"{_tau_with_interval(by_key.get((n, 'within')))} within batch size" for n in ranked)
-    return (f"Out-of-grid check, on this run's own solutions (SB, LB, every remedy, sweep point and warm start; the "
-            f"predictors section): {lead} — {ranks}. Descriptive only: those solutions were not designed as a study "
-            "(runs share starts, the warm starts one SB run), so agreement or not neither confirms nor refutes the grid.")
+    return (f"Out-of-grid check, on this run's own solutions — the {predictors['included']} of {predictors['solutions']} "
+            f"the predictors section ranks (SB, LB, remedies, sweep points and warm starts that fit the training set): "
+            f"{lead} τ with the gap there — {ranks}. Descriptive only: those solutions were not designed as a "
+            "study (runs share starts, the warm starts one SB run), and a grid as small as the default decides "
+            "nothing, so agreement or not neither confirms nor refutes the grid.")
 
 
-def study_section_text(summary: Mapping, study: Mapping, target_loss: float, link, taus: Sequence[Mapping] = ()) -> str:
+def study_section_text(summary: Mapping, study: Mapping, target_loss: float, link, predictors: Mapping | None = None) -> str:
     axes = ", ".join(summary["axes"]) or "none"
     return f"""## Which measure predicts generalization: a designed study
 
@@ -101,7 +105,7 @@ Intervals: {100 * summary['confidence']:g} % bootstrap, whole configurations res
 
 {scores_table(summary) if summary['scores'] else ''}
 
-{verdict(summary)}{(chr(10) * 2 + out_of_grid_text(summary, taus)) if summary['scores'] and taus else ''}
+{verdict(summary)}{(chr(10) * 2 + out_of_grid_text(summary, predictors)) if summary['scores'] and predictors else ''}
 
 {NOT_SHOWN}
 

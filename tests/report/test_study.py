@@ -47,22 +47,26 @@ def test_a_study_where_no_run_reached_the_target_says_so():
     assert "no scores" in study_figure(summary).axes[0].texts[0].get_text()
 
 
-def _taus(name: str, all_tau: float, within: float) -> list[dict]:
-    return [{"measure": name, "target": target, "scope": scope, "tau": tau, "low": tau - 0.25, "high": tau + 0.25}
+def _predictors(name: str, all_tau: float, within: float) -> dict:
+    """A predictors document ranking 5 of 7 solutions, with `name`'s τ with the gap (and the test loss)."""
+    taus = [{"measure": name, "target": target, "scope": scope, "tau": tau, "low": tau - 0.25, "high": tau + 0.25}
             for target in ("gap", "test_loss") for scope, tau in (("all", all_tau), ("within", within))]
+    return {"solutions": 7, "included": 5, "tau": taus}
 
 
 def test_the_out_of_grid_check_carries_the_grids_predictor_to_the_runs_own_solutions():
     summary = study_summary(_table(), test_samples=10**6, delta=0.05, resamples=30, confidence=0.9, seed=0)
-    taus = _taus("sharp", 0.5, -0.25) + _taus("train_loss", 0.75, 0.75)
-    text = study_section_text(summary, STUDY, 0.01, lambda name: name, taus)
-    check = out_of_grid_text(summary, taus)
-    assert check in text and "the measures that predict on the grid rank them — sharp: τ +0.50 [+0.25, +0.75] over all, " \
+    predictors = _predictors("sharp", 0.5, -0.25)
+    predictors["tau"] += _predictors("train_loss", 0.75, 0.75)["tau"]
+    text = study_section_text(summary, STUDY, 0.01, lambda name: name, predictors)
+    check = out_of_grid_text(summary, predictors)
+    assert check in text and "the 5 of 7 the predictors section ranks" in check
+    assert "the measures that pass the rule on the grid, and their τ with the gap there — sharp: τ +0.50 [+0.25, +0.75] over all, " \
         "−0.25 [−0.50, +0.00] within batch size. Descriptive only" in check.replace("-", "−")
     failing = {**summary, "scores": [{**r, "predicts": False} for r in summary["scores"]]}
     defined = [r for r in failing["scores"] if r["kind"] == "measure" and r["Psi"] == r["Psi"]]  # NaN ≠ NaN: undefined Ψ left out
     best = max(defined, key=lambda r: r["Psi"])["name"]
     assert best == "sharp"
-    assert f"the one with the highest Ψ, {best}, ranks them" in out_of_grid_text(failing, _taus(best, 0.1, 0.2))
-    assert "say nothing about the grid's verdict" in out_of_grid_text(summary, _taus("other", 0.1, 0.2))
+    assert f"the one with the highest Ψ, {best}, and its τ" in out_of_grid_text(failing, _predictors(best, 0.1, 0.2))
+    assert "say nothing about the grid's verdict" in out_of_grid_text(summary, _predictors("other", 0.1, 0.2))
     assert "Out-of-grid" not in study_section_text(summary, STUDY, 0.01, lambda name: name)  # no predictors stage: no check

@@ -147,7 +147,8 @@ def test_dvc_plots_diff_renders_every_chart_offline(tmp_path):
         rendered = page.evaluate(drawn)
         # data drawn in each: Vega's data marks (lines, points, bars) sit in groups of role "mark", apart from axes
         # and legends; a mark whose colour the scale could not give (a regime the template failed to tell) is drawn
-        # with neither fill nor stroke, i.e. not at all
+        # with neither fill nor stroke, i.e. not at all. This catches a chart with no visible data, not one that
+        # lost a single regime's colour (the colour scales are checked above, e.g. test_labelled_points_take_sb_blue_…)
         marks = page.evaluate("[...document.querySelectorAll('.vega-embed')].map(e => [...e.querySelectorAll('svg.marks g.role-mark > path')]"
                               ".filter(p => [p.getAttribute('fill'), p.getAttribute('stroke')].some(c => c && c !== 'none' && c !== 'transparent')).length)")
         images = page.evaluate("document.images.length")
