@@ -29,10 +29,11 @@ from typer.testing import CliRunner
 from benchmarks.pipeline import REPO
 from benchmarks.record import write_result
 from lbgap.devices import resolve_device
+from lbgap.experiments.study import AXES
 from stages import study as study_stage
 
 app = typer.Typer(add_completion=False)
-CONFIGURATION = ("batch_size", "learning_rate", "width", "depth", "weight_decay", "dropout", "seed")
+CONFIGURATION = (*AXES, "seed")  # a study row's key
 NOT_MEASURES = {*CONFIGURATION, "reached", "diverged"}
 
 
@@ -98,7 +99,7 @@ def main(
             if keep is not None:
                 keep.mkdir(parents=True, exist_ok=True)
                 shutil.copy(out, keep / out.name)
-            cpu = committed_rows(batch)
+            cpu, compared_rows = committed_rows(batch), []
             for row in ran:
                 committed = cpu.get(tuple(row[k] for k in CONFIGURATION))
                 compared = {k: row[k] for k in CONFIGURATION} | {"reached": row["reached"], "steps": row["steps"],
@@ -109,18 +110,18 @@ def main(
                     compared |= {"cpu_reached": committed["reached"], "cpu_steps": committed["steps"],
                                  "cpu_test_accuracy": committed.get("test_accuracy"), "relative_differences": differences,
                                  "largest_relative_difference": differences.get(measure, 0.0), "on": measure}
-                rows.append(compared)
+                compared_rows.append(compared)
+            rows += compared_rows
+            beside_cpu = [r for r in compared_rows if "cpu_steps" in r]
             per_network = seconds / len(ran)
             summary.append({"batch": batch, "networks": len(ran), "seconds": round(seconds, 1), "seconds_per_network": round(per_network, 2),
-                            "compared_with_cpu": sum("cpu_steps" in r for r in rows[-len(ran):]),
-                            "same_steps_as_cpu": sum(r.get("cpu_steps") == r["steps"] for r in rows[-len(ran):])})
+                            "compared_with_cpu": len(beside_cpu), "same_steps_as_cpu": sum(r["cpu_steps"] == r["steps"] for r in beside_cpu)})
             print(f"study@{batch} on {device}: {len(ran)} networks in {seconds:.0f} s ({per_network:.1f} s each); "
                   f"{summary[-1]['same_steps_as_cpu']} of {summary[-1]['compared_with_cpu']} compared took the CPU's steps", flush=True)
-            for r in rows[-len(ran):]:
-                if "cpu_steps" in r:
-                    print(f"  lr {r['learning_rate']} {r['width']}×{r['depth']} wd {r['weight_decay']} p {r['dropout']}: steps {r['steps']} "
-                          f"(CPU {r['cpu_steps']}), test acc {r['test_accuracy']} (CPU {r['cpu_test_accuracy']}), "
-                          f"largest difference {r['largest_relative_difference']:.2g} on {r['on']}")
+            for r in beside_cpu:
+                print(f"  lr {r['learning_rate']} {r['width']}×{r['depth']} wd {r['weight_decay']} p {r['dropout']}: steps {r['steps']} "
+                      f"(CPU {r['cpu_steps']}), test acc {r['test_accuracy']} (CPU {r['cpu_test_accuracy']}), "
+                      f"largest difference {r['largest_relative_difference']:.2g} on {r['on']}")
             # after each batch size, so that a run cut short keeps what it measured
             write_result(name or f"study_network_{device}", {"device": device, "settings": settings, "batches": summary, "rows": rows})
 

@@ -28,7 +28,7 @@ import typer
 
 from benchmarks.record import write_result
 from lbgap.experiments.study import AXES, study_summary
-from lbgap.experiments.study_statistics import kendall_tau_b
+from lbgap.experiments.study_statistics import TIE, kendall_tau_b
 
 app = typer.Typer(add_completion=False)
 KEY = [*AXES, "seed"]
@@ -71,7 +71,7 @@ def scores(first: pd.DataFrame, second: pd.DataFrame, *, test_samples: int, resa
         summary = study_summary(table, test_samples=test_samples, delta=0.05, resamples=resamples, confidence=0.95, seed=0)
         for r in summary["scores"]:
             rows.setdefault(r["name"], {"name": r["name"], "kind": r["kind"]})
-            rows[r["name"]] |= {f"Psi_{label}": r["Psi"], f"psi_positive_{label}": all(r[f"psi_{a}"] > 0 for a in summary["axes"]),
+            rows[r["name"]] |= {f"Psi_{label}": r["Psi"], f"psi_positive_{label}": all(r[f"psi_{a}"] > TIE for a in summary["axes"]),  # as the rule reads ψ
                                 f"predicts_{label}": bool(r["predicts"])}
     return pd.DataFrame(list(rows.values()))
 

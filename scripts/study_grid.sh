@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The designed predictor study at full size (docs/measures.md, "Which measure predicts generalization"): 4 batch
+# The designed predictor study at full size (docs/measures.md, "The designed study"): 4 batch
 # sizes × 2 learning rates × 2 widths × 2 depths × 2 weight decays × 2 dropout rates, 2 seeds — 256 networks, each
 # trained to train.target_loss and measured there. One stage per batch size (`study@<batch>`, 64 networks), so the
 # cells can run in several sittings or on several machines, each kept as a shard folder in the repository, and
