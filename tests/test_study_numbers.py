@@ -32,7 +32,7 @@ QUOTED = [
     "{trace.tau:+.2f} for tr H",
     "the full-space φ reverses on depth (ψ {phi_full_eps_1e-03.psi_depth:+.2f} at ε = 1e-3; {phi_subspace_eps_1e-03.psi_depth:+.2f} "
     "in the subspace), as does λ_max ({lambda_max.psi_depth:+.2f})",
-    "the norms rank inversely here too (Ψ {log_spectral_product.Psi:+.2f} for the product of spectral norms, "
+    "here all three norms rank inversely (Ψ {log_spectral_product.Psi:+.2f} for the product of spectral norms, "
     "{log_frobenius_product.Psi:+.2f} Frobenius, {path_norm.Psi:+.2f} the path norm)",
     "the magnitude-aware 1/σ² ranks below the absolute one (Ψ {inverse_sigma_sq_magnitude.Psi:+.2f} against "
     "{inverse_sigma_sq_absolute.Psi:+.2f}) and the steps baseline ranks inversely (Ψ {steps_from_milestone.Psi:+.2f})",
@@ -91,6 +91,10 @@ def test_the_claims_in_words_hold():
         assert min(scores[name]["psi_batch_size"], scores[name]["psi_dropout"]) >= 0.6, name
         assert max(scores[name][f"psi_{axis}"] for axis in ("width", "depth", "weight_decay")) < 0.5, name
     assert 0 < summary["margin_points"] < 5
+    # "batch size and dropout, the axes that move the gap most": the spread of the gap's mean over each axis's values
+    gaps = table[table.reached.astype(bool)]
+    spread = {axis: gaps.groupby(axis).gap.mean().agg(lambda m: m.max() - m.min()) for axis in summary["axes"]}
+    assert sorted(spread, key=spread.get)[-2:] in (["batch_size", "dropout"], ["dropout", "batch_size"]), spread
     # "width, depth and weight decay barely move the gap, so that the pairs the test set resolves ... come from batch
     # size, learning rate and dropout alone": the environments sign_errors scores, per axis
     reached = table[table.reached.astype(bool)]
