@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import quoting
+from tests.quoting import spaced
+
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs/results.md"
 
@@ -84,29 +87,24 @@ def _value(expression: str) -> float:
 
 
 def _render(phrase: str) -> str:
-    # the page's minus sign is U+2212, as typeset
-    return _spaced(re.sub(r"\{([^{}:]+):([^{}]+)\}", lambda m: format(_value(m.group(1)), m.group(2)).replace("-", "−"), phrase))
-
-
-def _spaced(text: str) -> str:
-    return re.sub(r"\s+", " ", text)
+    return quoting.render(phrase, _value)
 
 
 @pytest.mark.parametrize("phrase", QUOTED)
 def test_each_quoted_number_is_the_committed_runs(phrase):
-    assert _render(phrase) in _spaced(PAGE.read_text()), f"docs/results.md does not say: {_render(phrase)!r}"
+    assert _render(phrase) in spaced(PAGE.read_text()), f"docs/results.md does not say: {_render(phrase)!r}"
 
 
 def test_no_other_number_from_a_run_is_quoted():
     from tests.test_study_numbers import QUOTED as STUDY_QUOTED, render as render_study  # the designed study's, its own test
 
-    rest = _spaced(PAGE.read_text())
+    rest = spaced(PAGE.read_text())
     for phrase in QUOTED:
         rest = rest.replace(_render(phrase), " ")
     for phrase in STUDY_QUOTED:
-        rest = rest.replace(_spaced(render_study(phrase)), " ")
+        rest = rest.replace(spaced(render_study(phrase)), " ")
     rest = re.sub(r"\([^()]*\.md[^()]*\)|`[^`]*`|\[[^\]]*\]\([^)]*\)", " ", rest)  # links and code name files
     for setting in sorted(SETTINGS, key=len, reverse=True):
-        rest = rest.replace(_spaced(setting), " ")
+        rest = rest.replace(spaced(setting), " ")
     left = re.findall(r"\d[\d.,]*\s?[%×]?", rest)
     assert not left, f"numbers in docs/results.md neither quoted from metrics/summary.json nor settings: {left}"

@@ -5,13 +5,15 @@ excluded runs, which axes carry the sharpness measures' ranking)."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import kendalltau
+
+from tests import quoting
+from tests.quoting import spaced
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs/results.md"
@@ -56,17 +58,12 @@ def _value(path: str) -> float:
 
 
 def render(phrase: str) -> str:
-    # the page's minus sign is U+2212, as typeset
-    return re.sub(r"\{([^{}:]+):([^{}]+)\}", lambda m: format(_value(m.group(1)), m.group(2)).replace("-", "−"), phrase)
-
-
-def _spaced(text: str) -> str:
-    return re.sub(r"\s+", " ", text)
+    return quoting.render(phrase, _value)
 
 
 @pytest.mark.parametrize("phrase", QUOTED)
 def test_each_quoted_number_is_the_committed_studys(phrase):
-    assert _spaced(render(phrase)) in _spaced(PAGE.read_text()), f"docs/results.md does not say: {render(phrase)!r}"
+    assert spaced(render(phrase)) in spaced(PAGE.read_text()), f"docs/results.md does not say: {render(phrase)!r}"
 
 
 def test_the_claims_in_words_hold():

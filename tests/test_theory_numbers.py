@@ -5,11 +5,13 @@ table hold in grid.csv."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests import quoting
+from tests.quoting import spaced
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs/theory.md"
@@ -46,21 +48,17 @@ def _value(path: str) -> float:
     return abs(value) if magnitude else value
 
 
-def _spaced(text: str) -> str:
-    return re.sub(r"\s+", " ", text)
-
-
 def _render(phrase: str) -> str:
-    return _spaced(re.sub(r"\{([^{}:]+):([^{}]+)\}", lambda m: format(_value(m.group(1)), m.group(2)).replace("-", "−"), phrase))
+    return quoting.render(phrase, _value)
 
 
 @pytest.mark.parametrize("phrase", QUOTED)
 def test_each_quoted_number_is_the_full_grids(phrase):
-    assert _render(phrase) in _spaced(PAGE.read_text()), f"docs/theory.md does not say: {_render(phrase)!r}"
+    assert _render(phrase) in spaced(PAGE.read_text()), f"docs/theory.md does not say: {_render(phrase)!r}"
 
 
 def test_the_grid_as_the_page_describes_it():
-    text, summary = _spaced(PAGE.read_text()), _summary()
+    text, summary = spaced(PAGE.read_text()), _summary()
     run = json.loads((RESULTS / "run.json").read_text())
     table = pd.read_csv(RESULTS / "grid.csv")
     assert f"100 runs, {run['seconds'] / 60:.0f} min" in text and len(table) == 100
