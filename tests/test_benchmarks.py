@@ -113,3 +113,36 @@ def test_the_performance_page_quotes_the_committed_gpu_runs():
         assert f"{row['one_by_one_s_per_epoch']:.2f} s against {row['together_s_per_epoch']:.2f} s" in page, batch
     grid = {r["batch"]: r for r in json.loads((RESULTS / "grid_cell_cuda.json").read_text())["result"]["rows"]}
     assert f"made {grid[64]['stacked_updates_per_s']:,.0f} and {grid[1000]['stacked_updates_per_s']:,.0f} updates per second" in page
+
+
+def test_the_fashion_mnist_page_quotes_the_committed_gpu_run():
+    """docs/fashion-mnist.md's one-off GPU run: summary.json is what benchmarks.fashion_f1_device writes from the
+    committed stage outputs, and the page prints its numbers."""
+    from benchmarks.fashion_f1_device import summarize
+
+    folder = RESULTS / "fashion_f1_batch_cuda"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert json.loads(json.dumps(summarize(folder))) == summary
+    page = _page("fashion-mnist.md")
+    rows = summary["per_seed_full_eps_1e-03"]
+    sb, lb = ([r for r in rows if r["regime"] == regime] for regime in ("sb", "lb"))
+    stalled = [r for r in lb if r["paper_protocol_phi"] < 0.01 * r["phi"]]  # the protocol found < 1 % of the maximum
+    others = [r for r in lb if r not in stalled]
+    assert len(stalled) == 2 and all(r["certified"] for r in rows)
+    assert (f"(seeds {stalled[0]['seed']} and {stalled[1]['seed']}: {stalled[0]['train_loss']:.1e} and {stalled[1]['train_loss']:.1e}); "
+            f"there the paper's protocol gives φ {stalled[0]['paper_protocol_phi']:.3g} and {stalled[1]['paper_protocol_phi']:.3g}, "
+            f"while the validated search from the same points finds {stalled[0]['phi']:.0f} and {stalled[1]['phi']:.0f}, as sharp as the "
+            f"other three LB seeds ({min(r['phi'] for r in others):.0f}–{max(r['phi'] for r in others):.0f})") in page
+    full, sub = summary["sharpness"]["full"]["eps_1e-03"], summary["sharpness"]["subspace"]["eps_1e-03"]
+    paper = full["paper_protocol"]
+    assert (f"LB/SB is {full['lb_over_sb']:.0f}× by the validated maximizer (SB {full['sb']:.2f}, LB {full['lb']:.0f}) and "
+            f"{paper['lb_over_sb']:.0f}× by the paper's protocol on the same networks (SB {paper['sb']:.2f}, LB {paper['lb']:.0f})") in page
+    share = [r["paper_protocol_phi"] / r["phi"] for r in sb]
+    assert f"it finds {100 * min(share):.0f}–{100 * max(share):.0f} % of the validated φ" in page
+    target = summary["at_target_loss"]["sharpness"]
+    assert (f"agree ({sub['lb_over_sb']:.0f}×). At the training loss 0.01 the full-space ratio is "
+            f"{target['full']['eps_1e-03']['lb_over_sb']:.0f}× (subspace {target['subspace']['eps_1e-03']['lb_over_sb']:.0f}×)") in page
+    test, spread = summary["test_acc_pct"], [r["test_acc_pct"] for r in lb]
+    cpu = json.loads((REPO / "results/fashion-mnist-F1-batchnorm-batch/summary.json").read_text())["test_acc_pct"]
+    assert (f"SB tests {test['sb']:.2f} %, LB {test['lb']:.2f} %: a gap of {test['gap']:.2f} points, where the CPU run had {cpu['gap']:.2f}. "
+            f"With 5 seeds a side and LB seeds spread over {min(spread):.2f}–{max(spread):.2f} %") in page
