@@ -63,8 +63,8 @@ SETTINGS = [
     "2–5", "3–10", "100-dimensional", "a batch ratio of 4 where the paper's is about 20", "15 epochs", "2 seeds", "1 point",
     "0–20 epochs", "20 LB epochs", "100-epoch", "2017", "2000 training", "5 seeds", "SB 256, LB 6000", "η = 0", "10 iterations",
     "3 seeds each at LB batch 1000", "3-point grid", "a 95 % interval", "MNIST-1D", "128 samples", "sub-batch of 128", "ρ = 0",
-    "F1", "MNIST", "x0", "1/σ²", "LB/SB", "2020", "its 15 epochs", "epochs 1–2", "1e-3", "(70–180×)", "after epoch 16",
-    "LB's epoch 8", "in 15 epochs", "batch 64", "100-epoch", "100 % training accuracy",
+    "F1", "MNIST", "x0", "1/σ²", "LB/SB", "2020", "its 15 epochs", "1e-3", "(70–180×)", "after epoch 16",
+    "in 15 epochs", "batch 64", "100-epoch", "100 % training accuracy",
 ]
 
 
