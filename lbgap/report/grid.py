@@ -45,6 +45,16 @@ def predictions_table(summary: Mapping[str, Mapping]) -> str:
         "adjusted R² of accuracy: η/B^k alone / η / B / both": lambda s: "—" if s.get("temperature") is None else " / ".join(
             f"{s['temperature'][key]:.2f}" for key in ("r2_ratio", "r2_lr", "r2_batch", "r2_both")),
         "test accuracy per doubling of B at equal η/B^k (points)": lambda s: _interval(s.get("batch_effect"), "per_doubling", "low", "high"),
+        "adjusted R² of accuracy, η/B^k and log B together (its own k)": lambda s: "—" if s.get("batch_effect") is None else (
+            f"{s['batch_effect']['r2_adjusted']:.2f} (k {s['batch_effect']['k']:.2f})"),
+        "temperature exponent k of log φ at the target; adjusted R² η/B^k alone / both": lambda s: "—" if s.get(
+            "sharpness_temperature") is None else _interval(s["sharpness_temperature"], "k", "k_low", "k_high") + (
+            f"; {s['sharpness_temperature']['r2_ratio']:.2f} / {s['sharpness_temperature']['r2_both']:.2f}"),
+        "steps to target: slope of log₂ steps on log₂ B at the best η (−1 perfect scaling, 0 none)": lambda s: _interval(
+            s.get("steps_scaling"), "slope", "slope_low", "slope_high"),
+        "steps ratio per doubling of B (0.5 perfect scaling, 1 none)": lambda s: "—" if s.get("steps_scaling") is None else ", ".join(
+            f"{p['from']}→{p['to']}: {p['ratio']:.2f}" + (f" [{p['low']:.2f}, {p['high']:.2f}]" if p.get("low") is not None else "")
+            for p in s["steps_scaling"]["per_doubling"]),
         "critical batch size B_crit (steps to target; best η at the grid's edge for B =)": lambda s: _interval(
             s.get("critical_batch"), "critical_batch", "critical_batch_low", "critical_batch_high", 0) + (
             f"; {', '.join(map(str, s['critical_batch']['best_at_grid_edge']))}" if s.get("critical_batch")
@@ -52,6 +62,9 @@ def predictions_table(summary: Mapping[str, Mapping]) -> str:
         "B_crit / median noise scale B_simple at the target loss (McCandlish: about 1)": lambda s: (
             f"{s['critical_batch']['critical_batch'] / s['noise_scale_median']:.2f} (B_simple {s['noise_scale_median']:.0f})"
             if s.get("critical_batch") and s.get("noise_scale_median") else "—"),
+        "noise scale B_simple at the target: median (quartiles; runs where it is undefined)": lambda s: (
+            f"{s['noise_scale_median']:.0f} ({s['noise_scale_quartiles'][0]:.0f}–{s['noise_scale_quartiles'][1]:.0f}; "
+            f"{s['noise_scale_undefined']})" if s.get("noise_scale_quartiles") else "—"),
         "slope of log training sharpness on log η (edge of stability: −1)": lambda s: _interval(
             s.get("sharpness_scaling"), "lr_slope", "lr_slope_low", "lr_slope_high"),
         "slope of log training sharpness on log B": lambda s: _interval(s.get("sharpness_scaling"), "batch_slope", "batch_slope_low",

@@ -13,7 +13,9 @@ import torch
 from torch.nn import functional as F
 
 from lbgap.experiments.grid import GridRun, StackedOptimizer, measure_run, stability_ratio, train_cell
-from lbgap.experiments.grid_analysis import batch_effect, critical_batch, grid_summary, sharpness_scaling, temperature_fit
+from lbgap.experiments.grid_analysis import (
+    batch_effect, critical_batch, grid_summary, sharpness_scaling, steps_scaling, temperature_fit,
+)
 from lbgap.data import Split
 from lbgap.train.evaluation import evaluate
 from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
@@ -210,6 +212,37 @@ def test_the_batch_effect_at_equal_temperature_is_recovered_with_k_fitted_alongs
     assert (found["high"] < 0) == (effect < 0) and abs(found["k"] - 0.5) < 0.1 and not found["k_at_edge"]
 
 
+def test_a_batch_effect_fits_better_than_the_temperature_alone_only_when_there_is_one():
+    """The two models compete: with a batch effect the ratio-plus-log-B model's adjusted R² is clearly above the
+    ratio's alone; without one it gains (about) nothing."""
+    lr, batch, y = _grid(0.5, noise=0.2)
+    for effect, better in ((-1.5, True), (0.0, False)):
+        moved = y + effect * np.log2(batch)
+        ratio_alone = temperature_fit(lr, batch, moved, resamples=5, confidence=0.9, seed=0)["r2_ratio"]
+        with_batch = batch_effect(lr, batch, moved, resamples=5, confidence=0.9, seed=0)["r2_adjusted"]
+        assert (with_batch > ratio_alone + 0.01) == better, (effect, with_batch, ratio_alone)
+
+
+def test_the_steps_slope_reads_perfect_scaling_and_its_end():
+    sizes = np.array([64, 128, 256, 512, 1024, 2048, 4096])
+    rates = np.array([0.01, 0.03, 0.1])
+    lr, batch, seed_of = (a.ravel() for a in np.meshgrid(rates, sizes, [0, 1], indexing="ij"))
+    slower = np.where(lr == 0.03, 1.0, 1.6) * (1 + 0.02 * seed_of)  # η = 0.03 best everywhere
+    perfect = steps_scaling(lr, batch, 10 * 4096 / batch * slower, resamples=100, confidence=0.95, seed=0)
+    assert perfect["slope"] == pytest.approx(-1.0) and perfect["slope_low"] <= -1.0 <= perfect["slope_high"]
+    assert all(pair["ratio"] == pytest.approx(0.5) for pair in perfect["per_doubling"]) and perfect["draws"] == 100
+    curve = 200 * (1 + 500 / sizes)  # McCandlish: halves well below B_crit = 500, flat far above it
+    found = steps_scaling(lr, batch, 200 * (1 + 500 / batch) * slower, resamples=50, confidence=0.95, seed=0)
+    ratios = [pair["ratio"] for pair in found["per_doubling"]]
+    assert ratios == pytest.approx(list(curve[1:] / curve[:-1]), rel=1e-6) and ratios[0] < 0.6 < 0.9 < ratios[-1]
+    assert all(pair["low"] <= pair["ratio"] <= pair["high"] for pair in found["per_doubling"])
+    one_seed = steps_scaling(lr[seed_of == 0], batch[seed_of == 0], (10 * 4096 / batch * slower)[seed_of == 0], resamples=10,
+                             confidence=0.9, seed=0)
+    assert one_seed["slope"] == pytest.approx(-1.0) and one_seed["slope_low"] is None and "one seed" in one_seed["why_no_interval"]
+    with pytest.raises(ValueError, match="3 or more"):
+        steps_scaling(np.array([0.1, 0.1]), np.array([64, 128]), np.array([10.0, 20.0]), resamples=10, confidence=0.9, seed=0)
+
+
 def test_a_pure_batch_effect_is_not_absorbed_into_the_exponent():
     """y falls with B at every η, no temperature at all: fitting k alone would move it to soak up the B
     dependence; fitted together, the per-doubling effect is found."""
@@ -283,4 +316,11 @@ def test_the_grid_summary_answers_each_prediction_or_says_why_not():
     assert sgd["stability"]["64"] == {"median_ratio": 1.0, "above_edge": 0.0, "runs": 10}  # at the edge, none above it
     assert sgd["unreached_by_batch"] == {"64": 0, "256": 0, "1024": 0, "4096": 0} and sgd["diverged"] == 0
     assert "noise_scale_median" not in sgd  # the frame has no noise scale column
+    assert sgd["steps_scaling"]["slope"] < 0 and sgd["sharpness_temperature"] is None  # no φ column: said why not
     assert adam["critical_batch"] is None and "3 or more" in adam["critical_batch_why_not"]
+    noise = frame.assign(phi=3.8 * batch / lr, noise_scale=np.where(np.arange(len(frame)) % 4 == 0, np.nan, batch.astype(float)))
+    measured = grid_summary(noise, resamples=20, confidence=0.9, seed=0)["sgd"]
+    defined = noise.noise_scale.dropna()
+    assert measured["noise_scale_undefined"] == int(noise.noise_scale.isna().sum()) > 0
+    assert measured["noise_scale_median"] == defined.median() and measured["noise_scale_quartiles"] == list(defined.quantile([0.25, 0.75]))
+    assert abs(measured["sharpness_temperature"]["k"] - 1.0) < 0.05  # log φ = log 3.8 − log(η / B)

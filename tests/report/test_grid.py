@@ -35,10 +35,15 @@ def test_the_section_has_each_prediction_or_why_not_and_the_figure_every_run():
     assert f"{len(table[table.optimizer == 'sgd']) - 1} of 40" in text
     k = summary["sgd"]["temperature"]
     assert f"{k['k']:.2f} [{k['k_low']:.2f}, {k['k_high']:.2f}]" in text  # sgd's k with its interval
+    steps = summary["sgd"]["steps_scaling"]
+    assert f"{steps['slope']:.2f} [{steps['slope_low']:.2f}, {steps['slope_high']:.2f}]" in text  # the steps' slope, interval
+    first = steps["per_doubling"][0]
+    assert f"{first['from']}→{first['to']}: {first['ratio']:.2f} [{first['low']:.2f}, {first['high']:.2f}]" in text
+    assert f"{summary['sgd']['batch_effect']['r2_adjusted']:.2f} (k {summary['sgd']['batch_effect']['k']:.2f})" in text
     unreached = ", ".join(f"{b}: {n}" for b, n in summary["sgd"]["unreached_by_batch"].items())
     assert f"| {unreached}; 0 " in text and "by batch size: median (share above 1)" in text
     # adam's fits are missing, and say why (the batch effect because the exponent is)
-    assert "Not fitted: adam temperature: the fit needs at least 6 distinct" in text and "adam batch effect: the fit needs" in text
+    assert "Not fitted: " in text and "adam temperature: the fit needs at least 6 distinct" in text and "adam batch effect: the fit needs" in text
     figure = grid_figure(table, summary)
     assert len(figure.axes) == 4
     accuracy_axis = figure.axes[0]
