@@ -64,6 +64,9 @@ SETTINGS = [
     "0–20 epochs", "20 LB epochs", "100-epoch", "2017", "2000 training", "5 seeds", "SB 256, LB 6000", "η = 0", "10 iterations",
     "3 seeds each at LB batch 1000", "3-point grid", "a 95 % interval", "MNIST-1D", "128 samples", "sub-batch of 128", "ρ = 0",
     "F1", "MNIST", "x0", "1/σ²", "LB/SB", "2020", "its 15 epochs", "1e-3", "(70–180×)", "after epoch 16",
+    "4 batch sizes × 2 learning rates × 2 widths × 2 depths × 2 weight decays × 2 dropout rates, 2 seeds each",
+    "at batch 128 with η 0.2, stopped at the 120-epoch cap", "ψ above 0 on every axis", "ψ near 0", "steps from cross-entropy 0.1 to 0.01",
+    "sign error of 1.0", "(2023)",
     "in 15 epochs", "batch 64", "100-epoch", "100 % training accuracy",
 ]
 
@@ -95,9 +98,13 @@ def test_each_quoted_number_is_the_committed_runs(phrase):
 
 
 def test_no_other_number_from_a_run_is_quoted():
+    from tests.test_study_numbers import QUOTED as STUDY_QUOTED, render as render_study  # the designed study's, its own test
+
     rest = _spaced(PAGE.read_text())
     for phrase in QUOTED:
         rest = rest.replace(_render(phrase), " ")
+    for phrase in STUDY_QUOTED:
+        rest = rest.replace(_spaced(render_study(phrase)), " ")
     rest = re.sub(r"\([^()]*\.md[^()]*\)|`[^`]*`|\[[^\]]*\]\([^)]*\)", " ", rest)  # links and code name files
     for setting in sorted(SETTINGS, key=len, reverse=True):
         rest = rest.replace(_spaced(setting), " ")

@@ -210,6 +210,20 @@ def test_the_readme_configurations_table_quotes_the_results_folders():
             assert f"(≈ {summary['seconds'] / 3600:.0f} h on 2 cores)" in rows[label][1], label
 
 
+def test_the_readme_study_row_is_the_committed_study():
+    """The designed study's row: its verdict and wall time are results/study-grid's."""
+    header, *body = _table_after((REPO / "README.md").read_text(), "## The paper's configurations and real data")
+    row = next(row for row in body if row[0].startswith("designed predictor study"))
+    summary = json.loads((REPO / "results/study-grid/study_summary.json").read_text())
+    run = json.loads((REPO / "results/study-grid/run.json").read_text())
+    assert row[0].startswith(f"designed predictor study: {summary['models']} MLPs")
+    assert f"(≈ {run['cell_seconds'] / 3600:.0f} h on 2 cores)" in row[1]
+    measures = [s for s in summary["scores"] if s["kind"] == "measure"]
+    assert not any(s["predicts"] for s in measures) and row[2].startswith("no measure predicts")
+    closest = max(measures, key=lambda s: s["Psi"])  # "tr H comes closest": the highest Ψ, failing only on the baselines
+    assert closest["name"] == "trace" and closest["why"].startswith("Ψ") and "tr H comes closest" in row[2]
+
+
 def test_the_readme_fashion_mnist_p_values_are_welch_tests_of_the_committed_seeds():
     """"Welch's t-test p ≈ 0.10 and 0.08": SB against LB test accuracy over the 5 seeds of each results folder."""
     from scipy import stats
