@@ -33,9 +33,9 @@ def main(
 ) -> None:
     """Train this cell's runs to the target training loss and measure each where it ended."""
     with clear_errors():
+        check_listed(params, "grid.optimizers", optimizer, "the grid's optimizer")
+        check_listed(params, "grid.batches", batch, "the grid's batch size")
         settings = load_params(params)
-        check_listed(settings, "grid.optimizers", optimizer, "the grid's optimizer")
-        check_listed(settings, "grid.batches", batch, "the grid's batch size")
         grid, runtime, curvature = settings.grid, settings.runtime, settings.curvature
         cell = {"learning_rates": getattr(grid.learning_rates, optimizer), "seeds": grid.seeds, "max_epochs": grid.max_epochs,
                 "momentum": grid.momentum, "stacked": grid.stacked, "target_loss": settings.train.target_loss,

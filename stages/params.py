@@ -40,12 +40,12 @@ def load_params(path: Path) -> Params:
     return params
 
 
-def check_listed(params: Params, key: str, value: object, what: str) -> None:
-    """Refuse `what` = `value` when the list of `params` at `key` (a YAML path, e.g. 'sweep.batches') does not
-    hold it: dvc.yaml's matrix makes one stage per entry. The list is not among the sections a stage hands
-    on: refusing a value changes nothing a listed value computes, so no stage depends on the list, and
-    adding an entry runs only its own stage."""
-    listed = params
+def check_listed(path: Path, key: str, value: object, what: str) -> None:
+    """Refuse `what` = `value` when the params list at `key` (a YAML path, e.g. 'sweep.batches') does not
+    hold it: dvc.yaml's matrix makes one stage per entry. Read apart from the sections a stage hands on:
+    refusing a value changes nothing a listed value computes, so no stage depends on the list, and adding
+    an entry runs only its own stage."""
+    listed = load_params(path)
     for part in key.split("."):
         listed = getattr(listed, part)
     if value not in listed:

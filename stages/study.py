@@ -35,8 +35,8 @@ def main(
 ) -> None:
     """Train this batch size's configurations to the target training loss and measure each run there."""
     with clear_errors():
+        check_listed(params, "study.batch_sizes", batch, "the study's batch size")
         settings = load_params(params)
-        check_listed(settings, "study.batch_sizes", batch, "the study's batch size")
         study, runtime, curvature = settings.study, settings.runtime, settings.curvature
         points = configurations({"batch_size": [batch], "learning_rate": study.learning_rates, "width": study.widths,
                                  "depth": study.depths, "weight_decay": study.weight_decays, "dropout": study.dropouts})

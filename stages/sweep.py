@@ -35,8 +35,8 @@ def main(
 ) -> None:
     """Train `sweep.seeds` networks with this batch size for `sweep.epochs` epochs; accuracy and φ."""
     with clear_errors():
+        check_listed(params, "sweep.batches", batch, "the sweep's batch size")
         settings = load_params(params)
-        check_listed(settings, "sweep.batches", batch, "the sweep's batch size")
         sweep, runtime, sharpness = settings.sweep, settings.runtime, settings.sharpness
         epochs, seeds = sweep.epochs, sweep.seeds
         config = budget_config(settings.train, runtime.eval_chunk, epochs)
