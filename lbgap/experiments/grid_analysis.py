@@ -6,7 +6,7 @@ much a run varies from seed to seed."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -242,7 +242,32 @@ def sharpness_scaling(learning_rates: np.ndarray, batch_sizes: np.ndarray, sharp
             "batch_slope": float(batch_slope), "batch_slope_low": batch_low, "batch_slope_high": batch_high}
 
 
-def grid_summary(frame: pd.DataFrame, *, resamples: int, confidence: float, seed: int) -> dict:
+EDGE_COLUMNS = ["optimizer", "batch_size", "learning_rate", "seed", "epoch", "train_loss", "training_sharpness", "stability_ratio"]
+
+
+def edge_table(cells: Sequence[Mapping]) -> pd.DataFrame:
+    """The grid cells' edge traces (`lbgap.experiments.grid.grid_cell`) as one table, one row per record, columns
+    `EDGE_COLUMNS`; a cell written without a trace adds none."""
+    rows = [{"optimizer": cell["optimizer"], "batch_size": cell["batch_size"], **point} for cell in cells for point in cell.get("edge_trace", [])]
+    return pd.DataFrame(rows, columns=EDGE_COLUMNS)
+
+
+def edge_along_training(trace: pd.DataFrame) -> dict:
+    """By batch size, over the traced runs: how close each came to its stability threshold while it trained —
+    the median and largest of the runs' peak stability ratios, the median epoch of the peak, and the share of
+    runs whose ratio exceeded 1 at some record (the quadratic model says they could not stay there: at the
+    edge, as Cohen et al. see full-batch training hover). Records are every few epochs, so a brief excursion
+    between them is missed: the peaks are lower bounds."""
+    found = {}
+    for batch, group in trace.groupby("batch_size"):
+        peaks = group.loc[group.groupby(["learning_rate", "seed"]).stability_ratio.idxmax()]
+        found[str(int(batch))] = {"runs": int(len(peaks)), "peak_ratio_median": float(peaks.stability_ratio.median()),
+                                  "peak_ratio_max": float(peaks.stability_ratio.max()),
+                                  "peak_epoch_median": float(peaks.epoch.median()), "above_edge": float((peaks.stability_ratio > 1).mean())}
+    return found
+
+
+def grid_summary(frame: pd.DataFrame, trace: pd.DataFrame | None = None, *, resamples: int, confidence: float, seed: int) -> dict:
     """The theories' predictions on the grid's table (`measure_run` rows), per optimizer, over the runs that
     reached the target without diverging: the temperature exponent k for test accuracy (`temperature_fit`),
     the batch effect at equal temperature (`batch_effect`), the exponent k for log φ at the target
@@ -250,8 +275,9 @@ def grid_summary(frame: pd.DataFrame, *, resamples: int, confidence: float, seed
     slope of the steps on the batch size (`steps_scaling`) beside the median gradient noise scale B_simple of
     those runs (measured at the same training loss; its quartiles and how many runs left it undefined),
     what sets the training sharpness (`sharpness_scaling`), and by batch size the stability ratio's median and
-    the share of runs above their edge (ratio > 1: the quadratic model says they could not stay there). A
-    prediction a grid is too small for is None, with the reason."""
+    the share of runs above their edge (ratio > 1: the quadratic model says they could not stay there), and
+    from `trace` (`edge_table`) the same along training (`edge_along_training`). A prediction a grid is too
+    small for is None, with the reason."""
     options = {"resamples": resamples, "confidence": confidence, "seed": seed}
     out = {}
     for optimizer, runs in frame.groupby("optimizer", sort=False):
@@ -284,6 +310,9 @@ def grid_summary(frame: pd.DataFrame, *, resamples: int, confidence: float, seed
                           "runs": int(len(group))}
             for b, group in reached.groupby("batch_size")
         }
+        traced = trace[trace.optimizer == optimizer] if trace is not None else pd.DataFrame()
+        if len(traced):
+            found["edge_along_training"] = edge_along_training(traced)
         found["unreached_by_batch"] = {str(int(b)): int((~group.reached.astype(bool)).sum()) for b, group in runs.groupby("batch_size")}
         found["diverged"] = int(runs.diverged.astype(bool).sum())
         out[str(optimizer)] = found

@@ -1,6 +1,7 @@
 """The report's section on the learning-rate × batch-size grid: each theory's prediction as a number with its
-interval (lbgap.experiments.grid_analysis), what the grid does not show, and two figures — test accuracy
-against the temperature η/B^k, and the training sharpness against its stability threshold."""
+interval (lbgap.experiments.grid_analysis), what the grid does not show, and one figure — test accuracy
+against the temperature η/B^k, the training sharpness against its stability threshold where the runs ended,
+and their ratio along training."""
 
 from __future__ import annotations
 
@@ -71,6 +72,9 @@ def predictions_table(summary: Mapping[str, Mapping]) -> str:
                                                                         "batch_slope_high"),
         "sharpness / stability threshold by batch size: median (share above 1)": lambda s: ", ".join(
             f"{b}: {v['median_ratio']:.2f} ({100 * v['above_edge']:.0f} %)" for b, v in s["stability"].items()) or "—",
+        "along training (first seed, every few epochs), peak sharpness / threshold by batch size: median (largest; share above 1)":
+            lambda s: ", ".join(f"{b}: {v['peak_ratio_median']:.2f} ({v['peak_ratio_max']:.2f}; {100 * v['above_edge']:.0f} %)"
+                                for b, v in s.get("edge_along_training", {}).items()) or "—",
         "runs that missed the target, by batch size; diverged": lambda s: ", ".join(
             f"{b}: {n}" for b, n in s.get("unreached_by_batch", {}).items()) + f"; {s.get('diverged', 0)}",
     }
@@ -92,7 +96,8 @@ def grid_section_text(table: pd.DataFrame, summary: Mapping[str, Mapping], grid:
 Every run of the grid — optimizers {', '.join(grid['optimizers'])}, batch sizes {', '.join(map(str, grid['batches']))},
 learning rates ({rates}), {grid['seeds']} seed(s) each — trained until its training loss first reached {target_loss:g}
 (at most {grid['max_epochs']} epochs) and was measured there (`plots/grid.csv`: one row per run; in the figure, hollow points
-missed the target). Each prediction
+missed the target; `plots/grid_edge.csv`: the first seed's stability ratio every {grid['edge_every']} epochs along
+training, the figure's bottom row). Each prediction
 with its {100 * confidence:g} % bootstrap interval (docs/theory.md says what each tests):
 
 {predictions_table(summary)}
@@ -104,12 +109,14 @@ with its {100 * confidence:g} % bootstrap interval (docs/theory.md says what eac
 ![grid]({link('grid')})"""
 
 
-def grid_figure(table: pd.DataFrame, summary: Mapping[str, Mapping]) -> Figure:
-    """Per optimizer (columns): test accuracy against log10 η/B^k at the fitted k (k = 1 when not fitted), and
-    the training sharpness against the stability threshold, both log, with the line sharpness = threshold;
-    batch sizes by colour (viridis: blue and red mean SB and LB elsewhere), runs that missed the target hollow."""
+def grid_figure(table: pd.DataFrame, summary: Mapping[str, Mapping], trace: pd.DataFrame) -> Figure:
+    """Per optimizer (columns): test accuracy against log10 η/B^k at the fitted k (k = 1 when not fitted);
+    the training sharpness against the stability threshold where the runs ended, both log, with the line
+    sharpness = threshold; and from `trace` (`edge_table`) the traced runs' stability ratio along training, one
+    line per run. Batch sizes by colour (viridis: blue and red mean SB and LB elsewhere), runs that missed
+    the target hollow."""
     optimizers = list(summary)
-    figure, axes = plt.subplots(2, len(optimizers), figsize=(5.2 * len(optimizers), 8.0), squeeze=False)
+    figure, axes = plt.subplots(3, len(optimizers), figsize=(5.2 * len(optimizers), 12.0), squeeze=False)
     batches = sorted(table.batch_size.unique())
     colours = dict(zip(batches, plt.cm.viridis(np.linspace(0, 0.9, len(batches)))))
     for column, optimizer in enumerate(optimizers):
@@ -144,9 +151,28 @@ def grid_figure(table: pd.DataFrame, summary: Mapping[str, Mapping]) -> Figure:
         else:
             sharpness_axis.text(0.5, 0.5, "no run reached the target\nwith a positive sharpness", ha="center", va="center",
                                 transform=sharpness_axis.transAxes)
+        _edge_panel(axes[2][column], trace[trace.optimizer == optimizer], colours, optimizer)
         if accuracy_axis.collections:
             if (~runs.reached.astype(bool)).any():  # explain the hollow markers once, in grey
                 accuracy_axis.scatter([], [], facecolors="none", edgecolors="0.4", label="hollow: missed the target loss")
             accuracy_axis.legend(fontsize="small")
     figure.tight_layout()
     return figure
+
+
+def _edge_panel(axis, trace: pd.DataFrame, colours: Mapping, optimizer: str) -> None:
+    """The traced runs' stability ratio (training sharpness over its threshold) against the epoch, log y, one
+    line per run, batch sizes by colour; the dotted line at 1 is the edge."""
+    for (batch, _, _), run in trace.groupby(["batch_size", "learning_rate", "seed"]):
+        shown = run[run.stability_ratio > 0]  # a log axis: positive values only
+        axis.plot(shown.epoch, shown.stability_ratio, marker=".", color=colours.get(batch, "gray"), alpha=0.8)
+    axis.set(xlabel="epoch", ylabel="sharpness / stability threshold (log scale)", title=f"{optimizer}: along training (first seed)")
+    if not axis.lines:
+        axis.text(0.5, 0.5, "no run traced (grid.edge_every 0)", ha="center", va="center", transform=axis.transAxes)
+        return
+    axis.set_yscale("log")
+    axis.yaxis.set_minor_formatter(NullFormatter())
+    axis.axhline(1.0, linestyle=":", color="gray", label="at the edge")
+    for batch in sorted(trace.batch_size.unique()):
+        axis.plot([], [], color=colours.get(batch, "gray"), label=f"batch {batch}")
+    axis.legend(fontsize="small")

@@ -12,9 +12,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from lbgap.experiments.grid import GridRun, StackedOptimizer, measure_run, stability_ratio, train_cell
+from lbgap.experiments.grid import (
+    FIRST_SEED, GridRun, StackedOptimizer, grid_cell, measure_run, stability_ratio, train_cell, training_sharpness,
+)
 from lbgap.experiments.grid_analysis import (
-    batch_effect, critical_batch, grid_summary, sharpness_scaling, steps_scaling, temperature_fit,
+    batch_effect, critical_batch, edge_along_training, edge_table, grid_summary, sharpness_scaling, steps_scaling, temperature_fit,
 )
 from lbgap.data import Split
 from lbgap.train.evaluation import evaluate
@@ -155,6 +157,65 @@ def test_a_y_that_depends_on_lr_and_batch_separately_is_not_a_temperature():
 def test_the_temperature_fit_refuses_a_grid_with_one_batch_size():
     with pytest.raises(ValueError, match="2 batch sizes"):
         temperature_fit(np.logspace(-3, -1, 8), np.full(8, 256), np.arange(8.0), resamples=10, confidence=0.9, seed=0)
+
+
+@pytest.mark.parametrize("optimizer, rate", [("sgd", 0.05), ("adam", 3e-2)])
+def test_watched_runs_are_seen_every_few_epochs_and_training_is_unchanged(data64, small_mlp, optimizer, rate):
+    runs = [GridRun(rate, 0), GridRun(rate / 3, 1), GridRun(rate, 1)]
+    models = lambda: [small_mlp(run.seed, width=8, depth=2).double() for run in runs]  # noqa: E731
+    settings = {"optimizer": optimizer, "batch_size": 16, "target_loss": 1e-3, "max_steps": 40}  # 6 updates an epoch: a cap
+    seen = []
+    watched = train_cell(models(), runs, data64, **settings, watched=[0, 1], watch_every=2,
+                         on_watch=lambda i, epoch, loss, weights, preconditioner: seen.append((i, epoch, loss, weights, preconditioner)))
+    plain = train_cell(models(), runs, data64, **settings)
+    for a, b in zip(watched, plain):  # watching takes no random draw and changes no weight
+        assert a.steps == b.steps and all(torch.equal(a.state[k], b.state[k]) for k in a.state)
+    assert [(i, epoch) for i, epoch, *_ in seen] == [(i, epoch) for epoch in (0, 2, 4, 6) for i in (0, 1)]  # run 2 unwatched
+    for i, epoch, loss, weights, preconditioner in seen:  # each record is the run as a cap at that epoch leaves it (alone)
+        if epoch:
+            (capped,) = train_cell([small_mlp(runs[i].seed, width=8, depth=2).double()], [runs[i]], data64,
+                                   **{**settings, "max_steps": epoch * 6})
+            for k in weights:
+                torch.testing.assert_close(weights[k], capped.state[k], rtol=1e-7, atol=1e-9)
+            assert loss == pytest.approx(capped.train_loss, rel=1e-8)
+            if optimizer == "adam":
+                for k in preconditioner:
+                    torch.testing.assert_close(preconditioner[k], capped.preconditioner[k], rtol=1e-7, atol=1e-12)
+            else:
+                assert preconditioner is None
+        else:  # at the start: x0 and its loss, no preconditioner yet
+            x0 = small_mlp(runs[i].seed, width=8, depth=2).double().state_dict()
+            assert all(torch.equal(weights[k], x0[k]) for k in weights) and preconditioner is None
+    with pytest.raises(ValueError, match="watch_every"):
+        train_cell(models(), runs, data64, **settings, watched=[0], watch_every=0, on_watch=lambda *a: None)
+
+
+def test_a_cell_traces_its_first_seed_without_changing_its_rows(data64, small_mlp, curvature_settings):
+    settings = curvature_settings(steps=6)  # what is traced, not how well: the same function is checked at the end
+    cell = {"optimizer": "sgd", "batch_size": 16, "learning_rates": [0.1], "seeds": 2, "target_loss": TARGET, "max_epochs": 8,
+            "momentum": 0.9, "betas": (0.9, 0.999), "stacked": True}
+    new_model = lambda seed: small_mlp(seed, width=8, depth=2).double()  # noqa: E731
+    rows, trace = grid_cell(new_model, data64, data64.train, settings, **cell, edge_every=1)
+    plain, none = grid_cell(new_model, data64, data64.train, settings, **cell)
+    pd.testing.assert_frame_equal(pd.DataFrame(rows), pd.DataFrame(plain))  # NaN where B_simple is undefined, in both
+    assert none == [] and {(p["learning_rate"], p["seed"]) for p in trace} == {(0.1, FIRST_SEED)}  # the first seed only
+    for row in (r for r in rows if r["seed"] == FIRST_SEED):
+        epochs = [p["epoch"] for p in trace if p["learning_rate"] == row["learning_rate"]]
+        assert epochs == list(range(len(epochs))) and epochs[-1] < row["epochs"]  # every epoch while it trained, from 0
+    first = trace[0]  # at x0: the same measure as at the end, and the ratio against SGD's threshold (2 + 2μ)/η
+    assert first["training_sharpness"] == pytest.approx(training_sharpness(new_model(FIRST_SEED), data64.train, 16, "sgd", None, settings))
+    assert first["stability_ratio"] == pytest.approx(first["training_sharpness"] * first["learning_rate"] / 3.8)
+    table = edge_table([{"optimizer": "sgd", "batch_size": 16, "edge_trace": trace}, {"optimizer": "adam", "batch_size": 32, "rows": []}])
+    assert len(table) == len(trace) and set(table.optimizer) == {"sgd"}
+
+
+def test_the_edge_along_training_summarizes_each_runs_peak():
+    trace = pd.DataFrame({"batch_size": [64] * 5 + [256] * 2, "learning_rate": [0.1, 0.1, 0.1, 0.2, 0.2, 0.1, 0.1], "seed": 0,
+                          "epoch": [0, 5, 10, 0, 5, 0, 5], "stability_ratio": [0.2, 1.3, 0.9, 0.1, 0.5, 0.3, 0.4]})
+    found = edge_along_training(trace)
+    assert found["64"] == {"runs": 2, "peak_ratio_median": pytest.approx(0.9), "peak_ratio_max": 1.3, "peak_epoch_median": 5.0,
+                           "above_edge": 0.5}
+    assert found["256"]["runs"] == 1 and found["256"]["peak_ratio_max"] == 0.4 and found["256"]["above_edge"] == 0.0
 
 
 def test_the_stability_ratio_is_one_at_the_edge():

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lbgap.experiments.grid_analysis import grid_summary
+from lbgap.experiments.grid_analysis import EDGE_COLUMNS, grid_summary
 from lbgap.report.grid import NOT_SHOWN, grid_figure, grid_section_text
 
 GRID = {"optimizers": ["sgd", "adam"], "batches": [64, 256, 1024, 4096], "learning_rates": {"sgd": [0.01, 0.1], "adam": [1e-3]},
-        "seeds": 2, "max_epochs": 60}
+        "seeds": 2, "max_epochs": 60, "edge_every": 5}
 
 
 def _table() -> pd.DataFrame:
@@ -26,9 +26,17 @@ def _table() -> pd.DataFrame:
     return pd.concat([sgd, adam], ignore_index=True)
 
 
+def _edge() -> pd.DataFrame:
+    """Two traced sgd runs at batch 64 (one crossing its edge) and one at 4096, records every 5 epochs."""
+    rows = [("sgd", 64, 0.1, 0, 5 * i, 1.0, 0, r) for i, r in enumerate([0.1, 0.6, 1.4, 0.8])]
+    rows += [("sgd", 64, 0.01, 0, 5 * i, 1.0, 0, r) for i, r in enumerate([0.05, 0.2, 0.3])]
+    rows += [("sgd", 4096, 0.1, 0, 5 * i, 1.0, 0, r) for i, r in enumerate([0.01, 0.05])]
+    return pd.DataFrame(rows, columns=EDGE_COLUMNS)
+
+
 def test_the_section_has_each_prediction_or_why_not_and_the_figure_every_run():
     table = _table()
-    summary = grid_summary(table, resamples=50, confidence=0.95, seed=0)
+    summary = grid_summary(table, _edge(), resamples=50, confidence=0.95, seed=0)
     text = grid_section_text(table, summary, GRID, 0.01, 0.95, lambda name: f"figures/{name}.png")
     assert "with its 95 % bootstrap interval" in text
     assert "## Why large batches find sharp minima" in text and NOT_SHOWN in text and "](figures/grid.png)" in text
@@ -44,8 +52,14 @@ def test_the_section_has_each_prediction_or_why_not_and_the_figure_every_run():
     assert f"| {unreached}; 0 " in text and "by batch size: median (share above 1)" in text
     # adam's fits are missing, and say why (the batch effect because the exponent is)
     assert "Not fitted: " in text and "adam temperature: the fit needs at least 6 distinct" in text and "adam batch effect: the fit needs" in text
-    figure = grid_figure(table, summary)
-    assert len(figure.axes) == 4
+    assert "64: 0.85 (1.40; 50 %), 4096: 0.05 (0.05; 0 %)" in text  # sgd's peaks along training (median of 1.4 and 0.3)
+    assert "every 5 epochs along" in text
+    figure = grid_figure(table, summary, _edge())
+    assert len(figure.axes) == 6
+    along = figure.axes[4]  # sgd's bottom panel: one line per traced run, the edge at 1
+    assert along.get_yscale() == "log" and sum(len(line.get_xdata()) for line in along.lines) >= 4 + 3 + 2
+    assert any(list(line.get_ydata()) == [1.0, 1.0] for line in along.lines)
+    assert "no run traced" in figure.axes[5].texts[0].get_text()
     accuracy_axis = figure.axes[0]
     drawn = sum(len(c.get_offsets()) for c in accuracy_axis.collections)
     assert drawn == len(table[table.optimizer == "sgd"])  # every sgd run, reached or not
@@ -54,5 +68,5 @@ def test_the_section_has_each_prediction_or_why_not_and_the_figure_every_run():
 
 def test_the_figure_of_a_grid_where_no_run_reached_the_target_says_so():
     table = _table().assign(reached=False)
-    figure = grid_figure(table, grid_summary(table, resamples=10, confidence=0.9, seed=0))
+    figure = grid_figure(table, grid_summary(table, resamples=10, confidence=0.9, seed=0), _edge().iloc[:0])
     assert "no run reached the target" in figure.axes[2].texts[0].get_text() and figure.axes[2].get_xscale() == "linear"
