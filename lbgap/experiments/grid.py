@@ -337,8 +337,10 @@ def grid_cell(
     learning-rate then seed order. `stacked`: all runs in one vmapped step, else one after the other (the
     same trainer, one run at a time). `new_model(seed)`: the network with its initial point from `seed`.
     `edge_every` (epochs; 0: none): the first seed's runs also record their training sharpness and stability
-    ratio (`training_sharpness`, `stability_ratio`) at the start and every `edge_every` epochs while they train
-    — one trace row each (learning rate, seed, epoch, training loss, sharpness, ratio); returned second."""
+    ratio (`training_sharpness`, `stability_ratio`) at the start, every `edge_every` epochs while they train
+    and where they ended (`end` true, its epochs fractional) — one trace row each (learning rate, seed, epoch,
+    training loss, sharpness, ratio, end, whether the run reached the target); returned second, by run and
+    epoch. Adam has no preconditioner before its first step, so its start has sharpness and ratio NaN."""
     runs = [GridRun(lr, FIRST_SEED + s) for lr in learning_rates for s in range(seeds)]
     max_steps = max_epochs * (len(data.train) // batch_size)
     watched = [i for i, run in enumerate(runs) if run.seed == FIRST_SEED] if edge_every else []
@@ -346,11 +348,13 @@ def grid_cell(
     probe = new_model(FIRST_SEED)  # a separate module: the trace loads each watched run's weights into it
 
     def on_watch(i: int, epoch: int, train_loss: float, weights: State, preconditioner: State | None) -> None:
-        probe.load_state_dict(weights)
-        edge = training_sharpness(probe, subset, batch_size, optimizer, preconditioner, settings)
+        edge = ratio = math.nan  # Adam before its first step: no P, so no P⁻¹H and no threshold to hold it to
+        if optimizer == "sgd" or preconditioner is not None:
+            probe.load_state_dict(weights)
+            edge = training_sharpness(probe, subset, batch_size, optimizer, preconditioner, settings)
+            ratio = stability_ratio(optimizer, runs[i].learning_rate, edge, momentum=momentum, beta1=betas[0])
         traces.append({"learning_rate": runs[i].learning_rate, "seed": runs[i].seed, "epoch": epoch, "train_loss": train_loss,
-                       "training_sharpness": edge,
-                       "stability_ratio": stability_ratio(optimizer, runs[i].learning_rate, edge, momentum=momentum, beta1=betas[0])})
+                       "training_sharpness": edge, "stability_ratio": ratio, "end": False})
 
     def train(chunk: Sequence[int]) -> list[CellResult]:
         return train_cell(
@@ -362,11 +366,18 @@ def grid_cell(
     indices = range(len(runs))
     results = train(indices) if stacked else [result for i in indices for result in train([i])]
     rows, model = [], new_model(FIRST_SEED)
-    for result in results:
+    for i, result in enumerate(results):
         x0 = {name: p.detach().clone() for name, p in new_model(result.run.seed).named_parameters()}
         row = measure_run(model, result, optimizer, batch_size, x0, data, subset, settings, momentum=momentum, beta1=betas[0])
         rows.append(row)
+        if i in watched:  # where it ended, as measure_run measured it (a diverged run has no sharpness)
+            traces.append({"learning_rate": result.run.learning_rate, "seed": result.run.seed, "epoch": row["epochs"],
+                           "train_loss": row["train_loss"], "training_sharpness": row.get("training_sharpness", math.nan),
+                           "stability_ratio": row.get("stability_ratio", math.nan), "end": True})
         if on_run is not None:
             on_run(row)
-    traces.sort(key=lambda point: (point["learning_rate"], point["seed"], point["epoch"]))  # stacked runs interleave
+    reached = {(row["learning_rate"], row["seed"]): bool(row["reached"]) for row in rows}
+    for point in traces:
+        point["reached"] = reached[point["learning_rate"], point["seed"]]
+    traces.sort(key=lambda point: (point["learning_rate"], point["seed"], point["end"], point["epoch"]))  # stacked runs interleave
     return rows, traces

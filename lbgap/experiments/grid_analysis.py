@@ -242,7 +242,9 @@ def sharpness_scaling(learning_rates: np.ndarray, batch_sizes: np.ndarray, sharp
             "batch_slope": float(batch_slope), "batch_slope_low": batch_low, "batch_slope_high": batch_high}
 
 
-EDGE_COLUMNS = ["optimizer", "batch_size", "learning_rate", "seed", "epoch", "train_loss", "training_sharpness", "stability_ratio"]
+EDGE_COLUMNS = ["optimizer", "batch_size", "learning_rate", "seed", "epoch", "train_loss", "training_sharpness", "stability_ratio",
+                "end", "reached"]
+NEAR_EDGE = 0.8  # a record with sharpness / threshold at least this is counted as near the edge
 
 
 def edge_table(cells: Sequence[Mapping]) -> pd.DataFrame:
@@ -253,17 +255,30 @@ def edge_table(cells: Sequence[Mapping]) -> pd.DataFrame:
 
 
 def edge_along_training(trace: pd.DataFrame) -> dict:
-    """By batch size, over the traced runs: how close each came to its stability threshold while it trained —
-    the median and largest of the runs' peak stability ratios, the median epoch of the peak, and the share of
-    runs whose ratio exceeded 1 at some record (the quadratic model says they could not stay there: at the
-    edge, as Cohen et al. see full-batch training hover). Records are every few epochs, so a brief excursion
-    between them is missed: the peaks are lower bounds."""
+    """By batch size, over the traced runs that reached the target: the median stability ratio (training
+    sharpness over its threshold) at the start (x0; None for Adam, which has no preconditioner yet), and after
+    it — every record from the first `edge_every` epochs on, the end included — the median and largest of the
+    runs' peak ratios, the median epoch of the peak, the share of runs whose ratio exceeded 1 at some record
+    (the quadratic model says they could not stay there) and the share of records at or above `NEAR_EDGE`
+    (hovering at the edge, as Cohen et al. see full-batch training do, would put most records there). The
+    start is kept apart: a ratio above 1 at x0 concerns the first steps, not where training settles. Records
+    are every few epochs — fewer steps apart at larger batches — so a brief excursion between them is missed:
+    the peaks are lower bounds."""
     found = {}
+    trace = trace[trace.reached.astype(bool)]
     for batch, group in trace.groupby("batch_size"):
-        peaks = group.loc[group.groupby(["learning_rate", "seed"]).stability_ratio.idxmax()]
-        found[str(int(batch))] = {"runs": int(len(peaks)), "peak_ratio_median": float(peaks.stability_ratio.median()),
-                                  "peak_ratio_max": float(peaks.stability_ratio.max()),
-                                  "peak_epoch_median": float(peaks.epoch.median()), "above_edge": float((peaks.stability_ratio > 1).mean())}
+        end = group.end.astype(bool)
+        start = group[(group.epoch == 0) & ~end].stability_ratio.dropna()
+        later = group[(group.epoch > 0) | end].dropna(subset=["stability_ratio"])
+        if later.empty:
+            continue
+        peaks = later.loc[later.groupby(["learning_rate", "seed"]).stability_ratio.idxmax()]
+        found[str(int(batch))] = {
+            "runs": int(len(peaks)), "start_ratio_median": float(start.median()) if len(start) else None,
+            "peak_ratio_median": float(peaks.stability_ratio.median()), "peak_ratio_max": float(peaks.stability_ratio.max()),
+            "peak_epoch_median": float(peaks.epoch.median()), "above_edge": float((peaks.stability_ratio > 1).mean()),
+            "near_edge": float((later.stability_ratio >= NEAR_EDGE).mean()),
+        }
     return found
 
 

@@ -72,9 +72,11 @@ def predictions_table(summary: Mapping[str, Mapping]) -> str:
                                                                         "batch_slope_high"),
         "sharpness / stability threshold by batch size: median (share above 1)": lambda s: ", ".join(
             f"{b}: {v['median_ratio']:.2f} ({100 * v['above_edge']:.0f} %)" for b, v in s["stability"].items()) or "—",
-        "along training (first seed, every few epochs), peak sharpness / threshold by batch size: median (largest; share above 1)":
-            lambda s: ", ".join(f"{b}: {v['peak_ratio_median']:.2f} ({v['peak_ratio_max']:.2f}; {100 * v['above_edge']:.0f} %)"
-                                for b, v in s.get("edge_along_training", {}).items()) or "—",
+        "along training (first seed, runs that reached the target), sharpness / threshold by batch size: at x0 → peak "
+        "after it, median (largest; runs above 1; records ≥ 0.8)": lambda s: ", ".join(
+            f"{b}: {'—' if v['start_ratio_median'] is None else format(v['start_ratio_median'], '.2f')} → {v['peak_ratio_median']:.2f} "
+            f"({v['peak_ratio_max']:.2f}; {100 * v['above_edge']:.0f} %; {100 * v['near_edge']:.0f} %)"
+            for b, v in s.get("edge_along_training", {}).items()) or "—",
         "runs that missed the target, by batch size; diverged": lambda s: ", ".join(
             f"{b}: {n}" for b, n in s.get("unreached_by_batch", {}).items()) + f"; {s.get('diverged', 0)}",
     }
@@ -91,13 +93,15 @@ def why_not(summary: Mapping[str, Mapping]) -> str:
 def grid_section_text(table: pd.DataFrame, summary: Mapping[str, Mapping], grid: Mapping, target_loss: float, confidence: float,
                       link) -> str:
     rates = "; ".join(f"{o}: {', '.join(f'{lr:g}' for lr in grid['learning_rates'][o])}" for o in grid["optimizers"])
+    along = (f"`plots/grid_edge.csv`: the first seed's runs' stability ratio at the start, every {grid['edge_every']} epochs and "
+             "where they ended, the figure's bottom row" if grid.get("edge_every") else "the ratio along training not recorded: "
+             "`grid.edge_every` is 0")
     return f"""## Why large batches find sharp minima: learning rate × batch size
 
 Every run of the grid — optimizers {', '.join(grid['optimizers'])}, batch sizes {', '.join(map(str, grid['batches']))},
 learning rates ({rates}), {grid['seeds']} seed(s) each — trained until its training loss first reached {target_loss:g}
 (at most {grid['max_epochs']} epochs) and was measured there (`plots/grid.csv`: one row per run; in the figure, hollow points
-missed the target; `plots/grid_edge.csv`: the first seed's stability ratio every {grid['edge_every']} epochs along
-training, the figure's bottom row). Each prediction
+missed the target; {along}). Each prediction
 with its {100 * confidence:g} % bootstrap interval (docs/theory.md says what each tests):
 
 {predictions_table(summary)}
@@ -161,18 +165,25 @@ def grid_figure(table: pd.DataFrame, summary: Mapping[str, Mapping], trace: pd.D
 
 
 def _edge_panel(axis, trace: pd.DataFrame, colours: Mapping, optimizer: str) -> None:
-    """The traced runs' stability ratio (training sharpness over its threshold) against the epoch, log y, one
-    line per run, batch sizes by colour; the dotted line at 1 is the edge."""
+    """The traced runs' stability ratio (training sharpness over its threshold) against the epoch, the end
+    included, log y, one line per run (a gap where a ratio is undefined or not positive), batch sizes by
+    colour; runs that missed the target dashed; the dotted line at 1 is the edge."""
+    drawn = set()
     for (batch, _, _), run in trace.groupby(["batch_size", "learning_rate", "seed"]):
-        shown = run[run.stability_ratio > 0]  # a log axis: positive values only
-        axis.plot(shown.epoch, shown.stability_ratio, marker=".", color=colours.get(batch, "gray"), alpha=0.8)
+        run = run.sort_values(["end", "epoch"])
+        ratio = run.stability_ratio.where(run.stability_ratio > 0)  # NaN breaks the line: a log axis shows positives only
+        if ratio.notna().any():
+            axis.plot(run.epoch, ratio, marker=".", color=colours.get(batch, "gray"), alpha=0.8,
+                      linestyle="-" if bool(run.reached.iloc[0]) else "--")
+            drawn.add(batch)
     axis.set(xlabel="epoch", ylabel="sharpness / stability threshold (log scale)", title=f"{optimizer}: along training (first seed)")
-    if not axis.lines:
-        axis.text(0.5, 0.5, "no run traced (grid.edge_every 0)", ha="center", va="center", transform=axis.transAxes)
+    if not drawn:
+        axis.text(0.5, 0.5, "no ratio recorded along training\n(grid.edge_every 0, or cells written without records)",
+                  ha="center", va="center", transform=axis.transAxes)
         return
     axis.set_yscale("log")
     axis.yaxis.set_minor_formatter(NullFormatter())
     axis.axhline(1.0, linestyle=":", color="gray", label="at the edge")
-    for batch in sorted(trace.batch_size.unique()):
+    for batch in sorted(drawn):
         axis.plot([], [], color=colours.get(batch, "gray"), label=f"batch {batch}")
     axis.legend(fontsize="small")

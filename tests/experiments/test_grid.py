@@ -192,16 +192,21 @@ def test_watched_runs_are_seen_every_few_epochs_and_training_is_unchanged(data64
 
 def test_a_cell_traces_its_first_seed_without_changing_its_rows(data64, small_mlp, curvature_settings):
     settings = curvature_settings(steps=6)  # what is traced, not how well: the same function is checked at the end
-    cell = {"optimizer": "sgd", "batch_size": 16, "learning_rates": [0.1], "seeds": 2, "target_loss": TARGET, "max_epochs": 8,
+    cell = {"optimizer": "sgd", "batch_size": 16, "learning_rates": [0.1, 0.5], "seeds": 2, "target_loss": TARGET, "max_epochs": 8,
             "momentum": 0.9, "betas": (0.9, 0.999), "stacked": True}
     new_model = lambda seed: small_mlp(seed, width=8, depth=2).double()  # noqa: E731
     rows, trace = grid_cell(new_model, data64, data64.train, settings, **cell, edge_every=1)
     plain, none = grid_cell(new_model, data64, data64.train, settings, **cell)
     pd.testing.assert_frame_equal(pd.DataFrame(rows), pd.DataFrame(plain))  # NaN where B_simple is undefined, in both
-    assert none == [] and {(p["learning_rate"], p["seed"]) for p in trace} == {(0.1, FIRST_SEED)}  # the first seed only
+    assert none == [] and {(p["learning_rate"], p["seed"]) for p in trace} == {(0.1, FIRST_SEED), (0.5, FIRST_SEED)}  # the first seed only
+    ended = {(r["learning_rate"], r["steps"]) for r in rows if r["seed"] == FIRST_SEED}
+    assert len({steps for _, steps in ended}) == 2  # the traced runs end at different steps: one leaves the stack first
     for row in (r for r in rows if r["seed"] == FIRST_SEED):
-        epochs = [p["epoch"] for p in trace if p["learning_rate"] == row["learning_rate"]]
-        assert epochs == list(range(len(epochs))) and epochs[-1] < row["epochs"]  # every epoch while it trained, from 0
+        points = [p for p in trace if p["learning_rate"] == row["learning_rate"]]
+        *along, end = points
+        assert [p["epoch"] for p in along] == list(range(len(along))) and along[-1]["epoch"] < row["epochs"]  # every epoch from 0
+        assert end["end"] and not any(p["end"] for p in along) and end["epoch"] == row["epochs"]  # then where it ended
+        assert end["stability_ratio"] == row["stability_ratio"] and all(p["reached"] == row["reached"] for p in points)
     first = trace[0]  # at x0: the same measure as at the end, and the ratio against SGD's threshold (2 + 2μ)/η
     assert first["training_sharpness"] == pytest.approx(training_sharpness(new_model(FIRST_SEED), data64.train, 16, "sgd", None, settings))
     assert first["stability_ratio"] == pytest.approx(first["training_sharpness"] * first["learning_rate"] / 3.8)
@@ -209,13 +214,34 @@ def test_a_cell_traces_its_first_seed_without_changing_its_rows(data64, small_ml
     assert len(table) == len(trace) and set(table.optimizer) == {"sgd"}
 
 
-def test_the_edge_along_training_summarizes_each_runs_peak():
-    trace = pd.DataFrame({"batch_size": [64] * 5 + [256] * 2, "learning_rate": [0.1, 0.1, 0.1, 0.2, 0.2, 0.1, 0.1], "seed": 0,
-                          "epoch": [0, 5, 10, 0, 5, 0, 5], "stability_ratio": [0.2, 1.3, 0.9, 0.1, 0.5, 0.3, 0.4]})
+def test_adams_start_has_no_ratio_and_its_later_records_use_its_preconditioner(data64, small_mlp, curvature_settings):
+    settings = curvature_settings(steps=6)
+    new_model = lambda seed: small_mlp(seed, width=8, depth=2).double()  # noqa: E731
+    _, trace = grid_cell(new_model, data64, data64.train, settings, optimizer="adam", batch_size=16, learning_rates=[0.03], seeds=1,
+                         target_loss=1e-4, max_epochs=2, momentum=0.9, betas=(0.9, 0.999), stacked=False, edge_every=1)
+    start, one, end = trace
+    assert start["epoch"] == 0 and math.isnan(start["training_sharpness"]) and math.isnan(start["stability_ratio"])
+    (capped,) = train_cell([new_model(FIRST_SEED)], [GridRun(0.03, FIRST_SEED)], data64, optimizer="adam", batch_size=16,
+                           target_loss=1e-4, max_steps=6)  # the run at its first record: one epoch of 6 updates
+    model = new_model(FIRST_SEED)
+    model.load_state_dict(capped.state)
+    expected = training_sharpness(model, data64.train, 16, "adam", capped.preconditioner, settings)
+    assert one["epoch"] == 1 and one["training_sharpness"] == pytest.approx(expected, rel=1e-6)
+    assert one["stability_ratio"] == pytest.approx(expected * 0.03 / 38) and end["end"] and end["epoch"] == 2 and not end["reached"]
+
+
+def test_the_edge_along_training_summarizes_each_runs_peak_after_its_start():
+    """Batch 64: two runs that reached the target — one above its edge at epoch 5, the other highest at x0
+    (the start is not a peak) — and one that missed it (left out); batch 256 has no ratio at x0 (as Adam)."""
+    rows = [(64, 0.1, 0, 0.2, False, True), (64, 0.1, 5, 1.3, False, True), (64, 0.1, 10, 0.9, False, True), (64, 0.1, 12.5, 0.7, True, True),
+            (64, 0.2, 0, 2.0, False, True), (64, 0.2, 5, 0.5, False, True), (64, 0.2, 7.0, 0.3, True, True),
+            (64, 0.3, 0, 0.1, False, False), (64, 0.3, 5, 9.0, False, False),
+            (256, 0.1, 0, float("nan"), False, True), (256, 0.1, 5, 0.4, False, True), (256, 0.1, 6.5, 0.2, True, True)]
+    trace = pd.DataFrame(rows, columns=["batch_size", "learning_rate", "epoch", "stability_ratio", "end", "reached"]).assign(seed=0)
     found = edge_along_training(trace)
-    assert found["64"] == {"runs": 2, "peak_ratio_median": pytest.approx(0.9), "peak_ratio_max": 1.3, "peak_epoch_median": 5.0,
-                           "above_edge": 0.5}
-    assert found["256"]["runs"] == 1 and found["256"]["peak_ratio_max"] == 0.4 and found["256"]["above_edge"] == 0.0
+    assert found["64"] == {"runs": 2, "start_ratio_median": pytest.approx(1.1), "peak_ratio_median": pytest.approx(0.9),
+                           "peak_ratio_max": 1.3, "peak_epoch_median": 5.0, "above_edge": 0.5, "near_edge": pytest.approx(2 / 5)}
+    assert found["256"]["start_ratio_median"] is None and found["256"]["peak_ratio_max"] == 0.4 and found["256"]["above_edge"] == 0.0
 
 
 def test_the_stability_ratio_is_one_at_the_edge():

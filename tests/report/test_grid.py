@@ -27,10 +27,12 @@ def _table() -> pd.DataFrame:
 
 
 def _edge() -> pd.DataFrame:
-    """Two traced sgd runs at batch 64 (one crossing its edge) and one at 4096, records every 5 epochs."""
-    rows = [("sgd", 64, 0.1, 0, 5 * i, 1.0, 0, r) for i, r in enumerate([0.1, 0.6, 1.4, 0.8])]
-    rows += [("sgd", 64, 0.01, 0, 5 * i, 1.0, 0, r) for i, r in enumerate([0.05, 0.2, 0.3])]
-    rows += [("sgd", 4096, 0.1, 0, 5 * i, 1.0, 0, r) for i, r in enumerate([0.01, 0.05])]
+    """Two traced sgd runs at batch 64 that reached the target (one crossing its edge after x0), one at 4096;
+    records every 5 epochs from x0, then where each ended."""
+    rows = [("sgd", 64, 0.1, 0, 5 * i, 1.0, 0, r, False, True) for i, r in enumerate([0.1, 0.6, 1.4, 0.8])]
+    rows += [("sgd", 64, 0.1, 0, 17.5, 1.0, 0, 0.5, True, True)]
+    rows += [("sgd", 64, 0.01, 0, 5 * i, 1.0, 0, r, False, True) for i, r in enumerate([0.05, 0.2, 0.3])]
+    rows += [("sgd", 4096, 0.1, 0, 5 * i, 1.0, 0, r, False, True) for i, r in enumerate([0.01, 0.05])]
     return pd.DataFrame(rows, columns=EDGE_COLUMNS)
 
 
@@ -52,14 +54,16 @@ def test_the_section_has_each_prediction_or_why_not_and_the_figure_every_run():
     assert f"| {unreached}; 0 " in text and "by batch size: median (share above 1)" in text
     # adam's fits are missing, and say why (the batch effect because the exponent is)
     assert "Not fitted: " in text and "adam temperature: the fit needs at least 6 distinct" in text and "adam batch effect: the fit needs" in text
-    assert "64: 0.85 (1.40; 50 %), 4096: 0.05 (0.05; 0 %)" in text  # sgd's peaks along training (median of 1.4 and 0.3)
-    assert "every 5 epochs along" in text
+    # sgd's x0 ratios (0.1, 0.05) → peaks after x0 (1.4, 0.3); one run above 1; records ≥ 0.8: 1.4, 0.8 of 6
+    assert "64: 0.08 → 0.85 (1.40; 50 %; 33 %), 4096: 0.01 → 0.05 (0.05; 0 %; 0 %)" in text
+    assert "at the start, every 5 epochs and where they ended" in text
     figure = grid_figure(table, summary, _edge())
     assert len(figure.axes) == 6
     along = figure.axes[4]  # sgd's bottom panel: one line per traced run, the edge at 1
-    assert along.get_yscale() == "log" and sum(len(line.get_xdata()) for line in along.lines) >= 4 + 3 + 2
+    assert along.get_yscale() == "log" and sum(len(line.get_xdata()) for line in along.lines) >= 5 + 3 + 2
     assert any(list(line.get_ydata()) == [1.0, 1.0] for line in along.lines)
-    assert "no run traced" in figure.axes[5].texts[0].get_text()
+    assert "no ratio recorded along training" in figure.axes[5].texts[0].get_text()
+    assert "not recorded: `grid.edge_every` is 0" in grid_section_text(table, summary, {**GRID, "edge_every": 0}, 0.01, 0.95, str)
     accuracy_axis = figure.axes[0]
     drawn = sum(len(c.get_offsets()) for c in accuracy_axis.collections)
     assert drawn == len(table[table.optimizer == "sgd"])  # every sgd run, reached or not

@@ -532,8 +532,10 @@ def test_grid_cells_and_their_summary_on_tiny_params(tmp_path, params_file, mnis
                     "--params", params_file)
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "plots/grid.csv")) == 8
-    edge = pd.read_csv(tmp_path / "e.csv")  # the first seed (2000) of every run, from epoch 0 every grid.edge_every epochs
-    assert len(edge) >= 8 and set(edge.seed) == {2000} and (edge.epoch % raw["grid"]["edge_every"] == 0).all() and (edge.epoch == 0).sum() == 8
+    edge = pd.read_csv(tmp_path / "e.csv")  # the first seed (2000) of every run: from epoch 0 every grid.edge_every epochs, then its end
+    along = edge[~edge.end]
+    assert set(edge.seed) == {2000} and (along.epoch % raw["grid"]["edge_every"] == 0).all() and (along.epoch == 0).sum() == 8
+    assert edge.end.sum() == 8 and len(along) > 8
     summary = json.loads((tmp_path / "g.json").read_text())
     assert set(summary) == {"sgd", "adam"}
     for found in summary.values():  # 4 runs over 2 batch sizes: no fit has enough
