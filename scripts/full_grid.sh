@@ -22,7 +22,7 @@ start=$(date +%s)
 "${command[@]}"
 seconds=$(( $(date +%s) - start ))
 mkdir -p "$out.partial/cells"
-cp metrics/grid_summary.json plots/grid.csv plots/figures/grid.png "$out.partial/"
+cp metrics/grid_summary.json plots/grid.csv plots/grid_edge.csv plots/figures/grid.png "$out.partial/"
 cp metrics/grid/*.json "$out.partial/cells/"
 "$PYTHON" - "$out.partial" "${command[*]}" "$seconds" "$commit" <<'PY'
 import json, re, sys

@@ -28,7 +28,8 @@ def main(
     optimizer: Annotated[str, typer.Argument(help="sgd or adam, one of `grid.optimizers`.", metavar="sgd|adam")],
     batch: Annotated[int, typer.Argument(help="The batch size, one of `grid.batches`.")],
     data: DataOption,
-    out: Annotated[Path, typer.Option(help="JSON file: one row per run (its ending, accuracies and measures).")],
+    out: Annotated[Path, typer.Option(help="JSON file: one row per run (its ending, accuracies and measures) and the first "
+                                           "seed's training sharpness along training.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
     """Train this cell's runs to the target training loss and measure each where it ended."""
@@ -39,7 +40,7 @@ def main(
         grid, runtime, curvature = settings.grid, settings.runtime, settings.curvature
         cell = {"learning_rates": getattr(grid.learning_rates, optimizer), "seeds": grid.seeds, "max_epochs": grid.max_epochs,
                 "momentum": grid.momentum, "stacked": grid.stacked, "target_loss": settings.train.target_loss,
-                "betas": settings.train.betas}
+                "betas": settings.train.betas, "edge_every": grid.edge_every}
         noise_scale_defined(runtime.batchnorm, curvature.noise_scale.batches)
         measures = CurvatureSettings.of(curvature, settings.sharpness, runtime.eval_chunk)
         inputs = load_inputs(runtime, data, batches={"'grid.batches' entry": batch})
@@ -50,12 +51,12 @@ def main(
         subset = training_subset(inputs.data.train, curvature.samples, curvature.seed)
 
     with tqdm(total=len(cell["learning_rates"]) * cell["seeds"], desc=f"grid {optimizer} batch {batch}", unit="run") as bar:
-        rows = grid_cell(
+        rows, edge_trace = grid_cell(
             inputs.new_model, inputs.data, subset, measures, optimizer=optimizer, batch_size=batch, **cell,
             on_run=lambda row: (bar.update(), bar.set_postfix(lr=row["learning_rate"], steps=row["steps"], reached=row["reached"])),
         )
     write_json(out, {"optimizer": optimizer, "batch_size": batch, "target_loss": cell["target_loss"], "first_seed": FIRST_SEED,
-                     "samples": len(subset), "epsilon": measures.epsilon, "rows": rows})
+                     "samples": len(subset), "epsilon": measures.epsilon, "rows": rows, "edge_trace": edge_trace})
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lbgap.experiments.grid_analysis import grid_summary
+from lbgap.experiments.grid_analysis import edge_table, grid_summary
 from stages.options import PARAMS_DEFAULT, ParamsOption, run
 from stages.documents import read_cells
 from stages.params import clear_errors, load_params
@@ -22,16 +22,20 @@ app = typer.Typer(add_completion=False)
 def main(
     cells: Annotated[Path, typer.Option(help="Folder of the grid@ stages' JSON files.")],
     table: Annotated[Path, typer.Option(help="CSV file: one row per run, one column per measure.")],
+    edge_table_out: Annotated[Path, typer.Option("--edge-table", help="CSV file: the first seed's training sharpness "
+                                                 "against its stability threshold along training, one row per record.")],
     out: Annotated[Path, typer.Option(help="JSON file: each prediction with its interval, per optimizer.")],
     params: ParamsOption = PARAMS_DEFAULT,
 ) -> None:
-    """Join the cells' rows into one table and fit the predictions on it."""
+    """Join the cells' rows into one table and fit the predictions on it; join their edge traces into another."""
     with clear_errors():
         settings = load_params(params)
         grid, predictors = settings.grid, settings.predictors
-        _, frame = read_cells(cells, sorted(f"{o}_{b}.json" for o in grid.optimizers for b in grid.batches), "grid_summary")
+        documents, frame = read_cells(cells, sorted(f"{o}_{b}.json" for o in grid.optimizers for b in grid.batches), "grid_summary")
+    trace = edge_table(documents)
     write_csv(table, frame)
-    write_json(out, grid_summary(frame, resamples=predictors.bootstrap, confidence=predictors.confidence, seed=predictors.seed))
+    write_csv(edge_table_out, trace)
+    write_json(out, grid_summary(frame, trace, resamples=predictors.bootstrap, confidence=predictors.confidence, seed=predictors.seed))
 
 
 if __name__ == "__main__":

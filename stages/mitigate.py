@@ -1,5 +1,5 @@
 """Stages `mitigate@<strategy>`: LB training with one remedy (lbgap/remedies/), then the same sharpness
-survey and parametric plot (from the SB solution) as for plain training."""
+survey and parametric plot (from the SB solution) as for plain training (lbgap.experiments.remedy, lbgap.experiments.mitigation)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ import pandas as pd
 import typer
 from tqdm import tqdm
 
-from lbgap.experiments.remedy import Remedy, path_endpoints, remedy_epsilons, train_remedy
-from lbgap.experiments.survey import survey_of_runs, survey_size
-from lbgap.measures.landscape import linear_path
+from lbgap.experiments.mitigation import epoch_budgets, measure_remedy, measure_size
+from lbgap.experiments.remedy import Remedy, train_remedy
 from lbgap.measures.maximizer import maximizer_of
 from lbgap.params import ParamsError, run_seed
 from lbgap.remedies.registry import get_strategy, list_strategies, read_options, with_choice
@@ -83,10 +82,8 @@ def main(
     resume = {regime: resume_folder(models, [*key, regime], data, inputs.device, part=regime) for regime in remedy.batches}
     for found in filter(None, (folder.describe() for folder in resume.values())):
         tqdm.write(found, file=sys.stderr)
-    budgets = [remedy.recipe(seed, regime, train_size=len(inputs.data.train), sb_epochs=sb_epochs.get(seed)).max_epochs
-               or remedy.config.max_epochs for regime in remedy.batches for seed in range(remedy.seeds)]
     with atomic_dir(models) as folder, tqdm(desc=strategy, unit="epoch") as bar:
-        progress = EpochProgress(bar, budgets)
+        progress = EpochProgress(bar, epoch_budgets(remedy, len(inputs.data.train), sb_epochs))
         (folder / "sb").mkdir()
         trained = train_remedy(
             remedy, inputs.new_model, inputs.data, sb_epochs=sb_epochs, resume=resume,
@@ -96,24 +93,13 @@ def main(
         progress.close()
         if "sb" not in trained:
             (folder / "sb").rmdir()
-    results, epsilons = {}, remedy_epsilons(sharpness.epsilons)
-    for regime, (training, solutions) in trained.items():
-        with tqdm(total=survey_size(solutions, epsilons), desc=f"sharpness {strategy} {regime}", unit="maximization") as bar:
-            survey = survey_of_runs(
-                inputs.model, solutions, inputs.data.train, epsilons, subspace_dim=sharpness.subspace_dim,
-                maximizer=maximizer, seed=sharpness.seed, chunk=runtime.eval_chunk,
-                on_run=lambda text: (bar.set_postfix_str(text), bar.update()),
-            )
-        results[regime] = {"batch_size": remedy.batches[regime], "train": training, "sharpness": survey}
-    small, large, label = path_endpoints(trained, plain, path.seed, strategy)
-    points = linear_path(inputs.model, small, large, path.alphas, inputs.data, chunk=runtime.eval_chunk, bn_statistics=bn_statistics)
-    title = f"{label} (batch {remedy.small_batch}) → LB {strategy} (batch {remedy.large_batch}), seed {path.seed}"
-    write_csv(curve, pd.DataFrame([asdict(p) for p in points]))
-    write_figure(figure, interpolation_figure(points, title, right_label=strategy))
-    write_json(out, {
-        "strategy": strategy, "options": section, "tuned": chosen, **results.pop("lb"),
-        **({"small_batch": results["sb"]} if "sb" in results else {}),
-    })
+    with tqdm(total=measure_size(trained, sharpness.epsilons), desc=f"sharpness {strategy}", unit="maximization") as bar:
+        result = measure_remedy(remedy, strategy, trained, plain, inputs.model, inputs.data, sharpness=sharpness, maximizer=maximizer,
+                                path=path, bn_statistics=bn_statistics, chunk=runtime.eval_chunk,
+                                on_maximization=lambda text: (bar.set_postfix_str(text), bar.update()))
+    write_csv(curve, pd.DataFrame([asdict(p) for p in result.path]))
+    write_figure(figure, interpolation_figure(result.path, result.title, right_label=strategy))
+    write_json(out, {"strategy": strategy, "options": section, "tuned": chosen, **result.document()})
     shutil.rmtree(resume_path(models), ignore_errors=True)
 
 

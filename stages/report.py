@@ -57,6 +57,7 @@ class Inputs:
     solutions: Path
     grid: Path  # grid_summary's predictions
     grid_table: Path  # grid_summary's table: one row per grid run
+    grid_edge: Path  # grid_summary's edge traces: one row per record along training
     study: Path  # study_summary's scores
 
 
@@ -81,6 +82,7 @@ def read_run(settings: Params, inputs: Inputs) -> RunResults:
         solutions=read_csv(inputs.solutions),
         grid=read_json(inputs.grid),
         grid_table=read_csv(inputs.grid_table),
+        grid_edge=read_csv(inputs.grid_edge),
         study=read_json(inputs.study),
     )
 
@@ -93,7 +95,8 @@ def main(
     warm_start: StageJson,
     trajectory_sb: StageCsv, trajectory_lb: StageCsv, curvature_sb: StageJson, curvature_lb: StageJson,
     spectrum_sb: StageCsv, spectrum_lb: StageCsv, epsilon_sb: StageCsv, epsilon_lb: StageCsv,
-    rescaling: StageJson, predictors: StageJson, solutions: StageCsv, grid: StageJson, grid_table: StageCsv, study: StageJson,
+    rescaling: StageJson, predictors: StageJson, solutions: StageCsv, grid: StageJson, grid_table: StageCsv, grid_edge: StageCsv,
+    study: StageJson,
     interpolation_figure: LinkedFigure, curvilinear_figure: LinkedFigure, warm_start_figure: LinkedFigure,
     surface_figure: LinkedFigure,
     summary: Annotated[Path, typer.Option(help="JSON file for every number the report quotes.")],
@@ -107,7 +110,7 @@ def main(
     inputs = Inputs(
         train_sb, train_lb, curves_sb, curves_lb, sharpness_sb, sharpness_lb, mitigation, tuning, sweep, warm_start,
         trajectory_sb, trajectory_lb, curvature_sb, curvature_lb, spectrum_sb, spectrum_lb, epsilon_sb, epsilon_lb,
-        rescaling, predictors, solutions, grid, grid_table, study,
+        rescaling, predictors, solutions, grid, grid_table, grid_edge, study,
     )
     with clear_errors():
         run = read_run(load_params(params), inputs)

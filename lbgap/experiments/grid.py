@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Callable, Collection, Literal, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -136,13 +136,19 @@ def train_cell(
     eval_chunk: int = 10_000,
     on_step: Callable[[int], None] | None = None,
     milestone: float | None = None,
+    watched: Collection[int] = (),
+    watch_every: int = 0,
+    on_watch: Callable[[int, int, float, State, State | None], None] | None = None,
 ) -> list[CellResult]:
     """Train `models[i]` (run `runs[i]`'s initial point) with `optimizer` at learning rate
     `runs[i].learning_rate` on batches of `batch_size` until each reaches `target_loss` (mean training
     cross-entropy, eval mode) or `max_steps` updates; `on_step(r)` after each stacked update, with r the
     runs it advanced. `milestone`: a training loss above the target whose first check each run records
     (`milestone_steps`; checks come after every epoch, so it is reached within that epoch). Returns one
-    result per run, in order; the models are not changed."""
+    result per run, in order; the models are not changed. `on_watch(i, epoch, train_loss, weights, preconditioner)`:
+    for each run index i in `watched` still training, at its start (epoch 0) and after every `watch_every`-th
+    epoch, with its weights and Adam's √v̂ + ε then (CPU; None for SGD and before the first step); whatever it
+    computes must leave torch's global random stream alone (dropout masks come from it)."""
     if len(models) != len(runs) or not runs:
         raise ValueError(f"one model per run (got {len(models)} models, {len(runs)} runs)")
     dropout = check_stackable(models[0], len(runs))
@@ -153,6 +159,8 @@ def train_cell(
         raise ValueError(f"optimizer must be sgd or adam (got {optimizer!r})")
     if not max_steps >= 1 or not target_loss > 0:
         raise ValueError(f"max_steps must be ≥ 1 and target_loss > 0 (got {max_steps}, {target_loss})")
+    if on_watch is not None and watched and watch_every < 1:
+        raise ValueError(f"watch_every must be ≥ 1 epoch (got {watch_every})")
     device = data.train.x.device
     base = copy.deepcopy(models[0]).to("meta")
     params, buffers = stack_module_state([copy.deepcopy(m).train() for m in models])
@@ -196,6 +204,16 @@ def train_cell(
                                                     step_of.preconditioner(position), milestones.get(stacked[position]))
             step_of.learning_rates[position] = 0.0
 
+    def watch(steps: int) -> None:
+        """`on_watch` for the watched runs still training, at an epoch's end (or the start) every `watch_every` epochs."""
+        epoch = steps // steps_per_epoch
+        if on_watch is None or not watched or steps % steps_per_epoch or epoch % watch_every:
+            return
+        for position, i in enumerate(stacked):
+            if i in watched and i not in results:
+                state = {k: v[position].detach().cpu().clone() for k, v in {**params, **buffers}.items()}
+                on_watch(i, epoch, latest[i], state, step_of.preconditioner(position))
+
     def compact() -> None:
         """Drop the ended runs from the stack, its optimizer state and the sample generators."""
         nonlocal params, buffers, stacked, generators
@@ -212,6 +230,7 @@ def train_cell(
             torch.manual_seed(runs[0].seed)
         steps = 0
         check(steps, range(len(stacked)))
+        watch(steps)
         compact()
         while stacked:
             orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)  # (R, n)
@@ -234,6 +253,7 @@ def train_cell(
                 if step in within and near:
                     check(steps, [p for p in near if p in running])
             check(steps, [p for p, i in enumerate(stacked) if i not in results])
+            watch(steps)
             compact()
     return [results[i] for i in range(len(runs))]
 
@@ -244,6 +264,24 @@ def stability_ratio(optimizer: Optimizer, learning_rate: float, sharpness: float
     the edge of stability; above 1 the quadratic model of the minimum says the run could not stay there."""
     edge = momentum_threshold(learning_rate, momentum) if optimizer == "sgd" else adam_threshold(learning_rate, beta1)
     return sharpness / edge
+
+
+def training_sharpness(model: nn.Module, subset: Split, batch_size: int, optimizer: Optimizer, preconditioner: State | None,
+                       settings: CurvatureSettings) -> float:
+    """λ_max of the loss training descends at `model`'s weights (for Adam of P⁻¹H, P = `preconditioner`, Adam's
+    √v̂ + ε; ε everywhere when None, as before Adam's first step): the mean over batches of `batch_size`
+    samples of `subset`, BatchNorm normalizing each with its own statistics — the subset cut into batches of
+    the run's size (all of it when smaller). Lanczos, `settings.curvature.lanczos.steps` iterations."""
+    like = flatten(parameters_of(model))
+    batches = max(1, len(subset) // batch_size)
+    size = min(batch_size, len(subset))
+    trained, n = hessian_operator(model, Split(subset.x[: batches * size], subset.y[: batches * size]), size, batch_statistics=True)
+    if optimizer == "adam":
+        preconditioner = preconditioner or {name: torch.full_like(p, 1e-8) for name, p in parameters_of(model).items()}
+        diagonal = flatten({name: preconditioner[name] for name in parameters_of(model)}).to(like)
+        trained = preconditioned(trained, diagonal)
+    curvature = settings.curvature
+    return float(top_eigenvalues(trained, n, 1, iterations=curvature.lanczos.steps, seed=curvature.seed, like=like)[0])
 
 
 def measure_run(
@@ -277,16 +315,7 @@ def measure_run(
     row["lambda_max"] = float(top_eigenvalues(matvec, n, 1, iterations=lanczos.steps, seed=settings.curvature.seed, like=like)[0])
     row["trace"] = hutchinson_trace(matvec, n, tol=settings.curvature.trace.tol, min_probes=min(10, settings.curvature.trace.max_probes),
                                     max_probes=settings.curvature.trace.max_probes, seed=settings.curvature.seed, like=like).trace
-    # stability concerns the loss training descends: the mean over batches of B samples, BatchNorm normalizing
-    # each with its own statistics — the subset cut into batches of the run's size (all of it when smaller)
-    batches = max(1, len(subset) // batch_size)
-    size = min(batch_size, len(subset))
-    trained, _ = hessian_operator(model, Split(subset.x[: batches * size], subset.y[: batches * size]), size, batch_statistics=True)
-    if optimizer == "adam":  # a run that ended before its first step has P = ε (Adam's v is 0)
-        preconditioner = result.preconditioner or {name: torch.full_like(p, 1e-8) for name, p in parameters_of(model).items()}
-        diagonal = flatten({name: preconditioner[name] for name in parameters_of(model)}).to(like)
-        trained = preconditioned(trained, diagonal)
-    edge = float(top_eigenvalues(trained, n, 1, iterations=lanczos.steps, seed=settings.curvature.seed, like=like)[0])
+    edge = training_sharpness(model, subset, batch_size, optimizer, result.preconditioner, settings)
     row["training_sharpness"] = edge  # λ_max of the training loss's Hessian (Adam: of P⁻¹H)
     row["stability_ratio"] = stability_ratio(optimizer, result.run.learning_rate, edge, momentum=momentum, beta1=beta1)
     noise = settings.curvature.noise_scale
@@ -301,23 +330,54 @@ FIRST_SEED = 2000  # the grid's runs draw x0 and sample orders from 2000, 2001, 
 def grid_cell(
     new_model: Callable[[int], nn.Module], data: DataSet, subset: Split, settings: CurvatureSettings, *,
     optimizer: Optimizer, batch_size: int, learning_rates: Sequence[float], seeds: int, target_loss: float, max_epochs: int,
-    momentum: float, betas: tuple[float, float], stacked: bool, on_run: Callable[[dict], None] | None = None,
-) -> list[dict]:
+    momentum: float, betas: tuple[float, float], stacked: bool, edge_every: int = 0, on_run: Callable[[dict], None] | None = None,
+) -> tuple[list[dict], list[dict]]:
     """Every (learning rate, seed) run of one optimizer at one batch size trained to `target_loss` (at most
     `max_epochs` epochs of the batch size) and measured where it ended (`measure_run`): one row per run, in
     learning-rate then seed order. `stacked`: all runs in one vmapped step, else one after the other (the
-    same trainer, one run at a time). `new_model(seed)`: the network with its initial point from `seed`."""
+    same trainer, one run at a time). `new_model(seed)`: the network with its initial point from `seed`.
+    `edge_every` (epochs; 0: none): the first seed's runs also record their training sharpness and stability
+    ratio (`training_sharpness`, `stability_ratio`) at the start, every `edge_every` epochs while they train
+    and where they ended (`end` true, its epochs fractional) — one trace row each (learning rate, seed, epoch,
+    training loss, sharpness, ratio, end, whether the run reached the target); returned second, by run and
+    epoch. Adam has no preconditioner before its first step, so its start has sharpness and ratio NaN."""
     runs = [GridRun(lr, FIRST_SEED + s) for lr in learning_rates for s in range(seeds)]
     max_steps = max_epochs * (len(data.train) // batch_size)
-    train = lambda chunk: train_cell(  # noqa: E731
-        [new_model(run.seed) for run in chunk], chunk, data, optimizer=optimizer, batch_size=batch_size, target_loss=target_loss,
-        max_steps=max_steps, momentum=momentum, betas=betas, eval_chunk=settings.eval_chunk)
-    results = train(runs) if stacked else [result for run in runs for result in train([run])]
+    watched = [i for i, run in enumerate(runs) if run.seed == FIRST_SEED] if edge_every else []
+    traces: list[dict] = []
+    probe = new_model(FIRST_SEED)  # a separate module: the trace loads each watched run's weights into it
+
+    def on_watch(i: int, epoch: int, train_loss: float, weights: State, preconditioner: State | None) -> None:
+        edge = ratio = math.nan  # Adam before its first step: no P, so no P⁻¹H and no threshold to hold it to
+        if optimizer == "sgd" or preconditioner is not None:
+            probe.load_state_dict(weights)
+            edge = training_sharpness(probe, subset, batch_size, optimizer, preconditioner, settings)
+            ratio = stability_ratio(optimizer, runs[i].learning_rate, edge, momentum=momentum, beta1=betas[0])
+        traces.append({"learning_rate": runs[i].learning_rate, "seed": runs[i].seed, "epoch": epoch, "train_loss": train_loss,
+                       "training_sharpness": edge, "stability_ratio": ratio, "end": False})
+
+    def train(chunk: Sequence[int]) -> list[CellResult]:
+        return train_cell(
+            [new_model(runs[i].seed) for i in chunk], [runs[i] for i in chunk], data, optimizer=optimizer, batch_size=batch_size,
+            target_loss=target_loss, max_steps=max_steps, momentum=momentum, betas=betas, eval_chunk=settings.eval_chunk,
+            watched=[position for position, i in enumerate(chunk) if i in watched], watch_every=edge_every,
+            on_watch=lambda position, *point: on_watch(chunk[position], *point))
+
+    indices = range(len(runs))
+    results = train(indices) if stacked else [result for i in indices for result in train([i])]
     rows, model = [], new_model(FIRST_SEED)
-    for result in results:
+    for i, result in enumerate(results):
         x0 = {name: p.detach().clone() for name, p in new_model(result.run.seed).named_parameters()}
         row = measure_run(model, result, optimizer, batch_size, x0, data, subset, settings, momentum=momentum, beta1=betas[0])
         rows.append(row)
+        if i in watched:  # where it ended, as measure_run measured it (a diverged run has no sharpness)
+            traces.append({"learning_rate": result.run.learning_rate, "seed": result.run.seed, "epoch": row["epochs"],
+                           "train_loss": row["train_loss"], "training_sharpness": row.get("training_sharpness", math.nan),
+                           "stability_ratio": row.get("stability_ratio", math.nan), "end": True})
         if on_run is not None:
             on_run(row)
-    return rows
+    reached = {(row["learning_rate"], row["seed"]): bool(row["reached"]) for row in rows}
+    for point in traces:
+        point["reached"] = reached[point["learning_rate"], point["seed"]]
+    traces.sort(key=lambda point: (point["learning_rate"], point["seed"], point["end"], point["epoch"]))  # stacked runs interleave
+    return rows, traces

@@ -113,5 +113,6 @@ class RandomSubspace:
 
 
 def random_subspace(n: int, p: int, seed: int, device: torch.device | str = "cpu") -> RandomSubspace:
-    """A ∈ R^{n×p} with i.i.d. N(0, 1) entries, reproducible from `seed`, as an operator."""
+    """A ∈ R^{n×p} with i.i.d. N(0, 1) entries as an operator, drawn on `device` (the data's, where the
+    callers pass it): reproducible from `seed` on one device type, different between CPU and CUDA."""
     return RandomSubspace(n, p, seed, device=device)

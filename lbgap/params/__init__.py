@@ -7,6 +7,7 @@ A stage hands on only the sections it reads, which dvc.yaml lists as its params.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -57,7 +58,9 @@ class Params:
                               f"{self.train.target_loss} (the steps to the target are counted from it)")
         for name in self.remedies:
             if name not in self.mitigation:
-                raise ParamsError(f"params: 'remedies' names {name!r}, which has no section 'mitigation.{name}'")
+                close = difflib.get_close_matches(name, list(self.mitigation), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; the sections are {', '.join(self.mitigation)}"
+                raise ParamsError(f"params: 'remedies' names {name!r}, which has no section 'mitigation.{name}'{hint}")
         if len(set(self.remedies)) < len(self.remedies):
             raise ParamsError(f"params: 'remedies' lists a remedy twice ({list(self.remedies)!r})")
         for name, grid in self.tuning.grids.items():

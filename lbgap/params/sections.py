@@ -269,6 +269,7 @@ class Grid:
     max_epochs: Count  # the step cap, in epochs of the run's batch size
     momentum: Fraction  # SGD's heavy-ball momentum (Adam's β are `train.betas`)
     stacked: bool  # a cell's runs in one vmapped step (accelerators) or one after the other
+    edge_every: Index  # epochs between the first seed's training-sharpness records along training (0: none)
 
     def __post_init__(self) -> None:
         for name, values in (("optimizers", self.optimizers), ("batches", self.batches)):

@@ -159,7 +159,7 @@ def run_figures(run: RunResults) -> dict[str, Figure]:
         "mitigation": mitigation_figure(method_rows(run)),
         **gap_closed_figures(run.gap_closed),
         "predictors": tau_figure(run.taus, run.predictors["confidence"]),
-        "grid": grid_figure(run.grid_table, run.grid),
+        "grid": grid_figure(run.grid_table, run.grid, run.grid_edge),
         "study": study_figure(run.study),
     }
 

@@ -33,6 +33,7 @@ class RunResults:
     solutions: pd.DataFrame  # the predictors stage's table: one row per solution and point (final, target)
     grid: dict  # grid_summary's predictions, per optimizer
     grid_table: pd.DataFrame  # grid_summary's table: one row per run of the learning-rate × batch-size grid
+    grid_edge: pd.DataFrame  # grid_summary's edge traces: the first seed's stability ratio along training, one row per record
     study: dict  # study_summary's scores: one record per measure and baseline
 
     @property

@@ -301,4 +301,4 @@ solutions ranked: the two right-hand columns rank the same runs, at their final 
 
 What this does not show: matching one number (the training loss) leaves SB and LB different in updates,
 distance travelled, training accuracy and weight norms, so it says nothing causal; it describes only the
-runs that reached the target; and 0.01 is one level, its choice untested."""
+runs that reached the target; and {target} is one level, its choice untested."""

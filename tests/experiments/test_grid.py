@@ -12,8 +12,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from lbgap.experiments.grid import GridRun, StackedOptimizer, measure_run, stability_ratio, train_cell
-from lbgap.experiments.grid_analysis import batch_effect, critical_batch, grid_summary, sharpness_scaling, temperature_fit
+from lbgap.experiments.grid import (
+    FIRST_SEED, GridRun, StackedOptimizer, grid_cell, measure_run, stability_ratio, train_cell, training_sharpness,
+)
+from lbgap.experiments.grid_analysis import (
+    batch_effect, critical_batch, edge_along_training, edge_table, grid_summary, sharpness_scaling, steps_scaling, temperature_fit,
+)
 from lbgap.data import Split
 from lbgap.train.evaluation import evaluate
 from lbgap.train.loop import TARGET_CHECKS_PER_EPOCH, TARGET_GATE
@@ -155,6 +159,91 @@ def test_the_temperature_fit_refuses_a_grid_with_one_batch_size():
         temperature_fit(np.logspace(-3, -1, 8), np.full(8, 256), np.arange(8.0), resamples=10, confidence=0.9, seed=0)
 
 
+@pytest.mark.parametrize("optimizer, rate", [("sgd", 0.05), ("adam", 3e-2)])
+def test_watched_runs_are_seen_every_few_epochs_and_training_is_unchanged(data64, small_mlp, optimizer, rate):
+    runs = [GridRun(rate, 0), GridRun(rate / 3, 1), GridRun(rate, 1)]
+    models = lambda: [small_mlp(run.seed, width=8, depth=2).double() for run in runs]  # noqa: E731
+    settings = {"optimizer": optimizer, "batch_size": 16, "target_loss": 1e-3, "max_steps": 40}  # 6 updates an epoch: a cap
+    seen = []
+    watched = train_cell(models(), runs, data64, **settings, watched=[0, 1], watch_every=2,
+                         on_watch=lambda i, epoch, loss, weights, preconditioner: seen.append((i, epoch, loss, weights, preconditioner)))
+    plain = train_cell(models(), runs, data64, **settings)
+    for a, b in zip(watched, plain):  # watching takes no random draw and changes no weight
+        assert a.steps == b.steps and all(torch.equal(a.state[k], b.state[k]) for k in a.state)
+    assert [(i, epoch) for i, epoch, *_ in seen] == [(i, epoch) for epoch in (0, 2, 4, 6) for i in (0, 1)]  # run 2 unwatched
+    for i, epoch, loss, weights, preconditioner in seen:  # each record is the run as a cap at that epoch leaves it (alone)
+        if epoch:
+            (capped,) = train_cell([small_mlp(runs[i].seed, width=8, depth=2).double()], [runs[i]], data64,
+                                   **{**settings, "max_steps": epoch * 6})
+            for k in weights:
+                torch.testing.assert_close(weights[k], capped.state[k], rtol=1e-7, atol=1e-9)
+            assert loss == pytest.approx(capped.train_loss, rel=1e-8)
+            if optimizer == "adam":
+                for k in preconditioner:
+                    torch.testing.assert_close(preconditioner[k], capped.preconditioner[k], rtol=1e-7, atol=1e-12)
+            else:
+                assert preconditioner is None
+        else:  # at the start: x0 and its loss, no preconditioner yet
+            x0 = small_mlp(runs[i].seed, width=8, depth=2).double().state_dict()
+            assert all(torch.equal(weights[k], x0[k]) for k in weights) and preconditioner is None
+    with pytest.raises(ValueError, match="watch_every"):
+        train_cell(models(), runs, data64, **settings, watched=[0], watch_every=0, on_watch=lambda *a: None)
+
+
+def test_a_cell_traces_its_first_seed_without_changing_its_rows(data64, small_mlp, curvature_settings):
+    settings = curvature_settings(steps=6)  # what is traced, not how well: the same function is checked at the end
+    cell = {"optimizer": "sgd", "batch_size": 16, "learning_rates": [0.1, 0.5], "seeds": 2, "target_loss": TARGET, "max_epochs": 8,
+            "momentum": 0.9, "betas": (0.9, 0.999), "stacked": True}
+    new_model = lambda seed: small_mlp(seed, width=8, depth=2).double()  # noqa: E731
+    rows, trace = grid_cell(new_model, data64, data64.train, settings, **cell, edge_every=1)
+    plain, none = grid_cell(new_model, data64, data64.train, settings, **cell)
+    pd.testing.assert_frame_equal(pd.DataFrame(rows), pd.DataFrame(plain))  # NaN where B_simple is undefined, in both
+    assert none == [] and {(p["learning_rate"], p["seed"]) for p in trace} == {(0.1, FIRST_SEED), (0.5, FIRST_SEED)}  # the first seed only
+    ended = {(r["learning_rate"], r["steps"]) for r in rows if r["seed"] == FIRST_SEED}
+    assert len({steps for _, steps in ended}) == 2  # the traced runs end at different steps: one leaves the stack first
+    for row in (r for r in rows if r["seed"] == FIRST_SEED):
+        points = [p for p in trace if p["learning_rate"] == row["learning_rate"]]
+        *along, end = points
+        assert [p["epoch"] for p in along] == list(range(len(along))) and along[-1]["epoch"] < row["epochs"]  # every epoch from 0
+        assert end["end"] and not any(p["end"] for p in along) and end["epoch"] == row["epochs"]  # then where it ended
+        assert end["stability_ratio"] == row["stability_ratio"] and all(p["reached"] == row["reached"] for p in points)
+    first = trace[0]  # at x0: the same measure as at the end, and the ratio against SGD's threshold (2 + 2μ)/η
+    assert first["training_sharpness"] == pytest.approx(training_sharpness(new_model(FIRST_SEED), data64.train, 16, "sgd", None, settings))
+    assert first["stability_ratio"] == pytest.approx(first["training_sharpness"] * first["learning_rate"] / 3.8)
+    table = edge_table([{"optimizer": "sgd", "batch_size": 16, "edge_trace": trace}, {"optimizer": "adam", "batch_size": 32, "rows": []}])
+    assert len(table) == len(trace) and set(table.optimizer) == {"sgd"}
+
+
+def test_adams_start_has_no_ratio_and_its_later_records_use_its_preconditioner(data64, small_mlp, curvature_settings):
+    settings = curvature_settings(steps=6)
+    new_model = lambda seed: small_mlp(seed, width=8, depth=2).double()  # noqa: E731
+    _, trace = grid_cell(new_model, data64, data64.train, settings, optimizer="adam", batch_size=16, learning_rates=[0.03], seeds=1,
+                         target_loss=1e-4, max_epochs=2, momentum=0.9, betas=(0.9, 0.999), stacked=False, edge_every=1)
+    start, one, end = trace
+    assert start["epoch"] == 0 and math.isnan(start["training_sharpness"]) and math.isnan(start["stability_ratio"])
+    (capped,) = train_cell([new_model(FIRST_SEED)], [GridRun(0.03, FIRST_SEED)], data64, optimizer="adam", batch_size=16,
+                           target_loss=1e-4, max_steps=6)  # the run at its first record: one epoch of 6 updates
+    model = new_model(FIRST_SEED)
+    model.load_state_dict(capped.state)
+    expected = training_sharpness(model, data64.train, 16, "adam", capped.preconditioner, settings)
+    assert one["epoch"] == 1 and one["training_sharpness"] == pytest.approx(expected, rel=1e-6)
+    assert one["stability_ratio"] == pytest.approx(expected * 0.03 / 38) and end["end"] and end["epoch"] == 2 and not end["reached"]
+
+
+def test_the_edge_along_training_summarizes_each_runs_peak_after_its_start():
+    """Batch 64: two runs that reached the target — one above its edge at epoch 5, the other highest at x0
+    (the start is not a peak) — and one that missed it (left out); batch 256 has no ratio at x0 (as Adam)."""
+    rows = [(64, 0.1, 0, 0.2, False, True), (64, 0.1, 5, 1.3, False, True), (64, 0.1, 10, 0.9, False, True), (64, 0.1, 12.5, 0.7, True, True),
+            (64, 0.2, 0, 2.0, False, True), (64, 0.2, 5, 0.5, False, True), (64, 0.2, 7.0, 0.3, True, True),
+            (64, 0.3, 0, 0.1, False, False), (64, 0.3, 5, 9.0, False, False),
+            (256, 0.1, 0, float("nan"), False, True), (256, 0.1, 5, 0.4, False, True), (256, 0.1, 6.5, 0.2, True, True)]
+    trace = pd.DataFrame(rows, columns=["batch_size", "learning_rate", "epoch", "stability_ratio", "end", "reached"]).assign(seed=0)
+    found = edge_along_training(trace)
+    assert found["64"] == {"runs": 2, "start_ratio_median": pytest.approx(1.1), "peak_ratio_median": pytest.approx(0.9),
+                           "peak_ratio_max": 1.3, "peak_epoch_median": 5.0, "above_edge": 0.5, "near_edge": pytest.approx(2 / 5)}
+    assert found["256"]["start_ratio_median"] is None and found["256"]["peak_ratio_max"] == 0.4 and found["256"]["above_edge"] == 0.0
+
+
 def test_the_stability_ratio_is_one_at_the_edge():
     assert stability_ratio("sgd", 0.1, (2 + 2 * 0.9) / 0.1) == pytest.approx(1.0)
     assert stability_ratio("adam", 1e-3, 38 / 1e-3) == pytest.approx(1.0)
@@ -208,6 +297,37 @@ def test_the_batch_effect_at_equal_temperature_is_recovered_with_k_fitted_alongs
     found = batch_effect(lr, batch, y, resamples=100, confidence=0.95, seed=0)
     assert found["low"] <= effect <= found["high"] and abs(found["per_doubling"] - effect) < 0.15
     assert (found["high"] < 0) == (effect < 0) and abs(found["k"] - 0.5) < 0.1 and not found["k_at_edge"]
+
+
+def test_a_batch_effect_fits_better_than_the_temperature_alone_only_when_there_is_one():
+    """The two models compete: with a batch effect the ratio-plus-log-B model's adjusted R² is clearly above the
+    ratio's alone; without one it gains (about) nothing."""
+    lr, batch, y = _grid(0.5, noise=0.2)
+    for effect, better in ((-1.5, True), (0.0, False)):
+        moved = y + effect * np.log2(batch)
+        ratio_alone = temperature_fit(lr, batch, moved, resamples=5, confidence=0.9, seed=0)["r2_ratio"]
+        with_batch = batch_effect(lr, batch, moved, resamples=5, confidence=0.9, seed=0)["r2_adjusted"]
+        assert (with_batch > ratio_alone + 0.01) == better, (effect, with_batch, ratio_alone)
+
+
+def test_the_steps_slope_reads_perfect_scaling_and_its_end():
+    sizes = np.array([64, 128, 256, 512, 1024, 2048, 4096])
+    rates = np.array([0.01, 0.03, 0.1])
+    lr, batch, seed_of = (a.ravel() for a in np.meshgrid(rates, sizes, [0, 1], indexing="ij"))
+    slower = np.where(lr == 0.03, 1.0, 1.6) * (1 + 0.02 * seed_of)  # η = 0.03 best everywhere
+    perfect = steps_scaling(lr, batch, 10 * 4096 / batch * slower, resamples=100, confidence=0.95, seed=0)
+    assert perfect["slope"] == pytest.approx(-1.0) and perfect["slope_low"] <= -1.0 <= perfect["slope_high"]
+    assert all(pair["ratio"] == pytest.approx(0.5) for pair in perfect["per_doubling"]) and perfect["draws"] == 100
+    curve = 200 * (1 + 500 / sizes)  # McCandlish: halves well below B_crit = 500, flat far above it
+    found = steps_scaling(lr, batch, 200 * (1 + 500 / batch) * slower, resamples=50, confidence=0.95, seed=0)
+    ratios = [pair["ratio"] for pair in found["per_doubling"]]
+    assert ratios == pytest.approx(list(curve[1:] / curve[:-1]), rel=1e-6) and ratios[0] < 0.6 < 0.9 < ratios[-1]
+    assert all(pair["low"] <= pair["ratio"] <= pair["high"] for pair in found["per_doubling"])
+    one_seed = steps_scaling(lr[seed_of == 0], batch[seed_of == 0], (10 * 4096 / batch * slower)[seed_of == 0], resamples=10,
+                             confidence=0.9, seed=0)
+    assert one_seed["slope"] == pytest.approx(-1.0) and one_seed["slope_low"] is None and "one seed" in one_seed["why_no_interval"]
+    with pytest.raises(ValueError, match="3 or more"):
+        steps_scaling(np.array([0.1, 0.1]), np.array([64, 128]), np.array([10.0, 20.0]), resamples=10, confidence=0.9, seed=0)
 
 
 def test_a_pure_batch_effect_is_not_absorbed_into_the_exponent():
@@ -283,4 +403,11 @@ def test_the_grid_summary_answers_each_prediction_or_says_why_not():
     assert sgd["stability"]["64"] == {"median_ratio": 1.0, "above_edge": 0.0, "runs": 10}  # at the edge, none above it
     assert sgd["unreached_by_batch"] == {"64": 0, "256": 0, "1024": 0, "4096": 0} and sgd["diverged"] == 0
     assert "noise_scale_median" not in sgd  # the frame has no noise scale column
+    assert sgd["steps_scaling"]["slope"] < 0 and sgd["sharpness_temperature"] is None  # no φ column: said why not
     assert adam["critical_batch"] is None and "3 or more" in adam["critical_batch_why_not"]
+    noise = frame.assign(phi=3.8 * batch / lr, noise_scale=np.where(np.arange(len(frame)) % 4 == 0, np.nan, batch.astype(float)))
+    measured = grid_summary(noise, resamples=20, confidence=0.9, seed=0)["sgd"]
+    defined = noise.noise_scale.dropna()
+    assert measured["noise_scale_undefined"] == int(noise.noise_scale.isna().sum()) > 0
+    assert measured["noise_scale_median"] == defined.median() and measured["noise_scale_quartiles"] == list(defined.quantile([0.25, 0.75]))
+    assert abs(measured["sharpness_temperature"]["k"] - 1.0) < 0.05  # log φ = log 3.8 − log(η / B)

@@ -180,7 +180,7 @@ def test_the_stages_chain_on_tiny_params(tmp_path, params_file, report_args):
         result = invoke(grid.app, "adam", batch, "--data", data, "--out", tmp_path / f"metrics/grid/adam_{batch}.json", "--params", params_file)
         assert result.exit_code == 0, result.output
     result = invoke(grid_summary.app, "--cells", tmp_path / "metrics/grid", "--table", tmp_path / "plots/grid.csv",
-                    "--out", tmp_path / "metrics/grid_summary.json", "--params", params_file)
+                    "--edge-table", tmp_path / "plots/grid_edge.csv", "--out", tmp_path / "metrics/grid_summary.json", "--params", params_file)
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "plots/grid.csv")) == 2  # one learning rate, one seed, two batch sizes
     for batch in (20, 100):  # tiny params' study: 2 learning rates × 2 weight decays at each batch size
@@ -515,7 +515,8 @@ def test_grid_cells_and_their_summary_on_tiny_params(tmp_path, params_file, mnis
     has one row per run, and a summary the tiny grid is too small for says why for each prediction."""
     raw = yaml.safe_load(params_file.read_text())
     raw["train"]["target_loss"] = 0.5
-    raw["grid"].update(optimizers=["sgd", "adam"], batches=[20, 50], learning_rates={"sgd": [0.05, 0.2], "adam": [0.003, 0.01]}, max_epochs=6)
+    raw["grid"].update(optimizers=["sgd", "adam"], batches=[20, 50], learning_rates={"sgd": [0.05, 0.2], "adam": [0.003, 0.01]}, max_epochs=6,
+                       edge_every=2)
     params_file.write_text(yaml.safe_dump(raw))
     cells = tmp_path / "metrics/grid"
     for optimizer in ("sgd", "adam"):
@@ -526,10 +527,15 @@ def test_grid_cells_and_their_summary_on_tiny_params(tmp_path, params_file, mnis
     cell = json.loads((cells / "adam_50.json").read_text())
     assert [(r["learning_rate"], r["seed"]) for r in cell["rows"]] == [(0.003, 2000), (0.01, 2000)]
     assert all(r["steps"] <= 6 * (200 // 50) for r in cell["rows"]) and "training_sharpness" in cell["rows"][0]  # 200 training samples
-    result = invoke(grid_summary.app, "--cells", cells, "--table", tmp_path / "plots/grid.csv", "--out", tmp_path / "g.json",
+    result = invoke(grid_summary.app, "--cells", cells, "--table", tmp_path / "plots/grid.csv", "--edge-table", tmp_path / "e.csv",
+                    "--out", tmp_path / "g.json",
                     "--params", params_file)
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "plots/grid.csv")) == 8
+    edge = pd.read_csv(tmp_path / "e.csv")  # the first seed (2000) of every run: from epoch 0 every grid.edge_every epochs, then its end
+    along = edge[~edge.end]
+    assert set(edge.seed) == {2000} and (along.epoch % raw["grid"]["edge_every"] == 0).all() and (along.epoch == 0).sum() == 8
+    assert edge.end.sum() == 8 and len(along) > 8
     summary = json.loads((tmp_path / "g.json").read_text())
     assert set(summary) == {"sgd", "adam"}
     for found in summary.values():  # 4 runs over 2 batch sizes: no fit has enough
@@ -543,7 +549,8 @@ def test_the_grid_refuses_a_cell_params_do_not_list(tmp_path, params_file, mnist
     _assert_refused(result, "the grid's optimizer 'rmsprop' is not in 'grid.optimizers' (adam)", out)  # tiny params: Adam only
     result = invoke(grid.app, "adam", 777, "--data", mnist1d_file, "--out", out / "g.json", "--params", params_file)
     _assert_refused(result, "the grid's batch size 777 is not in 'grid.batches' (20, 100)", out)
-    result = invoke(grid_summary.app, "--cells", out, "--table", out / "t.csv", "--out", out / "s.json", "--params", params_file)
+    result = invoke(grid_summary.app, "--cells", out, "--table", out / "t.csv", "--edge-table", out / "e.csv", "--out", out / "s.json",
+                    "--params", params_file)
     _assert_refused(result, "lacks adam_100.json, adam_20.json", out)
 
 
