@@ -2,7 +2,7 @@
 # The full learning-rate × batch-size grid (docs/theory.md) on the default data and network, as the named DVC
 # experiment `full-grid`: SGD and Adam, 5 batch sizes from 64 to the LB size, 5 log-spaced learning rates per
 # optimizer spanning both scaling rules, 2 seeds — 100 runs, each trained to train.target_loss and measured
-# there. Its table, fits, figure and report section are kept in results/full-grid/ with the command, wall time
+# there; the first seed's runs record their stability ratio every 5 epochs along training. Its table, fits, figure and report section are kept in results/full-grid/ with the command, wall time
 # and commit (run.json).
 #
 #   scripts/full_grid.sh     # about 1 h on 2 CPU cores after a default `dvc repro` (its other stages are reused)
@@ -17,7 +17,7 @@ out=results/full-grid
 . scripts/experiment.sh
 start_experiment "$out"
 command=(dvc exp run -n full-grid -S "grid.batches=[64,128,256,512,1000]" -S "grid.learning_rates.sgd=[0.01,0.022,0.05,0.11,0.25]"
-         -S "grid.learning_rates.adam=[0.0002,0.00045,0.001,0.0022,0.005]" -S grid.seeds=2 report)
+         -S "grid.learning_rates.adam=[0.0002,0.00045,0.001,0.0022,0.005]" -S grid.seeds=2 -S grid.edge_every=5 report)
 start=$(date +%s)
 "${command[@]}"
 seconds=$(( $(date +%s) - start ))
