@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lbgap.experiments.study import study_summary
+from lbgap.experiments.study_summary import study_summary
 from stages.options import PARAMS_DEFAULT, ParamsOption, run
 from stages.documents import read_cells
 from stages.params import clear_errors, load_params

@@ -3,6 +3,7 @@ answers are worked out by hand."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -149,3 +150,103 @@ def test_a_psi_of_zero_that_rounding_makes_positive_does_not_pass_the_rule():
     assert psi["a"] == 1.0 and 0 < psi["b"] < 1e-15  # the rounding the rule has to see through
     row = study_scores(table, ["measure"], [], ["a", "b"], margin=0.0, resamples=10, confidence=0.9, seed=0).iloc[0]
     assert row.why == "ψ not above 0 for b" and not row.predicts
+
+
+def _random_study(seed: int, seeds: int = 2) -> pd.DataFrame:
+    """Three axes (3 × 2 × 2 values), `seeds` models per configuration, a noisy gap, two measures (one tied in
+    places), as a designed study's table."""
+    rng = np.random.default_rng(seed)
+    rows = [{"a": a, "b": b, "c": c, "seed": s} for a in (1, 2, 3) for b in (0.1, 0.2) for c in ("x", "y") for s in range(seeds)]
+    table = pd.DataFrame(rows)
+    table["gap"] = table.a + 2 * table.b + rng.normal(0, 0.5, len(table))
+    table["noisy"] = table.gap + rng.normal(0, 1.0, len(table))
+    table["tied"] = np.round(table.gap)
+    return table
+
+
+def _cmi_by_pairs(table, measure, axes, max_conditioned=2, target="gap"):
+    """Jiang et al.'s Î, pair by pair and set by set in plain Python: the brute force the vectorized one must equal."""
+    import itertools
+
+    def entropy(labels):
+        counts = pd.Series(labels).value_counts().to_numpy(float)
+        p = counts / counts.sum()
+        return float(-(p * np.log(p)).sum())
+
+    pairs = [(i, j) for i, j in itertools.combinations(range(len(table)), 2)]
+    rows = table.reset_index(drop=True)
+    scores = {}
+    for size in range(max_conditioned + 1):
+        for subset in itertools.combinations(axes, size):
+            cells: dict = {}
+            for i, j in pairs:
+                mu, g = np.sign(rows[measure][j] - rows[measure][i]), np.sign(rows[target][j] - rows[target][i])
+                if mu == 0 or g == 0:
+                    continue
+                key = tuple(rows[a][i] for a in subset) + tuple(rows[a][j] for a in subset)
+                cells.setdefault(key, []).append((mu, g))
+            total = sum(len(c) for c in cells.values())
+            information = conditional = 0.0
+            for cell in cells.values():
+                mus, gs = [m for m, _ in cell], [g for _, g in cell]
+                information += len(cell) / total * (entropy(mus) + entropy(gs) - entropy([f"{m}{g}" for m, g in cell]))
+                conditional += len(cell) / total * entropy(gs)
+            scores["+".join(subset)] = information / conditional if conditional > 0 else math.nan
+    return scores
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_conditional_mutual_information_equals_the_brute_force(seed):
+    table = _random_study(seed)
+    for measure in ("noisy", "tied"):
+        brute = _cmi_by_pairs(table, measure, ["a", "b", "c"])
+        found = conditional_mutual_information(table, measure, ["a", "b", "c"])
+        defined = {k: v for k, v in brute.items() if not math.isnan(v)}
+        assert found["score"] == pytest.approx(min(defined.values()), abs=1e-12)
+        assert brute[found["attained_by"]] == pytest.approx(found["score"], abs=1e-12)
+        assert found["unconditioned"] == pytest.approx(brute[""], abs=1e-12)
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.4])
+def test_the_sign_errors_equal_the_pairs_counted_one_by_one(margin):
+    table = _random_study(2, seeds=3)
+    axes = ["a", "b", "c"]
+    errors = []
+    for axis in axes:  # every environment: the models that share every other axis; its pairs that differ on `axis`
+        others = [x for x in axes if x != axis]
+        for _, group in table.groupby(others):
+            wrong = [0.5 if x.tied == y.tied else float(np.sign(x.tied - y.tied) != np.sign(x.gap - y.gap))
+                     for (_, x), (_, y) in itertools.combinations(group.iterrows(), 2)
+                     if x[axis] != y[axis] and abs(x.gap - y.gap) > margin]
+            if wrong:
+                errors.append(np.mean(wrong))
+    found = sign_errors(table, "tied", axes, margin=margin)
+    assert found["environments"] == len(errors) and found["average"] == pytest.approx(np.mean(errors)) and found["worst"] == max(errors)
+
+
+def test_psi_with_seeds_averaged_counts_each_configuration_once():
+    """Two seeds of TABLE's four configurations. Per model the lr groups hold 4 models each, and the pairs of
+    seeds (same lr) count; averaged over seeds each configuration is one point and ψ is TABLE's own."""
+    table = pd.concat([TABLE.assign(seed=0), TABLE.assign(seed=1, gap=TABLE.gap + 0.5, measure=TABLE.measure - 1.0)], ignore_index=True)
+    scores = study_scores(table, ["measure"], [], ["lr", "batch"], margin=0.0, resamples=20, confidence=0.9, seed=0).iloc[0]
+    assert scores.psi_seeds_averaged_lr == 0.0 and scores.psi_seeds_averaged_batch == 1.0 and scores.Psi_seeds_averaged == 0.5
+    # per model, the seed pairs are discordant (gap up 0.5, measure down 1): within batch 32 the gaps are 1, 1.5, 3, 3.5
+    # against 10, 9, 20, 19: 4 concordant, 2 discordant pairs → τ ⅓; within batch 64, 2, 2.5, 5, 5.5 against 40, 39, 30, 29: −1
+    assert scores.psi_lr == pytest.approx((1 / 3 - 1) / 2)
+    assert scores.groups_lr == 2 and scores.groups_batch == 2 and scores.sign_environments_lr == 2 and scores.configurations == 4
+
+
+def test_a_baseline_is_scored_in_its_better_direction_and_every_score_has_an_interval():
+    table = pd.concat([TABLE.assign(seed=s, gap=TABLE.gap + 0.1 * s) for s in range(2)], ignore_index=True)
+    table["perfect"] = table.gap * 10
+    table["inverse"] = -table.gap  # a baseline that orders every environment backwards
+    scores = study_scores(table, ["perfect"], ["inverse"], ["lr", "batch"], margin=0.0, resamples=50, confidence=0.9,
+                          seed=0).set_index("name")
+    inverse = scores.loc["inverse"]
+    assert inverse.orientation == -1 and inverse.Psi == pytest.approx(1.0) and inverse.sign_error_worst == 0.0
+    assert inverse.tau == pytest.approx(1.0)  # reported in the orientation it is scored in
+    perfect = scores.loc["perfect"]
+    assert perfect.orientation == 1 and not perfect.predicts and "not above the best baseline" in perfect.why
+    for key in ("tau", "Psi", "Psi_seeds_averaged", "cmi", "sign_error_average", "sign_error_worst", "psi_lr", "psi_batch"):
+        assert perfect[f"{key}_low"] <= perfect[key] + 1e-12 and perfect[key] <= perfect[f"{key}_high"] + 1e-12, key
+    assert perfect.sign_error_worst_lr == 0.0 and perfect.above_baselines_on == ""  # tied with the baseline on both axes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lbgap.experiments.study import study_summary
+from lbgap.experiments.study_summary import study_summary
 from lbgap.report.study import NOT_SHOWN, out_of_grid_text, study_figure, study_section_text
 
 STUDY = {"batch_sizes": [32, 64], "learning_rates": [0.1, 1.0], "widths": [8], "depths": [1], "weight_decays": [0.0],
@@ -28,8 +28,17 @@ def test_the_section_scores_every_measure_and_names_the_ones_that_predict():
     assert "8 models,\n8 reached the target" in text and "(batch_size, learning_rate)" in text and NOT_SHOWN in text
     assert "By the study's rule, sharp predicts the generalization gap" in text and "](figures/study.png)" in text
     assert "| lr_over_batch (baseline)" in text and "no: ψ not above 0" in text  # the control fails on both axes
+    sharp = next(r for r in summary["scores"] if r["name"] == "sharp")
+    assert f"{sharp['cmi']:.2f} [{sharp['cmi_low']:.2f}, {sharp['cmi_high']:.2f}] (" in text  # the CMI with its interval
+    worst = f"{sharp['sign_error_worst']:.2f} [{sharp['sign_error_worst_low']:.2f}, {sharp['sign_error_worst_high']:.2f}]"
+    assert f" / {worst} |" in text and "| Ψ, seeds averaged " in text and "ψ above every baseline's on" in text
+    assert "Per axis — groups for ψ / environments that kept a pair for the sign error (first measure's rows): batch_size".replace("_", " ") in text
+    assert "lr_over_batch (baseline, reversed)" in text or "lr_over_batch (baseline)" in text
     figure = study_figure(summary)
-    assert len(figure.axes) == 3 and [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["batch size", "learning rate"]
+    cmi_axis, sign_axis = figure.axes[2], figure.axes[3]
+    assert len(cmi_axis.patches) == len(summary["scores"]) == len(sign_axis.patches)  # a bar per measure and baseline
+    assert len(sign_axis.collections[-1].get_offsets()) == len(summary["scores"])  # and its worst environment's cross
+    assert len(figure.axes) == 5 and [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["batch size", "learning rate"]
     kinds = {r["kind"] + ("/predicts" if r["predicts"] else "") for r in summary["scores"]}
     legend = [t.get_text() for t in figure.legends[0].get_texts()]  # every colour drawn is named, no other
     assert len(legend) == len(kinds) and ("measure: predicts by the rule" in legend) == ("measure/predicts" in kinds)
