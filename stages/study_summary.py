@@ -1,5 +1,5 @@
 """Stage `study_summary`: the designed study's table — one row per run of every `study@<batch size>` stage —
-and every measure's scores on it (lbgap.experiments.study.study_summary)."""
+and every measure's scores on it (lbgap.experiments.study_summary)."""
 
 from __future__ import annotations
 

@@ -47,35 +47,59 @@ def _group_positions(table: pd.DataFrame, axes: Sequence[str]) -> dict[str, list
     return {axis: [group.index.to_numpy() for group in _groups(table, axis, axes)] for axis in axes}
 
 
-def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _copies(table: pd.DataFrame, axes: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """In a resample (`DRAW` column present): each row's configuration (an integer per distinct combination of
+    the axes) and which draw of its cluster it came from; None for the table itself."""
+    if DRAW not in table or not axes:
+        return None
+    configuration = table.groupby(list(axes), sort=True).ngroup().to_numpy()
+    return configuration, table[DRAW].to_numpy()
+
+
+def _kept_pairs(i: np.ndarray, j: np.ndarray, copies: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Which pairs of rows (i, j) count: all but those between two draws of one configuration in a resample —
+    a configuration drawn twice is two samples of the same evidence, and its seeds paired across the copies
+    would count its seed pairs again (pulling per-model scores towards the seeds' own order)."""
+    if copies is None:
+        return np.ones(len(i), dtype=bool)
+    configuration, draw = copies
+    return ~((configuration[i] == configuration[j]) & (draw[i] != draw[j]))
+
+
+def kendall_tau_b(x: np.ndarray, y: np.ndarray, copies: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Kendall's τ-b of each column of `x` (m, k) with `y` (m,), as scipy.stats.kendalltau computes it for
     one pair (ties in either handled; NaN where a column or y is constant), by counting all m(m − 1)/2
-    pairs at once: meant for the small groups of a study, where scipy's per-call cost dominates."""
+    pairs at once: meant for the small groups of a study, where scipy's per-call cost dominates. `copies`:
+    in a resample, pairs between draws of one configuration are left out (`_kept_pairs`)."""
     i, j = np.triu_indices(len(y), k=1)
+    kept = _kept_pairs(i, j, copies)
+    i, j = i[kept], j[kept]
     sx, sy = np.sign(x[j] - x[i]), np.sign(y[j] - y[i])[:, None]
     pairs = len(i)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (sx * sy).sum(0) / np.sqrt((pairs - (sx == 0).sum(0)) * (pairs - (sy == 0).sum()))
 
 
-def _psi(values: np.ndarray, target: np.ndarray, groups: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
-    """ψ per axis and Ψ for every column of `values` (m, k) against `target` (m,), given the groups."""
+def _psi(values: np.ndarray, target: np.ndarray, groups: dict[str, list[np.ndarray]],
+         copies: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """ψ per axis and Ψ for every column of `values` (m, k) against `target` (m,), given the groups. ψ is NaN
+    on an axis where every group's τ is undefined (the column constant within each: it cannot order the
+    models that axis separates); Ψ counts such a ψ as 0, so that every column is averaged over the same axes."""
     psi = {}
     for axis, positions in groups.items():
-        taus = np.array([kendall_tau_b(values[rows], target[rows]) for rows in positions]).reshape(len(positions), values.shape[1])
+        taus = np.array([kendall_tau_b(values[rows], target[rows], None if copies is None else (copies[0][rows], copies[1][rows]))
+                         for rows in positions]).reshape(len(positions), values.shape[1])
         with warnings.catch_warnings():  # a column whose every τ is undefined: NaN, said in the docstring
             warnings.simplefilter("ignore", RuntimeWarning)
             psi[axis] = np.nanmean(taus, axis=0) if len(positions) else np.full(values.shape[1], np.nan)
     stacked = np.array(list(psi.values())).reshape(len(psi), values.shape[1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        psi["Psi"] = np.nanmean(stacked, axis=0) if len(psi) else np.full(values.shape[1], np.nan)
+    psi["Psi"] = np.nan_to_num(stacked, nan=0.0).mean(axis=0) if len(psi) else np.full(values.shape[1], np.nan)
     return psi
 
 
 def granulated_tau(table: pd.DataFrame, measure: str, axes: Sequence[str], target: str = "gap") -> dict[str, float]:
     """ψ per axis (the mean τ over that axis's groups; NaN without a group or where every τ is undefined) and
-    their mean Ψ (over the axes with a ψ), for `measure` against `target`."""
+    their mean Ψ (an undefined ψ counted as 0), for `measure` against `target`."""
     table = table.reset_index(drop=True)
     psi = _psi(table[[measure]].to_numpy(float), table[target].to_numpy(float), _group_positions(table, axes))
     return {key: float(value[0]) for key, value in psi.items()}
@@ -91,21 +115,24 @@ def hoeffding_margin(test_samples: int, delta: float) -> float:
 def _sign_errors(values: np.ndarray, target: np.ndarray, levels: dict[str, np.ndarray], groups: dict[str, list[np.ndarray]],
                  margin: float) -> dict[str, list[np.ndarray]]:
     """Per axis, the sign error of every column of `values` (m, k) against `target` (m,) in each of that
-    axis's environments (`groups`, row positions) that keeps a pair: pairs of rows with different values of
-    the axis (`levels[axis]`, (m,)) whose targets differ by more than `margin`; a wrong sign counts 1, a tie
-    in the measure ½. One (k,) array per scored environment."""
+    axis's environments that keeps a pair. An environment is two configurations that differ in that axis
+    alone (Dziugaite et al.): two values of the axis (`levels[axis]`, (m,)) within one of its `groups` (row
+    positions); its pairs are one model of each, kept where their targets differ by more than `margin`. A
+    wrong sign counts 1, a tie in the measure ½. One (k,) array per scored environment."""
     found: dict[str, list[np.ndarray]] = {}
     for axis, positions in groups.items():
         found[axis] = []
         for rows in positions:
-            i, j = np.triu_indices(len(rows), k=1)
-            a, b = rows[i], rows[j]
-            difference = target[a] - target[b]
-            kept = (np.abs(difference) > margin) & (levels[axis][a] != levels[axis][b])
-            if not kept.any():
-                continue
-            agreement = np.sign(values[a[kept]] - values[b[kept]]) * np.sign(difference[kept])[:, None]
-            found[axis].append(np.where(agreement == 0, 0.5, (agreement < 0).astype(float)).mean(axis=0))
+            values_of = levels[axis][rows]
+            for low, high in itertools.combinations(np.unique(values_of), 2):
+                a, b = (rows[values_of == level] for level in (low, high))
+                a, b = np.repeat(a, len(b)), np.tile(b, len(a))
+                difference = target[a] - target[b]
+                kept = np.abs(difference) > margin
+                if not kept.any():
+                    continue
+                agreement = np.sign(values[a[kept]] - values[b[kept]]) * np.sign(difference[kept])[:, None]
+                found[axis].append(np.where(agreement == 0, 0.5, (agreement < 0).astype(float)).mean(axis=0))
     return found
 
 
@@ -124,7 +151,8 @@ def sign_errors(
     table: pd.DataFrame, measure: str, axes: Sequence[str], *, margin: float, target: str = "gap",
 ) -> dict[str, float | int]:
     """Dziugaite et al.'s sign error of `measure` for `target` (both in the table's units; `margin` in the
-    target's units: pairs whose targets differ by less are dropped): the mean over environments, the worst
+    target's units: pairs whose targets differ by less are dropped) over environments, each two
+    configurations that differ in one axis (`_sign_errors`): the mean over environments, the worst
     environment's, and how many environments and pairs were scored."""
     table = table.reset_index(drop=True)
     groups = _group_positions(table, axes)
@@ -137,6 +165,7 @@ def sign_errors(
     pairs = sum(int(((np.abs(target_values[rows[i]] - target_values[rows[j]]) > margin)
                      & (levels[axis][rows[i]] != levels[axis][rows[j]])).sum())
                 for axis, positions in groups.items() for rows in positions for i, j in [np.triu_indices(len(rows), k=1)])
+    # (every pair of one group that differs on the axis belongs to exactly one environment, so the count is the same)
     summary = _sign_summary(per_axis, 1)
     return {"average": float(summary["average"][0]), "worst": float(summary["worst"][0]), "environments": environments, "pairs": pairs}
 
@@ -173,12 +202,17 @@ def clustered_intervals(
             for key, values in draws.items()}
 
 
-def _cmi(values: np.ndarray, target: np.ndarray, codes: np.ndarray, max_conditioned: int) -> dict[str, np.ndarray]:
+def _cmi(values: np.ndarray, target: np.ndarray, codes: np.ndarray, max_conditioned: int,
+         copies: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """`conditional_mutual_information` of every column of `values` (m, k) against `target` (m,), with the axes'
     values as integer codes (m, axes): the score, the index of the conditioning set that attains it (into
     `conditioning_sets(axes, max_conditioned)`, −1 where no Î is defined) and Î with S empty, each (k,)."""
     m, k = values.shape
     i, j = np.triu_indices(m, k=1)
+    counted = _kept_pairs(i, j, copies)
+    # both orders of every pair: U_S holds (values of the first, of the second), so one order alone would make
+    # the score depend on the order of the rows
+    i, j = np.concatenate([i[counted], j[counted]]), np.concatenate([j[counted], i[counted]])
     v_g = np.sign(target[j] - target[i])
     v_mu = np.sign(values[j] - values[i])  # (pairs, k)
     subsets = conditioning_sets(range(codes.shape[1]), max_conditioned)
@@ -228,8 +262,8 @@ def _codes(table: pd.DataFrame, axes: Sequence[str]) -> np.ndarray:
 def conditional_mutual_information(
     table: pd.DataFrame, measure: str, axes: Sequence[str], *, max_conditioned: int = 2, target: str = "gap",
 ) -> dict[str, float]:
-    """Jiang et al.'s conditional-independence score: over every pair of models (i < j), V_μ = sign of the
-    measure's difference and V_g = sign of the target's (ties dropped), and for each set S of at most
+    """Jiang et al.'s conditional-independence score: over every ordered pair of models (i, j), V_μ = sign of
+    the measure's difference and V_g = sign of the target's (ties dropped), and for each set S of at most
     `max_conditioned` axes, U_S = both models' values on S. Î(S) = I(V_μ; V_g | U_S) / H(V_g | U_S), in
     [0, 1]: how much of the generalization order the measure tells once S is known. The score is the
     minimum over S — a measure that says nothing beyond some hyperparameters scores 0. Returns the score,
@@ -254,16 +288,17 @@ def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str],
     """Every score of the columns `names` of `sample`, each (k,): τ; ψ per axis ("psi_<axis>") and Ψ; the same
     with each configuration's seeds averaged ("psi_seeds_averaged_<axis>", "Psi_seeds_averaged"); the CMI score
     ("cmi") and its set's index ("cmi_set"); the sign errors ("sign_error_average", "sign_error_worst",
-    "sign_error_worst_<axis>"). Each column is first multiplied by its `orientation` (±1)."""
+    "sign_error_worst_<axis>"). Each column is first multiplied by its `orientation` (±1). In a resample,
+    pairs between two draws of one configuration are left out (`_kept_pairs`)."""
     values, gap = sample[names].to_numpy(float) * orientation, sample[target].to_numpy(float)
-    groups = _group_positions(sample, axes)
-    out = {"tau": kendall_tau_b(values, gap)}
-    psi = _psi(values, gap, groups)
+    groups, copies = _group_positions(sample, axes), _copies(sample, axes)
+    out = {"tau": kendall_tau_b(values, gap, copies)}
+    psi = _psi(values, gap, groups, copies)
     out |= {("Psi" if axis == "Psi" else f"psi_{axis}"): value for axis, value in psi.items()}
     means = seed_means(sample.assign(**dict(zip(names, values.T))), axes, [*names, target])
-    averaged = _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes))
+    averaged = _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes), _copies(means, axes))
     out |= {("Psi_seeds_averaged" if axis == "Psi" else f"psi_seeds_averaged_{axis}"): value for axis, value in averaged.items()}
-    cmi = _cmi(values, gap, _codes(sample, axes), max_conditioned)
+    cmi = _cmi(values, gap, _codes(sample, axes), max_conditioned, copies)
     out |= {"cmi": cmi["score"], "cmi_set": cmi["attained"]}
     levels = {axis: sample[axis].to_numpy() for axis in axes}
     signs = _sign_summary(_sign_errors(values, gap, levels, groups, margin), len(names))
@@ -271,7 +306,7 @@ def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str],
     return out
 
 
-INTERVALS = ("tau", "Psi", "Psi_seeds_averaged", "cmi", "sign_error_average", "sign_error_worst")  # besides each ψ
+INTERVALS = ("tau", "Psi", "Psi_seeds_averaged", "cmi", "sign_error_average", "sign_error_worst")  # besides each axis's ψ
 
 
 def study_scores(
@@ -280,18 +315,21 @@ def study_scores(
 ) -> pd.DataFrame:
     """One row per measure and per baseline (`kind`), every score of the study against `target`, each with a
     percentile-bootstrap interval clustered by configuration (the `axes` values: a configuration's seeds go
-    together; "<score>_low", "<score>_high"): τ over all models; ψ per axis and their mean Ψ (Jiang et al.,
-    every model a point), and the same with each configuration's seeds averaged first; the conditional
-    mutual information score (and the set that attains it, `cmi_given`); the average and worst sign error
+    together; "<score>_low", "<score>_high"): τ over all models; ψ per axis and their mean Ψ with every model
+    a point, and with each configuration's seeds averaged first (one point per configuration, as Jiang et
+    al.'s one model per configuration: pairs that differ by seed alone do not count); the conditional mutual
+    information score (and the set that attains it, `cmi_given`); the average and worst sign error
     (Dziugaite et al.) and each axis's worst. Counts: ψ's groups and the sign error's environments per axis.
     `margin`: the sign error's noise filter, in the target's units (`hoeffding_margin` × 100 for a gap in
-    points).
+    points). The worst case is a maximum over environments, so its percentile interval often collapses to a
+    point: it describes the resamples, it is not a confidence interval.
 
-    A baseline claims no direction: it is scored in the orientation in which its Ψ is not negative
-    (`orientation` −1: the baseline reversed, e.g. a larger η/B predicting a smaller gap), so its sign errors
-    are those of its better direction. `predicts` applies the study's rule: ψ above 0 on every axis, a
-    worst-case sign error below ½ and a Ψ above every baseline's; `why` names the first rule it fails.
-    `above_baselines_on`: the axes on which a measure's ψ is above every baseline's (descriptive)."""
+    A baseline claims no direction: it is scored the way round in which its seeds-averaged Ψ is not negative
+    (`orientation` −1: the baseline reversed, e.g. a larger η/B predicting a smaller gap), chosen once on the
+    table, sign errors included — a choice the measures do not get. `predicts` applies the study's rule to
+    the seeds-averaged scores: ψ above 0 on every axis, a worst-case sign error below ½ and a Ψ above every
+    baseline's; `why` names the first rule it fails. `above_baselines_on`: the axes on which a measure's
+    seeds-averaged ψ is above every baseline's (descriptive; an undefined ψ counts as 0)."""
     kinds = {name: "measure" for name in measures} | {name: "baseline" for name in baselines}
     options = {"target": target, "margin": margin, "max_conditioned": max_conditioned}
     subsets = ["+".join(subset) for subset in conditioning_sets(list(axes), max_conditioned)]
@@ -304,9 +342,10 @@ def study_scores(
     for index, names in by_rows.items():
         scored = table.loc[list(index)].reset_index(drop=True)
         upright = _all_scores(scored, names, axes, orientation=np.ones(len(names)), **options)
-        orientation = np.array([-1.0 if kinds[n] == "baseline" and upright["Psi"][k] < 0 else 1.0 for k, n in enumerate(names)])
+        orientation = np.array([-1.0 if kinds[n] == "baseline" and upright["Psi_seeds_averaged"][k] < 0 else 1.0
+                                for k, n in enumerate(names)])
         found = _all_scores(scored, names, axes, orientation=orientation, **options)
-        keys = [*INTERVALS, *(f"psi_{axis}" for axis in axes)]
+        keys = [*INTERVALS, *(f"psi_{axis}" for axis in axes), *(f"psi_seeds_averaged_{axis}" for axis in axes)]
 
         def statistics(sample: pd.DataFrame, names: list[str] = names, orientation: np.ndarray = orientation) -> dict[str, float]:
             drawn = _all_scores(sample, names, axes, orientation=orientation, **options)
@@ -323,7 +362,6 @@ def study_scores(
                 row[key] = float(found[key][k])
                 row[f"{key}_low"], row[f"{key}_high"], _ = intervals[f"{name}/{key}"]
             for axis in axes:
-                row[f"psi_seeds_averaged_{axis}"] = float(found[f"psi_seeds_averaged_{axis}"][k])
                 row[f"sign_error_worst_{axis}"] = float(found[f"sign_error_worst_{axis}"][k])
                 row[f"groups_{axis}"] = len(groups[axis])
                 row[f"sign_environments_{axis}"] = len(environments[axis])
@@ -332,26 +370,26 @@ def study_scores(
             scores[name] = row
     frame = pd.DataFrame([scores[name] for name in kinds])
     is_baseline = frame.kind == "baseline"
-    best_baseline = frame.loc[is_baseline, "Psi"].max() if baselines else float("nan")  # oriented: the largest |Ψ|
-    best_on = {axis: frame.loc[is_baseline, f"psi_{axis}"].max() for axis in axes} if baselines else {}
+    best_baseline = frame.loc[is_baseline, "Psi_seeds_averaged"].max() if baselines else float("nan")  # oriented: the largest |Ψ|
+    best_on = {axis: frame.loc[is_baseline, f"psi_seeds_averaged_{axis}"].fillna(0.0).max() for axis in axes} if baselines else {}
 
     def verdict(row: pd.Series) -> str:
         # a mean of τ's that is 0 exactly can come out ±1e-17 by the order of its sums: only more than TIE counts
         if row.kind == "baseline":
             return "a baseline"
-        if not all(row[f"psi_{axis}"] > TIE for axis in axes):  # NaN (no group on that axis) fails too
-            failing = [axis for axis in axes if not row[f"psi_{axis}"] > TIE]
-            return f"ψ not above 0 for {', '.join(failing)}"
+        if not all(row[f"psi_seeds_averaged_{axis}"] > TIE for axis in axes):  # NaN (no group on that axis) fails too
+            failing = [axis for axis in axes if not row[f"psi_seeds_averaged_{axis}"] > TIE]
+            return f"ψ (seeds averaged) not above 0 for {', '.join(failing)}"
         if not row.sign_error_worst < 0.5 - TIE:
             return f"worst-case sign error {row.sign_error_worst:.2f} ≥ 0.5"
-        if not math.isnan(best_baseline) and not row.Psi > best_baseline + TIE:
-            return f"Ψ {row.Psi:.2f} not above the best baseline's |Ψ| {best_baseline:.2f}"
+        if not math.isnan(best_baseline) and not row.Psi_seeds_averaged > best_baseline + TIE:
+            return f"Ψ (seeds averaged) {row.Psi_seeds_averaged:.2f} not above the best baseline's {best_baseline:.2f}"
         return ""
 
     frame["why"] = frame.apply(verdict, axis=1)
     frame["predicts"] = (frame.kind == "measure") & (frame.why == "")
     frame["above_baselines_on"] = [
         "" if row.kind == "baseline" or not baselines else
-        ", ".join(axis for axis in axes if row[f"psi_{axis}"] > (best_on[axis] if not math.isnan(best_on[axis]) else -np.inf) + TIE)
+        ", ".join(axis for axis in axes if row[f"psi_seeds_averaged_{axis}"] > best_on[axis] + TIE)
         for _, row in frame.iterrows()]
     return frame
