@@ -1,7 +1,7 @@
 """Gather stages another machine reproduced — the grid's cells, split across machines (docs/scaling.md) —
 into this checkout's dvc.lock, refusing any that ran other code, params or data than this checkout has.
 
-    python scripts/gather_cells.py <git ref or folder> <stage> [<stage> …]
+    python scripts/gather_cells.py [--code-may-differ] <git ref or folder> <stage> [<stage> …]
     python scripts/gather_cells.py FETCH_HEAD grid@sgd-64 grid@sgd-256
     python scripts/gather_cells.py results/study-grid/shard-1 study@512 study@1000
 
@@ -12,6 +12,11 @@ For each stage: its outputs at <ref> (git-tracked, `cache: false`, as the grid's
 entry it writes must equal the one <ref> holds. If it does not, the shard ran something else: this
 checkout's outputs and dvc.lock are put back as they were, the differences are printed, and the script
 exits with status 1 before gathering anything more. Run it in the project's root.
+
+`--code-may-differ` is for scoring cells again with newer statistics after the code they ran with moved on:
+their params, data and outputs must still agree, their code dependencies may differ and are printed, and
+dvc.lock is left as it was — the cells' outputs are in place, their stages stay out of date here, and only
+a stage that reads them should run (`dvc repro -s <stage>`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from pathlib import Path
 
 import yaml
 
-USAGE = "usage: python scripts/gather_cells.py <git ref or folder> <stage> [<stage> …]"
+USAGE = "usage: python scripts/gather_cells.py [--code-may-differ] <git ref or folder> <stage> [<stage> …]"
+DATA = ("data/", "models/")  # dependencies that are data, not code: they must agree even when code may differ
 
 
 def _run(*args: str) -> str:
@@ -49,7 +55,8 @@ def differences(ours: dict, theirs: dict) -> list[str]:
     return found
 
 
-def gather(ref: str, stage: str) -> None:
+def gather(ref: str, stage: str, code_may_differ: bool = False) -> list[str]:
+    """Gather `stage` from `ref`; returns the code dependencies that differ (only with `code_may_differ`)."""
     folder = Path(ref) if Path(ref).is_dir() else None
     if folder and not (folder / "dvc.lock").is_file():
         raise SystemExit(f"error: {ref} holds no dvc.lock: a shard folder holds the dvc.lock its cells ran with and their outputs")
@@ -77,11 +84,18 @@ def gather(ref: str, stage: str) -> None:
             _run("git", "checkout", ref, "--", *paths)
         _run(sys.executable, "-m", "dvc", "commit", "-f", stage)
         ours = _lock(Path("dvc.lock").read_text()).get(stage, {})
-        if found := differences(ours, theirs):
-            raise SystemExit(f"error: {stage} at {ref} ran other inputs than this checkout has ({'; '.join(found)}); "
+        found = differences(ours, theirs)
+        code = [f for f in found if code_may_differ and f.startswith("deps ") and not f.removeprefix("deps ").startswith(DATA)]
+        if other := [f for f in found if f not in code]:
+            raise SystemExit(f"error: {stage} at {ref} ran other inputs than this checkout has ({'; '.join(other)}); "
                              "nothing of it was gathered: rerun it there from this commit, or here")
         gathered = True
     finally:
+        if gathered and code_may_differ:  # the outputs stay; the lock does not claim this code made them
+            if lock_before is None:
+                Path("dvc.lock").unlink(missing_ok=True)
+            else:
+                Path("dvc.lock").write_text(lock_before)
         if not gathered:  # any failure: put this checkout back as it was
             for path in paths:
                 if path in kept:
@@ -92,15 +106,18 @@ def gather(ref: str, stage: str) -> None:
                 Path("dvc.lock").unlink(missing_ok=True)
             else:
                 Path("dvc.lock").write_text(lock_before)
-    print(f"gathered {stage} from {ref}")
+    print(f"gathered {stage} from {ref}" + (f" (its code differs: {', '.join(c.removeprefix('deps ') for c in code)})" if code else ""))
+    return code
 
 
 def main(argv: list[str]) -> None:
+    code_may_differ = bool(argv) and argv[0] == "--code-may-differ"
+    argv = argv[1:] if code_may_differ else argv
     if len(argv) < 2 or argv[0] in ("-h", "--help"):
         raise SystemExit(USAGE)
     ref, stages = argv[0], argv[1:]
     for stage in stages:
-        gather(ref, stage)
+        gather(ref, stage, code_may_differ)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@
 #   scripts/study_grid.sh cells study@128 study@256    # … the others, from the same commit's code
 #   scripts/study_grid.sh gather                       # every shard's cells (refused if they ran other code,
 #                                                      # params or data), the scores, the report section: results/study-grid/
+#   scripts/study_grid.sh score                        # the same with this checkout's statistics when the code the
+#                                                      # cells ran with has moved on since (params and data must agree;
+#                                                      # run.json lists the code that differs): results/study-grid/ replaced
 #
 # A shard holds the dvc.lock its cells ran with, their outputs at their paths and run.json (command, wall
 # time, commit); commit it. `gather` needs every cell of the design in some shard.
@@ -44,9 +47,16 @@ cells)
   mv "$shard.partial" "$shard"
   echo "$shard written (${seconds} s); commit it. \`git checkout . && dvc checkout\` returns the workspace to the commit"
   ;;
-gather)
+gather|score)
+  mode=$1
   [ -d "$out/shards" ] || { echo "error: no shards in $out/shards: run \`$0 cells …\` first" >&2; exit 1; }
-  start_experiment "$out/report.md"
+  if [ "$mode" = score ]; then
+    flag=--code-may-differ
+    start_experiment "$out/scores.partial"  # the scores are rewritten; the shards stay
+  else
+    flag=
+    start_experiment "$out/report.md"
+  fi
   # the design's params, as `dvc exp run -S` writes them, so that each cell is recorded against them
   "$PYTHON" - "${design[@]}" <<'PY'
 import sys, yaml
@@ -69,7 +79,7 @@ PY
       [ -e "$cell" ] || continue
       stage="study@$(basename "$cell" .json | sed 's/^b//')"
       if printf '%s\n' "${gathered[@]}" | grep -qx "$stage"; then echo "error: $stage is in two shards; keep one" >&2; exit 1; fi
-      "$PYTHON" scripts/gather_cells.py "$shard" "$stage"
+      "$PYTHON" scripts/gather_cells.py $flag "$shard" "$stage" | tee -a "$out/.gathered.log"
       gathered+=("$stage")
     done
   done
@@ -77,27 +87,32 @@ PY
     printf '%s\n' "${gathered[@]}" | grep -qx "study@$batch" || { echo "error: no shard holds study@$batch: run \`$0 cells study@$batch\`" >&2; exit 1; }
   done
   cells=${#gathered[@]}
+  differs=$(sed -n 's/.*its code differs: \(.*\))$/\1/p' "$out/.gathered.log" | tr ',' '\n' | sed 's/^ *//' | sort -u | paste -sd, -)
+  rm -f "$out/.gathered.log"
   start=$(date +%s)
   dvc repro -s study_summary  # only this stage: every cell it reads was gathered above
   dvc repro -s report
   seconds=$(( $(date +%s) - start ))
   mkdir -p "$out"
   cp metrics/study_summary.json plots/study.csv plots/figures/study.png "$out/"
-  "$PYTHON" - "$out" "$cells" "$seconds" "$commit" <<'PY'
+  "$PYTHON" - "$out" "$cells" "$seconds" "$commit" "$mode" "$differs" <<'PY'
 import json, re, sys
 from pathlib import Path
-out, cells, seconds, commit = Path(sys.argv[1]), *sys.argv[2:]
+out, cells, seconds, commit, mode, differs = Path(sys.argv[1]), *sys.argv[2:]
 report = Path("report.md").read_text()
 section = re.search(r"^## Which measure predicts generalization: a designed study.*?(?=^## |\Z)", report, re.S | re.M).group(0)
 (out / "report.md").write_text(section.replace("plots/figures/study.png", "study.png").replace("plots/study.csv", "study.csv"))
 runs = [{"shard": p.parent.name, **json.loads(p.read_text())} for p in sorted(out.glob("shards/*/run.json")) if not p.parent.name.endswith(".partial")]
-json.dump({"cells": int(cells), "shards": runs, "cell_seconds": sum(r["seconds"] for r in runs),
-           "gather_seconds": int(seconds), "commit": commit}, open(out / "run.json", "w"), indent=1)
+record = {"cells": int(cells), "shards": runs, "cell_seconds": sum(r["seconds"] for r in runs),
+          "gather_seconds": int(seconds), "commit": commit}
+if mode == "score":  # the cells ran at the shards' commits; this commit's statistics scored them
+    record |= {"scored_at": commit, "code_differs": [path for path in differs.split(",") if path]}
+json.dump(record, open(out / "run.json", "w"), indent=1)
 PY
   echo "$out written; commit it. \`git checkout . && dvc checkout\` returns the workspace to the commit"
   ;;
 *)
-  echo "usage: $0 cells <study@batch> … | $0 gather" >&2
+  echo "usage: $0 cells <study@batch> … | $0 gather | $0 score" >&2
   exit 2
   ;;
 esac

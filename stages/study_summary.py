@@ -1,5 +1,5 @@
 """Stage `study_summary`: the designed study's table — one row per run of every `study@<batch size>` stage —
-and every measure's scores on it (lbgap.experiments.study.study_summary)."""
+and every measure's scores on it (lbgap.experiments.study_summary)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lbgap.experiments.study import study_summary
+from lbgap.experiments.study_summary import study_summary
 from stages.options import PARAMS_DEFAULT, ParamsOption, run
 from stages.documents import read_cells
 from stages.params import clear_errors, load_params

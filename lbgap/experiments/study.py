@@ -1,6 +1,6 @@
 """The designed predictor study (Jiang et al. 2020; Dziugaite et al. 2020): networks trained over a grid of
 hyperparameters — batch size, learning rate, width, depth, weight decay, dropout — each to the target
-training loss, measured there, and scored by `lbgap.experiments.study_statistics`.
+training loss, measured there, and scored by `lbgap.experiments.study_summary`.
 
 A configuration is one point of the design; its runs differ in seed only (initial point, sample order,
 dropout masks). Runs train one at a time through `lbgap.experiments.grid.train_cell` (SGD with momentum,
@@ -14,14 +14,12 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Callable, Mapping, Sequence
 
-import pandas as pd
 from torch import nn
 
 from lbgap.data import DataSet, Split
 from lbgap.experiments.curvature import CurvatureSettings
 from lbgap.experiments.grid import GridRun, train_cell
-from lbgap.experiments.predictors import generalization, measure_columns, measures_of
-from lbgap.experiments.study_statistics import hoeffding_margin, study_scores
+from lbgap.experiments.predictors import generalization, measures_of
 from lbgap.measures.norms import norm_measures
 from lbgap.measures.subspace import random_subspace
 from lbgap.tensors import distance, parameters_of
@@ -124,23 +122,6 @@ def study_cell(
             if on_run is not None:
                 on_run(rows[-1])
     return rows
-
-
-def study_summary(table: pd.DataFrame, *, test_samples: int, delta: float, resamples: int, confidence: float, seed: int) -> dict:
-    """The study's scores (`study_scores`) over the runs that reached the target, against the gap (points),
-    on the axes with more than one value: counts of models, reached and excluded runs, the sign error's
-    noise margin, and one record per measure and baseline."""
-    reached = table[table.reached]
-    axes = [axis for axis in AXES if table[axis].nunique() > 1]
-    margin = 100 * hoeffding_margin(test_samples, delta)  # in the gap's units, points
-    out = {"models": len(table), "reached": len(reached), "excluded": int((~table.reached).sum()),
-           "excluded_runs": [f"{', '.join(f'{a}={r[a]}' for a in axes)}, seed {r['seed']}" for _, r in table[~table.reached].iterrows()],
-           "axes": axes, "margin_points": margin, "delta": delta, "confidence": confidence, "bootstrap": resamples}
-    if len(reached) < 3 or not axes:
-        return {**out, "scores": [], "why_no_scores": "fewer than 3 runs reached the target" if axes else "no axis has two values"}
-    scores = study_scores(reached, measure_columns(reached, {*AXES, *BASELINES, *OUTCOMES}), [b for b in BASELINES if reached[b].notna().any()], axes,
-                          margin=margin, resamples=resamples, confidence=confidence, seed=seed)
-    return {**out, "scores": scores.to_dict(orient="records")}
 
 
 assert tuple(f.name for f in fields(Configuration)) == AXES  # one order of the axes

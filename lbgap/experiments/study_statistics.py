@@ -12,6 +12,11 @@ measure, and the generalization gap.
   dropped. An environment's sign error is the share of its pairs with the wrong sign (a tie counts ½);
   the average is over environments, and the worst case is their maximum: a measure that fails in one
   environment fails as a predictor there.
+- `conditional_mutual_information` (Jiang et al.): how much of the order of the gaps over pairs of models
+  the measure's order tells once up to two hyperparameters are known, at its worst over those sets.
+- `study_scores`: all of them for every measure and baseline, each with a bootstrap interval that resamples
+  whole configurations (a configuration's seeds are not independent evidence), ψ also with each
+  configuration's seeds averaged (`seed_means`), and the study's rule.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import pandas as pd
 
 
 TIE = 1e-9  # scores (τ, ψ, Ψ, sign errors) closer than this are equal for the study's rule
+DRAW = "_draw"  # the column `clustered_intervals` adds to a resample: which drawn cluster a row came from
 
 
 def _groups(table: pd.DataFrame, axis: str, axes: Sequence[str]) -> list[pd.DataFrame]:
@@ -41,35 +47,59 @@ def _group_positions(table: pd.DataFrame, axes: Sequence[str]) -> dict[str, list
     return {axis: [group.index.to_numpy() for group in _groups(table, axis, axes)] for axis in axes}
 
 
-def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _copies(table: pd.DataFrame, axes: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """In a resample (`DRAW` column present): each row's configuration (an integer per distinct combination of
+    the axes) and which draw of its cluster it came from; None for the table itself."""
+    if DRAW not in table or not axes:
+        return None
+    configuration = table.groupby(list(axes), sort=True).ngroup().to_numpy()
+    return configuration, table[DRAW].to_numpy()
+
+
+def _kept_pairs(i: np.ndarray, j: np.ndarray, copies: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Which pairs of rows (i, j) count: all but those between two draws of one configuration in a resample —
+    a configuration drawn twice is two samples of the same evidence, and its seeds paired across the copies
+    would count its seed pairs again (pulling per-model scores towards the seeds' own order)."""
+    if copies is None:
+        return np.ones(len(i), dtype=bool)
+    configuration, draw = copies
+    return ~((configuration[i] == configuration[j]) & (draw[i] != draw[j]))
+
+
+def kendall_tau_b(x: np.ndarray, y: np.ndarray, copies: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Kendall's τ-b of each column of `x` (m, k) with `y` (m,), as scipy.stats.kendalltau computes it for
     one pair (ties in either handled; NaN where a column or y is constant), by counting all m(m − 1)/2
-    pairs at once: meant for the small groups of a study, where scipy's per-call cost dominates."""
+    pairs at once: meant for the small groups of a study, where scipy's per-call cost dominates. `copies`:
+    in a resample, pairs between draws of one configuration are left out (`_kept_pairs`)."""
     i, j = np.triu_indices(len(y), k=1)
+    kept = _kept_pairs(i, j, copies)
+    i, j = i[kept], j[kept]
     sx, sy = np.sign(x[j] - x[i]), np.sign(y[j] - y[i])[:, None]
     pairs = len(i)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (sx * sy).sum(0) / np.sqrt((pairs - (sx == 0).sum(0)) * (pairs - (sy == 0).sum()))
 
 
-def _psi(values: np.ndarray, target: np.ndarray, groups: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
-    """ψ per axis and Ψ for every column of `values` (m, k) against `target` (m,), given the groups."""
+def _psi(values: np.ndarray, target: np.ndarray, groups: dict[str, list[np.ndarray]],
+         copies: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """ψ per axis and Ψ for every column of `values` (m, k) against `target` (m,), given the groups. ψ is NaN
+    on an axis where every group's τ is undefined (the column constant within each: it cannot order the
+    models that axis separates); Ψ counts such a ψ as 0, so that every column is averaged over the same axes."""
     psi = {}
     for axis, positions in groups.items():
-        taus = np.array([kendall_tau_b(values[rows], target[rows]) for rows in positions]).reshape(len(positions), values.shape[1])
+        taus = np.array([kendall_tau_b(values[rows], target[rows], None if copies is None else (copies[0][rows], copies[1][rows]))
+                         for rows in positions]).reshape(len(positions), values.shape[1])
         with warnings.catch_warnings():  # a column whose every τ is undefined: NaN, said in the docstring
             warnings.simplefilter("ignore", RuntimeWarning)
             psi[axis] = np.nanmean(taus, axis=0) if len(positions) else np.full(values.shape[1], np.nan)
     stacked = np.array(list(psi.values())).reshape(len(psi), values.shape[1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        psi["Psi"] = np.nanmean(stacked, axis=0) if len(psi) else np.full(values.shape[1], np.nan)
+    psi["Psi"] = np.nan_to_num(stacked, nan=0.0).mean(axis=0) if len(psi) else np.full(values.shape[1], np.nan)
     return psi
 
 
 def granulated_tau(table: pd.DataFrame, measure: str, axes: Sequence[str], target: str = "gap") -> dict[str, float]:
     """ψ per axis (the mean τ over that axis's groups; NaN without a group or where every τ is undefined) and
-    their mean Ψ (over the axes with a ψ), for `measure` against `target`."""
+    their mean Ψ (an undefined ψ counted as 0), for `measure` against `target`."""
     table = table.reset_index(drop=True)
     psi = _psi(table[[measure]].to_numpy(float), table[target].to_numpy(float), _group_positions(table, axes))
     return {key: float(value[0]) for key, value in psi.items()}
@@ -82,28 +112,62 @@ def hoeffding_margin(test_samples: int, delta: float) -> float:
     return 2 * math.sqrt(math.log(4 / delta) / (2 * test_samples))
 
 
+def _sign_errors(values: np.ndarray, target: np.ndarray, levels: dict[str, np.ndarray], groups: dict[str, list[np.ndarray]],
+                 margin: float) -> dict[str, list[np.ndarray]]:
+    """Per axis, the sign error of every column of `values` (m, k) against `target` (m,) in each of that
+    axis's environments that keeps a pair. An environment is two configurations that differ in that axis
+    alone (Dziugaite et al.): two values of the axis (`levels[axis]`, (m,)) within one of its `groups` (row
+    positions); its pairs are one model of each, kept where their targets differ by more than `margin`. A
+    wrong sign counts 1, a tie in the measure ½. One (k,) array per scored environment."""
+    found: dict[str, list[np.ndarray]] = {}
+    for axis, positions in groups.items():
+        found[axis] = []
+        for rows in positions:
+            values_of = levels[axis][rows]
+            for low, high in itertools.combinations(np.unique(values_of), 2):
+                a, b = (rows[values_of == level] for level in (low, high))
+                a, b = np.repeat(a, len(b)), np.tile(b, len(a))
+                difference = target[a] - target[b]
+                kept = np.abs(difference) > margin
+                if not kept.any():
+                    continue
+                agreement = np.sign(values[a[kept]] - values[b[kept]]) * np.sign(difference[kept])[:, None]
+                found[axis].append(np.where(agreement == 0, 0.5, (agreement < 0).astype(float)).mean(axis=0))
+    return found
+
+
+def _sign_summary(per_axis: dict[str, list[np.ndarray]], columns: int) -> dict[str, np.ndarray]:
+    """The average and worst sign error over every environment of every axis, and each axis's worst (NaN
+    where no environment kept a pair), for each of `columns` measures."""
+    every = [error for errors in per_axis.values() for error in errors]
+    nan = np.full(columns, np.nan)
+    out = {"average": np.mean(every, axis=0) if every else nan, "worst": np.max(every, axis=0) if every else nan}
+    for axis, errors in per_axis.items():
+        out[f"worst_{axis}"] = np.max(errors, axis=0) if errors else nan
+    return out
+
+
 def sign_errors(
     table: pd.DataFrame, measure: str, axes: Sequence[str], *, margin: float, target: str = "gap",
 ) -> dict[str, float | int]:
     """Dziugaite et al.'s sign error of `measure` for `target` (both in the table's units; `margin` in the
-    target's units: pairs whose targets differ by less are dropped): the mean over environments, the worst
+    target's units: pairs whose targets differ by less are dropped) over environments, each two
+    configurations that differ in one axis (`_sign_errors`): the mean over environments, the worst
     environment's, and how many environments and pairs were scored."""
-    errors, pairs = [], 0
-    for axis in axes:
-        for group in _groups(table, axis, axes):
-            wrong = []
-            for (_, a), (_, b) in itertools.combinations(group.iterrows(), 2):
-                difference = a[target] - b[target]
-                if abs(difference) <= margin or a[axis] == b[axis]:
-                    continue
-                agreement = np.sign(a[measure] - b[measure]) * np.sign(difference)
-                wrong.append(0.5 if agreement == 0 else float(agreement < 0))
-            if wrong:
-                errors.append(float(np.mean(wrong)))
-                pairs += len(wrong)
-    if not errors:
+    table = table.reset_index(drop=True)
+    groups = _group_positions(table, axes)
+    levels = {axis: table[axis].to_numpy() for axis in axes}
+    per_axis = _sign_errors(table[[measure]].to_numpy(float), table[target].to_numpy(float), levels, groups, margin)
+    environments = sum(len(errors) for errors in per_axis.values())
+    if not environments:
         return {"average": float("nan"), "worst": float("nan"), "environments": 0, "pairs": 0}
-    return {"average": float(np.mean(errors)), "worst": float(max(errors)), "environments": len(errors), "pairs": pairs}
+    target_values = table[target].to_numpy(float)
+    pairs = sum(int(((np.abs(target_values[rows[i]] - target_values[rows[j]]) > margin)
+                     & (levels[axis][rows[i]] != levels[axis][rows[j]])).sum())
+                for axis, positions in groups.items() for rows in positions for i, j in [np.triu_indices(len(rows), k=1)])
+    # (every pair of one group that differs on the axis belongs to exactly one environment, so the count is the same)
+    summary = _sign_summary(per_axis, 1)
+    return {"average": float(summary["average"][0]), "worst": float(summary["worst"][0]), "environments": environments, "pairs": pairs}
 
 
 def clustered_interval(
@@ -127,7 +191,9 @@ def clustered_intervals(
     draws: dict[str, list[float]] = {}
     for _ in range(resamples):
         picked = generator.integers(0, len(groups), len(groups))
-        for key, value in statistics(pd.concat([groups[i] for i in picked], ignore_index=True)).items():
+        # DRAW numbers the drawn clusters, so that a configuration drawn twice stays two configurations
+        sample = pd.concat([groups[i].assign(**{DRAW: k}) for k, i in enumerate(picked)], ignore_index=True)
+        for key, value in statistics(sample).items():
             draws.setdefault(key, [])
             if math.isfinite(value):
                 draws[key].append(float(value))
@@ -136,58 +202,137 @@ def clustered_intervals(
             for key, values in draws.items()}
 
 
-def _entropy(counts: np.ndarray) -> float:
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
+def _cmi(values: np.ndarray, target: np.ndarray, codes: np.ndarray, max_conditioned: int,
+         copies: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """`conditional_mutual_information` of every column of `values` (m, k) against `target` (m,), with the axes'
+    values as integer codes (m, axes): the score, the index of the conditioning set that attains it (into
+    `conditioning_sets(axes, max_conditioned)`, −1 where no Î is defined) and Î with S empty, each (k,)."""
+    m, k = values.shape
+    i, j = np.triu_indices(m, k=1)
+    counted = _kept_pairs(i, j, copies)
+    # both orders of every pair: U_S holds (values of the first, of the second), so one order alone would make
+    # the score depend on the order of the rows
+    i, j = np.concatenate([i[counted], j[counted]]), np.concatenate([j[counted], i[counted]])
+    v_g = np.sign(target[j] - target[i])
+    v_mu = np.sign(values[j] - values[i])  # (pairs, k)
+    subsets = conditioning_sets(range(codes.shape[1]), max_conditioned)
+    scores = np.full((len(subsets), k), np.nan)
+    for s, subset in enumerate(subsets):
+        u = np.zeros(len(i), dtype=np.int64)
+        for axis in subset:  # U_S: both models' values on S, as one integer per pair
+            levels = int(codes[:, axis].max()) + 1
+            u = (u * levels + codes[i, axis]) * levels + codes[j, axis]
+        _, u = np.unique(u, return_inverse=True)
+        for c in range(k):
+            kept = (v_mu[:, c] != 0) & (v_g != 0)
+            if not kept.any():
+                continue
+            cell = u[kept] * 4 + (v_mu[kept, c] > 0) * 2 + (v_g[kept] > 0)
+            joint = np.bincount(cell, minlength=4 * (int(u.max()) + 1)).reshape(-1, 2, 2).astype(float)  # (U, μ, g)
+            weight = joint.sum(axis=(1, 2)) / kept.sum()
+
+            def entropy(counts: np.ndarray) -> np.ndarray:  # per U, of the counts along the last axis
+                total = counts.sum(axis=-1, keepdims=True)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    p = np.where(counts > 0, counts / total, 1.0)
+                return -(p * np.log(p)).sum(axis=-1)
+
+            h_g = entropy(joint.sum(axis=1))
+            information = entropy(joint.sum(axis=2)) + h_g - entropy(joint.reshape(len(joint), 4))
+            conditional = float((weight * h_g).sum())
+            scores[s, c] = float((weight * information).sum()) / conditional if conditional > 0 else np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column with no Î defined: NaN
+        score = np.nanmin(scores, axis=0)
+    filled = np.where(np.isnan(scores), np.inf, scores)
+    attained = np.where(np.isnan(score), -1, np.argmin(filled, axis=0))
+    return {"score": score, "attained": attained, "unconditioned": scores[0]}
+
+
+def conditioning_sets(axes: Sequence, max_conditioned: int) -> list[tuple]:
+    """Every set of at most `max_conditioned` of `axes`, the empty set first, then by size in axis order."""
+    return [subset for size in range(max_conditioned + 1) for subset in itertools.combinations(axes, size)]
+
+
+def _codes(table: pd.DataFrame, axes: Sequence[str]) -> np.ndarray:
+    """Each axis's values as integer codes 0, 1, … (m, axes)."""
+    return np.column_stack([pd.factorize(table[axis], sort=True)[0] for axis in axes]) if axes else np.zeros((len(table), 0), int)
 
 
 def conditional_mutual_information(
     table: pd.DataFrame, measure: str, axes: Sequence[str], *, max_conditioned: int = 2, target: str = "gap",
 ) -> dict[str, float]:
-    """Jiang et al.'s conditional-independence score: over every pair of models (i < j), V_μ = sign of the
-    measure's difference and V_g = sign of the target's (ties dropped), and for each set S of at most
+    """Jiang et al.'s conditional-independence score: over every ordered pair of models (i, j), V_μ = sign of
+    the measure's difference and V_g = sign of the target's (ties dropped), and for each set S of at most
     `max_conditioned` axes, U_S = both models' values on S. Î(S) = I(V_μ; V_g | U_S) / H(V_g | U_S), in
     [0, 1]: how much of the generalization order the measure tells once S is known. The score is the
     minimum over S — a measure that says nothing beyond some hyperparameters scores 0. Returns the score,
     the S that attains it (as "a+b"; "" for the empty set) and Î with S empty."""
-    values = table[list(axes)].to_numpy()
-    mu, g = table[measure].to_numpy(float), table[target].to_numpy(float)
-    i, j = np.triu_indices(len(table), k=1)
-    v_mu, v_g = np.sign(mu[j] - mu[i]), np.sign(g[j] - g[i])
-    keep = (v_mu != 0) & (v_g != 0)
-    i, j, v_mu, v_g = i[keep], j[keep], v_mu[keep], v_g[keep]
-    scores = {}
-    for size in range(max_conditioned + 1):
-        for subset in itertools.combinations(range(len(axes)), size):
-            key = "+".join(axes[k] for k in subset)
-            u = [tuple(values[a, list(subset)]) + tuple(values[b, list(subset)]) for a, b in zip(i, j)] if subset else [()] * len(i)
-            frame = pd.DataFrame({"u": u, "mu": v_mu, "g": v_g})
-            information = entropy = 0.0
-            for _, group in frame.groupby("u"):
-                weight = len(group) / len(frame)
-                joint = group.groupby(["mu", "g"]).size().to_numpy()
-                h_g = _entropy(group.g.value_counts().to_numpy())
-                information += weight * (_entropy(group.mu.value_counts().to_numpy()) + h_g - _entropy(joint))
-                entropy += weight * h_g
-            scores[key] = information / entropy if entropy > 0 else float("nan")
-    defined = {k: v for k, v in scores.items() if not math.isnan(v)}
-    worst = min(defined, key=defined.get) if defined else ""
-    return {"score": defined.get(worst, float("nan")), "attained_by": worst, "unconditioned": scores.get("", float("nan"))}
+    table = table.reset_index(drop=True)
+    found = _cmi(table[[measure]].to_numpy(float), table[target].to_numpy(float), _codes(table, axes), max_conditioned)
+    subsets = conditioning_sets(list(axes), max_conditioned)
+    attained = int(found["attained"][0])
+    return {"score": float(found["score"][0]), "attained_by": "+".join(subsets[attained]) if attained >= 0 else "",
+            "unconditioned": float(found["unconditioned"][0])}
+
+
+def seed_means(table: pd.DataFrame, axes: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """One row per configuration (per drawn configuration in a resample): the mean of `columns` over its
+    seeds — the table Jiang et al.'s statistics see when each configuration counts once."""
+    keys = list(axes) + ([DRAW] if DRAW in table else [])
+    return table.groupby(keys, sort=True)[list(columns)].mean().reset_index()
+
+
+def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str], *, target: str, margin: float,
+                orientation: np.ndarray, max_conditioned: int) -> dict[str, np.ndarray]:
+    """Every score of the columns `names` of `sample`, each (k,): τ; ψ per axis ("psi_<axis>") and Ψ; the same
+    with each configuration's seeds averaged ("psi_seeds_averaged_<axis>", "Psi_seeds_averaged"); the CMI score
+    ("cmi") and its set's index ("cmi_set"); the sign errors ("sign_error_average", "sign_error_worst",
+    "sign_error_worst_<axis>"). Each column is first multiplied by its `orientation` (±1). In a resample,
+    pairs between two draws of one configuration are left out (`_kept_pairs`)."""
+    values, gap = sample[names].to_numpy(float) * orientation, sample[target].to_numpy(float)
+    groups, copies = _group_positions(sample, axes), _copies(sample, axes)
+    out = {"tau": kendall_tau_b(values, gap, copies)}
+    psi = _psi(values, gap, groups, copies)
+    out |= {("Psi" if axis == "Psi" else f"psi_{axis}"): value for axis, value in psi.items()}
+    means = seed_means(sample.assign(**dict(zip(names, values.T))), axes, [*names, target])
+    averaged = _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes), _copies(means, axes))
+    out |= {("Psi_seeds_averaged" if axis == "Psi" else f"psi_seeds_averaged_{axis}"): value for axis, value in averaged.items()}
+    cmi = _cmi(values, gap, _codes(sample, axes), max_conditioned, copies)
+    out |= {"cmi": cmi["score"], "cmi_set": cmi["attained"]}
+    levels = {axis: sample[axis].to_numpy() for axis in axes}
+    signs = _sign_summary(_sign_errors(values, gap, levels, groups, margin), len(names))
+    out |= {("sign_error_" + key): value for key, value in signs.items()}
+    return out
+
+
+INTERVALS = ("tau", "Psi", "Psi_seeds_averaged", "cmi", "sign_error_average", "sign_error_worst")  # besides each axis's ψ
 
 
 def study_scores(
     table: pd.DataFrame, measures: Sequence[str], baselines: Sequence[str], axes: Sequence[str], *, margin: float,
-    resamples: int, confidence: float, seed: int, target: str = "gap",
+    resamples: int, confidence: float, seed: int, target: str = "gap", max_conditioned: int = 2,
 ) -> pd.DataFrame:
-    """One row per measure and per baseline (`kind`), every score of the study against `target`: τ over all
-    models and Ψ, each with a bootstrap interval clustered by configuration (the `axes` values: a
-    configuration's seeds go together); ψ per axis; the conditional mutual information score and the set
-    that attains it; the average and worst sign error with the number of environments. `margin`: the
-    sign error's noise filter, in the target's units (`hoeffding_margin` × 100 for a gap in points).
+    """One row per measure and per baseline (`kind`), every score of the study against `target`, each with a
+    percentile-bootstrap interval clustered by configuration (the `axes` values: a configuration's seeds go
+    together; "<score>_low", "<score>_high"): τ over all models; ψ per axis and their mean Ψ with every model
+    a point, and with each configuration's seeds averaged first (one point per configuration, as Jiang et
+    al.'s one model per configuration: pairs that differ by seed alone do not count); the conditional mutual
+    information score (and the set that attains it, `cmi_given`); the average and worst sign error
+    (Dziugaite et al.) and each axis's worst. Counts: ψ's groups and the sign error's environments per axis.
+    `margin`: the sign error's noise filter, in the target's units (`hoeffding_margin` × 100 for a gap in
+    points). The worst case is a maximum over environments, so its percentile interval often collapses to a
+    point: it describes the resamples, it is not a confidence interval.
 
-    `predicts` applies the study's rule: ψ above 0 on every axis, a worst-case sign error below ½ and a Ψ
-    above every baseline's |Ψ| (a baseline's sign is not assumed); `why` names the first rule it fails."""
+    A baseline claims no direction: it is scored the way round in which its seeds-averaged Ψ is not negative
+    (`orientation` −1: the baseline reversed, e.g. a larger η/B predicting a smaller gap), chosen once on the
+    table, sign errors included — a choice the measures do not get. `predicts` applies the study's rule to
+    the seeds-averaged scores: ψ above 0 on every axis, a worst-case sign error below ½ and a Ψ above every
+    baseline's; `why` names the first rule it fails. `above_baselines_on`: the axes on which a measure's
+    seeds-averaged ψ is above every baseline's (descriptive; an undefined ψ counts as 0)."""
     kinds = {name: "measure" for name in measures} | {name: "baseline" for name in baselines}
+    options = {"target": target, "margin": margin, "max_conditioned": max_conditioned}
+    subsets = ["+".join(subset) for subset in conditioning_sets(list(axes), max_conditioned)]
     # a measure's models are the rows where it (and the target) is defined: measures defined on the same rows
     # share their bootstrap resamples (the same seed draws the same clusters), one resampled table per draw
     by_rows: dict[tuple[int, ...], list[str]] = {}
@@ -195,46 +340,56 @@ def study_scores(
         by_rows.setdefault(tuple(table.dropna(subset=[name, target]).index), []).append(name)
     scores = {}
     for index, names in by_rows.items():
-        scored = table.loc[list(index)]
+        scored = table.loc[list(index)].reset_index(drop=True)
+        upright = _all_scores(scored, names, axes, orientation=np.ones(len(names)), **options)
+        orientation = np.array([-1.0 if kinds[n] == "baseline" and upright["Psi_seeds_averaged"][k] < 0 else 1.0
+                                for k, n in enumerate(names)])
+        found = _all_scores(scored, names, axes, orientation=orientation, **options)
+        keys = [*INTERVALS, *(f"psi_{axis}" for axis in axes), *(f"psi_seeds_averaged_{axis}" for axis in axes)]
 
-        def tau_and_psi(sample: pd.DataFrame, names: list[str] = names) -> dict[str, float]:
-            values, gap = sample[names].to_numpy(float), sample[target].to_numpy(float)
-            psi = _psi(values, gap, _group_positions(sample, axes))["Psi"]
-            taus = kendall_tau_b(values, gap)
-            return {f"{n}/tau": float(t) for n, t in zip(names, taus)} | {f"{n}/Psi": float(p) for n, p in zip(names, psi)}
+        def statistics(sample: pd.DataFrame, names: list[str] = names, orientation: np.ndarray = orientation) -> dict[str, float]:
+            drawn = _all_scores(sample, names, axes, orientation=orientation, **options)
+            return {f"{n}/{key}": float(drawn[key][k]) for key in keys for k, n in enumerate(names)}
 
-        intervals = clustered_intervals(scored, tau_and_psi, list(axes), resamples=resamples, confidence=confidence, seed=seed)
-        values, gap = scored[names].to_numpy(float), scored[target].to_numpy(float)
-        taus, psis = kendall_tau_b(values, gap), _psi(values, gap, _group_positions(scored, axes))  # every name at once
+        intervals = clustered_intervals(scored, statistics, list(axes), resamples=resamples, confidence=confidence, seed=seed)
+        groups = _group_positions(scored, axes)
+        levels = {axis: scored[axis].to_numpy() for axis in axes}
+        environments = _sign_errors(np.zeros((len(scored), 1)), scored[target].to_numpy(float), levels, groups, margin)
         for k, name in enumerate(names):
-            psi = {key: float(value[k]) for key, value in psis.items()}
-            cmi = conditional_mutual_information(scored, name, axes, target=target)
-            signs = sign_errors(scored, name, axes, margin=margin, target=target)
-            (tau_low, tau_high, _), (psi_low, psi_high, _) = intervals[f"{name}/tau"], intervals[f"{name}/Psi"]
-            scores[name] = {
-                "name": name, "kind": kinds[name], "models": len(scored),
-                "tau": float(taus[k]), "tau_low": tau_low, "tau_high": tau_high,
-                **{f"psi_{axis}": psi[axis] for axis in axes}, "Psi": psi["Psi"], "Psi_low": psi_low, "Psi_high": psi_high,
-                "cmi": cmi["score"], "cmi_given": cmi["attained_by"],
-                "sign_error_average": signs["average"], "sign_error_worst": signs["worst"], "sign_environments": signs["environments"],
-            }
-    rows = [scores[name] for name in kinds]
-    frame = pd.DataFrame(rows)
-    best_baseline = frame.loc[frame.kind == "baseline", "Psi"].abs().max() if baselines else float("nan")
+            row = {"name": name, "kind": kinds[name], "orientation": int(orientation[k]), "models": len(scored),
+                   "configurations": int(scored.groupby(list(axes)).ngroups) if axes else 1}
+            for key in keys:
+                row[key] = float(found[key][k])
+                row[f"{key}_low"], row[f"{key}_high"], _ = intervals[f"{name}/{key}"]
+            for axis in axes:
+                row[f"sign_error_worst_{axis}"] = float(found[f"sign_error_worst_{axis}"][k])
+                row[f"groups_{axis}"] = len(groups[axis])
+                row[f"sign_environments_{axis}"] = len(environments[axis])
+            row["cmi_given"] = subsets[int(found["cmi_set"][k])] if found["cmi_set"][k] >= 0 else ""
+            row["sign_environments"] = sum(len(e) for e in environments.values())
+            scores[name] = row
+    frame = pd.DataFrame([scores[name] for name in kinds])
+    is_baseline = frame.kind == "baseline"
+    best_baseline = frame.loc[is_baseline, "Psi_seeds_averaged"].max() if baselines else float("nan")  # oriented: the largest |Ψ|
+    best_on = {axis: frame.loc[is_baseline, f"psi_seeds_averaged_{axis}"].fillna(0.0).max() for axis in axes} if baselines else {}
 
     def verdict(row: pd.Series) -> str:
         # a mean of τ's that is 0 exactly can come out ±1e-17 by the order of its sums: only more than TIE counts
         if row.kind == "baseline":
             return "a baseline"
-        if not all(row[f"psi_{axis}"] > TIE for axis in axes):  # NaN (no group on that axis) fails too
-            failing = [axis for axis in axes if not row[f"psi_{axis}"] > TIE]
-            return f"ψ not above 0 for {', '.join(failing)}"
+        if not all(row[f"psi_seeds_averaged_{axis}"] > TIE for axis in axes):  # NaN (no group on that axis) fails too
+            failing = [axis for axis in axes if not row[f"psi_seeds_averaged_{axis}"] > TIE]
+            return f"ψ (seeds averaged) not above 0 for {', '.join(failing)}"
         if not row.sign_error_worst < 0.5 - TIE:
             return f"worst-case sign error {row.sign_error_worst:.2f} ≥ 0.5"
-        if not math.isnan(best_baseline) and not row.Psi > best_baseline + TIE:
-            return f"Ψ {row.Psi:.2f} not above the best baseline's |Ψ| {best_baseline:.2f}"
+        if not math.isnan(best_baseline) and not row.Psi_seeds_averaged > best_baseline + TIE:
+            return f"Ψ (seeds averaged) {row.Psi_seeds_averaged:.2f} not above the best baseline's {best_baseline:.2f}"
         return ""
 
     frame["why"] = frame.apply(verdict, axis=1)
     frame["predicts"] = (frame.kind == "measure") & (frame.why == "")
+    frame["above_baselines_on"] = [
+        "" if row.kind == "baseline" or not baselines else
+        ", ".join(axis for axis in axes if row[f"psi_seeds_averaged_{axis}"] > best_on[axis] + TIE)
+        for _, row in frame.iterrows()]
     return frame

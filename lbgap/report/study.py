@@ -1,6 +1,6 @@
 """The report's section on the designed predictor study: per measure and baseline, τ and Ψ with their
 configuration-clustered intervals, ψ on each axis, the conditional mutual information and the sign errors
-(lbgap.experiments.study.study_summary), which measures pass the study's rule, and a figure of ψ per axis."""
+(lbgap.experiments.study_summary), which measures pass the study's rule, and a figure of the scores."""
 
 from __future__ import annotations
 
@@ -29,33 +29,81 @@ def _number(value, digits: int = 2) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.{digits}f}"
 
 
+def _with_interval(r: Mapping, key: str, signed: bool = True) -> str:
+    number = _number if signed else (lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}")
+    if r.get(f"{key}_low") is None:
+        return number(r[key])
+    return f"{number(r[key])} [{number(r[f'{key}_low'])}, {number(r[f'{key}_high'])}]"
+
+
+def _label(r: Mapping) -> str:
+    if r["kind"] != "baseline":
+        return r["name"]
+    return r["name"] + (" (baseline, reversed)" if r.get("orientation", 1) < 0 else " (baseline)")
+
+
 def scores_table(summary: Mapping) -> str:
-    """One row per measure and baseline (baselines last), the scores as the rule reads them."""
+    """One row per measure and baseline (baselines last), the scores the rule reads first, with intervals."""
     rows = []
     for r in summary["scores"]:
         rows.append({
-            "measure": r["name"] + (" (baseline)" if r["kind"] == "baseline" else ""),
-            "τ": f"{_number(r['tau'])} [{_number(r['tau_low'])}, {_number(r['tau_high'])}]",
-            "Ψ": f"{_number(r['Psi'])} [{_number(r['Psi_low'])}, {_number(r['Psi_high'])}]",
-            **{f"ψ {axis}": _number(r[f"psi_{axis}"]) for axis in summary["axes"]},
-            "CMI (given)": "—" if r["cmi"] is None or math.isnan(r["cmi"]) else f"{r['cmi']:.2f} ({r['cmi_given'] or '∅'})",
+            "measure": _label(r),
+            "Ψ, seeds averaged (the rule's)": _with_interval(r, "Psi_seeds_averaged"),
+            "Ψ, every network": _with_interval(r, "Psi"),
+            "τ": _with_interval(r, "tau"),
+            "CMI (given)": "—" if r["cmi"] is None or math.isnan(r["cmi"]) else f"{_with_interval(r, 'cmi', signed=False)} ({r['cmi_given'] or '∅'})",
             "sign error avg / worst": "—" if r["sign_environments"] == 0 else
-            f"{r['sign_error_average']:.2f} / {r['sign_error_worst']:.2f}",
+            f"{_with_interval(r, 'sign_error_average', signed=False)} / {_with_interval(r, 'sign_error_worst', signed=False)}",
             "predicts": "yes" if r["predicts"] else ("" if r["kind"] == "baseline" else f"no: {r['why']}"),
         })
     return markdown_table(pd.DataFrame(rows))
 
 
+def axes_table(summary: Mapping) -> str:
+    """One row per measure and baseline, per axis the seeds-averaged ψ with its interval (the rule's), ψ over
+    every network, and the axis's worst sign error; the last column the axes on which a measure's ψ is above
+    every baseline's (when there are baselines)."""
+    baselines = any(r["kind"] == "baseline" for r in summary["scores"])
+    rows = []
+    for r in summary["scores"]:
+        row = {"measure": _label(r)}
+        for axis in summary["axes"]:
+            worst = r.get(f"sign_error_worst_{axis}")
+            row[f"{axis.replace('_', ' ')}: ψ seeds averaged; every network; worst sign error"] = (
+                f"{_with_interval(r, f'psi_seeds_averaged_{axis}')}; {_number(r.get(f'psi_{axis}'))}; "
+                f"{'—' if worst is None or math.isnan(worst) else f'{worst:.2f}'}")
+        if baselines:
+            row["ψ above every baseline's on"] = "" if r["kind"] == "baseline" else (r.get("above_baselines_on") or "none")
+        rows.append(row)
+    return markdown_table(pd.DataFrame(rows))
+
+
+def axes_counts(summary: Mapping) -> str:
+    """How much each axis's scores rest on: ψ's groups and the sign error's environments that kept a pair."""
+    first = summary["scores"][0]
+    return "; ".join(f"{axis.replace('_', ' ')} {first.get(f'groups_{axis}', '—')} / {first.get(f'sign_environments_{axis}', '—')}"
+                     for axis in summary["axes"])
+
+
+RULE = ("ψ with each configuration's seeds averaged above 0 on every axis, a worst-case sign error below ½, and that "
+        "ψ's mean Ψ above every baseline's")
+
+
 def verdict(summary: Mapping) -> str:
-    """The study's answer in one sentence: which measures pass its rule, if any."""
+    """The study's answer in one sentence — which measures pass its rule, if any — and the axes its sign
+    errors rest on."""
     passing = [r["name"] for r in summary["scores"] if r["predicts"]]
     if not summary["scores"]:
         return f"No scores: {summary.get('why_no_scores', 'nothing to score')}."
+    first = summary["scores"][0]
+    scored = [a.replace("_", " ") for a in summary["axes"] if first.get(f"sign_environments_{a}", 1)]
+    unscored = [a.replace("_", " ") for a in summary["axes"] if not first.get(f"sign_environments_{a}", 1)]
+    signs = (f" The sign errors rest on {', '.join(scored) or 'no axis'}" + (
+        f"; along {', '.join(unscored)} no two configurations' gaps differ by more than the test set resolves" if unscored else "") + ".")
     if passing:
-        return (f"By the study's rule, {', '.join(passing)} predict{'s' if len(passing) == 1 else ''} the generalization gap "
-                "here: ψ above 0 on every axis, a worst-case sign error below ½ and a Ψ above every baseline's.")
-    return ("By the study's rule (ψ above 0 on every axis, a worst-case sign error below ½, a Ψ above every baseline's), "
-            "no measure predicts the generalization gap here; the table says where each fails.")
+        return (f"By the study's rule ({RULE}), {', '.join(passing)} predict{'s' if len(passing) == 1 else ''} the "
+                f"generalization gap here.{signs}")
+    return f"By the study's rule ({RULE}), no measure predicts the generalization gap here; the table says where each fails.{signs}"
 
 
 def _tau_with_interval(tau: Mapping | None) -> str:
@@ -64,20 +112,21 @@ def _tau_with_interval(tau: Mapping | None) -> str:
 
 def out_of_grid_text(summary: Mapping, predictors: Mapping) -> str:
     """The out-of-grid check: how do the measures that pass the rule on the grid (else the measure with the
-    highest Ψ) rank this run's own solutions — the ones the predictors stage ranks (SB, LB, remedies, sweep
+    highest seeds-averaged Ψ) rank this run's own solutions — the ones the predictors stage ranks (SB, LB, remedies, sweep
     points, warm starts that fit the training set): its τ with the gap (`predictors`: its document), over all
     and within batch size? Descriptive."""
     taus = predictors["tau"]
-    measures = [r for r in summary["scores"] if r["kind"] == "measure" and r["Psi"] is not None and not math.isnan(r["Psi"])]
+    measures = [r for r in summary["scores"] if r["kind"] == "measure" and r["Psi_seeds_averaged"] is not None
+                and not math.isnan(r["Psi_seeds_averaged"])]
     passing = [r["name"] for r in measures if r["predicts"]]
-    names = passing or ([max(measures, key=lambda r: r["Psi"])["name"]] if measures else [])
+    names = passing or ([max(measures, key=lambda r: r["Psi_seeds_averaged"])["name"]] if measures else [])
     by_key = {(t["measure"], t["scope"]): t for t in taus if t["target"] == "gap"}
     ranked = [n for n in names if (n, "all") in by_key]
     if not ranked:
         return ("Out-of-grid check: none of the grid's measures is among those the predictors section ranks, so the "
                 "remedies and warm starts say nothing about the grid's verdict here.")
     lead = ("the measures that pass the rule on the grid, and their" if passing else
-            f"no measure passes the rule on the grid; the one with the highest Ψ, {measure_name(ranked[0])}, and its")
+            f"no measure passes the rule on the grid; the one with the highest Ψ (seeds averaged), {measure_name(ranked[0])}, and its")
     ranks = "; ".join(f"{measure_name(n)}: τ {_tau_with_interval(by_key.get((n, 'all')))} over all, "
                       f"{_tau_with_interval(by_key.get((n, 'within')))} within batch size" for n in ranked)
     return (f"Out-of-grid check, on this run's own solutions — the {predictors['included']} of {predictors['solutions']} "
@@ -85,6 +134,17 @@ def out_of_grid_text(summary: Mapping, predictors: Mapping) -> str:
             f"{lead} τ with the gap there — {ranks}. Descriptive only: those solutions were not designed as a "
             "study (runs share starts, the warm starts one SB run), and a grid as small as the default decides "
             "nothing, so agreement or not neither confirms nor refutes the grid.")
+
+
+def axes_section(summary: Mapping) -> str:
+    """Per axis: the scores' counts and the table of ψ, seeds-averaged ψ and worst sign errors."""
+    if not summary["scores"]:
+        return ""
+    return (f"Per axis — groups for ψ / environments (two configurations that differ in that axis alone) that kept a pair "
+            f"for the sign error, over the first measure's networks: {axes_counts(summary)}. A baseline is scored the way round "
+            "in which its Ψ is not negative (*reversed*: a larger value predicts a smaller gap), a choice the measures do not "
+            "get. The worst case's interval is a percentile of a maximum and often a single value: it describes the "
+            f"resamples, it is not a confidence interval.\n\n{axes_table(summary)}")
 
 
 def study_section_text(summary: Mapping, study: Mapping, target_loss: float, link, predictors: Mapping | None = None) -> str:
@@ -98,12 +158,15 @@ Every configuration of the design — batch sizes {', '.join(map(str, study['bat
 first reached {target_loss:g} (at most {study['max_epochs']} epochs) and was measured there: {summary['models']} models,
 {summary['reached']} reached the target and are scored, {summary['excluded']} did not (`plots/study.csv`). Scored against the
 gap (train − test accuracy, points) on the axes that vary ({axes}), as Jiang et al. (2020) and Dziugaite et al. (2020)
-score: τ over all models; ψ, τ within groups where only one axis changes, and its mean Ψ; the conditional mutual
+score: τ over all models; ψ, τ within groups where only one axis changes, and its mean Ψ (also with each
+configuration's seeds averaged, so that pairs of seeds do not count); the conditional mutual
 information, minimum over conditioning on up to two axes; the sign error over pairs that differ in one axis,
 pairs within {summary['margin_points']:.1f} points of each other (test-set noise at δ = {summary['delta']:g}) dropped.
 Intervals: {100 * summary['confidence']:g} % bootstrap, whole configurations resampled.
 
 {scores_table(summary) if summary['scores'] else ''}
+
+{axes_section(summary)}
 
 {verdict(summary)}{(chr(10) * 2 + out_of_grid_text(summary, predictors)) if summary['scores'] and predictors else ''}
 
@@ -115,40 +178,59 @@ Intervals: {100 * summary['confidence']:g} % bootstrap, whole configurations res
 def _networks(counts: list[int]) -> str:
     """How many networks the scores rest on: each measure is scored where it is defined."""
     low, high = min(counts), max(counts)
-    return f"{high} networks" if low == high else f"{low}–{high} networks (each measure where it is defined)"
+    return f"{high} networks" if low == high else f"{low}–{high} networks\n(each measure where defined)"
+
+
+def _bars(axis, scores: list, key: str, colours: list, xlim: tuple[float, float]) -> np.ndarray:
+    """Horizontal bars of `key` per score with its interval (where the summary has one); returns the values."""
+    y = np.arange(len(scores))
+    value = np.array([np.nan if r.get(key) is None else r[key] for r in scores], dtype=float)
+    axis.barh(y, np.nan_to_num(value), color=colours)
+    if f"{key}_low" in scores[0]:
+        low, high = (np.array([np.nan if r.get(k) is None else r[k] for r in scores], dtype=float) for k in (f"{key}_low", f"{key}_high"))
+        axis.hlines(y, low, high, color="black", linewidth=1)  # the interval itself: a point estimate may lie outside it
+    axis.set(yticks=y, yticklabels=[], xlim=xlim, ylim=(len(y) - 0.5, -0.5))
+    return value
 
 
 def study_figure(summary: Mapping) -> Figure:
-    """ψ of every measure and baseline on each axis (a diverging heat map, blank where undefined), beside
-    Ψ with its interval; baselines below a line."""
+    """Per measure and baseline (rows; baselines last): ψ with seeds averaged on each axis (a diverging heat
+    map, blank where undefined); its Ψ, the conditional mutual information score and the average sign error,
+    each with its interval as a line (a point may lie outside it), the worst environment's sign error as a
+    cross beside the last; the rule's threshold dotted."""
     scores = summary["scores"]
-    figure, (heat, bars) = plt.subplots(1, 2, figsize=(11, 0.35 * max(len(scores), 4) + 1.8),
-                                        gridspec_kw={"width_ratios": [max(len(summary["axes"]), 1), 2]})
+    figure, (heat, psi_bars, cmi_bars, sign_bars) = plt.subplots(
+        1, 4, figsize=(18, 0.35 * max(len(scores), 4) + 2.2), gridspec_kw={"width_ratios": [max(len(summary["axes"]), 1), 2, 1.5, 1.5]})
     if not scores:
-        for axis in (heat, bars):
+        for axis in (heat, psi_bars, cmi_bars, sign_bars):
             axis.axis("off")
         heat.text(0.5, 0.5, f"no scores: {summary.get('why_no_scores', '')}", ha="center", va="center", transform=heat.transAxes)
         return figure
-    names = [measure_name(r["name"]) + (" (baseline)" if r["kind"] == "baseline" else "") for r in scores]
-    psi = np.array([[np.nan if r[f"psi_{a}"] is None else r[f"psi_{a}"] for a in summary["axes"]] for r in scores], dtype=float)
+    names = [measure_name(r["name"]) + (" (baseline" + (", reversed)" if r.get("orientation", 1) < 0 else ")") if r["kind"] == "baseline" else "")
+             for r in scores]
+    psi = np.array([[np.nan if r[f"psi_seeds_averaged_{a}"] is None else r[f"psi_seeds_averaged_{a}"] for a in summary["axes"]]
+                    for r in scores], dtype=float)
     image = heat.imshow(np.ma.masked_invalid(psi), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     heat.set(xticks=range(len(summary["axes"])), xticklabels=[a.replace("_", " ") for a in summary["axes"]], yticks=range(len(names)), yticklabels=names,
-             title="ψ: τ with the gap when one axis changes")
+             title="ψ, seeds averaged:\nτ with the gap when one axis changes")
     heat.tick_params(axis="x", rotation=30)
     figure.colorbar(image, ax=heat, fraction=0.05)
-    y = np.arange(len(scores))
-    value = np.array([r["Psi"] for r in scores], dtype=float)
-    low, high = (np.array([r[k] for r in scores], dtype=float) for k in ("Psi_low", "Psi_high"))
     colours = ["tab:green" if r["predicts"] else ("tab:gray" if r["kind"] == "baseline" else "tab:orange") for r in scores]
-    kinds = {"tab:green": "measure: predicts by the rule", "tab:orange": "measure: does not", "tab:gray": "baseline"}
+    kinds = {"tab:green": "measure: predicts by the rule", "tab:orange": "measure: fails the rule", "tab:gray": "baseline"}
     legend = [Patch(color=colour, label=label) for colour, label in kinds.items() if colour in colours]  # the kinds drawn
-    bars.barh(y, value, color=colours)
-    bars.errorbar(value, y, xerr=[np.nan_to_num(value - low), np.nan_to_num(high - value)], fmt="none", color="black", capsize=2)
-    bars.axvline(0, color="black", linewidth=0.8)
+    _bars(psi_bars, scores, "Psi_seeds_averaged", colours, (-1, 1))
+    psi_bars.axvline(0, color="black", linewidth=0.8)
     confidence = summary.get("confidence")
-    bars.set(yticks=y, yticklabels=[], xlim=(-1, 1), ylim=(len(y) - 0.5, -0.5),
-             xlabel="Ψ (mean ψ)" + (f", {100 * confidence:g} % interval resampling configurations" if confidence else " with its interval"),
-             title=f"Ψ over {_networks([r['models'] for r in scores])}")
+    psi_bars.set(xlabel="Ψ" + (f", {100 * confidence:g} % interval\n(configurations resampled)" if confidence else " with its interval"),
+                 title=f"Ψ, seeds averaged, over\n{_networks([r['models'] for r in scores])}")
+    _bars(cmi_bars, scores, "cmi", colours, (0, 1))
+    cmi_bars.set(xlabel="Î, minimum over\nsets of ≤ 2 axes", title="conditional mutual\ninformation")
+    _bars(sign_bars, scores, "sign_error_average", colours, (0, 1.05))
+    worst = np.array([np.nan if r.get("sign_error_worst") is None else r["sign_error_worst"] for r in scores], dtype=float)
+    sign_bars.scatter(worst, np.arange(len(scores)), marker="x", color="black", zorder=3, label="worst environment")
+    sign_bars.axvline(0.5, color="gray", linestyle=":", linewidth=1)  # the rule: worst below ½
+    sign_bars.set(xlabel="average (bar),\nworst environment (×)", title="sign error over\nenvironments")
+    sign_bars.legend(fontsize="small", loc="lower right")
     figure.tight_layout(rect=(0, 0.04, 1, 1))
     figure.legend(handles=legend, loc="lower right", ncol=3, fontsize="small", frameon=False)
     return figure

@@ -3,6 +3,7 @@ answers are worked out by hand."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -69,30 +70,72 @@ def test_the_clustered_bootstrap_resamples_whole_configurations():
     assert 0 < len(some) < 200
 
 
+def _h(*p: float) -> float:
+    return -sum(q * math.log(q) for q in p)
+
+
 def test_conditional_mutual_information_by_hand():
-    # three models: gaps 1 < 2 < 3; pairs (0,1), (0,2), (1,2) all have V_g = +1, so H(V_g) = 0: undefined
-    flat = pd.DataFrame({"lr": [0.1, 0.2, 0.3], "gap": [1.0, 2.0, 3.0], "measure": [1.0, 3.0, 2.0]})
+    # every pair is counted in both orders (V_g, V_μ flip together), so that the order of the rows does not matter.
+    # Equal gaps: every V_g is a tie, dropped: Î undefined
+    flat = pd.DataFrame({"lr": [0.1, 0.2, 0.3], "gap": [2.0, 2.0, 2.0], "measure": [1.0, 3.0, 2.0]})
     assert math.isnan(conditional_mutual_information(flat, "measure", ["lr"])["unconditioned"])
     # four models, gaps 1, 3, 2, 4 and a measure equal to the gap: V_μ = V_g on every pair, so Î = 1 for any S
     exact = pd.DataFrame({"lr": [0.1, 0.1, 1.0, 1.0], "gap": [1.0, 3.0, 2.0, 4.0]}).assign(measure=lambda t: t.gap)
     assert conditional_mutual_information(exact, "measure", ["lr"]) == {"score": 1.0, "attained_by": "", "unconditioned": 1.0}
-    # a measure that only tells the learning rate apart: pairs (i<j) and their signs, V_g then V_μ —
-    # (0,1) +,0 dropped (a tie in μ); (0,2) +,+; (0,3) +,+; (1,2) −,+; (1,3) +,+; (2,3) +,0 dropped.
-    # Unconditioned: V_μ always + → I = 0. Score 0, attained with S empty.
+    # a measure that only tells the learning rate apart, 0, 0, 1, 1: the pairs (i<j) with (V_g, V_μ) — (0,1) +,0
+    # dropped; (0,2) +,+; (0,3) +,+; (1,2) −,+; (1,3) +,+; (2,3) +,0 dropped — and their mirrors: (+,+) 3, (−,−) 3,
+    # (−,+) 1, (+,−) 1. Unconditioned I = 2 ln 2 − H(3/8, 3/8, 1/8, 1/8); given lr, U = (lr_i, lr_j) is (0.1, 1.0)
+    # with V_μ always + or (1.0, 0.1) with V_μ always −: I = 0, so the score is 0, attained given lr
     by_lr = exact.assign(measure=[0.0, 0.0, 1.0, 1.0])
     found = conditional_mutual_information(by_lr, "measure", ["lr"])
-    assert found["unconditioned"] == 0.0 and found["score"] == 0.0
+    assert found["unconditioned"] == pytest.approx((2 * math.log(2) - _h(3 / 8, 3 / 8, 1 / 8, 1 / 8)) / math.log(2))
+    assert found["score"] == 0.0 and found["attained_by"] == "lr"
 
 
 def test_conditional_mutual_information_in_between_by_hand():
     # gaps 1, 3, 2, 4 and measure 1, 2, 4, 3: over the six pairs (V_g, V_μ) is (+,+) four times, (−,+) once,
-    # (+,−) once, so H(V_g) = H(V_μ) = H(5/6), H(joint) = H(4/6, 1/6, 1/6), and Î = I / H(V_g)
+    # (+,−) once; with the mirrors (−,−) four times, (+,−) and (−,+) once more each: H(V_g) = H(V_μ) = ln 2,
+    # H(joint) = H(1/3, 1/3, 1/6, 1/6), and Î = I / H(V_g)
     table = pd.DataFrame({"lr": [0.1] * 4, "gap": [1.0, 3.0, 2.0, 4.0], "measure": [1.0, 2.0, 4.0, 3.0]})
-    h = lambda *p: -sum(q * math.log(q) for q in p)  # noqa: E731
-    expected = (2 * h(5 / 6, 1 / 6) - h(4 / 6, 1 / 6, 1 / 6)) / h(5 / 6, 1 / 6)
+    expected = (2 * math.log(2) - _h(1 / 3, 1 / 3, 1 / 6, 1 / 6)) / math.log(2)
     found = conditional_mutual_information(table, "measure", ["lr"])
     assert found["unconditioned"] == pytest.approx(expected) and found["score"] == pytest.approx(expected)
-    assert 0.07 < expected < 0.08
+    assert 0.08 < expected < 0.09
+
+
+def test_the_conditional_mutual_information_does_not_depend_on_the_order_of_the_rows():
+    table = _random_study(3)
+    found = conditional_mutual_information(table, "noisy", ["a", "b", "c"])
+    for seed in range(3):
+        shuffled = table.sample(frac=1.0, random_state=seed)
+        assert conditional_mutual_information(shuffled, "noisy", ["a", "b", "c"]) == pytest.approx(found)
+    by_gap = conditional_mutual_information(table.sort_values("gap"), "noisy", ["a", "b", "c"])
+    assert by_gap["score"] == pytest.approx(found["score"]) and by_gap["attained_by"] == found["attained_by"]
+
+
+def test_a_configuration_drawn_twice_does_not_pair_with_its_copy():
+    """A resample that drew each configuration of a two-seed study twice: τ counts the pairs within a draw and
+    between configurations, never those between the two draws of one configuration (counted here one by one)."""
+    table = _random_study(4)
+    doubled = pd.concat([cluster.assign(_draw=2 * k + copy) for k, (_, cluster) in enumerate(table.groupby(["a", "b", "c"]))
+                         for copy in (0, 1)], ignore_index=True)
+    assert len(doubled) == 2 * len(table) and doubled.groupby("_draw").size().eq(2).all()  # 24 draws of one two-seed configuration
+    rows = doubled.to_dict("records")
+    concordant = discordant = x_ties = y_ties = pairs = 0
+    for i, j in itertools.combinations(range(len(rows)), 2):
+        a, b = rows[i], rows[j]
+        if (a["a"], a["b"], a["c"]) == (b["a"], b["b"], b["c"]) and a["_draw"] != b["_draw"]:
+            continue
+        pairs += 1
+        sx, sy = np.sign(b["noisy"] - a["noisy"]), np.sign(b["gap"] - a["gap"])
+        concordant += sx * sy > 0
+        discordant += sx * sy < 0
+        x_ties += sx == 0
+        y_ties += sy == 0
+    expected = (concordant - discordant) / math.sqrt((pairs - x_ties) * (pairs - y_ties))
+    copies = (doubled.groupby(["a", "b", "c"]).ngroup().to_numpy(), doubled["_draw"].to_numpy())
+    found = kendall_tau_b(doubled[["noisy"]].to_numpy(float), doubled.gap.to_numpy(float), copies)[0]
+    assert found == pytest.approx(expected) and found != pytest.approx(kendall_tau_b(doubled[["noisy"]].to_numpy(float), doubled.gap.to_numpy(float))[0])
 
 
 def test_the_study_rule_passes_a_measure_that_orders_every_environment_and_names_why_others_fail():
@@ -110,8 +153,8 @@ def test_the_study_rule_passes_a_measure_that_orders_every_environment_and_names
     assert perfect.predicts and perfect.why == "" and perfect.tau_low <= 1.0 <= perfect.tau_high + 1e-12
     assert perfect.cmi == pytest.approx(1.0) and perfect.models == 8
     measure = scores.loc["measure"]
-    assert not measure.predicts and measure.why == "ψ not above 0 for lr" and measure.psi_lr == pytest.approx(0.0)
-    assert not scores.loc["by_batch"].predicts and scores.loc["by_batch"].why.startswith("ψ not above 0 for lr")
+    assert not measure.predicts and measure.why == "ψ (seeds averaged) not above 0 for lr" and measure.psi_seeds_averaged_lr == pytest.approx(0.0)
+    assert not scores.loc["by_batch"].predicts and scores.loc["by_batch"].why.startswith("ψ (seeds averaged) not above 0 for lr")
     baseline = scores.loc["lr_baseline"]
     assert baseline.kind == "baseline" and not baseline.predicts and baseline.why == "a baseline"
     # a measure with ψ > 0 everywhere but no better than the baseline is refused for that reason
@@ -148,4 +191,105 @@ def test_a_psi_of_zero_that_rounding_makes_positive_does_not_pass_the_rule():
     psi = granulated_tau(table, "measure", ["a", "b"])
     assert psi["a"] == 1.0 and 0 < psi["b"] < 1e-15  # the rounding the rule has to see through
     row = study_scores(table, ["measure"], [], ["a", "b"], margin=0.0, resamples=10, confidence=0.9, seed=0).iloc[0]
-    assert row.why == "ψ not above 0 for b" and not row.predicts
+    assert row.why == "ψ (seeds averaged) not above 0 for b" and not row.predicts  # one model per configuration: the same ψ
+
+
+def _random_study(seed: int, seeds: int = 2) -> pd.DataFrame:
+    """Three axes (3 × 2 × 2 values), `seeds` models per configuration, a noisy gap, two measures (one tied in
+    places), as a designed study's table."""
+    rng = np.random.default_rng(seed)
+    rows = [{"a": a, "b": b, "c": c, "seed": s} for a in (1, 2, 3) for b in (0.1, 0.2) for c in ("x", "y") for s in range(seeds)]
+    table = pd.DataFrame(rows)
+    table["gap"] = table.a + 2 * table.b + rng.normal(0, 0.5, len(table))
+    table["noisy"] = table.gap + rng.normal(0, 1.0, len(table))
+    table["tied"] = np.round(table.gap)
+    return table
+
+
+def _cmi_by_pairs(table, measure, axes, max_conditioned=2, target="gap"):
+    """Jiang et al.'s Î, pair by pair and set by set in plain Python: the brute force the vectorized one must equal."""
+    import itertools
+
+    def entropy(labels):
+        counts = pd.Series(labels).value_counts().to_numpy(float)
+        p = counts / counts.sum()
+        return float(-(p * np.log(p)).sum())
+
+    pairs = list(itertools.permutations(range(len(table)), 2))  # both orders of every pair
+    rows = table.reset_index(drop=True)
+    scores = {}
+    for size in range(max_conditioned + 1):
+        for subset in itertools.combinations(axes, size):
+            cells: dict = {}
+            for i, j in pairs:
+                mu, g = np.sign(rows[measure][j] - rows[measure][i]), np.sign(rows[target][j] - rows[target][i])
+                if mu == 0 or g == 0:
+                    continue
+                key = tuple(rows[a][i] for a in subset) + tuple(rows[a][j] for a in subset)
+                cells.setdefault(key, []).append((mu, g))
+            total = sum(len(c) for c in cells.values())
+            information = conditional = 0.0
+            for cell in cells.values():
+                mus, gs = [m for m, _ in cell], [g for _, g in cell]
+                information += len(cell) / total * (entropy(mus) + entropy(gs) - entropy([f"{m}{g}" for m, g in cell]))
+                conditional += len(cell) / total * entropy(gs)
+            scores["+".join(subset)] = information / conditional if conditional > 0 else math.nan
+    return scores
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_conditional_mutual_information_equals_the_brute_force(seed):
+    table = _random_study(seed)
+    for measure in ("noisy", "tied"):
+        brute = _cmi_by_pairs(table, measure, ["a", "b", "c"])
+        found = conditional_mutual_information(table, measure, ["a", "b", "c"])
+        defined = {k: v for k, v in brute.items() if not math.isnan(v)}
+        assert found["score"] == pytest.approx(min(defined.values()), abs=1e-12)
+        assert brute[found["attained_by"]] == pytest.approx(found["score"], abs=1e-12)
+        assert found["unconditioned"] == pytest.approx(brute[""], abs=1e-12)
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.4])
+def test_the_sign_errors_equal_the_pairs_counted_one_by_one(margin):
+    table = _random_study(2, seeds=3)
+    axes = ["a", "b", "c"]
+    errors = []
+    for axis in axes:  # every environment: two configurations that differ on `axis` alone; its pairs, one model of each
+        others = [x for x in axes if x != axis]
+        for _, group in table.groupby(others):
+            for low, high in itertools.combinations(sorted(group[axis].unique()), 2):
+                wrong = [0.5 if x.tied == y.tied else float(np.sign(x.tied - y.tied) != np.sign(x.gap - y.gap))
+                         for _, x in group[group[axis] == low].iterrows() for _, y in group[group[axis] == high].iterrows()
+                         if abs(x.gap - y.gap) > margin]
+                if wrong:
+                    errors.append(np.mean(wrong))
+    found = sign_errors(table, "tied", axes, margin=margin)
+    assert found["environments"] == len(errors) and found["average"] == pytest.approx(np.mean(errors)) and found["worst"] == max(errors)
+
+
+def test_psi_with_seeds_averaged_counts_each_configuration_once():
+    """Two seeds of TABLE's four configurations. Per model the lr groups hold 4 models each, and the pairs of
+    seeds (same lr) count; averaged over seeds each configuration is one point and ψ is TABLE's own."""
+    table = pd.concat([TABLE.assign(seed=0), TABLE.assign(seed=1, gap=TABLE.gap + 0.5, measure=TABLE.measure - 1.0)], ignore_index=True)
+    scores = study_scores(table, ["measure"], [], ["lr", "batch"], margin=0.0, resamples=20, confidence=0.9, seed=0).iloc[0]
+    assert scores.psi_seeds_averaged_lr == 0.0 and scores.psi_seeds_averaged_batch == 1.0 and scores.Psi_seeds_averaged == 0.5
+    # per model, the seed pairs are discordant (gap up 0.5, measure down 1): within batch 32 the gaps are 1, 1.5, 3, 3.5
+    # against 10, 9, 20, 19: 4 concordant, 2 discordant pairs → τ ⅓; within batch 64, 2, 2.5, 5, 5.5 against 40, 39, 30, 29: −1
+    assert scores.psi_lr == pytest.approx((1 / 3 - 1) / 2)
+    assert scores.groups_lr == 2 and scores.groups_batch == 2 and scores.sign_environments_lr == 2 and scores.configurations == 4
+
+
+def test_a_baseline_is_scored_in_its_better_direction_and_every_score_has_an_interval():
+    table = pd.concat([TABLE.assign(seed=s, gap=TABLE.gap + 0.1 * s) for s in range(2)], ignore_index=True)
+    table["perfect"] = table.gap * 10
+    table["inverse"] = -table.gap  # a baseline that orders every environment backwards
+    scores = study_scores(table, ["perfect"], ["inverse"], ["lr", "batch"], margin=0.0, resamples=50, confidence=0.9,
+                          seed=0).set_index("name")
+    inverse = scores.loc["inverse"]
+    assert inverse.orientation == -1 and inverse.Psi == pytest.approx(1.0) and inverse.sign_error_worst == 0.0
+    assert inverse.tau == pytest.approx(1.0)  # reported in the orientation it is scored in
+    perfect = scores.loc["perfect"]
+    assert perfect.orientation == 1 and not perfect.predicts and "not above the best baseline" in perfect.why
+    for key in ("tau", "Psi", "Psi_seeds_averaged", "cmi", "sign_error_average", "sign_error_worst", "psi_lr", "psi_batch"):
+        assert perfect[f"{key}_low"] <= perfect[key] + 1e-12 and perfect[key] <= perfect[f"{key}_high"] + 1e-12, key
+    assert perfect.sign_error_worst_lr == 0.0 and perfect.above_baselines_on == ""  # tied with the baseline on both axes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lbgap.experiments.study import study_summary
+from lbgap.experiments.study_summary import study_summary
 from lbgap.report.study import NOT_SHOWN, out_of_grid_text, study_figure, study_section_text
 
 STUDY = {"batch_sizes": [32, 64], "learning_rates": [0.1, 1.0], "widths": [8], "depths": [1], "weight_decays": [0.0],
@@ -26,18 +26,30 @@ def test_the_section_scores_every_measure_and_names_the_ones_that_predict():
     summary = study_summary(_table(), test_samples=10**6, delta=0.05, resamples=30, confidence=0.9, seed=0)
     text = study_section_text(summary, STUDY, 0.01, lambda name: f"figures/{name}.png")
     assert "8 models,\n8 reached the target" in text and "(batch_size, learning_rate)" in text and NOT_SHOWN in text
-    assert "By the study's rule, sharp predicts the generalization gap" in text and "](figures/study.png)" in text
-    assert "| lr_over_batch (baseline)" in text and "no: ψ not above 0" in text  # the control fails on both axes
+    assert "sharp predicts the generalization gap here." in text and "By the study's rule (ψ with each configuration's seeds averaged" in text and "](figures/study.png)" in text
+    assert "| lr_over_batch (baseline" in text and "no: ψ (seeds averaged) not above 0" in text  # the control fails on both axes
+    sharp = next(r for r in summary["scores"] if r["name"] == "sharp")
+    assert f"{sharp['cmi']:.2f} [{sharp['cmi_low']:.2f}, {sharp['cmi_high']:.2f}] (" in text  # the CMI with its interval
+    worst = f"{sharp['sign_error_worst']:.2f} [{sharp['sign_error_worst_low']:.2f}, {sharp['sign_error_worst_high']:.2f}]"
+    assert f" / {worst} |" in text and "| Ψ, seeds averaged (the rule's) " in text and "ψ above every baseline's on" in text
+    assert "for the sign error, over the first measure's networks: batch size 2 / 2; learning rate 2 / 2." in text
+    assert "The sign errors rest on batch size, learning rate." in text
+    assert "lr_over_batch (baseline, reversed)" in text or "lr_over_batch (baseline)" in text
     figure = study_figure(summary)
-    assert len(figure.axes) == 3 and [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["batch size", "learning rate"]
+    cmi_axis, sign_axis = figure.axes[2], figure.axes[3]
+    assert len(cmi_axis.patches) == len(summary["scores"]) == len(sign_axis.patches)  # a bar per measure and baseline
+    assert len(sign_axis.collections[-1].get_offsets()) == len(summary["scores"])  # and its worst environment's cross
+    assert len(figure.axes) == 5 and [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["batch size", "learning rate"]
     kinds = {r["kind"] + ("/predicts" if r["predicts"] else "") for r in summary["scores"]}
     legend = [t.get_text() for t in figure.legends[0].get_texts()]  # every colour drawn is named, no other
     assert len(legend) == len(kinds) and ("measure: predicts by the rule" in legend) == ("measure/predicts" in kinds)
     drawn = {tuple(bar.get_facecolor()) for bar in figure.axes[1].patches}
     assert {tuple(handle.get_facecolor()) for handle in figure.legends[0].legend_handles} == drawn  # in the bars' colours
-    assert "Ψ over 8 networks" == figure.axes[1].get_title()
+    assert "Ψ, seeds averaged, over\n8 networks" == figure.axes[1].get_title()
+    outside = {**summary, "scores": [{**r, "cmi_low": r["cmi"] + 0.1, "cmi_high": r["cmi"] + 0.2} for r in summary["scores"]]}
+    study_figure(outside)  # a point estimate outside its own interval (a bootstrap can put it there) is drawn, not refused
     fewer = {**summary, "scores": [{**r, "models": 5} if i == 0 else r for i, r in enumerate(summary["scores"])]}
-    assert study_figure(fewer).axes[1].get_title().startswith("Ψ over 5–8 networks")  # a measure defined on fewer rows
+    assert study_figure(fewer).axes[1].get_title().startswith("Ψ, seeds averaged, over\n5–8 networks")  # a measure defined on fewer rows
 
 
 def test_a_study_where_no_run_reached_the_target_says_so():
@@ -64,9 +76,9 @@ def test_the_out_of_grid_check_carries_the_grids_predictor_to_the_runs_own_solut
     assert "the measures that pass the rule on the grid, and their τ with the gap there — sharp: τ +0.50 [+0.25, +0.75] over all, " \
         "−0.25 [−0.50, +0.00] within batch size. Descriptive only" in check.replace("-", "−")
     failing = {**summary, "scores": [{**r, "predicts": False} for r in summary["scores"]]}
-    defined = [r for r in failing["scores"] if r["kind"] == "measure" and r["Psi"] == r["Psi"]]  # NaN ≠ NaN: undefined Ψ left out
-    best = max(defined, key=lambda r: r["Psi"])["name"]
+    defined = [r for r in failing["scores"] if r["kind"] == "measure" and r["Psi_seeds_averaged"] == r["Psi_seeds_averaged"]]  # NaN ≠ NaN
+    best = max(defined, key=lambda r: r["Psi_seeds_averaged"])["name"]
     assert best == "sharp"
-    assert f"the one with the highest Ψ, {best}, and its τ" in out_of_grid_text(failing, _predictors(best, 0.1, 0.2))
+    assert f"the one with the highest Ψ (seeds averaged), {best}, and its τ" in out_of_grid_text(failing, _predictors(best, 0.1, 0.2))
     assert "say nothing about the grid's verdict" in out_of_grid_text(summary, _predictors("other", 0.1, 0.2))
     assert "Out-of-grid" not in study_section_text(summary, STUDY, 0.01, lambda name: name)  # no predictors stage: no check

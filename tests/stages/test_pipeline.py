@@ -316,7 +316,7 @@ class TestSplitGrid:
     """The grid split across machines with DVC's own tools (docs/scaling.md), on local clones: the data
     prepared once and shared through a DVC remote, each clone reproducing its share of the cells, one of
     them gathering the other's (scripts/gather_cells.py: its outputs recorded with `dvc commit`, refused
-    where the params differ) and fitting the aggregate, which is the one machine's, byte for byte."""
+    where the params or the code differ, the code allowed to differ for scoring again) and fitting the aggregate, which is the one machine's, byte for byte."""
 
     def test_two_clones_each_run_half_the_cells_and_the_aggregate_is_the_one_machines(self, tmp_path, tiny_params):
         machine = make_project(tmp_path / "one_machine", tiny_params)
@@ -353,6 +353,19 @@ class TestSplitGrid:
         assert refused.returncode == 1 and "params grid.max_epochs" in refused.stderr, refused.stderr
         assert (aggregate / "dvc.lock").read_text() == lock_before and not (aggregate / "metrics/grid/adam_20.json").exists()
         (aggregate / "params.yaml").write_text(params)
+        # the gatherer's code moved on since the shard ran (a line added to a module the cell depends on): refused,
+        # unless the code may differ (scoring again), which puts the outputs in place, names the code, keeps dvc.lock
+        module = aggregate / "lbgap/experiments/grid.py"
+        source = module.read_text()
+        module.write_text(source + "\n# moved on\n")
+        refused = subprocess.run([*gather, "FETCH_HEAD", first], cwd=aggregate, capture_output=True, text=True)
+        assert refused.returncode == 1 and "deps lbgap/experiments/grid.py" in refused.stderr, refused.stderr
+        assert "its code differs: lbgap/experiments/grid.py" in run(aggregate, *gather, "--code-may-differ", "FETCH_HEAD", first)
+        assert (aggregate / "dvc.lock").read_text() == lock_before
+        output = aggregate / "metrics/grid/adam_20.json"
+        assert output.read_bytes() == (clones["a"] / "metrics/grid/adam_20.json").read_bytes()
+        module.write_text(source)
+        output.unlink()
 
         assert f"gathered {first}" in run(aggregate, *gather, "FETCH_HEAD", first)
         # the same shard kept as a folder (its dvc.lock and outputs at their paths) gathers to the same lock
