@@ -11,7 +11,7 @@ numbers land, and whether the cell's scores survive that.
 Per column (every baseline, measure and outcome of a study row): the median and largest relative difference
 between the two runs of each configuration, how many runs left it undefined on each side, and Kendall's τ
 with the gap over the networks in each run (the study's own τ) with its change. Per measure, each run's scores
-as the study computes them (lbgap.experiments.study.study_summary, over the axes that vary in the cell): Ψ,
+as the study computes them (lbgap.experiments.study_summary.study_summary, over the axes that vary in the cell): Ψ,
 whether ψ is above 0 on every axis, and the rule's verdict. Writes benchmarks/results/<name>.json and prints
 tables.
 """
@@ -27,7 +27,8 @@ import pandas as pd
 import typer
 
 from benchmarks.record import write_result
-from lbgap.experiments.study import AXES, study_summary
+from lbgap.experiments.study import AXES
+from lbgap.experiments.study_summary import study_summary
 from lbgap.experiments.study_statistics import TIE, kendall_tau_b
 
 app = typer.Typer(add_completion=False)
