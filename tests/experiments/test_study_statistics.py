@@ -157,6 +157,8 @@ def test_the_study_rule_passes_a_measure_that_orders_every_environment_and_names
     assert not scores.loc["by_batch"].predicts and scores.loc["by_batch"].why.startswith("ψ (seeds averaged) not above 0 for lr")
     baseline = scores.loc["lr_baseline"]
     assert baseline.kind == "baseline" and not baseline.predicts and baseline.why == "a baseline"
+    # it orders the lr axis (ψ 1) and cannot order batch (constant within its groups: ψ undefined), which Ψ counts as 0
+    assert baseline.psi_seeds_averaged_lr == 1.0 and math.isnan(baseline.psi_seeds_averaged_batch) and baseline.Psi_seeds_averaged == 0.5
     # a measure with ψ > 0 everywhere but no better than the baseline is refused for that reason
     table["weak"] = table.gap.rank() + 5 * table.lr  # orders every environment, as the baseline orders lr
     weak = study_scores(table, ["weak"], ["perfect"], ["lr", "batch"], margin=0.0, resamples=20, confidence=0.9, seed=0).iloc[0]
