@@ -132,8 +132,8 @@ def out_of_grid_text(summary: Mapping, predictors: Mapping) -> str:
     return (f"Out-of-grid check, on this run's own solutions — the {predictors['included']} of {predictors['solutions']} "
             f"the predictors section ranks (SB, LB, remedies, sweep points and warm starts that fit the training set): "
             f"{lead} τ with the gap there — {ranks}. Descriptive only: those solutions were not designed as a "
-            "study (runs share starts, the warm starts one SB run), and a grid as small as the default decides "
-            "nothing, so agreement or not neither confirms nor refutes the grid.")
+            "study (runs share starts, the warm starts one SB run), and the grid's verdict rests on the design's few "
+            f"values per axis ({summary['models']} networks here), so agreement or not neither confirms nor refutes it.")
 
 
 def axes_section(summary: Mapping) -> str:
@@ -160,8 +160,9 @@ first reached {target_loss:g} (at most {study['max_epochs']} epochs) and was mea
 gap (train − test accuracy, points) on the axes that vary ({axes}), as Jiang et al. (2020) and Dziugaite et al. (2020)
 score: τ over all models; ψ, τ within groups where only one axis changes, and its mean Ψ (also with each
 configuration's seeds averaged, so that pairs of seeds do not count); the conditional mutual
-information, minimum over conditioning on up to two axes; the sign error over pairs that differ in one axis,
-pairs within {summary['margin_points']:.1f} points of each other (test-set noise at δ = {summary['delta']:g}) dropped.
+information, minimum over conditioning on up to two axes; the sign error over environments — two configurations
+that differ in one axis, their networks paired across — pairs within {summary['margin_points']:.1f} points of each other (test-set
+noise at δ = {summary['delta']:g}) dropped.
 Intervals: {100 * summary['confidence']:g} % bootstrap, whole configurations resampled.
 
 {scores_table(summary) if summary['scores'] else ''}
@@ -210,7 +211,8 @@ def study_figure(summary: Mapping) -> Figure:
              for r in scores]
     psi = np.array([[np.nan if r[f"psi_seeds_averaged_{a}"] is None else r[f"psi_seeds_averaged_{a}"] for a in summary["axes"]]
                     for r in scores], dtype=float)
-    image = heat.imshow(np.ma.masked_invalid(psi), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
+    colours_of_psi = plt.get_cmap("RdBu").with_extremes(bad="lightgray")  # undefined (cannot order that axis), not ψ = 0's white
+    image = heat.imshow(np.ma.masked_invalid(psi), cmap=colours_of_psi, vmin=-1, vmax=1, aspect="auto")
     heat.set(xticks=range(len(summary["axes"])), xticklabels=[a.replace("_", " ") for a in summary["axes"]], yticks=range(len(names)), yticklabels=names,
              title="ψ, seeds averaged:\nτ with the gap when one axis changes")
     heat.tick_params(axis="x", rotation=30)
