@@ -341,9 +341,9 @@ def study_scores(
     scores = {}
     for index, names in by_rows.items():
         scored = table.loc[list(index)].reset_index(drop=True)
-        upright = _all_scores(scored, names, axes, orientation=np.ones(len(names)), **options)
-        orientation = np.array([-1.0 if kinds[n] == "baseline" and upright["Psi_seeds_averaged"][k] < 0 else 1.0
-                                for k, n in enumerate(names)])
+        means = seed_means(scored, axes, [*names, target])  # the direction: the sign of each seeds-averaged Ψ as measured
+        upright = _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes))["Psi"]
+        orientation = np.array([-1.0 if kinds[n] == "baseline" and upright[k] < 0 else 1.0 for k, n in enumerate(names)])
         found = _all_scores(scored, names, axes, orientation=orientation, **options)
         keys = [*INTERVALS, *(f"psi_{axis}" for axis in axes), *(f"psi_seeds_averaged_{axis}" for axis in axes)]
 
