@@ -5,7 +5,8 @@
 # there; the first seed's runs record their stability ratio every 5 epochs along training. Its table, fits, figure and report section are kept in results/full-grid/ with the command, wall time
 # and commit (run.json).
 #
-#   scripts/full_grid.sh     # about 1 h on 2 CPU cores after a default `dvc repro` (its other stages are reused)
+#   scripts/full_grid.sh     # 64 min on 2 CPU cores without the records along training, which add to it (2026-12-04:
+#                            # its SGD cells alone took 70 min beside other work), after a default `dvc repro`
 #
 # Interrupted, it continues when run again: finished grid@ cells come from DVC's run cache. The results
 # folder is written only at the end; commit it afterwards. The same settings split across machines:
