@@ -11,12 +11,14 @@ measure, and the generalization gap.
   by less than the test set can resolve (a Hoeffding bound at level δ on each model's test accuracy) are
   dropped. An environment's sign error is the share of its pairs with the wrong sign (a tie counts ½);
   the average is over environments, and the worst case is their maximum: a measure that fails in one
-  environment fails as a predictor there.
+  environment fails as a predictor there. `DZIUGAITE_DELTA` is the level at which this filter is theirs.
 - `conditional_mutual_information` (Jiang et al.): how much of the order of the gaps over pairs of models
   the measure's order tells once up to two hyperparameters are known, at its worst over those sets.
 - `study_scores`: all of them for every measure and baseline, each with a bootstrap interval that resamples
   whole configurations (a configuration's seeds are not independent evidence), ψ also with each
-  configuration's seeds averaged (`seed_means`), and the study's rule.
+  configuration's seeds averaged (`seed_means`), each measure's Ψ against the best baseline's on the same
+  resamples, and the study's rule.
+- `gap_effects`: how far each axis moves the gap itself — the scale every score along that axis rests on.
 """
 
 from __future__ import annotations
@@ -110,6 +112,13 @@ def hoeffding_margin(test_samples: int, delta: float) -> float:
     probability at most δ: each is within √(ln(4/δ) / (2n)) of its true value with probability 1 − δ/2, so
     their difference within twice that."""
     return 2 * math.sqrt(math.log(4 / delta) / (2 * test_samples))
+
+
+# Dziugaite et al. weight a pair of models by the probability that both measured test accuracies lie within half
+# their difference of the true ones, and keep it where that weight exceeds ½. With Hoeffding's bound each does so
+# with probability at least 1 − δ/2 at `hoeffding_margin(n, δ)` / 2, so both with (1 − δ/2)² = ½ at this δ:
+# `hoeffding_margin(n, DZIUGAITE_DELTA)` is their filter (≈ 0.66 of the margin at δ = 0.05).
+DZIUGAITE_DELTA = 2 * (1 - 1 / math.sqrt(2))  # ≈ 0.586
 
 
 def _sign_errors(values: np.ndarray, target: np.ndarray, levels: dict[str, np.ndarray], groups: dict[str, list[np.ndarray]],
@@ -283,13 +292,13 @@ def seed_means(table: pd.DataFrame, axes: Sequence[str], columns: Sequence[str])
     return table.groupby(keys, sort=True)[list(columns)].mean().reset_index()
 
 
-def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str], *, target: str, margin: float,
+def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str], *, target: str, margins: Mapping[str, float],
                 orientation: np.ndarray, max_conditioned: int) -> dict[str, np.ndarray]:
     """Every score of the columns `names` of `sample`, each (k,): τ; ψ per axis ("psi_<axis>") and Ψ; the same
     with each configuration's seeds averaged ("psi_seeds_averaged_<axis>", "Psi_seeds_averaged"); the CMI score
-    ("cmi") and its set's index ("cmi_set"); the sign errors ("sign_error_average", "sign_error_worst",
-    "sign_error_worst_<axis>"). Each column is first multiplied by its `orientation` (±1). In a resample,
-    pairs between two draws of one configuration are left out (`_kept_pairs`)."""
+    ("cmi") and its set's index ("cmi_set"); for each `margins` prefix, the sign errors with that noise filter
+    ("<prefix>_average", "<prefix>_worst", "<prefix>_worst_<axis>"). Each column is first multiplied by its
+    `orientation` (±1). In a resample, pairs between two draws of one configuration are left out (`_kept_pairs`)."""
     values, gap = sample[names].to_numpy(float) * orientation, sample[target].to_numpy(float)
     groups, copies = _group_positions(sample, axes), _copies(sample, axes)
     out = {"tau": kendall_tau_b(values, gap, copies)}
@@ -301,17 +310,66 @@ def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str],
     cmi = _cmi(values, gap, _codes(sample, axes), max_conditioned, copies)
     out |= {"cmi": cmi["score"], "cmi_set": cmi["attained"]}
     levels = {axis: sample[axis].to_numpy() for axis in axes}
-    signs = _sign_summary(_sign_errors(values, gap, levels, groups, margin), len(names))
-    out |= {("sign_error_" + key): value for key, value in signs.items()}
+    for prefix, margin in margins.items():
+        signs = _sign_summary(_sign_errors(values, gap, levels, groups, margin), len(names))
+        out |= {f"{prefix}_{key}": value for key, value in signs.items()}
     return out
 
 
-INTERVALS = ("tau", "Psi", "Psi_seeds_averaged", "cmi", "sign_error_average", "sign_error_worst")  # besides each axis's ψ
+def _seeds_averaged_psi(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str], target: str, orientation: np.ndarray) -> np.ndarray:
+    """Ψ with each configuration's seeds averaged of the columns `names` (each multiplied by its `orientation`), (k,)."""
+    means = seed_means(sample.assign(**dict(zip(names, (sample[names].to_numpy(float) * orientation).T))), axes, [*names, target])
+    return _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes), _copies(means, axes))["Psi"]
+
+
+def _against_baseline(table: pd.DataFrame, measures: Sequence[str], baseline: str, direction: int, axes: Sequence[str], *,
+                      target: str, resamples: int, confidence: float, seed: int) -> dict[str, tuple[float, float, float]]:
+    """Each measure's seeds-averaged Ψ minus `baseline`'s (turned by its `direction`), on the networks where both
+    are defined, with a clustered interval of the difference from the same resamples (the two Ψ are not
+    independent: they share every network): measure → (difference, low, high)."""
+    by_rows: dict[tuple[int, ...], list[str]] = {}
+    for name in measures:
+        by_rows.setdefault(tuple(table.dropna(subset=[name, baseline, target]).index), []).append(name)
+    out = {}
+    for index, names in by_rows.items():
+        scored = table.loc[list(index)].reset_index(drop=True)
+        orientation = np.array([1.0] * len(names) + [float(direction)])
+
+        def differences(sample: pd.DataFrame, names: list[str] = names, orientation: np.ndarray = orientation) -> dict[str, float]:
+            psi = _seeds_averaged_psi(sample, [*names, baseline], axes, target, orientation)
+            return {name: float(psi[k] - psi[-1]) for k, name in enumerate(names)}
+
+        found = differences(scored)
+        intervals = clustered_intervals(scored, differences, list(axes), resamples=resamples, confidence=confidence, seed=seed)
+        out |= {name: (found[name], *intervals[name][:2]) for name in names}
+    return out
+
+
+def gap_effects(table: pd.DataFrame, axes: Sequence[str], target: str = "gap") -> dict[str, dict[str, float | int]]:
+    """How far each axis moves `target` itself, with each configuration's seeds averaged: within each group of
+    configurations that differ in that axis alone, the target at the axis's largest value minus at its smallest
+    ("mean", "low", "high" over the groups) and the largest difference between two configurations of one group
+    ("largest", unsigned) — to set beside a measure's ψ along that axis and the sign error's noise filter."""
+    means = seed_means(table, axes, [target])
+    out = {}
+    for axis in axes:
+        groups = _groups(means, axis, axes)
+        if not groups:
+            out[axis] = {"groups": 0, "mean": float("nan"), "low": float("nan"), "high": float("nan"), "largest": float("nan")}
+            continue
+        ends = np.array([group.sort_values(axis)[target].iloc[-1] - group.sort_values(axis)[target].iloc[0] for group in groups])
+        largest = max(float(group[target].max() - group[target].min()) for group in groups)
+        out[axis] = {"groups": len(groups), "mean": float(ends.mean()), "low": float(ends.min()), "high": float(ends.max()), "largest": largest}
+    return out
+
+
+INTERVALS = ("tau", "Psi", "Psi_seeds_averaged", "cmi")  # besides each axis's ψ and each reading's average and worst sign error
 
 
 def study_scores(
-    table: pd.DataFrame, measures: Sequence[str], baselines: Sequence[str], axes: Sequence[str], *, margin: float,
-    resamples: int, confidence: float, seed: int, target: str = "gap", max_conditioned: int = 2,
+    table: pd.DataFrame, measures: Sequence[str], baselines: Mapping[str, int], axes: Sequence[str], *, margin: float,
+    resamples: int, confidence: float, seed: int, dziugaite_margin: float | None = None, target: str = "gap",
+    max_conditioned: int = 2,
 ) -> pd.DataFrame:
     """One row per measure and per baseline (`kind`), every score of the study against `target`, each with a
     percentile-bootstrap interval clustered by configuration (the `axes` values: a configuration's seeds go
@@ -319,20 +377,25 @@ def study_scores(
     a point, and with each configuration's seeds averaged first (one point per configuration, as Jiang et
     al.'s one model per configuration: pairs that differ by seed alone do not count); the conditional mutual
     information score (and the set that attains it, `cmi_given`); the average and worst sign error
-    (Dziugaite et al.) and each axis's worst. Counts: ψ's groups and the sign error's environments per axis.
-    `margin`: the sign error's noise filter, in the target's units (`hoeffding_margin` × 100 for a gap in
-    points). The worst case is a maximum over environments, so its percentile interval often collapses to a
+    (Dziugaite et al.) and each axis's worst, with the noise filter `margin` (the rule's; in the target's
+    units: `hoeffding_margin` × 100 for a gap in points) and, as a second reading, `dziugaite_margin`
+    ("dziugaite_sign_error_…"; `DZIUGAITE_DELTA`). Counts: ψ's groups and each reading's environments per
+    axis. The worst case is a maximum over environments, so its percentile interval often collapses to a
     point: it describes the resamples, it is not a confidence interval.
 
-    A baseline claims no direction: it is scored the way round in which its seeds-averaged Ψ is not negative
-    (`orientation` −1: the baseline reversed, e.g. a larger η/B predicting a smaller gap), chosen once on the
-    table, sign errors included — a choice the measures do not get. `predicts` applies the study's rule to
-    the seeds-averaged scores: ψ above 0 on every axis, a worst-case sign error below ½ and a Ψ above every
-    baseline's; `why` names the first rule it fails. `above_baselines_on`: the axes on which a measure's
-    seeds-averaged ψ is above every baseline's (descriptive; an undefined ψ counts as 0)."""
+    `baselines`: name → the direction fixed before looking at the data (+1: a larger value predicts a larger
+    gap; −1, *reversed*: a smaller gap); each is scored that way round (`orientation`). `best_baseline` is
+    the one with the highest seeds-averaged Ψ, and `Psi_minus_best_baseline` each measure's seeds-averaged Ψ
+    minus its, on the networks where both are defined, with the interval of the difference. `predicts`
+    applies the study's rule to the seeds-averaged scores: ψ above 0 on every axis, a worst-case sign error
+    below ½ (at `margin`) and a Ψ above every baseline's; `why` names the first rule it fails.
+    `above_baselines_on`: the axes on which a measure's seeds-averaged ψ is above every baseline's
+    (descriptive; an undefined ψ counts as 0)."""
     kinds = {name: "measure" for name in measures} | {name: "baseline" for name in baselines}
-    options = {"target": target, "margin": margin, "max_conditioned": max_conditioned}
+    margins = {"sign_error": margin} | ({} if dziugaite_margin is None else {"dziugaite_sign_error": dziugaite_margin})
+    options = {"target": target, "margins": margins, "max_conditioned": max_conditioned}
     subsets = ["+".join(subset) for subset in conditioning_sets(list(axes), max_conditioned)]
+    signed = [f"{prefix}_{key}" for prefix in margins for key in ("average", "worst")]
     # a measure's models are the rows where it (and the target) is defined: measures defined on the same rows
     # share their bootstrap resamples (the same seed draws the same clusters), one resampled table per draw
     by_rows: dict[tuple[int, ...], list[str]] = {}
@@ -341,11 +404,9 @@ def study_scores(
     scores = {}
     for index, names in by_rows.items():
         scored = table.loc[list(index)].reset_index(drop=True)
-        means = seed_means(scored, axes, [*names, target])  # the direction: the sign of each seeds-averaged Ψ as measured
-        upright = _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes))["Psi"]
-        orientation = np.array([-1.0 if kinds[n] == "baseline" and upright[k] < 0 else 1.0 for k, n in enumerate(names)])
+        orientation = np.array([float(baselines[n]) if kinds[n] == "baseline" else 1.0 for n in names])
         found = _all_scores(scored, names, axes, orientation=orientation, **options)
-        keys = [*INTERVALS, *(f"psi_{axis}" for axis in axes), *(f"psi_seeds_averaged_{axis}" for axis in axes)]
+        keys = [*INTERVALS, *signed, *(f"psi_{axis}" for axis in axes), *(f"psi_seeds_averaged_{axis}" for axis in axes)]
 
         def statistics(sample: pd.DataFrame, names: list[str] = names, orientation: np.ndarray = orientation) -> dict[str, float]:
             drawn = _all_scores(sample, names, axes, orientation=orientation, **options)
@@ -354,7 +415,8 @@ def study_scores(
         intervals = clustered_intervals(scored, statistics, list(axes), resamples=resamples, confidence=confidence, seed=seed)
         groups = _group_positions(scored, axes)
         levels = {axis: scored[axis].to_numpy() for axis in axes}
-        environments = _sign_errors(np.zeros((len(scored), 1)), scored[target].to_numpy(float), levels, groups, margin)
+        environments = {prefix: _sign_errors(np.zeros((len(scored), 1)), scored[target].to_numpy(float), levels, groups, filtered)
+                        for prefix, filtered in margins.items()}
         for k, name in enumerate(names):
             row = {"name": name, "kind": kinds[name], "orientation": int(orientation[k]), "models": len(scored),
                    "configurations": int(scored.groupby(list(axes)).ngroups) if axes else 1}
@@ -362,16 +424,26 @@ def study_scores(
                 row[key] = float(found[key][k])
                 row[f"{key}_low"], row[f"{key}_high"], _ = intervals[f"{name}/{key}"]
             for axis in axes:
-                row[f"sign_error_worst_{axis}"] = float(found[f"sign_error_worst_{axis}"][k])
                 row[f"groups_{axis}"] = len(groups[axis])
-                row[f"sign_environments_{axis}"] = len(environments[axis])
+                for prefix in margins:
+                    row[f"{prefix}_worst_{axis}"] = float(found[f"{prefix}_worst_{axis}"][k])
+                    row[f"{prefix.replace('sign_error', 'sign_environments')}_{axis}"] = len(environments[prefix][axis])
+            for prefix in margins:
+                row[prefix.replace("sign_error", "sign_environments")] = sum(len(e) for e in environments[prefix].values())
             row["cmi_given"] = subsets[int(found["cmi_set"][k])] if found["cmi_set"][k] >= 0 else ""
-            row["sign_environments"] = sum(len(e) for e in environments.values())
             scores[name] = row
     frame = pd.DataFrame([scores[name] for name in kinds])
     is_baseline = frame.kind == "baseline"
-    best_baseline = frame.loc[is_baseline, "Psi_seeds_averaged"].max() if baselines else float("nan")  # oriented: the largest |Ψ|
+    best_baseline = frame.loc[is_baseline, "Psi_seeds_averaged"].max() if baselines else float("nan")
     best_on = {axis: frame.loc[is_baseline, f"psi_seeds_averaged_{axis}"].fillna(0.0).max() for axis in axes} if baselines else {}
+    of_baselines = frame.loc[is_baseline, "Psi_seeds_averaged"]
+    best_name = frame.loc[of_baselines.idxmax(), "name"] if of_baselines.notna().any() else ""
+    frame["best_baseline"] = best_name
+    against = {} if not best_name else _against_baseline(
+        table, list(measures), best_name, baselines[best_name], axes, target=target, resamples=resamples,
+        confidence=confidence, seed=seed)
+    for column, position in (("Psi_minus_best_baseline", 0), ("Psi_minus_best_baseline_low", 1), ("Psi_minus_best_baseline_high", 2)):
+        frame[column] = [against[n][position] if n in against else float("nan") for n in frame.name]
 
     def verdict(row: pd.Series) -> str:
         # a mean of τ's that is 0 exactly can come out ±1e-17 by the order of its sums: only more than TIE counts
