@@ -121,14 +121,13 @@ def hoeffding_margin(test_samples: int, delta: float) -> float:
 DZIUGAITE_DELTA = 2 * (1 - 1 / math.sqrt(2))  # ≈ 0.586
 
 
-def _sign_errors(values: np.ndarray, target: np.ndarray, levels: dict[str, np.ndarray], groups: dict[str, list[np.ndarray]],
-                 margin: float) -> dict[str, list[np.ndarray]]:
-    """Per axis, the sign error of every column of `values` (m, k) against `target` (m,) in each of that
-    axis's environments that keeps a pair. An environment is two configurations that differ in that axis
-    alone (Dziugaite et al.): two values of the axis (`levels[axis]`, (m,)) within one of its `groups` (row
-    positions); its pairs are one model of each, kept where their targets differ by more than `margin`. A
-    wrong sign counts 1, a tie in the measure ½. One (k,) array per scored environment."""
-    found: dict[str, list[np.ndarray]] = {}
+def _environments(target: np.ndarray, levels: dict[str, np.ndarray], groups: dict[str, list[np.ndarray]],
+                  margin: float) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per axis, every environment that keeps a pair: two configurations that differ in that axis alone
+    (Dziugaite et al.) — two values of the axis (`levels[axis]`, (m,)) within one of its `groups` (row
+    positions) — as the row positions (a, b) of its kept pairs, one model of each configuration, whose
+    `target` (m,) values differ by more than `margin`."""
+    found: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for axis, positions in groups.items():
         found[axis] = []
         for rows in positions:
@@ -136,12 +135,23 @@ def _sign_errors(values: np.ndarray, target: np.ndarray, levels: dict[str, np.nd
             for low, high in itertools.combinations(np.unique(values_of), 2):
                 a, b = (rows[values_of == level] for level in (low, high))
                 a, b = np.repeat(a, len(b)), np.tile(b, len(a))
-                difference = target[a] - target[b]
-                kept = np.abs(difference) > margin
-                if not kept.any():
-                    continue
-                agreement = np.sign(values[a[kept]] - values[b[kept]]) * np.sign(difference[kept])[:, None]
-                found[axis].append(np.where(agreement == 0, 0.5, (agreement < 0).astype(float)).mean(axis=0))
+                kept = np.abs(target[a] - target[b]) > margin
+                if kept.any():
+                    found[axis].append((a[kept], b[kept]))
+    return found
+
+
+def _sign_errors(values: np.ndarray, target: np.ndarray, environments: dict[str, list[tuple[np.ndarray, np.ndarray]]]
+                 ) -> dict[str, list[np.ndarray]]:
+    """Per axis, the sign error of every column of `values` (m, k) against `target` (m,) in each of its
+    `environments` (`_environments`): the share of its pairs whose measures differ the other way from their
+    targets, a tie in the measure counting ½. One (k,) array per environment."""
+    found: dict[str, list[np.ndarray]] = {}
+    for axis, pairs in environments.items():
+        found[axis] = []
+        for a, b in pairs:
+            agreement = np.sign(values[a] - values[b]) * np.sign(target[a] - target[b])[:, None]
+            found[axis].append(np.where(agreement == 0, 0.5, (agreement < 0).astype(float)).mean(axis=0))
     return found
 
 
@@ -164,19 +174,15 @@ def sign_errors(
     configurations that differ in one axis (`_sign_errors`): the mean over environments, the worst
     environment's, and how many environments and pairs were scored."""
     table = table.reset_index(drop=True)
-    groups = _group_positions(table, axes)
-    levels = {axis: table[axis].to_numpy() for axis in axes}
-    per_axis = _sign_errors(table[[measure]].to_numpy(float), table[target].to_numpy(float), levels, groups, margin)
-    environments = sum(len(errors) for errors in per_axis.values())
-    if not environments:
-        return {"average": float("nan"), "worst": float("nan"), "environments": 0, "pairs": 0}
     target_values = table[target].to_numpy(float)
-    pairs = sum(int(((np.abs(target_values[rows[i]] - target_values[rows[j]]) > margin)
-                     & (levels[axis][rows[i]] != levels[axis][rows[j]])).sum())
-                for axis, positions in groups.items() for rows in positions for i, j in [np.triu_indices(len(rows), k=1)])
-    # (every pair of one group that differs on the axis belongs to exactly one environment, so the count is the same)
+    environments = _environments(target_values, {axis: table[axis].to_numpy() for axis in axes}, _group_positions(table, axes), margin)
+    per_axis = _sign_errors(table[[measure]].to_numpy(float), target_values, environments)
+    count = sum(len(pairs) for pairs in environments.values())
+    if not count:
+        return {"average": float("nan"), "worst": float("nan"), "environments": 0, "pairs": 0}
     summary = _sign_summary(per_axis, 1)
-    return {"average": float(summary["average"][0]), "worst": float(summary["worst"][0]), "environments": environments, "pairs": pairs}
+    return {"average": float(summary["average"][0]), "worst": float(summary["worst"][0]), "environments": count,
+            "pairs": sum(len(a) for pairs in environments.values() for a, _ in pairs)}
 
 
 def clustered_interval(
@@ -311,7 +317,7 @@ def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str],
     out |= {"cmi": cmi["score"], "cmi_set": cmi["attained"]}
     levels = {axis: sample[axis].to_numpy() for axis in axes}
     for prefix, margin in margins.items():
-        signs = _sign_summary(_sign_errors(values, gap, levels, groups, margin), len(names))
+        signs = _sign_summary(_sign_errors(values, gap, _environments(gap, levels, groups, margin)), len(names))
         out |= {f"{prefix}_{key}": value for key, value in signs.items()}
     return out
 
@@ -415,7 +421,7 @@ def study_scores(
         intervals = clustered_intervals(scored, statistics, list(axes), resamples=resamples, confidence=confidence, seed=seed)
         groups = _group_positions(scored, axes)
         levels = {axis: scored[axis].to_numpy() for axis in axes}
-        environments = {prefix: _sign_errors(np.zeros((len(scored), 1)), scored[target].to_numpy(float), levels, groups, filtered)
+        environments = {prefix: _environments(scored[target].to_numpy(float), levels, groups, filtered)
                         for prefix, filtered in margins.items()}
         for k, name in enumerate(names):
             row = {"name": name, "kind": kinds[name], "orientation": int(orientation[k]), "models": len(scored),
