@@ -155,14 +155,20 @@ def _sign_errors(values: np.ndarray, target: np.ndarray, environments: dict[str,
     return found
 
 
-def _sign_summary(per_axis: dict[str, list[np.ndarray]], columns: int) -> dict[str, np.ndarray]:
+def _sign_summary(per_axis: dict[str, list[np.ndarray]], columns: int,
+                  pairs: dict[str, list[int]] | None = None) -> dict[str, np.ndarray]:
     """The average and worst sign error over every environment of every axis, and each axis's worst (NaN
-    where no environment kept a pair), for each of `columns` measures."""
+    where no environment kept a pair), for each of `columns` measures; given each environment's number of
+    kept `pairs`, also how many pairs the worst case rests on ("worst_pairs": the most among the
+    environments that attain it)."""
     every = [error for errors in per_axis.values() for error in errors]
     nan = np.full(columns, np.nan)
     out = {"average": np.mean(every, axis=0) if every else nan, "worst": np.max(every, axis=0) if every else nan}
     for axis, errors in per_axis.items():
         out[f"worst_{axis}"] = np.max(errors, axis=0) if errors else nan
+    if pairs is not None:
+        sizes = np.array([size for axis in per_axis for size in pairs[axis]], dtype=float)
+        out["worst_pairs"] = (np.where(np.array(every) == out["worst"], sizes[:, None], 0).max(axis=0) if every else nan)
     return out
 
 
@@ -317,7 +323,9 @@ def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str],
     out |= {"cmi": cmi["score"], "cmi_set": cmi["attained"]}
     levels = {axis: sample[axis].to_numpy() for axis in axes}
     for prefix, margin in margins.items():
-        signs = _sign_summary(_sign_errors(values, gap, _environments(gap, levels, groups, margin)), len(names))
+        environments = _environments(gap, levels, groups, margin)
+        pairs = {axis: [len(a) for a, _ in found] for axis, found in environments.items()}
+        signs = _sign_summary(_sign_errors(values, gap, environments), len(names), pairs)
         out |= {f"{prefix}_{key}": value for key, value in signs.items()}
     return out
 
@@ -355,17 +363,20 @@ def gap_effects(table: pd.DataFrame, axes: Sequence[str], target: str = "gap") -
     """How far each axis moves `target` itself, with each configuration's seeds averaged: within each group of
     configurations that differ in that axis alone, the target at the axis's largest value minus at its smallest
     ("mean", "low", "high" over the groups) and the largest difference between two configurations of one group
-    ("largest", unsigned) — to set beside a measure's ψ along that axis and the sign error's noise filter."""
+    ("largest", unsigned), and in how many groups it rises and falls — to set beside a measure's ψ along that
+    axis and the sign error's noise filter."""
     means = seed_means(table, axes, [target])
     out = {}
     for axis in axes:
         groups = _groups(means, axis, axes)
         if not groups:
-            out[axis] = {"groups": 0, "mean": float("nan"), "low": float("nan"), "high": float("nan"), "largest": float("nan")}
+            out[axis] = {"groups": 0, "mean": float("nan"), "low": float("nan"), "high": float("nan"), "largest": float("nan"),
+                         "rises": 0, "falls": 0}
             continue
         ends = np.array([group.sort_values(axis)[target].iloc[-1] - group.sort_values(axis)[target].iloc[0] for group in groups])
         largest = max(float(group[target].max() - group[target].min()) for group in groups)
-        out[axis] = {"groups": len(groups), "mean": float(ends.mean()), "low": float(ends.min()), "high": float(ends.max()), "largest": largest}
+        out[axis] = {"groups": len(groups), "mean": float(ends.mean()), "low": float(ends.min()), "high": float(ends.max()), "largest": largest,
+                     "rises": int((ends > 0).sum()), "falls": int((ends < 0).sum())}
     return out
 
 
@@ -436,6 +447,7 @@ def study_scores(
                     row[f"{prefix.replace('sign_error', 'sign_environments')}_{axis}"] = len(environments[prefix][axis])
             for prefix in margins:
                 row[prefix.replace("sign_error", "sign_environments")] = sum(len(e) for e in environments[prefix].values())
+                row[f"{prefix}_worst_pairs"] = float(found[f"{prefix}_worst_pairs"][k])
             row["cmi_given"] = subsets[int(found["cmi_set"][k])] if found["cmi_set"][k] >= 0 else ""
             scores[name] = row
     frame = pd.DataFrame([scores[name] for name in kinds])

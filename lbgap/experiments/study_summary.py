@@ -10,13 +10,15 @@ from lbgap.experiments.predictors import measure_columns
 from lbgap.experiments.study import AXES, BASELINES, OUTCOMES
 from lbgap.experiments.study_statistics import DZIUGAITE_DELTA, gap_effects, hoeffding_margin, study_scores
 
-# Each baseline's direction, fixed from the anchors before looking at the study (+1: a larger value predicts a
-# larger gap; −1: a smaller one). The statistics score it that way round only.
+# Each baseline's direction, taken from the anchors rather than from this study's data (+1: a larger value predicts
+# a larger gap; −1: a smaller one). The statistics score it that way round only; the other way its Ψ is −Ψ.
 DIRECTIONS = {
     "lr_over_batch": -1,  # Keskar et al., Smith & Le, Jastrzębski et al.: more gradient noise, flatter minima, a smaller gap
     "lr_over_sqrt_batch": -1,  # the same temperature under the square-root rule
-    "steps_from_milestone": +1,  # Jiang et al. 2020: the slower from cross-entropy 0.1 to 0.01, the worse the generalization
-    "distance_from_x0": -1,  # Keskar et al.: SB solutions lie 3–10× farther from x0 than LB ones and generalize better
+    "steps_from_milestone": +1,  # Jiang et al. 2020 (§9): faster optimization from cross-entropy 0.1 to 0.01, better generalization
+    # Keskar et al.: SB solutions lie 3–10× farther from x0 and generalize better (Hoffer et al. 2017 likewise, along
+    # batch size); contested: capacity bounds on the distance from initialization (Nagarajan & Kolter 2019) say the opposite
+    "distance_from_x0": -1,
 }
 
 

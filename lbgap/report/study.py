@@ -55,12 +55,13 @@ def scores_table(summary: Mapping) -> str:
         row = {
             "measure": _label(r),
             "Ψ, seeds averaged (the rule's)": _with_interval(r, "Psi_seeds_averaged"),
-            f"Ψ − {r['best_baseline'] or 'best baseline'}'s": "" if r["kind"] == "baseline" else _with_interval(r, "Psi_minus_best_baseline"),
+            f"Ψ − {r['best_baseline'] or 'best baseline'}'s (where both are defined)": "" if r["kind"] == "baseline" else
+            _with_interval(r, "Psi_minus_best_baseline"),
             "Ψ, every network": _with_interval(r, "Psi"),
             "τ": _with_interval(r, "tau"),
             "CMI (given)": "—" if r["cmi"] is None or math.isnan(r["cmi"]) else f"{_with_interval(r, 'cmi', signed=False)} ({r['cmi_given'] or '∅'})",
             f"sign error avg / worst (δ = {summary['delta']:g}, the rule's)": _sign_error(r, "sign_error"),
-            f"sign error avg / worst (Dziugaite's filter, {summary['dziugaite_margin_points']:.1f} points)": _sign_error(r, "dziugaite_sign_error"),
+            f"sign error avg / worst (Dziugaite's ½ weight, {summary['dziugaite_margin_points']:.1f} points)": _sign_error(r, "dziugaite_sign_error"),
             "predicts": "yes" if r["predicts"] else ("" if r["kind"] == "baseline" else f"no: {r['why']}"),
         }
         rows.append(row)
@@ -97,12 +98,13 @@ def axes_counts(summary: Mapping) -> str:
 def gap_effects_text(summary: Mapping) -> str:
     """How far each axis moves the gap itself (`gap_by_axis`): the scale its ψ and sign errors rest on."""
     effects = summary.get("gap_by_axis", {})
-    parts = [f"{axis.replace('_', ' ')} {_number(e['mean'])} [{_number(e['low'])}, {_number(e['high'])}], at most {e['largest']:.1f}"
-             for axis, e in effects.items() if e["groups"]]
+    parts = [f"{axis.replace('_', ' ')} {_number(e['mean'])} [{_number(e['low'])}, {_number(e['high'])}], at most "
+             f"{e['largest']:.1f}, up in {e['rises']} and down in {e['falls']} of {e['groups']}" for axis, e in effects.items() if e["groups"]]
     return ("How far each axis moves the gap itself, in points (each configuration's seeds averaged; the gap at the axis's "
-            "largest value minus at its smallest, mean [least, most] over the groups, and the largest difference within "
-            f"one group): {'; '.join(parts)}. The sign error's filters are {summary['margin_points']:.1f} points "
-            f"(δ = {summary['delta']:g}) and {summary['dziugaite_margin_points']:.1f} (Dziugaite et al.'s weight ½).")
+            "largest value minus at its smallest, mean [least, most] over the groups, the largest difference within "
+            f"one group, and in how many groups it goes up and down): {'; '.join(parts)}. The sign error's filters are "
+            f"{summary['margin_points']:.1f} points (δ = {summary['delta']:g}) and {summary['dziugaite_margin_points']:.1f} "
+            "(Dziugaite et al.'s weight ½): worst-case bounds, far above one gap's binomial standard error.")
 
 
 RULE = ("ψ with each configuration's seeds averaged above 0 on every axis, a worst-case sign error below ½, and that "
@@ -162,9 +164,9 @@ def axes_section(summary: Mapping) -> str:
         return ""
     return (f"Per axis — groups for ψ / environments (two configurations that differ in that axis alone) that kept a pair "
             f"for the sign error at the rule's filter / at Dziugaite et al.'s, over the first measure's networks: "
-            f"{axes_counts(summary)}. {gap_effects_text(summary)} A baseline is scored in the direction fixed from the "
-            "anchors before the study (*reversed*: a larger value predicts a smaller gap); the other way round its Ψ is "
-            "−Ψ. The worst case's interval is a percentile of a maximum and often a single value: it describes the "
+            f"{axes_counts(summary)}. {gap_effects_text(summary)} A baseline is scored in the direction its anchor "
+            "gives, not one chosen on these data (*reversed*: a larger value predicts a smaller gap); the other way round "
+            "its Ψ is −Ψ. The worst case's interval is a percentile of a maximum and often a single value: it describes the "
             f"resamples, it is not a confidence interval.\n\n{axes_table(summary)}")
 
 
@@ -184,7 +186,8 @@ configuration's seeds averaged, so that pairs of seeds do not count); the condit
 information, minimum over conditioning on up to two axes; the sign error over environments — two configurations
 that differ in one axis, their networks paired across — pairs within {summary['margin_points']:.1f} points of each other (test-set
 noise at δ = {summary['delta']:g}, the rule's) dropped, and as a second reading within {summary['dziugaite_margin_points']:.1f} points
-(Dziugaite et al.'s filter: a pair's weight above ½, δ = {summary['dziugaite_delta']:.3f}).
+(Dziugaite et al.'s threshold alone — a pair's weight above ½, δ = {summary['dziugaite_delta']:.3f} — without their weighting of
+the pairs kept or their minimum of 12 effective pairs per environment).
 Intervals: {100 * summary['confidence']:g} % bootstrap, whole configurations resampled.
 
 {scores_table(summary) if summary['scores'] else ''}
@@ -243,10 +246,10 @@ def study_figure(summary: Mapping) -> Figure:
     colours_of_psi = plt.get_cmap("RdBu").with_extremes(bad="lightgray")  # undefined (cannot order that axis), not ψ = 0's white
     image = heat.imshow(np.ma.masked_invalid(psi), cmap=colours_of_psi, vmin=-1, vmax=1, aspect="auto")
     heat.set(xticks=range(len(summary["axes"])), xticklabels=[a.replace("_", " ") for a in summary["axes"]], yticks=range(len(names)), yticklabels=names,
-             title="ψ, seeds averaged:\nτ with the gap when one axis changes")
+             title="ψ, seeds averaged:\nτ with the gap when one axis changes\n(axis grey: no sign-error environment at the rule's filter)")
     heat.tick_params(axis="x", rotation=30)
     first = scores[0]
-    for label, axis_name in zip(heat.get_xticklabels(), summary["axes"]):  # no sign error along it: nothing resolvable
+    for label, axis_name in zip(heat.get_xticklabels(), summary["axes"]):  # no sign error along it at the rule's filter
         if first.get(f"sign_environments_{axis_name}", 1) == 0:
             label.set_color("gray")
     figure.colorbar(image, ax=heat, fraction=0.05)

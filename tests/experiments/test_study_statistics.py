@@ -338,6 +338,20 @@ def test_the_second_sign_error_reading_is_the_sign_error_at_its_own_margin():
     assert (row.dziugaite_sign_error_average, row.dziugaite_sign_error_worst, row.dziugaite_sign_environments) == pytest.approx(
         (loose["average"], loose["worst"], loose["environments"]))
     assert row.dziugaite_sign_environments >= row.sign_environments
+    # the worst case's support: the most pairs kept by an environment with that error, counted one by one
+    axes_of = {"a": ["b", "c"], "b": ["a", "c"], "c": ["a", "b"]}
+    worst = []
+    for axis, others in axes_of.items():
+        for _, group in table.groupby(others):
+            for low, high in itertools.combinations(sorted(group[axis].unique()), 2):
+                pairs = [(x, y) for _, x in group[group[axis] == low].iterrows() for _, y in group[group[axis] == high].iterrows()
+                         if abs(x.gap - y.gap) > 0.3]
+                if pairs:
+                    error = np.mean([0.5 if x.tied == y.tied else float(np.sign(x.tied - y.tied) != np.sign(x.gap - y.gap)) for x, y in pairs])
+                    worst.append((error, len(pairs)))
+    top = max(error for error, _ in worst)
+    assert row.dziugaite_sign_error_worst == pytest.approx(top)
+    assert row.dziugaite_sign_error_worst_pairs == max(n for error, n in worst if error == pytest.approx(top))
     assert row.dziugaite_sign_error_worst_low <= row.dziugaite_sign_error_worst <= row.dziugaite_sign_error_worst_high + 1e-12
 
 
@@ -346,7 +360,7 @@ def test_how_far_each_axis_moves_the_gap():
     32 and 5 − 2 at 64; along batch: 2 − 1 at lr 0.1 and 5 − 3 at 1.0."""
     table = pd.concat([TABLE.assign(seed=0), TABLE.assign(seed=1, gap=TABLE.gap + 0.5)], ignore_index=True)
     effects = gap_effects(table, ["lr", "batch"])
-    assert effects["lr"] == {"groups": 2, "mean": 2.5, "low": 2.0, "high": 3.0, "largest": 3.0}
-    assert effects["batch"] == {"groups": 2, "mean": 1.5, "low": 1.0, "high": 2.0, "largest": 2.0}
+    assert effects["lr"] == {"groups": 2, "mean": 2.5, "low": 2.0, "high": 3.0, "largest": 3.0, "rises": 2, "falls": 0}
+    assert effects["batch"] == {"groups": 2, "mean": 1.5, "low": 1.0, "high": 2.0, "largest": 2.0, "rises": 2, "falls": 0}
     reversed_lr = gap_effects(table.assign(lr=-table.lr), ["lr", "batch"])["lr"]  # from the smallest value to the largest
     assert (reversed_lr["mean"], reversed_lr["largest"]) == (-2.5, 3.0)

@@ -32,12 +32,12 @@ def test_the_section_scores_every_measure_and_names_the_ones_that_predict():
     assert f"{sharp['cmi']:.2f} [{sharp['cmi_low']:.2f}, {sharp['cmi_high']:.2f}] (" in text  # the CMI with its interval
     worst = f"{sharp['sign_error_worst']:.2f} [{sharp['sign_error_worst_low']:.2f}, {sharp['sign_error_worst_high']:.2f}]"
     theirs = f"{sharp['dziugaite_sign_error_worst']:.2f} [{sharp['dziugaite_sign_error_worst_low']:.2f}, {sharp['dziugaite_sign_error_worst_high']:.2f}]"
-    assert f" / {worst} " in text and f" / {theirs} " in text and "(Dziugaite et al.'s filter: a pair's weight above ½, δ = 0.586)" in text
+    assert f" / {worst} " in text and f" / {theirs} " in text and "(Dziugaite et al.'s threshold alone — a pair's weight above ½, δ = 0.586 —" in text
     assert f"| Ψ − {sharp['best_baseline']}'s " in text and sharp["best_baseline"] in {r["name"] for r in summary["scores"] if r["kind"] == "baseline"}
     assert "| Ψ, seeds averaged (the rule's) " in text and "ψ above every baseline's on" in text
     assert "at the rule's filter / at Dziugaite et al.'s, over the first measure's networks: batch size 2 / 2 / 2; learning rate 2 / 2 / 2." in text
     # the seeds average to the base gaps + 0.05: along batch size 2 − 1 and 5 − 3, along learning rate 3 − 1 and 5 − 2
-    assert "batch size +1.50 [+1.00, +2.00], at most 2.0; learning rate +2.50 [+2.00, +3.00], at most 3.0." in text
+    assert "batch size +1.50 [+1.00, +2.00], at most 2.0, up in 2 and down in 0 of 2; learning rate +2.50 [+2.00, +3.00], at most 3.0, up in 2 and down in 0 of 2." in text
     assert "The sign errors rest on batch size, learning rate." in text
     assert "lr_over_batch (baseline, reversed)" in text or "lr_over_batch (baseline)" in text
     figure = study_figure(summary)
