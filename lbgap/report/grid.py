@@ -168,14 +168,15 @@ def _edge_panel(axis, trace: pd.DataFrame, colours: Mapping, optimizer: str) -> 
     """The traced runs' stability ratio (training sharpness over its threshold) against the epoch, the end
     included, log y, one line per run (a gap where a ratio is undefined or not positive), batch sizes by
     colour; runs that missed the target dashed; the dotted line at 1 is the edge."""
-    drawn = set()
+    drawn, missed = set(), False
     for (batch, _, _), run in trace.groupby(["batch_size", "learning_rate", "seed"]):
         run = run.sort_values(["end", "epoch"])
         ratio = run.stability_ratio.where(run.stability_ratio > 0)  # NaN breaks the line: a log axis shows positives only
         if ratio.notna().any():
-            axis.plot(run.epoch, ratio, marker=".", color=colours.get(batch, "gray"), alpha=0.8,
-                      linestyle="-" if bool(run.reached.iloc[0]) else "--")
+            reached = bool(run.reached.iloc[0])
+            axis.plot(run.epoch, ratio, marker=".", color=colours.get(batch, "gray"), alpha=0.8, linestyle="-" if reached else "--")
             drawn.add(batch)
+            missed |= not reached
     axis.set(xlabel="epoch", ylabel="sharpness / stability threshold (log scale)", title=f"{optimizer}: along training (first seed)")
     if not drawn:
         axis.text(0.5, 0.5, "no ratio recorded along training\n(grid.edge_every 0, or cells written without records)",
@@ -186,4 +187,6 @@ def _edge_panel(axis, trace: pd.DataFrame, colours: Mapping, optimizer: str) -> 
     axis.axhline(1.0, linestyle=":", color="gray", label="at the edge")
     for batch in sorted(drawn):
         axis.plot([], [], color=colours.get(batch, "gray"), label=f"batch {batch}")
+    if missed:
+        axis.plot([], [], color="gray", linestyle="--", label="dashed: missed the target loss")
     axis.legend(fontsize="small")
