@@ -269,11 +269,12 @@ def study_figure(summary: Mapping) -> Figure:
     if "dziugaite_sign_error_worst" in scores[0]:
         theirs = np.array([np.nan if r.get("dziugaite_sign_error_worst") is None else r["dziugaite_sign_error_worst"] for r in scores], dtype=float)
         sign_bars.scatter(theirs, np.arange(len(scores)), marker="+", s=60, color="tab:red", zorder=3,
-                          label=f"worst at Dziugaite's filter ({summary['dziugaite_margin_points']:.1f} points)")
+                          label=f"worst at Dziugaite's ½ threshold ({summary['dziugaite_margin_points']:.1f} points)")
     sign_bars.axvline(0.5, color="gray", linestyle=":", linewidth=1)  # the rule: worst below ½
     sign_bars.set(xlabel=f"average (bar), worst environment (×)\nat δ = {summary['delta']:g} ({summary['margin_points']:.1f} points)",
                   title="sign error over\nenvironments")
-    sign_bars.legend(fontsize="small", loc="lower right")
     figure.tight_layout(rect=(0, 0.04, 1, 1))
     figure.legend(handles=legend, loc="lower right", ncol=3, fontsize="small", frameon=False)
+    markers, labels = sign_bars.get_legend_handles_labels()  # the sign error's markers, below the figure, off its bars
+    figure.legend(handles=markers, labels=labels, loc="lower center", ncol=2, fontsize="small", frameon=False)
     return figure
