@@ -6,8 +6,9 @@
 #
 #   scripts/all_remedies.sh     # about 2 h on 2 CPU cores after a default `dvc repro` (its stages are reused)
 #
-# Interrupted, it continues when run again: finished stages come from DVC's run cache, a mitigate@ stage's
-# training resumes where it stopped, and an interrupted tune@ stage starts over. The results folder is
+# Interrupted, it continues when run again in the same workspace: finished stages are in its dvc.lock and skipped
+# (not in DVC's run cache, which keeps no stage with uncached outputs: leave dvc.lock and metrics/ as they are), a
+# mitigate@ stage's training resumes where it stopped, and an interrupted tune@ stage starts over. The results folder is
 # written only at the end; commit it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,8 +8,9 @@
 #   scripts/full_grid.sh     # 64 min on 2 CPU cores without the records along training, which add to it (2026-12-04:
 #                            # its SGD cells alone took 70 min beside other work), after a default `dvc repro`
 #
-# Interrupted, it continues when run again: finished grid@ cells come from DVC's run cache. The results
-# folder is written only at the end; commit it afterwards. The same settings split across machines:
+# Interrupted, it continues when run again in the same workspace: the grid@ cells that finished are in its dvc.lock
+# and skipped (not in DVC's run cache: their outputs are uncached metrics, so leave dvc.lock and metrics/grid as
+# they are). The results folder is written only at the end; commit it afterwards. The same settings split across machines:
 # docs/scaling.md, "The grid across machines".
 set -euo pipefail
 cd "$(dirname "$0")/.."

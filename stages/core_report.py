@@ -10,17 +10,34 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from dvc.exceptions import DvcException
+from dvc.repo import Repo
 
 from lbgap.params import as_yaml
 from lbgap.report.core import core_report
 from stages.options import PARAMS_DEFAULT, ParamsOption, run
 from stages.documents import read_csv, read_json
-from stages.params import clear_errors, load_params
+from stages.params import InputError, clear_errors, load_params
 from stages.outputs import atomic_dir, stage, write_figure, write_json, write_text
 
 app = typer.Typer(add_completion=False)
-KEPT = ["metrics/train_sb.json", "metrics/train_lb.json", "metrics/sharpness_sb.json", "metrics/sharpness_lb.json",
-        "plots/train_sb.csv", "plots/train_lb.csv", "plots/interpolation.csv", "plots/interpolation.png"]
+REGIMES = ("sb", "lb")
+STAGES = (*(f"train@{r}" for r in REGIMES), *(f"sharpness@{r}" for r in REGIMES), "interpolate")  # what the core result reads
+
+
+def declared_files(root: Path, stage: str) -> list[Path]:
+    """The files (not folders) that dvc.yaml at `root` declares as `stage`'s outputs, in its order: the paths
+    are named there once."""
+    try:
+        with Repo(str(root)) as repo:
+            (found,) = repo.stage.collect(stage)
+    except DvcException as error:
+        raise InputError(f"{root}: no stage {stage!r} to read the run from ({error})") from None
+    return [root / str(out.def_path) for out in found.outs if Path(str(out.def_path)).suffix]
+
+
+def _one(files: list[Path], suffix: str) -> Path:
+    return next(path for path in files if path.suffix == suffix)
 
 
 @app.command()
@@ -36,15 +53,15 @@ def main(
     """Write OUT/report.md, OUT/summary.json, OUT/{training_curves,sharpness}.png and copies of the stage outputs."""
     with clear_errors():
         raw = as_yaml(load_params(params))
-        regimes = ("sb", "lb")
-        train = {r: read_json(root / f"metrics/train_{r}.json") for r in regimes}
-        curves = {r: read_csv(root / f"plots/train_{r}.csv") for r in regimes}
-        sharpness = {r: read_json(root / f"metrics/sharpness_{r}.json") for r in regimes}
+        files = {stage: declared_files(root, stage) for stage in STAGES}
+        train = {r: read_json(_one(files[f"train@{r}"], ".json")) for r in REGIMES}
+        curves = {r: read_csv(_one(files[f"train@{r}"], ".csv")) for r in REGIMES}
+        sharpness = {r: read_json(_one(files[f"sharpness@{r}"], ".json")) for r in REGIMES}
         report = core_report(raw, train, curves, sharpness, command=command, seconds=seconds, commit=commit,
-                             interpolation="interpolation.png")
+                             interpolation=_one(files["interpolate"], ".png").name)
     with atomic_dir(out) as folder:
-        for name in KEPT:
-            shutil.copy2(root / name, folder / Path(name).name)
+        for path in (path for stage in STAGES for path in files[stage]):
+            shutil.copy2(path, folder / path.name)
         for name, figure in report.figures.items():
             write_figure(folder / f"{name}.png", figure)
         write_json(folder / "summary.json", report.summary)

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from lbgap.data import training_subset
 from lbgap.experiments.curvature import CurvatureSettings
-from lbgap.experiments.predictors import Solution, measure_solutions, predictor_study
+from lbgap.experiments.predictors import measure_solutions, predictor_study, solutions_of
 from lbgap.measures.subspace import random_subspace
 from lbgap.params import noise_scale_defined
 from lbgap.remedies.registry import get_strategy
@@ -23,20 +23,6 @@ from stages.outputs import stage, write_csv, write_json
 from stages.params import clear_errors, load_params
 
 app = typer.Typer(add_completion=False)
-
-
-def solutions_of(families: list[tuple[str, Path, str | None]], model) -> list[Solution]:
-    """The checkpoints of every (family, folder, tag): each run's final weights, and its weights at the
-    target training loss when it reached it."""
-    found = []
-    for family, folder, tag in families:
-        for checkpoint in load_checkpoints(folder, model):
-            label = " ".join(filter(None, [family, tag, f"seed {checkpoint.seed}"]))
-            found.append(Solution(family, label, checkpoint.batch_size, checkpoint.x0, checkpoint.final))
-            if checkpoint.at_target is not None:
-                found.append(Solution(family, f"{label} at target loss", checkpoint.batch_size, checkpoint.x0,
-                                      checkpoint.at_target, point="target"))
-    return found
 
 
 @app.command()
@@ -68,7 +54,7 @@ def main(
         families += [("warm_start", warm_start_models / f"sb_{e}", f"after {e} SB epochs") for e in settings.warm_start.sb_iterates]
         predictors = settings.predictors
         inputs = load_inputs(runtime, data)
-        solutions = solutions_of(families, inputs.model)
+        solutions = [s for family, folder, tag in families for s in solutions_of(family, tag, load_checkpoints(folder, inputs.model))]
         subset = training_subset(inputs.data.train, curvature.samples, curvature.seed)
 
     n = sum(p.numel() for p in parameters_of(inputs.model).values())

@@ -96,12 +96,12 @@ def test_each_quoted_number_is_the_committed_runs(phrase):
 
 
 def test_no_other_number_from_a_run_is_quoted():
-    from tests.test_study_numbers import QUOTED as STUDY_QUOTED, render as render_study  # the designed study's, its own test
+    from tests.test_study_numbers import PARAGRAPHS as STUDY_PARAGRAPHS, render as render_study  # the designed study's, its own test
 
     rest = spaced(PAGE.read_text())
     for phrase in QUOTED:
         rest = rest.replace(_render(phrase), " ")
-    for phrase in STUDY_QUOTED:
+    for phrase in STUDY_PARAGRAPHS:
         rest = rest.replace(spaced(render_study(phrase)), " ")
     rest = re.sub(r"\([^()]*\.md[^()]*\)|`[^`]*`|\[[^\]]*\]\([^)]*\)", " ", rest)  # links and code name files
     for setting in sorted(SETTINGS, key=len, reverse=True):

@@ -21,7 +21,7 @@ targets × 2 scopes some 95 % intervals will exclude 0 by chance. They describe,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ from lbgap.measures.sharpness import model_loss, sharpness_of_model
 from lbgap.measures.subspace import Subspace
 from lbgap.results import eps_key
 from lbgap.tensors import distance, parameters_of
+from lbgap.train.checkpoint import Checkpoint
 from lbgap.train.evaluation import evaluate
 
 TARGETS = {"gap": "train − test accuracy (points)", "test_loss": "test loss (nats)"}
@@ -49,6 +50,19 @@ class Solution:
     x0: Mapping[str, torch.Tensor]
     weights: Mapping[str, torch.Tensor]  # the weights measured: where the run ended (point "final"), or
     point: str = "final"  # where its training loss first was ≤ train.target_loss (point "target")
+
+
+def solutions_of(family: str, tag: str | None, checkpoints: Iterable[Checkpoint]) -> list[Solution]:
+    """The solutions of one family's runs (`tag`, e.g. "b64", names them beside the family and seed): each
+    run's final weights, and its weights where its training loss first reached the target, when it did."""
+    found = []
+    for checkpoint in checkpoints:
+        label = " ".join(filter(None, [family, tag, f"seed {checkpoint.seed}"]))
+        found.append(Solution(family, label, checkpoint.batch_size, checkpoint.x0, checkpoint.final))
+        if checkpoint.at_target is not None:
+            found.append(Solution(family, f"{label} at target loss", checkpoint.batch_size, checkpoint.x0, checkpoint.at_target,
+                                  point="target"))
+    return found
 
 
 def generalization(model: nn.Module, data: DataSet, chunk: int) -> dict[str, float]:

@@ -11,12 +11,14 @@ measure, and the generalization gap.
   by less than the test set can resolve (a Hoeffding bound at level δ on each model's test accuracy) are
   dropped. An environment's sign error is the share of its pairs with the wrong sign (a tie counts ½);
   the average is over environments, and the worst case is their maximum: a measure that fails in one
-  environment fails as a predictor there.
+  environment fails as a predictor there. `DZIUGAITE_DELTA` is the level at which this filter is theirs.
 - `conditional_mutual_information` (Jiang et al.): how much of the order of the gaps over pairs of models
   the measure's order tells once up to two hyperparameters are known, at its worst over those sets.
 - `study_scores`: all of them for every measure and baseline, each with a bootstrap interval that resamples
   whole configurations (a configuration's seeds are not independent evidence), ψ also with each
-  configuration's seeds averaged (`seed_means`), and the study's rule.
+  configuration's seeds averaged (`seed_means`), each measure's Ψ against the best baseline's on the same
+  resamples, and the study's rule.
+- `gap_effects`: how far each axis moves the gap itself — the scale every score along that axis rests on.
 """
 
 from __future__ import annotations
@@ -112,14 +114,20 @@ def hoeffding_margin(test_samples: int, delta: float) -> float:
     return 2 * math.sqrt(math.log(4 / delta) / (2 * test_samples))
 
 
-def _sign_errors(values: np.ndarray, target: np.ndarray, levels: dict[str, np.ndarray], groups: dict[str, list[np.ndarray]],
-                 margin: float) -> dict[str, list[np.ndarray]]:
-    """Per axis, the sign error of every column of `values` (m, k) against `target` (m,) in each of that
-    axis's environments that keeps a pair. An environment is two configurations that differ in that axis
-    alone (Dziugaite et al.): two values of the axis (`levels[axis]`, (m,)) within one of its `groups` (row
-    positions); its pairs are one model of each, kept where their targets differ by more than `margin`. A
-    wrong sign counts 1, a tie in the measure ½. One (k,) array per scored environment."""
-    found: dict[str, list[np.ndarray]] = {}
+# Dziugaite et al. weight a pair of models by the probability that both measured test accuracies lie within half
+# their difference of the true ones, and keep it where that weight exceeds ½. With Hoeffding's bound each does so
+# with probability at least 1 − δ/2 at `hoeffding_margin(n, δ)` / 2, so both with (1 − δ/2)² = ½ at this δ:
+# `hoeffding_margin(n, DZIUGAITE_DELTA)` is their filter (≈ 0.66 of the margin at δ = 0.05).
+DZIUGAITE_DELTA = 2 * (1 - 1 / math.sqrt(2))  # ≈ 0.586
+
+
+def _environments(target: np.ndarray, levels: dict[str, np.ndarray], groups: dict[str, list[np.ndarray]],
+                  margin: float) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per axis, every environment that keeps a pair: two configurations that differ in that axis alone
+    (Dziugaite et al.) — two values of the axis (`levels[axis]`, (m,)) within one of its `groups` (row
+    positions) — as the row positions (a, b) of its kept pairs, one model of each configuration, whose
+    `target` (m,) values differ by more than `margin`."""
+    found: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for axis, positions in groups.items():
         found[axis] = []
         for rows in positions:
@@ -127,23 +135,40 @@ def _sign_errors(values: np.ndarray, target: np.ndarray, levels: dict[str, np.nd
             for low, high in itertools.combinations(np.unique(values_of), 2):
                 a, b = (rows[values_of == level] for level in (low, high))
                 a, b = np.repeat(a, len(b)), np.tile(b, len(a))
-                difference = target[a] - target[b]
-                kept = np.abs(difference) > margin
-                if not kept.any():
-                    continue
-                agreement = np.sign(values[a[kept]] - values[b[kept]]) * np.sign(difference[kept])[:, None]
-                found[axis].append(np.where(agreement == 0, 0.5, (agreement < 0).astype(float)).mean(axis=0))
+                kept = np.abs(target[a] - target[b]) > margin
+                if kept.any():
+                    found[axis].append((a[kept], b[kept]))
     return found
 
 
-def _sign_summary(per_axis: dict[str, list[np.ndarray]], columns: int) -> dict[str, np.ndarray]:
+def _sign_errors(values: np.ndarray, target: np.ndarray, environments: dict[str, list[tuple[np.ndarray, np.ndarray]]]
+                 ) -> dict[str, list[np.ndarray]]:
+    """Per axis, the sign error of every column of `values` (m, k) against `target` (m,) in each of its
+    `environments` (`_environments`): the share of its pairs whose measures differ the other way from their
+    targets, a tie in the measure counting ½. One (k,) array per environment."""
+    found: dict[str, list[np.ndarray]] = {}
+    for axis, pairs in environments.items():
+        found[axis] = []
+        for a, b in pairs:
+            agreement = np.sign(values[a] - values[b]) * np.sign(target[a] - target[b])[:, None]
+            found[axis].append(np.where(agreement == 0, 0.5, (agreement < 0).astype(float)).mean(axis=0))
+    return found
+
+
+def _sign_summary(per_axis: dict[str, list[np.ndarray]], columns: int,
+                  pairs: dict[str, list[int]] | None = None) -> dict[str, np.ndarray]:
     """The average and worst sign error over every environment of every axis, and each axis's worst (NaN
-    where no environment kept a pair), for each of `columns` measures."""
+    where no environment kept a pair), for each of `columns` measures; given each environment's number of
+    kept `pairs`, also how many pairs the worst case rests on ("worst_pairs": the most among the
+    environments that attain it)."""
     every = [error for errors in per_axis.values() for error in errors]
     nan = np.full(columns, np.nan)
     out = {"average": np.mean(every, axis=0) if every else nan, "worst": np.max(every, axis=0) if every else nan}
     for axis, errors in per_axis.items():
         out[f"worst_{axis}"] = np.max(errors, axis=0) if errors else nan
+    if pairs is not None:
+        sizes = np.array([size for axis in per_axis for size in pairs[axis]], dtype=float)
+        out["worst_pairs"] = (np.where(np.array(every) == out["worst"], sizes[:, None], 0).max(axis=0) if every else nan)
     return out
 
 
@@ -155,19 +180,15 @@ def sign_errors(
     configurations that differ in one axis (`_sign_errors`): the mean over environments, the worst
     environment's, and how many environments and pairs were scored."""
     table = table.reset_index(drop=True)
-    groups = _group_positions(table, axes)
-    levels = {axis: table[axis].to_numpy() for axis in axes}
-    per_axis = _sign_errors(table[[measure]].to_numpy(float), table[target].to_numpy(float), levels, groups, margin)
-    environments = sum(len(errors) for errors in per_axis.values())
-    if not environments:
-        return {"average": float("nan"), "worst": float("nan"), "environments": 0, "pairs": 0}
     target_values = table[target].to_numpy(float)
-    pairs = sum(int(((np.abs(target_values[rows[i]] - target_values[rows[j]]) > margin)
-                     & (levels[axis][rows[i]] != levels[axis][rows[j]])).sum())
-                for axis, positions in groups.items() for rows in positions for i, j in [np.triu_indices(len(rows), k=1)])
-    # (every pair of one group that differs on the axis belongs to exactly one environment, so the count is the same)
+    environments = _environments(target_values, {axis: table[axis].to_numpy() for axis in axes}, _group_positions(table, axes), margin)
+    per_axis = _sign_errors(table[[measure]].to_numpy(float), target_values, environments)
+    count = sum(len(pairs) for pairs in environments.values())
+    if not count:
+        return {"average": float("nan"), "worst": float("nan"), "environments": 0, "pairs": 0}
     summary = _sign_summary(per_axis, 1)
-    return {"average": float(summary["average"][0]), "worst": float(summary["worst"][0]), "environments": environments, "pairs": pairs}
+    return {"average": float(summary["average"][0]), "worst": float(summary["worst"][0]), "environments": count,
+            "pairs": sum(len(a) for pairs in environments.values() for a, _ in pairs)}
 
 
 def clustered_interval(
@@ -283,13 +304,13 @@ def seed_means(table: pd.DataFrame, axes: Sequence[str], columns: Sequence[str])
     return table.groupby(keys, sort=True)[list(columns)].mean().reset_index()
 
 
-def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str], *, target: str, margin: float,
+def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str], *, target: str, margins: Mapping[str, float],
                 orientation: np.ndarray, max_conditioned: int) -> dict[str, np.ndarray]:
     """Every score of the columns `names` of `sample`, each (k,): τ; ψ per axis ("psi_<axis>") and Ψ; the same
     with each configuration's seeds averaged ("psi_seeds_averaged_<axis>", "Psi_seeds_averaged"); the CMI score
-    ("cmi") and its set's index ("cmi_set"); the sign errors ("sign_error_average", "sign_error_worst",
-    "sign_error_worst_<axis>"). Each column is first multiplied by its `orientation` (±1). In a resample,
-    pairs between two draws of one configuration are left out (`_kept_pairs`)."""
+    ("cmi") and its set's index ("cmi_set"); for each `margins` prefix, the sign errors with that noise filter
+    ("<prefix>_average", "<prefix>_worst", "<prefix>_worst_<axis>"). Each column is first multiplied by its
+    `orientation` (±1). In a resample, pairs between two draws of one configuration are left out (`_kept_pairs`)."""
     values, gap = sample[names].to_numpy(float) * orientation, sample[target].to_numpy(float)
     groups, copies = _group_positions(sample, axes), _copies(sample, axes)
     out = {"tau": kendall_tau_b(values, gap, copies)}
@@ -301,17 +322,71 @@ def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str],
     cmi = _cmi(values, gap, _codes(sample, axes), max_conditioned, copies)
     out |= {"cmi": cmi["score"], "cmi_set": cmi["attained"]}
     levels = {axis: sample[axis].to_numpy() for axis in axes}
-    signs = _sign_summary(_sign_errors(values, gap, levels, groups, margin), len(names))
-    out |= {("sign_error_" + key): value for key, value in signs.items()}
+    for prefix, margin in margins.items():
+        environments = _environments(gap, levels, groups, margin)
+        pairs = {axis: [len(a) for a, _ in found] for axis, found in environments.items()}
+        signs = _sign_summary(_sign_errors(values, gap, environments), len(names), pairs)
+        out |= {f"{prefix}_{key}": value for key, value in signs.items()}
     return out
 
 
-INTERVALS = ("tau", "Psi", "Psi_seeds_averaged", "cmi", "sign_error_average", "sign_error_worst")  # besides each axis's ψ
+def _seeds_averaged_psi(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str], target: str, orientation: np.ndarray) -> np.ndarray:
+    """Ψ with each configuration's seeds averaged of the columns `names` (each multiplied by its `orientation`), (k,)."""
+    means = seed_means(sample.assign(**dict(zip(names, (sample[names].to_numpy(float) * orientation).T))), axes, [*names, target])
+    return _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes), _copies(means, axes))["Psi"]
+
+
+def _against_baseline(table: pd.DataFrame, measures: Sequence[str], baseline: str, direction: int, axes: Sequence[str], *,
+                      target: str, resamples: int, confidence: float, seed: int) -> dict[str, tuple[float, float, float]]:
+    """Each measure's seeds-averaged Ψ minus `baseline`'s (turned by its `direction`), on the networks where both
+    are defined, with a clustered interval of the difference from the same resamples (the two Ψ are not
+    independent: they share every network): measure → (difference, low, high)."""
+    by_rows: dict[tuple[int, ...], list[str]] = {}
+    for name in measures:
+        by_rows.setdefault(tuple(table.dropna(subset=[name, baseline, target]).index), []).append(name)
+    out = {}
+    for index, names in by_rows.items():
+        scored = table.loc[list(index)].reset_index(drop=True)
+        orientation = np.array([1.0] * len(names) + [float(direction)])
+
+        def differences(sample: pd.DataFrame, names: list[str] = names, orientation: np.ndarray = orientation) -> dict[str, float]:
+            psi = _seeds_averaged_psi(sample, [*names, baseline], axes, target, orientation)
+            return {name: float(psi[k] - psi[-1]) for k, name in enumerate(names)}
+
+        found = differences(scored)
+        intervals = clustered_intervals(scored, differences, list(axes), resamples=resamples, confidence=confidence, seed=seed)
+        out |= {name: (found[name], *intervals[name][:2]) for name in names}
+    return out
+
+
+def gap_effects(table: pd.DataFrame, axes: Sequence[str], target: str = "gap") -> dict[str, dict[str, float | int]]:
+    """How far each axis moves `target` itself, with each configuration's seeds averaged: within each group of
+    configurations that differ in that axis alone, the target at the axis's largest value minus at its smallest
+    ("mean", "low", "high" over the groups) and the largest difference between two configurations of one group
+    ("largest", unsigned), and in how many groups it rises and falls — to set beside a measure's ψ along that
+    axis and the sign error's noise filter."""
+    means = seed_means(table, axes, [target])
+    out = {}
+    for axis in axes:
+        groups = _groups(means, axis, axes)
+        if not groups:
+            out[axis] = {"groups": 0, "mean": float("nan"), "low": float("nan"), "high": float("nan"), "largest": float("nan"),
+                         "rises": 0, "falls": 0}
+            continue
+        ends = np.array([group.sort_values(axis)[target].iloc[-1] - group.sort_values(axis)[target].iloc[0] for group in groups])
+        largest = max(float(group[target].max() - group[target].min()) for group in groups)
+        out[axis] = {"groups": len(groups), "mean": float(ends.mean()), "low": float(ends.min()), "high": float(ends.max()), "largest": largest,
+                     "rises": int((ends > 0).sum()), "falls": int((ends < 0).sum())}
+    return out
+
+
+INTERVALS = ("tau", "Psi", "Psi_seeds_averaged", "cmi")  # besides each axis's ψ and each reading's average and worst sign error
 
 
 def study_scores(
-    table: pd.DataFrame, measures: Sequence[str], baselines: Sequence[str], axes: Sequence[str], *, margin: float,
-    resamples: int, confidence: float, seed: int, target: str = "gap", max_conditioned: int = 2,
+    table: pd.DataFrame, measures: Sequence[str], baselines: Mapping[str, int], axes: Sequence[str], *, margin: float,
+    resamples: int, confidence: float, seed: int, dziugaite_margin: float | None = None, target: str = "gap",
+    max_conditioned: int = 2,
 ) -> pd.DataFrame:
     """One row per measure and per baseline (`kind`), every score of the study against `target`, each with a
     percentile-bootstrap interval clustered by configuration (the `axes` values: a configuration's seeds go
@@ -319,20 +394,25 @@ def study_scores(
     a point, and with each configuration's seeds averaged first (one point per configuration, as Jiang et
     al.'s one model per configuration: pairs that differ by seed alone do not count); the conditional mutual
     information score (and the set that attains it, `cmi_given`); the average and worst sign error
-    (Dziugaite et al.) and each axis's worst. Counts: ψ's groups and the sign error's environments per axis.
-    `margin`: the sign error's noise filter, in the target's units (`hoeffding_margin` × 100 for a gap in
-    points). The worst case is a maximum over environments, so its percentile interval often collapses to a
+    (Dziugaite et al.) and each axis's worst, with the noise filter `margin` (the rule's; in the target's
+    units: `hoeffding_margin` × 100 for a gap in points) and, as a second reading, `dziugaite_margin`
+    ("dziugaite_sign_error_…"; `DZIUGAITE_DELTA`). Counts: ψ's groups and each reading's environments per
+    axis. The worst case is a maximum over environments, so its percentile interval often collapses to a
     point: it describes the resamples, it is not a confidence interval.
 
-    A baseline claims no direction: it is scored the way round in which its seeds-averaged Ψ is not negative
-    (`orientation` −1: the baseline reversed, e.g. a larger η/B predicting a smaller gap), chosen once on the
-    table, sign errors included — a choice the measures do not get. `predicts` applies the study's rule to
-    the seeds-averaged scores: ψ above 0 on every axis, a worst-case sign error below ½ and a Ψ above every
-    baseline's; `why` names the first rule it fails. `above_baselines_on`: the axes on which a measure's
-    seeds-averaged ψ is above every baseline's (descriptive; an undefined ψ counts as 0)."""
+    `baselines`: name → the direction fixed before looking at the data (+1: a larger value predicts a larger
+    gap; −1, *reversed*: a smaller gap); each is scored that way round (`orientation`). `best_baseline` is
+    the one with the highest seeds-averaged Ψ, and `Psi_minus_best_baseline` each measure's seeds-averaged Ψ
+    minus its, on the networks where both are defined, with the interval of the difference. `predicts`
+    applies the study's rule to the seeds-averaged scores: ψ above 0 on every axis, a worst-case sign error
+    below ½ (at `margin`) and a Ψ above every baseline's; `why` names the first rule it fails.
+    `above_baselines_on`: the axes on which a measure's seeds-averaged ψ is above every baseline's
+    (descriptive; an undefined ψ counts as 0)."""
     kinds = {name: "measure" for name in measures} | {name: "baseline" for name in baselines}
-    options = {"target": target, "margin": margin, "max_conditioned": max_conditioned}
+    margins = {"sign_error": margin} | ({} if dziugaite_margin is None else {"dziugaite_sign_error": dziugaite_margin})
+    options = {"target": target, "margins": margins, "max_conditioned": max_conditioned}
     subsets = ["+".join(subset) for subset in conditioning_sets(list(axes), max_conditioned)]
+    signed = [f"{prefix}_{key}" for prefix in margins for key in ("average", "worst")]
     # a measure's models are the rows where it (and the target) is defined: measures defined on the same rows
     # share their bootstrap resamples (the same seed draws the same clusters), one resampled table per draw
     by_rows: dict[tuple[int, ...], list[str]] = {}
@@ -341,11 +421,9 @@ def study_scores(
     scores = {}
     for index, names in by_rows.items():
         scored = table.loc[list(index)].reset_index(drop=True)
-        means = seed_means(scored, axes, [*names, target])  # the direction: the sign of each seeds-averaged Ψ as measured
-        upright = _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes))["Psi"]
-        orientation = np.array([-1.0 if kinds[n] == "baseline" and upright[k] < 0 else 1.0 for k, n in enumerate(names)])
+        orientation = np.array([float(baselines[n]) if kinds[n] == "baseline" else 1.0 for n in names])
         found = _all_scores(scored, names, axes, orientation=orientation, **options)
-        keys = [*INTERVALS, *(f"psi_{axis}" for axis in axes), *(f"psi_seeds_averaged_{axis}" for axis in axes)]
+        keys = [*INTERVALS, *signed, *(f"psi_{axis}" for axis in axes), *(f"psi_seeds_averaged_{axis}" for axis in axes)]
 
         def statistics(sample: pd.DataFrame, names: list[str] = names, orientation: np.ndarray = orientation) -> dict[str, float]:
             drawn = _all_scores(sample, names, axes, orientation=orientation, **options)
@@ -354,7 +432,8 @@ def study_scores(
         intervals = clustered_intervals(scored, statistics, list(axes), resamples=resamples, confidence=confidence, seed=seed)
         groups = _group_positions(scored, axes)
         levels = {axis: scored[axis].to_numpy() for axis in axes}
-        environments = _sign_errors(np.zeros((len(scored), 1)), scored[target].to_numpy(float), levels, groups, margin)
+        environments = {prefix: _environments(scored[target].to_numpy(float), levels, groups, filtered)
+                        for prefix, filtered in margins.items()}
         for k, name in enumerate(names):
             row = {"name": name, "kind": kinds[name], "orientation": int(orientation[k]), "models": len(scored),
                    "configurations": int(scored.groupby(list(axes)).ngroups) if axes else 1}
@@ -362,16 +441,27 @@ def study_scores(
                 row[key] = float(found[key][k])
                 row[f"{key}_low"], row[f"{key}_high"], _ = intervals[f"{name}/{key}"]
             for axis in axes:
-                row[f"sign_error_worst_{axis}"] = float(found[f"sign_error_worst_{axis}"][k])
                 row[f"groups_{axis}"] = len(groups[axis])
-                row[f"sign_environments_{axis}"] = len(environments[axis])
+                for prefix in margins:
+                    row[f"{prefix}_worst_{axis}"] = float(found[f"{prefix}_worst_{axis}"][k])
+                    row[f"{prefix.replace('sign_error', 'sign_environments')}_{axis}"] = len(environments[prefix][axis])
+            for prefix in margins:
+                row[prefix.replace("sign_error", "sign_environments")] = sum(len(e) for e in environments[prefix].values())
+                row[f"{prefix}_worst_pairs"] = float(found[f"{prefix}_worst_pairs"][k])
             row["cmi_given"] = subsets[int(found["cmi_set"][k])] if found["cmi_set"][k] >= 0 else ""
-            row["sign_environments"] = sum(len(e) for e in environments.values())
             scores[name] = row
     frame = pd.DataFrame([scores[name] for name in kinds])
     is_baseline = frame.kind == "baseline"
-    best_baseline = frame.loc[is_baseline, "Psi_seeds_averaged"].max() if baselines else float("nan")  # oriented: the largest |Ψ|
+    best_baseline = frame.loc[is_baseline, "Psi_seeds_averaged"].max() if baselines else float("nan")
     best_on = {axis: frame.loc[is_baseline, f"psi_seeds_averaged_{axis}"].fillna(0.0).max() for axis in axes} if baselines else {}
+    of_baselines = frame.loc[is_baseline, "Psi_seeds_averaged"]
+    best_name = frame.loc[of_baselines.idxmax(), "name"] if of_baselines.notna().any() else ""
+    frame["best_baseline"] = best_name
+    against = {} if not best_name else _against_baseline(
+        table, list(measures), best_name, baselines[best_name], axes, target=target, resamples=resamples,
+        confidence=confidence, seed=seed)
+    for column, position in (("Psi_minus_best_baseline", 0), ("Psi_minus_best_baseline_low", 1), ("Psi_minus_best_baseline_high", 2)):
+        frame[column] = [against[n][position] if n in against else float("nan") for n in frame.name]
 
     def verdict(row: pd.Series) -> str:
         # a mean of τ's that is 0 exactly can come out ±1e-17 by the order of its sums: only more than TIE counts

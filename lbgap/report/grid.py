@@ -142,8 +142,9 @@ def grid_figure(table: pd.DataFrame, summary: Mapping[str, Mapping], trace: pd.D
                     sharpness_axis.scatter(edge[shown], group.training_sharpness[shown], color=colours[batch], label=f"batch {batch}")
         accuracy_axis.set(xlabel=f"log10 η / B^k, k = {k:.2f}" + ("" if fitted else " (not fitted)"), ylabel="test accuracy (%)",
                           title=f"{optimizer}: accuracy against the temperature")
-        sharpness_axis.set(xlabel="stability threshold (log scale)", ylabel="training sharpness (log scale)",
-                           title=f"{optimizer}: sharpness against its edge")
+        preconditioned = "preconditioned " if optimizer == "adam" else ""  # Adam's is λ_max of P^-½ H P^-½ (lbgap.measures.preconditioned)
+        sharpness_axis.set(xlabel="stability threshold (log scale)", ylabel=f"{preconditioned}training sharpness (log scale)",
+                           title=f"{optimizer}: sharpness against its edge\n(runs that reached the target)")
         if sharpness_axis.collections:
             sharpness_axis.set(xscale="log", yscale="log")
             for axis in (sharpness_axis.xaxis, sharpness_axis.yaxis):  # minor labels collide within a decade
@@ -168,14 +169,15 @@ def _edge_panel(axis, trace: pd.DataFrame, colours: Mapping, optimizer: str) -> 
     """The traced runs' stability ratio (training sharpness over its threshold) against the epoch, the end
     included, log y, one line per run (a gap where a ratio is undefined or not positive), batch sizes by
     colour; runs that missed the target dashed; the dotted line at 1 is the edge."""
-    drawn = set()
+    drawn, missed = set(), False
     for (batch, _, _), run in trace.groupby(["batch_size", "learning_rate", "seed"]):
         run = run.sort_values(["end", "epoch"])
         ratio = run.stability_ratio.where(run.stability_ratio > 0)  # NaN breaks the line: a log axis shows positives only
         if ratio.notna().any():
-            axis.plot(run.epoch, ratio, marker=".", color=colours.get(batch, "gray"), alpha=0.8,
-                      linestyle="-" if bool(run.reached.iloc[0]) else "--")
+            reached = bool(run.reached.iloc[0])
+            axis.plot(run.epoch, ratio, marker=".", color=colours.get(batch, "gray"), alpha=0.8, linestyle="-" if reached else "--")
             drawn.add(batch)
+            missed |= not reached
     axis.set(xlabel="epoch", ylabel="sharpness / stability threshold (log scale)", title=f"{optimizer}: along training (first seed)")
     if not drawn:
         axis.text(0.5, 0.5, "no ratio recorded along training\n(grid.edge_every 0, or cells written without records)",
@@ -183,7 +185,11 @@ def _edge_panel(axis, trace: pd.DataFrame, colours: Mapping, optimizer: str) -> 
         return
     axis.set_yscale("log")
     axis.yaxis.set_minor_formatter(NullFormatter())
+    low, high = axis.get_ylim()
+    axis.set_ylim(low, max(high, 1.0) * 100)  # room above the edge for the legend, off the lines
     axis.axhline(1.0, linestyle=":", color="gray", label="at the edge")
     for batch in sorted(drawn):
         axis.plot([], [], color=colours.get(batch, "gray"), label=f"batch {batch}")
-    axis.legend(fontsize="small")
+    if missed:
+        axis.plot([], [], color="gray", linestyle="--", label="dashed: missed the target")
+    axis.legend(fontsize="small", loc="upper center", ncol=2)

@@ -25,15 +25,14 @@ NOT_SHOWN = (
 )
 
 
-def _number(value, digits: int = 2) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.{digits}f}"
+def _number(value, signed: bool = True) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:{'+' if signed else ''}.2f}"
 
 
 def _with_interval(r: Mapping, key: str, signed: bool = True) -> str:
-    number = _number if signed else (lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}")
     if r.get(f"{key}_low") is None:
-        return number(r[key])
-    return f"{number(r[key])} [{number(r[f'{key}_low'])}, {number(r[f'{key}_high'])}]"
+        return _number(r[key], signed)
+    return f"{_number(r[key], signed)} [{_number(r[f'{key}_low'], signed)}, {_number(r[f'{key}_high'], signed)}]"
 
 
 def _label(r: Mapping) -> str:
@@ -42,20 +41,30 @@ def _label(r: Mapping) -> str:
     return r["name"] + (" (baseline, reversed)" if r.get("orientation", 1) < 0 else " (baseline)")
 
 
+def _sign_error(r: Mapping, prefix: str) -> str:
+    """A reading's average / worst sign error with intervals; — where no environment kept a pair."""
+    if not r.get(prefix.replace("sign_error", "sign_environments")):
+        return "—"
+    return f"{_with_interval(r, f'{prefix}_average', signed=False)} / {_with_interval(r, f'{prefix}_worst', signed=False)}"
+
+
 def scores_table(summary: Mapping) -> str:
     """One row per measure and baseline (baselines last), the scores the rule reads first, with intervals."""
     rows = []
     for r in summary["scores"]:
-        rows.append({
+        row = {
             "measure": _label(r),
             "Ψ, seeds averaged (the rule's)": _with_interval(r, "Psi_seeds_averaged"),
+            f"Ψ − {r['best_baseline'] or 'best baseline'}'s (where both are defined)": "" if r["kind"] == "baseline" else
+            _with_interval(r, "Psi_minus_best_baseline"),
             "Ψ, every network": _with_interval(r, "Psi"),
             "τ": _with_interval(r, "tau"),
             "CMI (given)": "—" if r["cmi"] is None or math.isnan(r["cmi"]) else f"{_with_interval(r, 'cmi', signed=False)} ({r['cmi_given'] or '∅'})",
-            "sign error avg / worst": "—" if r["sign_environments"] == 0 else
-            f"{_with_interval(r, 'sign_error_average', signed=False)} / {_with_interval(r, 'sign_error_worst', signed=False)}",
+            f"sign error avg / worst (δ = {summary['delta']:g}, the rule's)": _sign_error(r, "sign_error"),
+            f"sign error avg / worst (Dziugaite's ½ weight, {summary['dziugaite_margin_points']:.1f} points)": _sign_error(r, "dziugaite_sign_error"),
             "predicts": "yes" if r["predicts"] else ("" if r["kind"] == "baseline" else f"no: {r['why']}"),
-        })
+        }
+        rows.append(row)
     return markdown_table(pd.DataFrame(rows))
 
 
@@ -79,10 +88,23 @@ def axes_table(summary: Mapping) -> str:
 
 
 def axes_counts(summary: Mapping) -> str:
-    """How much each axis's scores rest on: ψ's groups and the sign error's environments that kept a pair."""
+    """How much each axis's scores rest on: ψ's groups and the sign error's environments that kept a pair, at
+    the rule's filter and at Dziugaite et al.'s."""
     first = summary["scores"][0]
     return "; ".join(f"{axis.replace('_', ' ')} {first.get(f'groups_{axis}', '—')} / {first.get(f'sign_environments_{axis}', '—')}"
-                     for axis in summary["axes"])
+                     f" / {first.get(f'dziugaite_sign_environments_{axis}', '—')}" for axis in summary["axes"])
+
+
+def gap_effects_text(summary: Mapping) -> str:
+    """How far each axis moves the gap itself (`gap_by_axis`): the scale its ψ and sign errors rest on."""
+    effects = summary.get("gap_by_axis", {})
+    parts = [f"{axis.replace('_', ' ')} {_number(e['mean'])} [{_number(e['low'])}, {_number(e['high'])}], at most "
+             f"{e['largest']:.1f}, up in {e['rises']} and down in {e['falls']} of {e['groups']}" for axis, e in effects.items() if e["groups"]]
+    return ("How far each axis moves the gap itself, in points (each configuration's seeds averaged; the gap at the axis's "
+            "largest value minus at its smallest, mean [least, most] over the groups, the largest difference within "
+            f"one group, and in how many groups it goes up and down): {'; '.join(parts)}. The sign error's filters are "
+            f"{summary['margin_points']:.1f} points (δ = {summary['delta']:g}) and {summary['dziugaite_margin_points']:.1f} "
+            "(Dziugaite et al.'s weight ½): worst-case bounds, far above one gap's binomial standard error.")
 
 
 RULE = ("ψ with each configuration's seeds averaged above 0 on every axis, a worst-case sign error below ½, and that "
@@ -141,9 +163,10 @@ def axes_section(summary: Mapping) -> str:
     if not summary["scores"]:
         return ""
     return (f"Per axis — groups for ψ / environments (two configurations that differ in that axis alone) that kept a pair "
-            f"for the sign error, over the first measure's networks: {axes_counts(summary)}. A baseline is scored the way round "
-            "in which its Ψ is not negative (*reversed*: a larger value predicts a smaller gap), a choice the measures do not "
-            "get. The worst case's interval is a percentile of a maximum and often a single value: it describes the "
+            f"for the sign error at the rule's filter / at Dziugaite et al.'s, over the first measure's networks: "
+            f"{axes_counts(summary)}. {gap_effects_text(summary)} A baseline is scored in the direction its anchor "
+            "gives, not one chosen on these data (*reversed*: a larger value predicts a smaller gap); the other way round "
+            "its Ψ is −Ψ. The worst case's interval is a percentile of a maximum and often a single value: it describes the "
             f"resamples, it is not a confidence interval.\n\n{axes_table(summary)}")
 
 
@@ -162,7 +185,9 @@ score: τ over all models; ψ, τ within groups where only one axis changes, and
 configuration's seeds averaged, so that pairs of seeds do not count); the conditional mutual
 information, minimum over conditioning on up to two axes; the sign error over environments — two configurations
 that differ in one axis, their networks paired across — pairs within {summary['margin_points']:.1f} points of each other (test-set
-noise at δ = {summary['delta']:g}) dropped.
+noise at δ = {summary['delta']:g}, the rule's) dropped, and as a second reading within {summary['dziugaite_margin_points']:.1f} points
+(Dziugaite et al.'s threshold alone — a pair's weight above ½, δ = {summary['dziugaite_delta']:.3f} — without their weighting of
+the pairs kept or their minimum of 12 effective pairs per environment).
 Intervals: {100 * summary['confidence']:g} % bootstrap, whole configurations resampled.
 
 {scores_table(summary) if summary['scores'] else ''}
@@ -176,10 +201,16 @@ Intervals: {100 * summary['confidence']:g} % bootstrap, whole configurations res
 ![study]({link('study')})"""
 
 
-def _networks(counts: list[int]) -> str:
-    """How many networks the scores rest on: each measure is scored where it is defined."""
-    low, high = min(counts), max(counts)
-    return f"{high} networks" if low == high else f"{low}–{high} networks\n(each measure where defined)"
+def _count(counts: list[int]) -> str:
+    return f"{max(counts)}" if min(counts) == max(counts) else f"{min(counts)}–{max(counts)}"
+
+
+def _configurations(scores: list) -> str:
+    """How many configurations (points of the seeds-averaged Ψ) and networks the scores rest on: each measure is
+    scored where it is defined."""
+    configurations, networks = [r.get("configurations", r["models"]) for r in scores], [r["models"] for r in scores]
+    where = "" if len(set(configurations)) == len(set(networks)) == 1 else "\n(each measure where defined)"
+    return f"{_count(configurations)} configurations\n({_count(networks)} networks){where}"
 
 
 def _bars(axis, scores: list, key: str, colours: list, xlim: tuple[float, float]) -> np.ndarray:
@@ -196,9 +227,10 @@ def _bars(axis, scores: list, key: str, colours: list, xlim: tuple[float, float]
 
 def study_figure(summary: Mapping) -> Figure:
     """Per measure and baseline (rows; baselines last): ψ with seeds averaged on each axis (a diverging heat
-    map, blank where undefined); its Ψ, the conditional mutual information score and the average sign error,
-    each with its interval as a line (a point may lie outside it), the worst environment's sign error as a
-    cross beside the last; the rule's threshold dotted."""
+    map, grey where undefined; an axis's name grey where the sign error has no environment along it); its Ψ,
+    the conditional mutual information score and the average sign error, each with its interval as a line (a
+    point may lie outside it), the worst environment's sign error as a cross beside the last (and at Dziugaite
+    et al.'s filter as a plus); the rule's threshold dotted."""
     scores = summary["scores"]
     figure, (heat, psi_bars, cmi_bars, sign_bars) = plt.subplots(
         1, 4, figsize=(18, 0.35 * max(len(scores), 4) + 2.2), gridspec_kw={"width_ratios": [max(len(summary["axes"]), 1), 2, 1.5, 1.5]})
@@ -214,8 +246,12 @@ def study_figure(summary: Mapping) -> Figure:
     colours_of_psi = plt.get_cmap("RdBu").with_extremes(bad="lightgray")  # undefined (cannot order that axis), not ψ = 0's white
     image = heat.imshow(np.ma.masked_invalid(psi), cmap=colours_of_psi, vmin=-1, vmax=1, aspect="auto")
     heat.set(xticks=range(len(summary["axes"])), xticklabels=[a.replace("_", " ") for a in summary["axes"]], yticks=range(len(names)), yticklabels=names,
-             title="ψ, seeds averaged:\nτ with the gap when one axis changes")
+             title="ψ, seeds averaged:\nτ with the gap when one axis changes\n(axis grey: no sign-error environment at the rule's filter)")
     heat.tick_params(axis="x", rotation=30)
+    first = scores[0]
+    for label, axis_name in zip(heat.get_xticklabels(), summary["axes"]):  # no sign error along it at the rule's filter
+        if first.get(f"sign_environments_{axis_name}", 1) == 0:
+            label.set_color("gray")
     figure.colorbar(image, ax=heat, fraction=0.05)
     colours = ["tab:green" if r["predicts"] else ("tab:gray" if r["kind"] == "baseline" else "tab:orange") for r in scores]
     kinds = {"tab:green": "measure: predicts by the rule", "tab:orange": "measure: fails the rule", "tab:gray": "baseline"}
@@ -224,15 +260,21 @@ def study_figure(summary: Mapping) -> Figure:
     psi_bars.axvline(0, color="black", linewidth=0.8)
     confidence = summary.get("confidence")
     psi_bars.set(xlabel="Ψ" + (f", {100 * confidence:g} % interval\n(configurations resampled)" if confidence else " with its interval"),
-                 title=f"Ψ, seeds averaged, over\n{_networks([r['models'] for r in scores])}")
+                 title=f"Ψ, seeds averaged: over\n{_configurations(scores)}")
     _bars(cmi_bars, scores, "cmi", colours, (0, 1))
     cmi_bars.set(xlabel="Î, minimum over\nsets of ≤ 2 axes", title="conditional mutual\ninformation")
     _bars(sign_bars, scores, "sign_error_average", colours, (0, 1.05))
     worst = np.array([np.nan if r.get("sign_error_worst") is None else r["sign_error_worst"] for r in scores], dtype=float)
     sign_bars.scatter(worst, np.arange(len(scores)), marker="x", color="black", zorder=3, label="worst environment")
+    if "dziugaite_sign_error_worst" in scores[0]:
+        theirs = np.array([np.nan if r.get("dziugaite_sign_error_worst") is None else r["dziugaite_sign_error_worst"] for r in scores], dtype=float)
+        sign_bars.scatter(theirs, np.arange(len(scores)), marker="+", s=60, color="tab:red", zorder=3,
+                          label=f"worst at Dziugaite's ½ threshold ({summary['dziugaite_margin_points']:.1f} points)")
     sign_bars.axvline(0.5, color="gray", linestyle=":", linewidth=1)  # the rule: worst below ½
-    sign_bars.set(xlabel="average (bar),\nworst environment (×)", title="sign error over\nenvironments")
-    sign_bars.legend(fontsize="small", loc="lower right")
+    sign_bars.set(xlabel=f"average (bar), worst environment (×)\nat δ = {summary['delta']:g} ({summary['margin_points']:.1f} points)",
+                  title="sign error over\nenvironments")
     figure.tight_layout(rect=(0, 0.04, 1, 1))
     figure.legend(handles=legend, loc="lower right", ncol=3, fontsize="small", frameon=False)
+    markers, labels = sign_bars.get_legend_handles_labels()  # the sign error's markers, below the figure, off its bars
+    figure.legend(handles=markers, labels=labels, loc="lower center", ncol=2, fontsize="small", frameon=False)
     return figure

@@ -11,11 +11,12 @@ import torch
 from scipy.stats import kendalltau
 
 from lbgap.experiments.predictors import (
-    Solution, bootstrap_interval, fitted, measure_columns, measure_solutions, rank_correlations, within_tau,
+    Solution, bootstrap_interval, fitted, measure_columns, measure_solutions, rank_correlations, solutions_of, within_tau,
 )
 from lbgap.measures.hessian import hessian_operator
 from lbgap.measures.sharpness import sharpness_of_model
 from lbgap.measures.subspace import random_subspace
+from lbgap.train.checkpoint import Checkpoint
 from lbgap.train.evaluation import evaluate
 
 
@@ -100,3 +101,14 @@ def test_a_diverged_solution_gets_no_measures_and_fitted_solutions_are_chosen(tr
     frame = measure_solutions(model, solutions, tiny_data, tiny_data.train, settings, [1e-3], subspace, seed=0)
     assert np.isfinite(frame.loc[0, "lambda_max"]) and np.isnan(frame.loc[1, "lambda_max"])
     assert list(fitted(frame, 0.5)) == [frame.loc[0, "train_accuracy"] >= 50, frame.loc[1, "train_accuracy"] >= 50]
+
+
+def test_a_family_gives_each_run_its_final_weights_and_its_weights_at_the_target_where_it_got_there():
+    state = lambda v: {"w": torch.full((2,), float(v))}  # noqa: E731
+    reached = Checkpoint(state(0), state(1), batch_size=64, seed=0, at_target=state(2), target_epoch=3)
+    missed = Checkpoint(state(0), state(4), batch_size=64, seed=1)
+    found = solutions_of("sweep", "b64", [reached, missed])
+    assert [(s.label, s.point, float(s.weights["w"][0])) for s in found] == [
+        ("sweep b64 seed 0", "final", 1.0), ("sweep b64 seed 0 at target loss", "target", 2.0), ("sweep b64 seed 1", "final", 4.0)]
+    assert {s.family for s in found} == {"sweep"} and {s.batch_size for s in found} == {64}
+    assert [s.label for s in solutions_of("sb", None, [missed])] == ["sb seed 1"]

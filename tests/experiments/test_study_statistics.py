@@ -12,8 +12,8 @@ import pytest
 from scipy.stats import kendalltau
 
 from lbgap.experiments.study_statistics import (
-    clustered_interval, clustered_intervals, conditional_mutual_information, granulated_tau, hoeffding_margin, kendall_tau_b,
-    sign_errors, study_scores,
+    DZIUGAITE_DELTA, clustered_interval, clustered_intervals, conditional_mutual_information, gap_effects, granulated_tau,
+    hoeffding_margin, kendall_tau_b, sign_errors, study_scores,
 )
 
 # Two axes, two values each, one model per configuration. By batch size 32, the measure orders the two
@@ -50,6 +50,15 @@ def test_a_tied_measure_counts_half_and_an_unresolvable_study_says_so():
 def test_the_hoeffding_margin_of_two_test_accuracies():
     assert hoeffding_margin(10_000, 0.05) == pytest.approx(2 * math.sqrt(math.log(80) / 20_000))
     assert hoeffding_margin(40_000, 0.05) == pytest.approx(hoeffding_margin(10_000, 0.05) / 2)
+
+
+def test_dziugaites_level_is_where_both_accuracies_are_within_half_the_margin_with_probability_one_half():
+    """Each of two test accuracies on n samples is within ε of its truth with probability ≥ 1 − 2·exp(−2nε²)
+    (Hoeffding); at ε = hoeffding_margin / 2 that is 1 − δ/2, and both, independently, (1 − δ/2)²: ½ at their level."""
+    n = 10_000
+    half = hoeffding_margin(n, DZIUGAITE_DELTA) / 2
+    assert (1 - 2 * math.exp(-2 * n * half ** 2)) ** 2 == pytest.approx(0.5)
+    assert 0.58 < DZIUGAITE_DELTA < 0.59 and hoeffding_margin(n, DZIUGAITE_DELTA) < hoeffding_margin(n, 0.05)
 
 
 def test_the_clustered_bootstrap_resamples_whole_configurations():
@@ -146,7 +155,7 @@ def test_the_study_rule_passes_a_measure_that_orders_every_environment_and_names
     table["perfect"] = table.gap * 10
     table["by_batch"] = table.batch.astype(float)
     table["lr_baseline"] = table.lr
-    scores = study_scores(table, ["perfect", "measure", "by_batch"], ["lr_baseline"], ["lr", "batch"],
+    scores = study_scores(table, ["perfect", "measure", "by_batch"], {"lr_baseline": 1}, ["lr", "batch"],
                           margin=0.0, resamples=100, confidence=0.9, seed=0).set_index("name")
     perfect = scores.loc["perfect"]
     assert perfect.tau == pytest.approx(1.0) and perfect.Psi == pytest.approx(1.0) and perfect.sign_error_worst == 0.0
@@ -161,7 +170,7 @@ def test_the_study_rule_passes_a_measure_that_orders_every_environment_and_names
     assert baseline.psi_seeds_averaged_lr == 1.0 and math.isnan(baseline.psi_seeds_averaged_batch) and baseline.Psi_seeds_averaged == 0.5
     # a measure with ψ > 0 everywhere but no better than the baseline is refused for that reason
     table["weak"] = table.gap.rank() + 5 * table.lr  # orders every environment, as the baseline orders lr
-    weak = study_scores(table, ["weak"], ["perfect"], ["lr", "batch"], margin=0.0, resamples=20, confidence=0.9, seed=0).iloc[0]
+    weak = study_scores(table, ["weak"], {"perfect": 1}, ["lr", "batch"], margin=0.0, resamples=20, confidence=0.9, seed=0).iloc[0]
     assert weak.why.startswith("Ψ") and "not above the best baseline" in weak.why and not weak.predicts
 
 
@@ -192,7 +201,7 @@ def test_a_psi_of_zero_that_rounding_makes_positive_does_not_pass_the_rule():
     table = pd.DataFrame([{"a": a, "b": b, "measure": b + 10.0 * a, "gap": base[a][b] + 10.0 * a} for a in base for b in range(3)])
     psi = granulated_tau(table, "measure", ["a", "b"])
     assert psi["a"] == 1.0 and 0 < psi["b"] < 1e-15  # the rounding the rule has to see through
-    row = study_scores(table, ["measure"], [], ["a", "b"], margin=0.0, resamples=10, confidence=0.9, seed=0).iloc[0]
+    row = study_scores(table, ["measure"], {}, ["a", "b"], margin=0.0, resamples=10, confidence=0.9, seed=0).iloc[0]
     assert row.why == "ψ (seeds averaged) not above 0 for b" and not row.predicts  # one model per configuration: the same ψ
 
 
@@ -273,7 +282,7 @@ def test_psi_with_seeds_averaged_counts_each_configuration_once():
     """Two seeds of TABLE's four configurations. Per model the lr groups hold 4 models each, and the pairs of
     seeds (same lr) count; averaged over seeds each configuration is one point and ψ is TABLE's own."""
     table = pd.concat([TABLE.assign(seed=0), TABLE.assign(seed=1, gap=TABLE.gap + 0.5, measure=TABLE.measure - 1.0)], ignore_index=True)
-    scores = study_scores(table, ["measure"], [], ["lr", "batch"], margin=0.0, resamples=20, confidence=0.9, seed=0).iloc[0]
+    scores = study_scores(table, ["measure"], {}, ["lr", "batch"], margin=0.0, resamples=20, confidence=0.9, seed=0).iloc[0]
     assert scores.psi_seeds_averaged_lr == 0.0 and scores.psi_seeds_averaged_batch == 1.0 and scores.Psi_seeds_averaged == 0.5
     # per model, the seed pairs are discordant (gap up 0.5, measure down 1): within batch 32 the gaps are 1, 1.5, 3, 3.5
     # against 10, 9, 20, 19: 4 concordant, 2 discordant pairs → τ ⅓; within batch 64, 2, 2.5, 5, 5.5 against 40, 39, 30, 29: −1
@@ -281,12 +290,12 @@ def test_psi_with_seeds_averaged_counts_each_configuration_once():
     assert scores.groups_lr == 2 and scores.groups_batch == 2 and scores.sign_environments_lr == 2 and scores.configurations == 4
 
 
-def test_a_baseline_is_scored_in_its_better_direction_and_every_score_has_an_interval():
+def test_a_baseline_is_scored_in_its_fixed_direction_and_every_score_has_an_interval():
     table = pd.concat([TABLE.assign(seed=s, gap=TABLE.gap + 0.1 * s) for s in range(2)], ignore_index=True)
     table["perfect"] = table.gap * 10
     table["inverse"] = -table.gap  # a baseline that orders every environment backwards
-    scores = study_scores(table, ["perfect"], ["inverse"], ["lr", "batch"], margin=0.0, resamples=50, confidence=0.9,
-                          seed=0).set_index("name")
+    options = dict(margin=0.0, resamples=50, confidence=0.9, seed=0)
+    scores = study_scores(table, ["perfect"], {"inverse": -1}, ["lr", "batch"], **options).set_index("name")
     inverse = scores.loc["inverse"]
     assert inverse.orientation == -1 and inverse.Psi == pytest.approx(1.0) and inverse.sign_error_worst == 0.0
     assert inverse.tau == pytest.approx(1.0)  # reported in the orientation it is scored in
@@ -295,3 +304,63 @@ def test_a_baseline_is_scored_in_its_better_direction_and_every_score_has_an_int
     for key in ("tau", "Psi", "Psi_seeds_averaged", "cmi", "sign_error_average", "sign_error_worst", "psi_lr", "psi_batch"):
         assert perfect[f"{key}_low"] <= perfect[key] + 1e-12 and perfect[key] <= perfect[f"{key}_high"] + 1e-12, key
     assert perfect.sign_error_worst_lr == 0.0 and perfect.above_baselines_on == ""  # tied with the baseline on both axes
+    # the direction is the one given, not the one the data favour: the other way round, Ψ is −Ψ and every sign wrong
+    upright = study_scores(table, ["perfect"], {"inverse": 1}, ["lr", "batch"], **options).set_index("name")
+    assert upright.loc["inverse", "Psi_seeds_averaged"] == pytest.approx(-1.0) and upright.loc["inverse", "sign_error_worst"] == 1.0
+    assert upright.loc["perfect"].predicts  # against a baseline that fails, the measure passes
+
+
+def test_each_measure_is_set_against_the_best_baseline_on_the_same_resamples():
+    """A measure equal to the best baseline differs from it by 0 in every resample (paired: two unpaired
+    intervals of the same Ψ would overlap but not collapse), and the difference is the two seeds-averaged Ψ's."""
+    table = _random_study(3)
+    table["copy"] = table["noisy"]
+    table["weak"] = -table["tied"]
+    scores = study_scores(table, ["copy", "tied"], {"noisy": 1, "weak": 1}, ["a", "b", "c"], margin=0.0, resamples=200,
+                          confidence=0.9, seed=0).set_index("name")
+    assert (scores.best_baseline == "noisy").all()
+    copy = scores.loc["copy"]
+    assert copy.Psi_minus_best_baseline == 0.0 and copy.Psi_minus_best_baseline_low == 0.0 and copy.Psi_minus_best_baseline_high == 0.0
+    assert copy.Psi_seeds_averaged_high > copy.Psi_seeds_averaged_low  # its own Ψ does vary across the resamples
+    tied = scores.loc["tied"]
+    assert tied.Psi_minus_best_baseline == pytest.approx(tied.Psi_seeds_averaged - scores.loc["noisy", "Psi_seeds_averaged"])
+    assert tied.Psi_minus_best_baseline_low <= tied.Psi_minus_best_baseline <= tied.Psi_minus_best_baseline_high
+    assert math.isnan(scores.loc["noisy", "Psi_minus_best_baseline"])  # baselines are not set against themselves
+
+
+def test_the_second_sign_error_reading_is_the_sign_error_at_its_own_margin():
+    table = _random_study(2, seeds=3)
+    axes = ["a", "b", "c"]
+    row = study_scores(table, ["tied"], {}, axes, margin=0.8, dziugaite_margin=0.3, resamples=20, confidence=0.9, seed=0).iloc[0]
+    strict, loose = (sign_errors(table, "tied", axes, margin=m) for m in (0.8, 0.3))
+    assert (row.sign_error_average, row.sign_error_worst, row.sign_environments) == pytest.approx(
+        (strict["average"], strict["worst"], strict["environments"]))
+    assert (row.dziugaite_sign_error_average, row.dziugaite_sign_error_worst, row.dziugaite_sign_environments) == pytest.approx(
+        (loose["average"], loose["worst"], loose["environments"]))
+    assert row.dziugaite_sign_environments >= row.sign_environments
+    # the worst case's support: the most pairs kept by an environment with that error, counted one by one
+    axes_of = {"a": ["b", "c"], "b": ["a", "c"], "c": ["a", "b"]}
+    worst = []
+    for axis, others in axes_of.items():
+        for _, group in table.groupby(others):
+            for low, high in itertools.combinations(sorted(group[axis].unique()), 2):
+                pairs = [(x, y) for _, x in group[group[axis] == low].iterrows() for _, y in group[group[axis] == high].iterrows()
+                         if abs(x.gap - y.gap) > 0.3]
+                if pairs:
+                    error = np.mean([0.5 if x.tied == y.tied else float(np.sign(x.tied - y.tied) != np.sign(x.gap - y.gap)) for x, y in pairs])
+                    worst.append((error, len(pairs)))
+    top = max(error for error, _ in worst)
+    assert row.dziugaite_sign_error_worst == pytest.approx(top)
+    assert row.dziugaite_sign_error_worst_pairs == max(n for error, n in worst if error == pytest.approx(top))
+    assert row.dziugaite_sign_error_worst_low <= row.dziugaite_sign_error_worst <= row.dziugaite_sign_error_worst_high + 1e-12
+
+
+def test_how_far_each_axis_moves_the_gap():
+    """TABLE with a second seed 0.5 higher: the seeds average to gap + 0.25. Along lr (batch fixed): 3 − 1 at batch
+    32 and 5 − 2 at 64; along batch: 2 − 1 at lr 0.1 and 5 − 3 at 1.0."""
+    table = pd.concat([TABLE.assign(seed=0), TABLE.assign(seed=1, gap=TABLE.gap + 0.5)], ignore_index=True)
+    effects = gap_effects(table, ["lr", "batch"])
+    assert effects["lr"] == {"groups": 2, "mean": 2.5, "low": 2.0, "high": 3.0, "largest": 3.0, "rises": 2, "falls": 0}
+    assert effects["batch"] == {"groups": 2, "mean": 1.5, "low": 1.0, "high": 2.0, "largest": 2.0, "rises": 2, "falls": 0}
+    reversed_lr = gap_effects(table.assign(lr=-table.lr), ["lr", "batch"])["lr"]  # from the smallest value to the largest
+    assert (reversed_lr["mean"], reversed_lr["largest"]) == (-2.5, 3.0)

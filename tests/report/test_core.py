@@ -84,6 +84,15 @@ def test_the_command_writes_a_results_folder(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "report.md", "summary.json", "training_curves.png", "sharpness.png", "interpolation.png", "interpolation.csv",
+        "interpolation_curvilinear.png", "interpolation_curvilinear.csv",
         "train_sb.json", "train_lb.json", "sharpness_sb.json", "sharpness_lb.json", "train_sb.csv", "train_lb.csv"])
+    assert "](interpolation.png)" in (out / "report.md").read_text()  # the figure it links, copied beside it
     assert json.loads((out / "summary.json").read_text())["command"] == "dvc repro"
     assert not list(tmp_path.glob("results/.*"))  # no temporary leftovers
+
+
+def test_the_command_refuses_a_folder_that_is_not_a_dvc_project(tmp_path):
+    result = CliRunner().invoke(command.app, ["--out", str(tmp_path / "results/run"), "--command", "dvc repro", "--seconds", "60",
+                                              "--commit", "abc", "--root", str(tmp_path), "--params", str(REPO / "params.yaml")])
+    assert result.exit_code == 2 and "no stage 'train@sb' to read the run from" in result.output
+    assert not (tmp_path / "results").exists()

@@ -63,6 +63,10 @@ def test_the_section_has_each_prediction_or_why_not_and_the_figure_every_run():
     assert along.get_yscale() == "log" and sum(len(line.get_xdata()) for line in along.lines) >= 5 + 3 + 2
     assert any(list(line.get_ydata()) == [1.0, 1.0] for line in along.lines)
     assert "no ratio recorded along training" in figure.axes[5].texts[0].get_text()
+    assert "dashed: missed the target" not in [t.get_text() for t in along.get_legend().get_texts()]  # every traced run reached it
+    missing = _edge().assign(reached=lambda e: e.batch_size != 4096)
+    labels = [t.get_text() for t in grid_figure(table, summary, missing).axes[4].get_legend().get_texts()]
+    assert "dashed: missed the target" in labels  # the dashed line of a run that missed it is named
     assert "not recorded: `grid.edge_every` is 0" in grid_section_text(table, summary, {**GRID, "edge_every": 0}, 0.01, 0.95, str)
     accuracy_axis = figure.axes[0]
     drawn = sum(len(c.get_offsets()) for c in accuracy_axis.collections)

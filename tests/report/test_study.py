@@ -31,25 +31,35 @@ def test_the_section_scores_every_measure_and_names_the_ones_that_predict():
     sharp = next(r for r in summary["scores"] if r["name"] == "sharp")
     assert f"{sharp['cmi']:.2f} [{sharp['cmi_low']:.2f}, {sharp['cmi_high']:.2f}] (" in text  # the CMI with its interval
     worst = f"{sharp['sign_error_worst']:.2f} [{sharp['sign_error_worst_low']:.2f}, {sharp['sign_error_worst_high']:.2f}]"
-    assert f" / {worst} |" in text and "| Ψ, seeds averaged (the rule's) " in text and "ψ above every baseline's on" in text
-    assert "for the sign error, over the first measure's networks: batch size 2 / 2; learning rate 2 / 2." in text
+    theirs = f"{sharp['dziugaite_sign_error_worst']:.2f} [{sharp['dziugaite_sign_error_worst_low']:.2f}, {sharp['dziugaite_sign_error_worst_high']:.2f}]"
+    assert f" / {worst} " in text and f" / {theirs} " in text and "(Dziugaite et al.'s threshold alone — a pair's weight above ½, δ = 0.586 —" in text
+    assert f"| Ψ − {sharp['best_baseline']}'s " in text and sharp["best_baseline"] in {r["name"] for r in summary["scores"] if r["kind"] == "baseline"}
+    assert "| Ψ, seeds averaged (the rule's) " in text and "ψ above every baseline's on" in text
+    assert "at the rule's filter / at Dziugaite et al.'s, over the first measure's networks: batch size 2 / 2 / 2; learning rate 2 / 2 / 2." in text
+    # the seeds average to the base gaps + 0.05: along batch size 2 − 1 and 5 − 3, along learning rate 3 − 1 and 5 − 2
+    assert "batch size +1.50 [+1.00, +2.00], at most 2.0, up in 2 and down in 0 of 2; learning rate +2.50 [+2.00, +3.00], at most 3.0, up in 2 and down in 0 of 2." in text
     assert "The sign errors rest on batch size, learning rate." in text
     assert "lr_over_batch (baseline, reversed)" in text or "lr_over_batch (baseline)" in text
     figure = study_figure(summary)
     cmi_axis, sign_axis = figure.axes[2], figure.axes[3]
     assert len(cmi_axis.patches) == len(summary["scores"]) == len(sign_axis.patches)  # a bar per measure and baseline
-    assert len(sign_axis.collections[-1].get_offsets()) == len(summary["scores"])  # and its worst environment's cross
+    assert len(sign_axis.collections[-2].get_offsets()) == len(summary["scores"])  # and its worst environment at the rule's filter (×)
+    assert len(sign_axis.collections[-1].get_offsets()) == len(summary["scores"])  # and at Dziugaite et al.'s (+)
     assert len(figure.axes) == 5 and [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["batch size", "learning rate"]
     kinds = {r["kind"] + ("/predicts" if r["predicts"] else "") for r in summary["scores"]}
     legend = [t.get_text() for t in figure.legends[0].get_texts()]  # every colour drawn is named, no other
     assert len(legend) == len(kinds) and ("measure: predicts by the rule" in legend) == ("measure/predicts" in kinds)
     drawn = {tuple(bar.get_facecolor()) for bar in figure.axes[1].patches}
     assert {tuple(handle.get_facecolor()) for handle in figure.legends[0].legend_handles} == drawn  # in the bars' colours
-    assert "Ψ, seeds averaged, over\n8 networks" == figure.axes[1].get_title()
+    assert "Ψ, seeds averaged: over\n4 configurations\n(8 networks)" == figure.axes[1].get_title()
+    assert {t.get_color() for t in figure.axes[0].get_xticklabels()} != {"gray"}
+    unresolved = {**summary, "scores": [{**r, "sign_environments_learning_rate": 0} for r in summary["scores"]]}
+    labels = study_figure(unresolved).axes[0].get_xticklabels()  # an axis with no sign-error environment: its name grey
+    assert labels[1].get_color() == "gray" and labels[0].get_color() != "gray"
     outside = {**summary, "scores": [{**r, "cmi_low": r["cmi"] + 0.1, "cmi_high": r["cmi"] + 0.2} for r in summary["scores"]]}
     study_figure(outside)  # a point estimate outside its own interval (a bootstrap can put it there) is drawn, not refused
     fewer = {**summary, "scores": [{**r, "models": 5} if i == 0 else r for i, r in enumerate(summary["scores"])]}
-    assert study_figure(fewer).axes[1].get_title().startswith("Ψ, seeds averaged, over\n5–8 networks")  # a measure defined on fewer rows
+    assert study_figure(fewer).axes[1].get_title() == "Ψ, seeds averaged: over\n4 configurations\n(5–8 networks)\n(each measure where defined)"
 
 
 def test_a_study_where_no_run_reached_the_target_says_so():
