@@ -4,7 +4,7 @@
 # DVC experiment `all-remedies` of the whole pipeline; its report, remedy table, figures and the tune and
 # mitigate documents kept in results/all-remedies/ with the command, wall time and commit (run.json).
 #
-#   scripts/all_remedies.sh     # about 2 h on 2 CPU cores after a default `dvc repro` (its stages are reused)
+#   scripts/all_remedies.sh     # about 1 h on 2 CPU cores after a default `dvc repro` (its stages are reused; 64 min on 2026-12-05)
 #
 # Interrupted, it continues when run again in the same workspace: finished stages are in its dvc.lock and skipped
 # (not in DVC's run cache, which keeps no stage with uncached outputs: leave dvc.lock and metrics/ as they are), a

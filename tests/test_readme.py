@@ -310,3 +310,14 @@ def test_the_readme_says_none_was_flagged_only_when_none_was():
     none = (not summary["sharpness_flagged"] and not summary["sharpness_probes_not_levelled_off"]
             and "(flagged)" not in (REPO / "report.md").read_text())
     assert ("flags every value that did not (none in this run)" in text) == none
+
+
+def test_the_readme_points_at_the_committed_all_remedies_run():
+    """"keeps that run in results/all-remedies/ (≈ N h on 2 cores)": the folder holds a row for every remedy and its wall time."""
+    run = json.loads((REPO / "results/all-remedies/run.json").read_text())
+    assert f"[results/all-remedies/](results/all-remedies/report.md) (≈ {run['seconds'] / 3600:.0f} h on 2 cores)" in (REPO / "README.md").read_text()
+    import pandas as pd
+    from lbgap.remedies.registry import list_strategies
+
+    rows = set(pd.read_csv(REPO / "results/all-remedies/remedies.csv").training)
+    assert set(list_strategies()) <= rows, set(list_strategies()) - rows  # a row for every registered remedy
