@@ -25,15 +25,16 @@ REGIMES = ("sb", "lb")
 STAGES = (*(f"train@{r}" for r in REGIMES), *(f"sharpness@{r}" for r in REGIMES), "interpolate")  # what the core result reads
 
 
-def declared_files(root: Path, stage: str) -> list[Path]:
-    """The files (not folders) that dvc.yaml at `root` declares as `stage`'s outputs, in its order: the paths
-    are named there once."""
+def declared_files(root: Path, stages: tuple[str, ...]) -> dict[str, list[Path]]:
+    """Per stage, the files (not folders) that dvc.yaml at `root` declares as its outputs, in its order: the
+    paths are named there once."""
     try:
         with Repo(str(root)) as repo:
-            (found,) = repo.stage.collect(stage)
+            found = {stage: repo.stage.collect(stage)[0] for stage in stages}
     except DvcException as error:
-        raise InputError(f"{root}: no stage {stage!r} to read the run from ({error})") from None
-    return [root / str(out.def_path) for out in found.outs if Path(str(out.def_path)).suffix]
+        raise InputError(f"{root}: no stages {', '.join(stages)} to read the run from ({error})") from None
+    return {stage: [root / str(out.def_path) for out in declared.outs if Path(str(out.def_path)).suffix]
+            for stage, declared in found.items()}
 
 
 def _one(files: list[Path], suffix: str) -> Path:
@@ -53,7 +54,7 @@ def main(
     """Write OUT/report.md, OUT/summary.json, OUT/{training_curves,sharpness}.png and copies of the stage outputs."""
     with clear_errors():
         raw = as_yaml(load_params(params))
-        files = {stage: declared_files(root, stage) for stage in STAGES}
+        files = declared_files(root, STAGES)
         train = {r: read_json(_one(files[f"train@{r}"], ".json")) for r in REGIMES}
         curves = {r: read_csv(_one(files[f"train@{r}"], ".csv")) for r in REGIMES}
         sharpness = {r: read_json(_one(files[f"sharpness@{r}"], ".json")) for r in REGIMES}

@@ -309,15 +309,15 @@ def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str],
     """Every score of the columns `names` of `sample`, each (k,): τ; ψ per axis ("psi_<axis>") and Ψ; the same
     with each configuration's seeds averaged ("psi_seeds_averaged_<axis>", "Psi_seeds_averaged"); the CMI score
     ("cmi") and its set's index ("cmi_set"); for each `margins` prefix, the sign errors with that noise filter
-    ("<prefix>_average", "<prefix>_worst", "<prefix>_worst_<axis>"). Each column is first multiplied by its
+    ("<prefix>_average", "<prefix>_worst", "<prefix>_worst_<axis>", "<prefix>_worst_pairs") and how many
+    environments kept a pair on each axis ("<prefix>_environments_<axis>"). Each column is first multiplied by its
     `orientation` (±1). In a resample, pairs between two draws of one configuration are left out (`_kept_pairs`)."""
     values, gap = sample[names].to_numpy(float) * orientation, sample[target].to_numpy(float)
     groups, copies = _group_positions(sample, axes), _copies(sample, axes)
     out = {"tau": kendall_tau_b(values, gap, copies)}
     psi = _psi(values, gap, groups, copies)
     out |= {("Psi" if axis == "Psi" else f"psi_{axis}"): value for axis, value in psi.items()}
-    means = seed_means(sample.assign(**dict(zip(names, values.T))), axes, [*names, target])
-    averaged = _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes), _copies(means, axes))
+    averaged = _seeds_averaged_psi(sample, names, values, axes, target)
     out |= {("Psi_seeds_averaged" if axis == "Psi" else f"psi_seeds_averaged_{axis}"): value for axis, value in averaged.items()}
     cmi = _cmi(values, gap, _codes(sample, axes), max_conditioned, copies)
     out |= {"cmi": cmi["score"], "cmi_set": cmi["attained"]}
@@ -327,13 +327,16 @@ def _all_scores(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str],
         pairs = {axis: [len(a) for a, _ in found] for axis, found in environments.items()}
         signs = _sign_summary(_sign_errors(values, gap, environments), len(names), pairs)
         out |= {f"{prefix}_{key}": value for key, value in signs.items()}
+        out |= {f"{prefix}_environments_{axis}": np.full(len(names), len(found)) for axis, found in environments.items()}
     return out
 
 
-def _seeds_averaged_psi(sample: pd.DataFrame, names: Sequence[str], axes: Sequence[str], target: str, orientation: np.ndarray) -> np.ndarray:
-    """Ψ with each configuration's seeds averaged of the columns `names` (each multiplied by its `orientation`), (k,)."""
-    means = seed_means(sample.assign(**dict(zip(names, (sample[names].to_numpy(float) * orientation).T))), axes, [*names, target])
-    return _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes), _copies(means, axes))["Psi"]
+def _seeds_averaged_psi(sample: pd.DataFrame, names: Sequence[str], values: np.ndarray, axes: Sequence[str],
+                        target: str) -> dict[str, np.ndarray]:
+    """`_psi` per axis and Ψ of `values` (m, k), the columns `names` of `sample` as scored (oriented), with each
+    configuration's seeds averaged first (per drawn configuration in a resample)."""
+    means = seed_means(sample.assign(**dict(zip(names, values.T))), axes, [*names, target])
+    return _psi(means[names].to_numpy(float), means[target].to_numpy(float), _group_positions(means, axes), _copies(means, axes))
 
 
 def _against_baseline(table: pd.DataFrame, measures: Sequence[str], baseline: str, direction: int, axes: Sequence[str], *,
@@ -350,7 +353,8 @@ def _against_baseline(table: pd.DataFrame, measures: Sequence[str], baseline: st
         orientation = np.array([1.0] * len(names) + [float(direction)])
 
         def differences(sample: pd.DataFrame, names: list[str] = names, orientation: np.ndarray = orientation) -> dict[str, float]:
-            psi = _seeds_averaged_psi(sample, [*names, baseline], axes, target, orientation)
+            columns = [*names, baseline]
+            psi = _seeds_averaged_psi(sample, columns, sample[columns].to_numpy(float) * orientation, axes, target)["Psi"]
             return {name: float(psi[k] - psi[-1]) for k, name in enumerate(names)}
 
         found = differences(scored)
@@ -431,9 +435,6 @@ def study_scores(
 
         intervals = clustered_intervals(scored, statistics, list(axes), resamples=resamples, confidence=confidence, seed=seed)
         groups = _group_positions(scored, axes)
-        levels = {axis: scored[axis].to_numpy() for axis in axes}
-        environments = {prefix: _environments(scored[target].to_numpy(float), levels, groups, filtered)
-                        for prefix, filtered in margins.items()}
         for k, name in enumerate(names):
             row = {"name": name, "kind": kinds[name], "orientation": int(orientation[k]), "models": len(scored),
                    "configurations": int(scored.groupby(list(axes)).ngroups) if axes else 1}
@@ -444,18 +445,18 @@ def study_scores(
                 row[f"groups_{axis}"] = len(groups[axis])
                 for prefix in margins:
                     row[f"{prefix}_worst_{axis}"] = float(found[f"{prefix}_worst_{axis}"][k])
-                    row[f"{prefix.replace('sign_error', 'sign_environments')}_{axis}"] = len(environments[prefix][axis])
+                    row[f"{prefix.replace('sign_error', 'sign_environments')}_{axis}"] = int(found[f"{prefix}_environments_{axis}"][k])
             for prefix in margins:
-                row[prefix.replace("sign_error", "sign_environments")] = sum(len(e) for e in environments[prefix].values())
+                row[prefix.replace("sign_error", "sign_environments")] = sum(int(found[f"{prefix}_environments_{axis}"][k]) for axis in axes)
                 row[f"{prefix}_worst_pairs"] = float(found[f"{prefix}_worst_pairs"][k])
             row["cmi_given"] = subsets[int(found["cmi_set"][k])] if found["cmi_set"][k] >= 0 else ""
             scores[name] = row
     frame = pd.DataFrame([scores[name] for name in kinds])
     is_baseline = frame.kind == "baseline"
-    best_baseline = frame.loc[is_baseline, "Psi_seeds_averaged"].max() if baselines else float("nan")
-    best_on = {axis: frame.loc[is_baseline, f"psi_seeds_averaged_{axis}"].fillna(0.0).max() for axis in axes} if baselines else {}
     of_baselines = frame.loc[is_baseline, "Psi_seeds_averaged"]
+    best_baseline = of_baselines.max() if baselines else float("nan")
     best_name = frame.loc[of_baselines.idxmax(), "name"] if of_baselines.notna().any() else ""
+    best_on = {axis: frame.loc[is_baseline, f"psi_seeds_averaged_{axis}"].fillna(0.0).max() for axis in axes} if baselines else {}
     frame["best_baseline"] = best_name
     against = {} if not best_name else _against_baseline(
         table, list(measures), best_name, baselines[best_name], axes, target=target, resamples=resamples,

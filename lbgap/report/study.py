@@ -52,7 +52,7 @@ def scores_table(summary: Mapping) -> str:
     """One row per measure and baseline (baselines last), the scores the rule reads first, with intervals."""
     rows = []
     for r in summary["scores"]:
-        row = {
+        rows.append({
             "measure": _label(r),
             "Ψ, seeds averaged (the rule's)": _with_interval(r, "Psi_seeds_averaged"),
             f"Ψ − {r['best_baseline'] or 'best baseline'}'s (where both are defined)": "" if r["kind"] == "baseline" else
@@ -63,8 +63,7 @@ def scores_table(summary: Mapping) -> str:
             f"sign error avg / worst (δ = {summary['delta']:g}, the rule's)": _sign_error(r, "sign_error"),
             f"sign error avg / worst (Dziugaite's ½ weight, {summary['dziugaite_margin_points']:.1f} points)": _sign_error(r, "dziugaite_sign_error"),
             "predicts": "yes" if r["predicts"] else ("" if r["kind"] == "baseline" else f"no: {r['why']}"),
-        }
-        rows.append(row)
+        })
     return markdown_table(pd.DataFrame(rows))
 
 

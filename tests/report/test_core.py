@@ -94,5 +94,5 @@ def test_the_command_writes_a_results_folder(tmp_path):
 def test_the_command_refuses_a_folder_that_is_not_a_dvc_project(tmp_path):
     result = CliRunner().invoke(command.app, ["--out", str(tmp_path / "results/run"), "--command", "dvc repro", "--seconds", "60",
                                               "--commit", "abc", "--root", str(tmp_path), "--params", str(REPO / "params.yaml")])
-    assert result.exit_code == 2 and "no stage 'train@sb' to read the run from" in result.output
+    assert result.exit_code == 2 and "no stages train@sb, train@lb, sharpness@sb, sharpness@lb, interpolate to read the run from" in result.output
     assert not (tmp_path / "results").exists()
