@@ -42,13 +42,14 @@ QUOTED = [
     "LB/SB is {curvature.lambda_1:.2f} for the top Hessian eigenvalue, {curvature.trace:.2f} for the trace, "
     "{curvature.inverse_sigma_sq_magnitude:.2f} for the magnitude-aware PAC-Bayes 1/σ²",
     "the adaptive sharpness too ({curvature.adaptive_eta_0:.2f} for η = 0)",
+    "ranks it within batch size ({predictors.train_loss.tau_gap_within:+.2f}, an interval above 0)",
     "(τ {predictors.phi_full_eps_1e-03.tau_gap_within:+.2f} in the full space at ε = 1e-3), λ_max and tr H less strongly "
-    "({predictors.lambda_max.tau_gap_within:+.2f}, {predictors.trace.tau_gap_within:+.2f}), the "
-    "magnitude-aware PAC-Bayes 1/σ² with the highest point estimate ({predictors.inverse_sigma_sq_magnitude.tau_gap_within:+.2f}; "
-    "the intervals overlap); the distance "
-    "from x0 ranks inversely ({predictors.distance_from_x0.tau_gap_within:+.2f}), the gradient noise scale does not rank "
+    "({predictors.lambda_max.tau_gap_within:+.2f}, {predictors.trace.tau_gap_within:+.2f}), and the PAC-Bayes 1/σ², "
+    "absolute and magnitude-aware, share the highest point estimate with φ at ε = 5e-4 "
+    "({predictors.inverse_sigma_sq_absolute.tau_gap_within:+.2f}, {predictors.inverse_sigma_sq_magnitude.tau_gap_within:+.2f}, "
+    "{predictors.phi_full_eps_5e-04.tau_gap_within:+.2f}; the intervals overlap); the distance from x0 ranks inversely "
+    "({predictors.distance_from_x0.tau_gap_within:+.2f}), the gradient noise scale does not rank "
     "({predictors.noise_scale.tau_gap_within:+.2f})",
-    "ranks as well ({predictors.train_loss.tau_gap_within:+.2f}, an interval above 0)",
 ]
 
 # Numbers the page prints that are not from the run: the network and the study's settings (params.yaml),
@@ -98,6 +99,8 @@ def test_no_other_number_from_a_run_is_quoted():
         rest = rest.replace(spaced(render_study(phrase)), " ")
     for phrase in REMEDY_PARAGRAPHS:
         rest = rest.replace(spaced(render_remedies(phrase)), " ")
+    for phrase in _predictor_phrases():
+        rest = rest.replace(phrase, " ")
     rest = re.sub(r"\([^()]*\.md[^()]*\)|`[^`]*`|\[[^\]]*\]\([^)]*\)", " ", rest)  # links and code name files
     for setting in sorted(SETTINGS, key=len, reverse=True):
         rest = rest.replace(spaced(setting), " ")
@@ -105,14 +108,61 @@ def test_no_other_number_from_a_run_is_quoted():
     assert not left, f"numbers in docs/results.md neither quoted from metrics/summary.json nor settings: {left}"
 
 
+def _within(doc: dict) -> dict[str, dict]:
+    return {t["measure"]: t for t in doc["tau"] if t["target"] == "gap" and t["scope"] == "within"}
+
+
+def _predictor_phrases() -> list[str]:
+    """The predictors paragraph's numbers that metrics/summary.json does not hold: the control's τ at the target loss
+    (metrics/predictors.json) and the run of every remedy's control and φ (results/all-remedies/summary.json)."""
+    at_target = _within(json.loads((REPO / "metrics/predictors.json").read_text())["at_target_loss"])
+    everything = json.loads((REPO / "results/all-remedies/summary.json").read_text())["predictors"]
+    values = {"target": at_target["train_loss"]["tau"], "control": everything["train_loss"]["tau_gap_within"],
+              "phi": everything["phi_full_eps_1e-03"]["tau_gap_within"]}
+    return [quoting.render(phrase, values.__getitem__) for phrase in (
+        "where every ranked solution's training loss is just under 0.01 ({target:+.2f})",
+        "the control is flat ({control:+.2f} within batch size) while φ keeps {phi:+.2f}")]
+
+
+def test_the_predictor_paragraph_quotes_the_stage_and_the_run_of_every_remedy():
+    for phrase in _predictor_phrases():
+        assert phrase in spaced(PAGE.read_text()), f"docs/results.md does not say: {phrase!r}"
+
+
 def test_the_predictor_claims_in_words_hold():
-    """"the final training loss … ranks as well (…, an interval above 0)", "the gradient noise scale does not rank",
-    "the LB group, which holds most of the ranked solutions": metrics/predictors.json's within-batch intervals and
-    group sizes."""
+    """The predictors paragraph's statements in words, against metrics/predictors.json and plots/predictors.csv: the
+    control ranks within batch size (interval above 0) also at the target loss, where the ranked solutions' training
+    loss is just under 0.01; the LB group holds most of them and its families; the sweep and augmentation are left
+    out; the noise scale does not rank, the distance ranks inversely; the top point estimates and their overlap; the
+    run of every remedy has several times the ranked solutions and a control whose interval includes 0."""
+    import pandas as pd
+
     doc = json.loads((REPO / "metrics/predictors.json").read_text())
-    within = {t["measure"]: t for t in doc["tau"] if t["target"] == "gap" and t["scope"] == "within"}
-    assert within["train_loss"]["low"] > 0
+    within, at_target = _within(doc), _within(doc["at_target_loss"])
+    assert within["train_loss"]["low"] > 0 and at_target["train_loss"]["low"] > 0
     assert within["noise_scale"]["low"] < 0 < within["noise_scale"]["high"]
-    assert within["distance_from_x0"]["high"] < 0  # "ranks inversely"
+    assert within["distance_from_x0"]["high"] < 0
+    assert within["phi_full_eps_1e-03"]["tau"] > max(within["lambda_max"]["tau"], within["trace"]["tau"])
+    top = max(within, key=lambda m: within[m]["tau"])
+    tied = {m for m, t in within.items() if round(t["tau"], 2) == round(within[top]["tau"], 2)}
+    assert tied == {"inverse_sigma_sq_absolute", "inverse_sigma_sq_magnitude", "phi_full_eps_5e-04"}
+    assert within["phi_full_eps_1e-03"]["high"] > within[top]["low"]  # "the intervals overlap"
+    table = pd.read_csv(REPO / "plots/predictors.csv")
+    final, target = table[(table.point == "final") & table.included], table[(table.point == "target") & table.included]
+    assert target.train_loss.between(0.009, 0.01).all()  # "just under 0.01"
     batch = yaml.safe_load((REPO / "params.yaml").read_text())["batch"]
-    assert doc["batch_sizes"][str(batch)] > doc["included"] / 2
+    assert doc["batch_sizes"][str(batch)] > doc["included"] / 2  # "most of them in the LB group"
+    assert set(final[final.batch_size == batch].family) == {"lb", "linear_scaling", "warm_start"}
+    left_out = set(table[(table.point == "final") & ~table.included].family)
+    assert left_out == {"sweep", "augmentation", "augmentation sb"} and not final.family.str.startswith("augmentation").any()
+    sweep = table[(table.point == "final") & (table.family == "sweep")]
+    assert (~sweep.included).sum() > sweep.included.sum() > 0  # "most of the sweep's fixed-budget runs"
+    counts = {}
+    for name, report in (("default", REPO / "report.md"), ("every remedy", REPO / "results/all-remedies/report.md")):
+        counts[name] = int(re.search(r"(\d+) of \d+ solutions reach 99 %", report.read_text()).group(1))
+    assert counts["every remedy"] >= 3 * counts["default"]  # "several times the ranked solutions"
+    # "the control is flat": its within-batch interval in that run's table ("| train loss (control) | all | within | …")
+    row = next(line for line in (REPO / "results/all-remedies/report.md").read_text().splitlines()
+               if line.startswith("| train loss (control)"))
+    low, high = map(float, re.search(r"\[([-+.\d]+), ([-+.\d]+)\]", row.split("|")[3]).groups())
+    assert low < 0 < high

@@ -264,12 +264,30 @@ def test_the_readme_remedies_table_is_the_committed_all_remedies_run():
         return f"{row.phi:.0f}" + ("" if row.phi_certified else " (flagged)")
 
     assert plain[1:] == [f"{lb.test_accuracy:.2f}", "0", "—", f"{sb.test_accuracy:.2f}", f"{sb.test_accuracy - lb.test_accuracy:.2f}",
-                         phi(lb)], plain
+                         phi(lb), f"{lb.updates:.0f}"], plain
     for row in body[1:]:
         remedy = frame.loc[row[0].removeprefix("+ ")]
         own = ["—", "—"] if pd.isna(remedy.get("own_sb_accuracy")) else [f"{remedy.own_sb_accuracy:.2f}", f"{remedy.own_gap:.2f}"]
         interval = _interval(remedy.gap_closed_low, remedy.gap_closed_high)
-        assert row[1:] == [f"{remedy.test_accuracy:.2f}", f"{remedy.gap_closed:.0f}", interval, *own, phi(remedy)], row
+        assert row[1:] == [f"{remedy.test_accuracy:.2f}", f"{remedy.gap_closed:.0f}", interval, *own, phi(remedy),
+                           f"{remedy.updates:.0f}"], row
+
+
+def test_the_readme_summary_of_the_remedies_is_the_all_remedies_run():
+    """The sentence under the remedies table, against results/all-remedies (tests/test_remedies_numbers.py's reading of
+    it): who does not help, how many survive the correction, who passes plain SB, who does not fit the training set."""
+    from tests.test_remedies_numbers import _derived, _frame, _stage_outputs
+
+    derived, frame = _derived(), _frame()
+    remedies = frame.drop(["SB (plain Adam)", "LB (plain Adam)"])
+    unhelpful = sorted(remedies.index[~remedies.helps.astype(bool)])
+    unfit = sorted(name for name, doc in _stage_outputs().items() if doc["train"]["summary"]["train_accuracy"]["mean"] < 0.99)
+    assert unhelpful == ["adaptive_batch", "matched_updates"] and unfit == ["augmentation", "lamb"]
+    assert derived["passes_sb"] == ("asam", "augmentation") and derived["tau_phi"] < 0
+    text = " ".join((REPO / "README.md").read_text().split())
+    assert (f"All but adaptive batch growth and matched updates help by their own interval, {derived['bonferroni']} after a "
+            f"correction for testing {derived['remedies']}; only augmentation and ASAM pass plain SB, and augmentation and LAMB "
+            "do not fit the training set") in text
 
 
 def test_the_readme_counts_of_flagged_seeds_are_the_committed_run():
