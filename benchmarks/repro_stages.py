@@ -3,6 +3,8 @@ stages in, and each stage's outputs' modification times (a stage ends when its l
 
     (date +%s; dvc repro) > repro.log 2>&1
     python -m benchmarks.repro_stages repro.log --name repro_<date> --alongside "what else ran"
+    (date +%s; dvc exp run -S batch=5000) > exp.log 2>&1      # an experiment likewise, in its workspace:
+    python -m benchmarks.repro_stages exp.log --name … --command "dvc exp run -S batch=5000"
 
 A stage's seconds are the newest mtime of its outputs minus the previous stage's (the first stage's: minus
 the start on the log's first line, in seconds since the epoch), so they include the process start and
@@ -38,6 +40,7 @@ def main(
     log: Annotated[Path, typer.Argument(help="The repro's log: `date +%s` on its first line, then dvc's.")],
     name: Annotated[str, typer.Option(help="The result's name: benchmarks/results/<name>.json.")],
     alongside: Annotated[str, typer.Option(help="What else ran on the machine meanwhile.")] = "nothing",
+    command: Annotated[str, typer.Option(help="The command the log is of.")] = "dvc repro",
 ) -> None:
     text = log.read_text(errors="replace")
     first = text.splitlines()[0].strip() if text else ""
@@ -51,7 +54,7 @@ def main(
         stages.append({"stage": stage, "seconds": round(end - previous, 1)})
         previous = end
     write_result(name, {
-        "command": "dvc repro", "started": started.isoformat(), "stages_run": len(stages), "alongside": alongside,
+        "command": command, "started": started.isoformat(), "stages_run": len(stages), "alongside": alongside,
         "how": "each stage's seconds: the newest mtime of its outputs minus the previous stage's, in the log's order",
         "total_seconds": round(previous - started.timestamp(), 1), "stages": stages,
     })
