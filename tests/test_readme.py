@@ -286,7 +286,7 @@ def test_the_readme_summary_of_the_remedies_is_the_all_remedies_run():
     assert derived["passes_sb"] == ("asam", "augmentation") and derived["tau_phi"] < 0
     text = " ".join((REPO / "README.md").read_text().split())
     assert (f"All but adaptive batch growth and matched updates help by their own interval, {derived['bonferroni']} after a "
-            f"correction for testing {derived['remedies']}; only augmentation and ASAM pass plain SB, and augmentation and LAMB "
+            f"correction for testing {derived['remedies']}; only augmentation and ASAM pass plain SB; augmentation and LAMB "
             "do not fit the training set") in text
 
 
