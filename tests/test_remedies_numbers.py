@@ -49,7 +49,7 @@ PARAGRAPHS = [
         "seed, two pass plain SB, augmentation ({augmentation.vs_sb:+.2f} points [{augmentation.vs_sb_low:+.2f}, "
         "{augmentation.vs_sb_high:+.2f}]) and ASAM ({asam.vs_sb:+.2f} [{asam.vs_sb_low:+.2f}, {asam.vs_sb_high:+.2f}]), and "
         "{level_with_sb:d} more cannot be told from it, SAM, Hoffer et al.'s recipe, LAMB and linear scaling among them. "
-        "Two of these do not fit the training set: augmentation's LB runs end at {augmentation.train_accuracy_pct:.1f} % "
+        "Two of these nine do not fit the training set: augmentation's LB runs end at {augmentation.train_accuracy_pct:.1f} % "
         "training accuracy and LAMB's at {lamb.train_accuracy_pct:.1f} % (training loss {lamb.train_loss:.2f}), so their "
         "gain is that of a regularizer, not of a flatter minimum of the same fit; every other remedy's LB runs fit it (each "
         "run at least {fit_floor_pct:.2f} %)."
