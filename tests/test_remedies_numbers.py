@@ -5,7 +5,6 @@ as printed, and its claims in words hold there."""
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import math
 import re
@@ -160,11 +159,10 @@ def _report_lines() -> list[str]:
 
 def _tuning_table_edges() -> tuple[int, int]:
     """The report's tuning table: (choices at a grid edge, remedies with a grid), read off its 'at grid edge' column."""
-    lines = _report_lines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("|") and "at grid edge" in line)
-    column = [c.strip() for c in lines[header].strip("|").split("|")].index("at grid edge")
-    body = list(itertools.takewhile(lambda line: line.startswith("|"), lines[header + 2:]))
-    cells = [[c.strip() for c in line.strip("|").split("|")][column] for line in body]
+    from tests.test_readme import _table_after  # the markdown-table reader the README tests use
+
+    header, *body = _table_after((RUN / "report.md").read_text(), "## What closes the gap? Remedies beyond the paper")
+    cells = [row[header.index("at grid edge")] for row in body]
     return cells.count("yes"), cells.count("yes") + cells.count("no")
 
 
